@@ -1,0 +1,3 @@
+//! Experiment files: raw TOML → validated [`spec::Experiment`].
+
+pub mod spec;

@@ -1,0 +1,15 @@
+//! exp: declared, repeatable experiment sweeps for recommender models.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! experiment TOML ─► config (raw → validated) ─► sweep (grid → RunSpecs with stable keys)
+//!       ─► data (load → index → split) ─► scheduler (parallel runs)
+//!       ─► train (model + optimiser + loss) ─► metrics ─► store (SQLite)
+//!       ─► report (compare tables, PNG charts)
+//! ```
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod data;
+pub mod store;

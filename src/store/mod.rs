@@ -1,0 +1,3 @@
+//! The SQLite store of experiments, runs and epochs.
+
+pub mod records;

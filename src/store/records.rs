@@ -1,0 +1,107 @@
+//! The rows exp writes and reads: runs and their epochs.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a run stands. Stored as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Claimed by a worker and training now (or the process died while it was).
+    Running,
+    /// Trained and scored; metrics are set.
+    Finished,
+    /// Stopped by an error (divergence, bad data, …); `error` says why.
+    Failed,
+}
+
+impl RunStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// What identifies a run before it trains: enough to claim it and to resume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    /// Stable hash of the resolved configuration, seed and fold.
+    pub key: String,
+    /// The swept parameters of this grid point as a JSON object, e.g.
+    /// `{"model.architecture":"dot-mf","model.embedding_size":8}` (`{}` when nothing is swept).
+    pub params_json: String,
+    /// The whole resolved configuration as JSON.
+    pub config_json: String,
+    /// Fold number, 0-based (always 0 for holdout).
+    pub fold: usize,
+}
+
+/// One trained epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's minibatches.
+    pub train_loss: f64,
+    /// RMSE on the test split after this epoch.
+    pub rmse: f64,
+    /// MAE on the test split after this epoch.
+    pub mae: f64,
+    /// Wall-clock seconds of the epoch (training and evaluation).
+    pub seconds: f64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// Training finished; the run's reported metrics.
+    Finished {
+        /// Test RMSE of the reported epoch.
+        rmse: f64,
+        /// Test MAE of the reported epoch.
+        mae: f64,
+        /// The 1-based epoch the metrics come from.
+        best_epoch: usize,
+        /// Wall-clock seconds of the whole run.
+        seconds: f64,
+    },
+    /// Training stopped with an error.
+    Failed {
+        /// Human-readable cause, e.g. `loss became NaN at epoch 3`.
+        error: String,
+        /// Wall-clock seconds until the failure.
+        seconds: f64,
+    },
+}
+
+/// A run as read back from the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    /// Row id.
+    pub id: i64,
+    /// Name of the experiment it belongs to.
+    pub experiment: String,
+    /// See [`NewRun::key`].
+    pub key: String,
+    /// See [`NewRun::params_json`].
+    pub params_json: String,
+    /// See [`NewRun::config_json`].
+    pub config_json: String,
+    /// Fold number, 0-based.
+    pub fold: usize,
+    /// Current status.
+    pub status: RunStatus,
+    /// Test RMSE (finished runs).
+    pub rmse: Option<f64>,
+    /// Test MAE (finished runs).
+    pub mae: Option<f64>,
+    /// Epoch the metrics come from (finished runs).
+    pub best_epoch: Option<usize>,
+    /// Wall-clock seconds (finished and failed runs).
+    pub seconds: Option<f64>,
+    /// Why it failed (failed runs).
+    pub error: Option<String>,
+}
