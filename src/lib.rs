@@ -13,3 +13,6 @@
 pub mod config;
 pub mod data;
 pub mod store;
+pub mod metrics;
+pub mod models;
+pub mod train;

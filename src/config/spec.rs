@@ -51,7 +51,7 @@ pub struct RunConfig {
 }
 
 /// `[data]`: the data set and where its files are.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DataSpec {
     /// `data.dataset`.
     pub dataset: DatasetName,

@@ -1,0 +1,62 @@
+//! Biased matrix factorisation with a sigmoid scaled to the rating range:
+//! `rating = min + (max − min) · σ(u·v + b_u + b_i)`.
+//!
+//! The notebooks' "MF with user/item biases and a sigmoid scaled to [min, max]" (the
+//! fast.ai `EmbeddingDotBias` with `y_range`).
+//!
+//! The biases live inside the factor tables (the bias trick): a user row is
+//! `[u₁ … u_k, b_u, 1]` and an item row `[v₁ … v_k, 1, b_i]`, the constant-1 columns frozen,
+//! so one dot product of length k + 2 gives `u·v + b_u + b_i` with one gather per side.
+//! User biases start at the logit of the mean training rating, so the first epoch does
+//! not spend itself moving every bias from the middle of the range to the mean.
+
+use candle_core::{Result, Tensor};
+use rand::Rng;
+
+use super::params::{Init, Params, TableId, Tape};
+use super::{Batch, ModelContext, RatingModel};
+
+/// Biased MF with a scaled-sigmoid output.
+#[derive(Debug)]
+pub struct BiasedMf {
+    params: Params,
+    users: TableId,
+    items: TableId,
+    range: (f32, f32),
+}
+
+impl BiasedMf {
+    /// Tables of `k` factors plus the bias and constant columns.
+    pub fn new(k: usize, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
+        let mut params = Params::new(&ctx.device);
+        let factors = Init::Normal { std: 0.01 };
+        let users = params.table("user_factors_bias_one", ctx.n_users, k + 2, factors, rng)?;
+        let items = params.table("item_factors_one_bias", ctx.n_items, k + 2, factors, rng)?;
+        let (lo, hi) = ctx.rating_range;
+        let p = ((ctx.global_mean - lo) / (hi - lo)).clamp(0.01, 0.99);
+        params.fill_column(users, k, (p / (1.0 - p)).ln())?;
+        params.freeze_column(users, k + 1, 1.0)?;
+        params.freeze_column(items, k, 1.0)?;
+        params.fill_column(items, k + 1, 0.0)?;
+        Ok(BiasedMf {
+            params,
+            users,
+            items,
+            range: ctx.rating_range,
+        })
+    }
+}
+
+impl RatingModel for BiasedMf {
+    fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
+        let u = self.params.gather(self.users, &batch.users, tape)?;
+        let v = self.params.gather(self.items, &batch.items, tape)?;
+        let logit = (u * v)?.sum(1)?;
+        let (lo, hi) = self.range;
+        candle_nn::ops::sigmoid(&logit)?.affine((hi - lo) as f64, lo as f64)
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+}

@@ -1,0 +1,243 @@
+//! A model's trainable parameters: embedding tables (updated row by row) and dense
+//! variables (updated whole), plus the tape that records which rows a batch read.
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+use rand::Rng;
+use rand_distr::{Distribution, Normal, Uniform};
+
+/// How a parameter's initial values are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    /// Every value the same constant.
+    Constant(f32),
+    /// Normal(mean 0, standard deviation `std`).
+    Normal {
+        /// Standard deviation.
+        std: f32,
+    },
+    /// Uniform on `[-limit, limit]`.
+    Uniform {
+        /// Half-width of the interval.
+        limit: f32,
+    },
+}
+
+impl Init {
+    /// `n` values drawn from this distribution with `rng` (seeded by the caller, so a run is
+    /// reproducible whatever the device).
+    pub fn sample(self, n: usize, rng: &mut impl Rng) -> Vec<f32> {
+        match self {
+            Init::Constant(c) => vec![c; n],
+            Init::Normal { std } => match Normal::new(0.0, std) {
+                Ok(dist) => dist.sample_iter(rng).take(n).collect(),
+                Err(_) => vec![0.0; n],
+            },
+            Init::Uniform { limit } => match Uniform::new_inclusive(-limit, limit) {
+                Ok(dist) => dist.sample_iter(rng).take(n).collect(),
+                Err(_) => vec![0.0; n],
+            },
+        }
+    }
+}
+
+/// Index of an embedding table inside its [`Params`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableId(pub usize);
+
+/// An embedding table: `rows × dim` values, read a few rows per batch and updated only at
+/// those rows, so a training step costs O(batch × dim), not O(rows × dim).
+#[derive(Debug)]
+pub struct EmbeddingTable {
+    /// Name used in checkpoints, e.g. `user_factors`.
+    pub name: String,
+    /// The values, `(rows, dim)`, contiguous. Never a `Var`: gradients are taken with
+    /// respect to the gathered rows instead (see [`Tape`]).
+    pub weight: Tensor,
+    /// A column the optimiser never changes (see [`Params::freeze_column`]).
+    pub frozen_column: Option<usize>,
+}
+
+impl EmbeddingTable {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.weight.dims()[0]
+    }
+
+    /// Values per row.
+    pub fn dim(&self) -> usize {
+        self.weight.dims()[1]
+    }
+}
+
+/// A model's parameters. Models register tables and dense variables at construction and
+/// keep the returned handles.
+#[derive(Debug)]
+pub struct Params {
+    device: Device,
+    tables: Vec<EmbeddingTable>,
+    dense: Vec<(String, Var)>,
+}
+
+impl Params {
+    /// An empty set of parameters living on `device`.
+    pub fn new(device: &Device) -> Self {
+        Params {
+            device: device.clone(),
+            tables: Vec::new(),
+            dense: Vec::new(),
+        }
+    }
+
+    /// The device the parameters live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Registers a `rows × dim` embedding table initialised by `init`.
+    pub fn table(
+        &mut self,
+        name: &str,
+        rows: usize,
+        dim: usize,
+        init: Init,
+        rng: &mut impl Rng,
+    ) -> Result<TableId> {
+        let values = init.sample(rows * dim, rng);
+        let weight = Tensor::from_vec(values, (rows, dim), &self.device)?;
+        self.tables.push(EmbeddingTable {
+            name: name.to_owned(),
+            weight,
+            frozen_column: None,
+        });
+        Ok(TableId(self.tables.len() - 1))
+    }
+
+    /// Sets column `column` of table `id` to `value` in every row and keeps it there: the
+    /// optimiser neither moves it nor applies L2 to it.
+    ///
+    /// This is the classic bias trick: with a constant-1 column in the item table, the
+    /// matching column of the user table acts as a user bias inside the dot product, so a
+    /// biased model costs one gather per side instead of three.
+    pub fn freeze_column(&mut self, id: TableId, column: usize, value: f32) -> Result<()> {
+        let table = &mut self.tables[id.0];
+        let rows = table.rows();
+        let constant = Tensor::full(value, (rows, 1), &self.device)?;
+        table.weight.slice_set(&constant, 1, column)?;
+        table.frozen_column = Some(column);
+        Ok(())
+    }
+
+    /// Sets column `column` of table `id` to `value` in every row (an initialisation).
+    pub fn fill_column(&mut self, id: TableId, column: usize, value: f32) -> Result<()> {
+        let table = &self.tables[id.0];
+        let constant = Tensor::full(value, (table.rows(), 1), &self.device)?;
+        table.weight.slice_set(&constant, 1, column)
+    }
+
+    /// Registers a dense variable of `shape` initialised by `init`.
+    pub fn dense(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: Init,
+        rng: &mut impl Rng,
+    ) -> Result<Var> {
+        let n = shape.iter().product();
+        let values = init.sample(n, rng);
+        let var = Var::from_tensor(&Tensor::from_vec(values, shape, &self.device)?)?;
+        self.dense.push((name.to_owned(), var.clone()));
+        Ok(var)
+    }
+
+    /// The embedding tables, indexed by [`TableId`].
+    pub fn tables(&self) -> &[EmbeddingTable] {
+        &self.tables
+    }
+
+    /// The dense variables with their names.
+    pub fn dense_vars(&self) -> &[(String, Var)] {
+        &self.dense
+    }
+
+    /// Rows `ids` of table `id`, shape `(ids.len(), dim)`.
+    ///
+    /// In training (`tape` recording) the rows become a fresh leaf variable and the tape
+    /// remembers which rows they were, so that the optimiser can scatter their gradient
+    /// back into the table; at evaluation they are a plain tensor.
+    pub fn gather(&self, id: TableId, ids: &Tensor, tape: &mut Tape) -> Result<Tensor> {
+        let rows = self.tables[id.0].weight.index_select(ids, 0)?;
+        if !tape.recording {
+            return Ok(rows);
+        }
+        let leaf = Var::from_tensor(&rows)?;
+        let out = leaf.as_tensor().clone();
+        tape.entries.push(Gathered {
+            table: id,
+            ids: ids.clone(),
+            rows: leaf,
+        });
+        Ok(out)
+    }
+
+    /// Every parameter as a named tensor (tables and dense variables), for checkpoints.
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| (t.name.clone(), t.weight.clone()));
+        let dense = self
+            .dense
+            .iter()
+            .map(|(name, var)| (name.clone(), var.as_tensor().clone()));
+        tables.chain(dense).collect()
+    }
+
+    /// Total number of scalar parameters.
+    pub fn count(&self) -> usize {
+        self.named_tensors().iter().map(|(_, t)| t.elem_count()).sum()
+    }
+
+    /// A dtype sanity check used by the optimisers: all parameters are f32.
+    pub fn dtype(&self) -> DType {
+        DType::F32
+    }
+}
+
+/// Rows read from one table during a training forward pass.
+#[derive(Debug)]
+pub struct Gathered {
+    /// Which table.
+    pub table: TableId,
+    /// The row ids read, `(batch,)` u32 — may repeat.
+    pub ids: Tensor,
+    /// The gathered rows as a leaf variable; its gradient is the table's sparse gradient.
+    pub rows: Var,
+}
+
+/// Records the embedding rows a forward pass read, when training.
+#[derive(Debug, Default)]
+pub struct Tape {
+    recording: bool,
+    /// What was gathered, in order.
+    pub entries: Vec<Gathered>,
+}
+
+impl Tape {
+    /// A tape that records (training).
+    pub fn recording() -> Self {
+        Tape {
+            recording: true,
+            entries: Vec::new(),
+        }
+    }
+
+    /// A tape that records nothing (evaluation).
+    pub fn off() -> Self {
+        Tape::default()
+    }
+
+    /// True when training: dropout and other train-only behaviour should be active.
+    pub fn is_training(&self) -> bool {
+        self.recording
+    }
+}

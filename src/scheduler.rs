@@ -1,0 +1,184 @@
+//! Runs a sweep's pending runs in parallel and writes each to the store as it finishes.
+//!
+//! Runs are claimed in the store before they train, so a run already finished (same key)
+//! is never trained again, and a failing run is recorded as failed while the others go on.
+//! Results are written after *each* epoch and run: a crash later in the sweep loses nothing
+//! already measured.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+use crate::config::spec::DataSpec;
+use crate::data::dataset::Dataset;
+use crate::runner::Executor;
+use crate::store::records::{NewRun, RunOutcome};
+use crate::store::{Store, StoreError};
+use std::time::Instant;
+use crate::sweep::{self, RunSpec};
+
+/// How a sweep went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepSummary {
+    /// Runs trained to the end in this invocation.
+    pub finished: usize,
+    /// Runs that failed in this invocation, with their error.
+    pub failed: Vec<(String, String)>,
+    /// Runs skipped because the store already had them finished.
+    pub skipped: usize,
+}
+
+/// Why a sweep could not go on (a run's own failure is not one: it is recorded and the
+/// sweep continues).
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The worker pool could not start.
+    #[error("cannot start the worker threads: {0}")]
+    Threads(String),
+    /// A run needs a data set the caller did not load (a bug).
+    #[error("internal error: data set {0} was not loaded")]
+    DataNotLoaded(&'static str),
+}
+
+/// Progress events, for the command line to print.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<'a> {
+    /// A run began training.
+    Started {
+        /// The run.
+        run: &'a RunSpec,
+    },
+    /// A run finished one epoch.
+    Epoch {
+        /// The run.
+        run: &'a RunSpec,
+        /// 1-based epoch.
+        epoch: usize,
+        /// Test RMSE after the epoch.
+        rmse: f64,
+    },
+    /// A run ended; `error` is set when it failed.
+    Ended {
+        /// The run.
+        run: &'a RunSpec,
+        /// Test RMSE when it finished.
+        rmse: Option<f64>,
+        /// Why it failed.
+        error: Option<&'a str>,
+    },
+}
+
+/// Runs every run of `runs` not already finished in `store` under `experiment_id`, `jobs`
+/// at a time, reading each run's data from `datasets`.
+pub fn run_sweep(
+    runs: &[RunSpec],
+    datasets: &HashMap<DataSpec, Arc<Dataset>>,
+    store: &Mutex<Store>,
+    experiment_id: i64,
+    executor: &dyn Executor,
+    jobs: usize,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<SweepSummary, SchedulerError> {
+    let finished = lock(store).finished_keys(experiment_id)?;
+    let pending: Vec<&RunSpec> = runs.iter().filter(|r| !finished.contains(&r.key)).collect();
+    let summary = Mutex::new(SweepSummary {
+        skipped: runs.len() - pending.len(),
+        ..Default::default()
+    });
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .thread_name(|i| format!("exp-run-{i}"))
+        .build()
+        .map_err(|e| SchedulerError::Threads(e.to_string()))?;
+    pool.install(|| {
+        pending.par_iter().with_max_len(1).try_for_each(|run| {
+            let Some(data) = datasets.get(&run.config.data) else {
+                return Err(SchedulerError::DataNotLoaded(
+                    run.config.data.dataset.as_str(),
+                ));
+            };
+            execute_one(run, data, store, experiment_id, executor, &summary, on_event)
+        })
+    })?;
+    Ok(summary.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+fn execute_one(
+    run: &RunSpec,
+    data: &Dataset,
+    store: &Mutex<Store>,
+    experiment_id: i64,
+    executor: &dyn Executor,
+    summary: &Mutex<SweepSummary>,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<(), SchedulerError> {
+    let new_run = NewRun {
+        key: run.key.clone(),
+        params_json: sweep::params_json(&run.params),
+        config_json: serde_json::to_string(&run.config).unwrap_or_default(),
+        fold: run.fold,
+    };
+    let Some(run_id) = lock(store).claim_run(experiment_id, &new_run)? else {
+        // Another process finished it meanwhile.
+        lock(summary).skipped += 1;
+        return Ok(());
+    };
+    on_event(Event::Started { run });
+    let started = Instant::now();
+    let mut store_error = None;
+    let result = executor.execute(run, data, &mut |epoch| {
+        if let Err(e) = lock(store).add_epoch(run_id, epoch) {
+            store_error.get_or_insert(e);
+        }
+        on_event(Event::Epoch {
+            run,
+            epoch: epoch.epoch,
+            rmse: epoch.rmse,
+        });
+    });
+    if let Some(e) = store_error {
+        return Err(e.into());
+    }
+    let outcome = match &result {
+        Ok(r) => RunOutcome::Finished {
+            rmse: r.rmse,
+            mae: r.mae,
+            best_epoch: r.best_epoch,
+            seconds: r.seconds,
+        },
+        Err(error) => RunOutcome::Failed {
+            error: error.clone(),
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    };
+    lock(store).finish_run(run_id, &outcome)?;
+    match result {
+        Ok(r) => {
+            lock(summary).finished += 1;
+            on_event(Event::Ended {
+                run,
+                rmse: Some(r.rmse),
+                error: None,
+            });
+        }
+        Err(error) => {
+            on_event(Event::Ended {
+                run,
+                rmse: None,
+                error: Some(&error),
+            });
+            lock(summary).failed.push((run.key.clone(), error));
+        }
+    }
+    Ok(())
+}
+
+/// Locks `m`, recovering the data if another worker panicked while holding it (the store
+/// and summary stay consistent: every write is a single statement or transaction).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
