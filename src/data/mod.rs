@@ -162,3 +162,6 @@ impl DirFiles<'_> {
 fn shown(path: &Path) -> String {
     path.display().to_string()
 }
+
+#[cfg(test)]
+mod tests;
