@@ -110,8 +110,8 @@ fn no_source_message(dataset: DatasetName) -> String {
         "{name} is not embedded in exp (its licence forbids redistribution) and no folder is \
          set for it: set data.path to the folder holding {r} and {m}, or set EXP_DATA_DIR so \
          that $EXP_DATA_DIR/{name}/{r} and $EXP_DATA_DIR/{name}/{m} exist. Get the files from \
-         {url} (it unzips to a `{name}/` folder, so `unzip {name}.zip -d \"$EXP_DATA_DIR\"` \
-         does it)",
+         {url} (the zip holds a folder named {name}, so `unzip {name}.zip -d \
+         \"$EXP_DATA_DIR\"` puts them in place)",
         r = l.ratings,
         m = l.metadata,
         url = l.url,
@@ -122,24 +122,29 @@ fn missing_file_message(dataset: DatasetName, path: &std::path::Path, origin: Di
     let name = dataset.as_str();
     let l = layout(dataset);
     let dir = path.parent().unwrap_or(path);
-    let origin = match origin {
-        DirOrigin::DataPath => "the folder given by data.path",
-        DirOrigin::DataDirEnv => "the folder $EXP_DATA_DIR/{name}",
-    }
-    .replace("{name}", name);
-    let fix = match dataset {
-        DatasetName::MlLatestSmall => format!(
-            "get them from {}, or set neither data.path nor EXP_DATA_DIR to use the copy \
-             embedded in exp",
-            l.url
+    let (origin, fix) = match origin {
+        DirOrigin::DataPath => (
+            "the folder given by data.path".to_owned(),
+            "or point data.path at the folder holding them",
         ),
-        _ => format!("get them from {}, or set data.path or EXP_DATA_DIR", l.url),
+        DirOrigin::DataDirEnv => (
+            format!("the folder $EXP_DATA_DIR/{name}"),
+            "unzipping it into $EXP_DATA_DIR makes that folder; or set data.path",
+        ),
+    };
+    let embedded = match dataset {
+        DatasetName::MlLatestSmall => {
+            "; or set neither data.path nor EXP_DATA_DIR to use the copy embedded in exp"
+        }
+        _ => "",
     };
     format!(
-        "`{}` not found: {name} needs {} and {} in `{}` ({origin}); {fix}",
+        "`{}` not found: {name} needs {} and {} in `{}` ({origin}). Get them from {} \
+         ({fix}){embedded}",
         path.display(),
         l.ratings,
         l.metadata,
         dir.display(),
+        l.url,
     )
 }
