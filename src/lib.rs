@@ -13,3 +13,4 @@
 pub mod config;
 pub mod data;
 pub mod store;
+pub mod sweep;
