@@ -86,10 +86,15 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         problems.append(&mut cx.problems);
     }
 
+    // Grid points are the base without `[sweep]` (already read into `axes`; cloning and
+    // re-reading it for every point would dominate the cost of a large grid).
+    let mut bare = root.clone();
+    bare.get_mut().remove(SWEEP_TABLE);
+
     // Each sweep value on its own, so a bad value is reported once, on its own line.
     for axis in &axes {
         for value in &axis.values {
-            let mut point = root.clone();
+            let mut point = bare.clone();
             apply(point.get_mut(), &axis.key, &axis.key_span, value.clone());
             check_point(&source, point, &swept, &mut problems);
         }
@@ -99,7 +104,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     if problems.is_empty() {
         let lens: Vec<usize> = axes.iter().map(|axis| axis.values.len()).collect();
         for digits in crate::sweep::odometer(&lens) {
-            let mut point = root.clone();
+            let mut point = bare.clone();
             for (axis, &digit) in axes.iter().zip(&digits) {
                 let value = axis.values[digit].clone();
                 apply(point.get_mut(), &axis.key, &axis.key_span, value);
