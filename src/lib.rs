@@ -10,9 +10,15 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod data;
-pub mod store;
 pub mod metrics;
 pub mod models;
+pub mod report;
+pub mod runner;
+pub mod scheduler;
+pub mod store;
+pub mod sweep;
 pub mod train;

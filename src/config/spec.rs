@@ -75,6 +75,13 @@ pub enum DatasetName {
 }
 
 impl DatasetName {
+    /// Every data set, in documentation order.
+    pub const ALL: [DatasetName; 3] = [
+        DatasetName::Ml100k,
+        DatasetName::Ml1m,
+        DatasetName::MlLatestSmall,
+    ];
+
     /// The name as written in experiment files and directory names.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -106,6 +113,14 @@ pub enum SplitSpec {
 }
 
 impl SplitSpec {
+    /// The kind as written in `split.kind`: `holdout` or `kfold`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SplitSpec::Holdout { .. } => "holdout",
+            SplitSpec::Kfold { .. } => "kfold",
+        }
+    }
+
     /// How many runs one grid point becomes: 1 for holdout, k for k-fold.
     pub fn folds(&self) -> usize {
         match self {
@@ -135,6 +150,9 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    /// Every architecture, in documentation order.
+    pub const ALL: [Architecture; 2] = [Architecture::DotMf, Architecture::BiasedMf];
+
     /// The name as written in experiment files.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -169,12 +187,36 @@ pub enum OptimizerName {
     Adam,
 }
 
+impl OptimizerName {
+    /// Every optimiser, in documentation order.
+    pub const ALL: [OptimizerName; 1] = [OptimizerName::Adam];
+
+    /// The name as written in experiment files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptimizerName::Adam => "adam",
+        }
+    }
+}
+
 /// Training losses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LossName {
     /// Mean squared error.
     Mse,
+}
+
+impl LossName {
+    /// Every loss, in documentation order.
+    pub const ALL: [LossName; 1] = [LossName::Mse];
+
+    /// The name as written in experiment files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossName::Mse => "mse",
+        }
+    }
 }
 
 /// Rating-prediction metrics computed on the test (and validation) split.
@@ -188,6 +230,9 @@ pub enum MetricName {
 }
 
 impl MetricName {
+    /// Every metric, in documentation order.
+    pub const ALL: [MetricName; 2] = [MetricName::Rmse, MetricName::Mae];
+
     /// The name as written in experiment files and database columns.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,0 +1,237 @@
+//! Errors from reading an experiment file: each one names the file, the line and the key.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Why an experiment file could not be turned into an [`Experiment`](super::spec::Experiment)
+/// (or its grid expanded).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read (missing, unreadable, not UTF-8).
+    #[error("cannot read experiment file `{}`", path.display())]
+    Read {
+        /// The file as given.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid experiment: every problem found, in line order,
+    /// displayed one per line.
+    #[error("{}", render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl ConfigError {
+    /// The problems found, empty for [`ConfigError::Read`].
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            ConfigError::Read { .. } => &[],
+            ConfigError::Invalid(diagnostics) => diagnostics,
+        }
+    }
+}
+
+fn render_all(diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+/// One problem in an experiment file, displayed as
+/// ``experiments/sweep.toml:14: `training.learning_rate` must be > 0, got -0.1``.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    /// The experiment file, as given.
+    pub file: PathBuf,
+    /// 1-based line of the offending key or value; `None` only for grids expanded from an
+    /// [`Experiment`](super::spec::Experiment) built in code, which has no lines.
+    pub line: Option<usize>,
+    /// Dotted key the problem is about, e.g. `training.learning_rate`; empty for TOML syntax
+    /// errors.
+    pub key: String,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+/// What is wrong with a key or value: one variant per kind of invalid value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// The file is not valid TOML.
+    Syntax {
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// A key that its table does not have.
+    UnknownKey {
+        /// The keys that table accepts.
+        expected: Vec<&'static str>,
+    },
+    /// A required table such as `[model]` is absent.
+    MissingTable,
+    /// A required key is absent from its table.
+    MissingKey {
+        /// The key is swept: the file still needs a base value for it.
+        swept: bool,
+    },
+    /// A value of the wrong TOML type, e.g. a string where an integer is expected.
+    WrongType {
+        /// What was expected, e.g. `an integer`.
+        expected: &'static str,
+        /// What was found, e.g. `string "ten"`.
+        found: String,
+    },
+    /// A number outside its allowed range.
+    OutOfRange {
+        /// The allowed range, e.g. `> 0`.
+        expected: &'static str,
+        /// The value as written.
+        found: String,
+    },
+    /// A name that is not one of the allowed names, e.g. an unknown architecture.
+    UnknownName {
+        /// The allowed names.
+        allowed: Vec<&'static str>,
+        /// The name found.
+        found: String,
+    },
+    /// A string that breaks a format rule, e.g. an experiment name with a space.
+    BadFormat {
+        /// The rule, e.g. `made of A-Z a-z 0-9 _ . -`.
+        expected: &'static str,
+        /// The value as written.
+        found: String,
+    },
+    /// A list that must not be empty is empty.
+    EmptyList,
+    /// A list names the same item twice.
+    Duplicate {
+        /// The repeated item.
+        item: String,
+    },
+    /// A `[split]` key that belongs to the other split kind, e.g. `k` with `kind = "holdout"`.
+    WrongSplitKind {
+        /// The split kind in effect.
+        kind: &'static str,
+        /// The split kind the key belongs to.
+        belongs_to: &'static str,
+    },
+    /// A `[sweep]` entry whose value is not a list.
+    SweepNotList {
+        /// What was found, e.g. `integer 8`.
+        found: String,
+    },
+    /// A `[sweep]` entry with an empty list.
+    SweepEmpty,
+    /// A `[sweep]` entry for a key that does not exist.
+    SweepUnknownKey {
+        /// Every key that can be swept.
+        sweepable: Vec<String>,
+    },
+    /// A `[sweep]` entry for `experiment.*`, which is fixed for the whole experiment.
+    SweepFixed,
+    /// A `[sweep]` entry for a whole table rather than one of its keys.
+    SweepTable {
+        /// The keys of that table that can be swept.
+        leaves: Vec<String>,
+    },
+    /// The same key swept twice, e.g. as `"model.k" = …` and `model.k = …`.
+    SweepDuplicate {
+        /// Line of the first entry.
+        first_line: Option<usize>,
+    },
+    /// The grid has more points than [`MAX_GRID_POINTS`](super::MAX_GRID_POINTS).
+    SweepTooLarge {
+        /// Grid points the sweep asks for (saturating).
+        points: u128,
+        /// The limit.
+        limit: usize,
+    },
+    /// Anything else the TOML deserialiser reported.
+    Other {
+        /// Its message.
+        message: String,
+    },
+}
+
+fn quoted_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("`{}`", s.as_ref())).collect();
+    quoted.join(", ")
+}
+
+impl Problem {
+    /// The message for this problem about `key`, without file and line.
+    pub fn describe(&self, key: &str) -> String {
+        match self {
+            Problem::Syntax { message } => format!("invalid TOML: {message}"),
+            Problem::UnknownKey { expected } => {
+                let table = match key.rsplit_once('.') {
+                    Some((table, _)) => format!("[{table}]"),
+                    None => "the top level".to_string(),
+                };
+                format!(
+                    "unknown key `{key}`; keys allowed in {table}: {}",
+                    quoted_list(expected)
+                )
+            }
+            Problem::MissingTable => format!("missing required table `[{key}]`"),
+            Problem::MissingKey { swept: false } => format!("missing required key `{key}`"),
+            Problem::MissingKey { swept: true } => format!(
+                "missing required key `{key}` (a swept key still needs a base value in its table)"
+            ),
+            Problem::WrongType { expected, found } => {
+                format!("`{key}` must be {expected}, got {found}")
+            }
+            Problem::OutOfRange { expected, found } => {
+                format!("`{key}` must be {expected}, got {found}")
+            }
+            Problem::UnknownName { allowed, found } => {
+                format!(
+                    "`{key}` must be one of {}, got `{found}`",
+                    quoted_list(allowed)
+                )
+            }
+            Problem::BadFormat { expected, found } => {
+                format!("`{key}` must be {expected}, got {found}")
+            }
+            Problem::EmptyList => format!("`{key}` must not be empty"),
+            Problem::Duplicate { item } => format!("`{key}` lists `{item}` more than once"),
+            Problem::WrongSplitKind { kind, belongs_to } => format!(
+                "`{key}` is only allowed with `split.kind = \"{belongs_to}\"`, but the kind is \"{kind}\""
+            ),
+            Problem::SweepNotList { found } => format!(
+                "sweep values of `{key}` must be a list, e.g. `{key} = [a, b]`, got {found}"
+            ),
+            Problem::SweepEmpty => format!("sweep of `{key}` lists no values"),
+            Problem::SweepUnknownKey { sweepable } => format!(
+                "cannot sweep unknown key `{key}`; keys that can be swept: {}",
+                quoted_list(sweepable)
+            ),
+            Problem::SweepFixed => {
+                format!("cannot sweep `{key}`: `experiment.*` is fixed for the whole experiment")
+            }
+            Problem::SweepTable { leaves } => format!(
+                "cannot sweep the table `{key}`; sweep one of its keys: {}",
+                quoted_list(leaves)
+            ),
+            Problem::SweepDuplicate { first_line } => match first_line {
+                Some(line) => format!("`{key}` is swept twice (first on line {line})"),
+                None => format!("`{key}` is swept twice"),
+            },
+            Problem::SweepTooLarge { points, limit } => {
+                format!("`[{key}]` has {points} grid points, more than the limit of {limit}")
+            }
+            Problem::Other { message } if key.is_empty() => message.clone(),
+            Problem::Other { message } => format!("`{key}`: {message}"),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}", self.problem.describe(&self.key))
+    }
+}

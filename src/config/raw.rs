@@ -1,0 +1,436 @@
+//! The experiment file as written: serde structs that mirror the TOML, before validation.
+//!
+//! Every leaf is a [`Spanned`] so validation can say on which line a bad value is; every
+//! key is optional here so a missing key is reported by validation (with its table's line)
+//! rather than by serde. Reading goes in two steps:
+//!
+//! 1. [`check_shape`] walks the parsed document against [`SCHEMA`] and reports *every*
+//!    unknown key (listing the valid ones) and every value of the wrong TOML type, each with
+//!    its dotted key and line. serde stops at the first error and knows neither, so this pass
+//!    is what makes the messages useful.
+//! 2. serde fills [`RawFile`]. Because of step 1 it cannot fail on user input; it is kept
+//!    strict (`deny_unknown_fields`) so that the schema and these structs cannot drift apart
+//!    silently (a test checks they agree).
+
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::error::{Diagnostic, Problem};
+use super::source::Source;
+
+/// The TOML type a leaf key takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A TOML integer.
+    Int,
+    /// A TOML float or integer (`learning_rate = 1` is fine).
+    Float,
+    /// A TOML string.
+    Str,
+    /// An array of strings.
+    StrList,
+}
+
+impl Kind {
+    /// How the expected type reads in a message.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Kind::Int => "an integer",
+            Kind::Float => "a number",
+            Kind::Str => "a string",
+            Kind::StrList => "a list of strings",
+        }
+    }
+}
+
+/// One table of the experiment file and its keys, in documentation order.
+#[derive(Debug)]
+pub(crate) struct TableSchema {
+    /// The table name, e.g. `model`.
+    pub name: &'static str,
+    /// Its keys and their types.
+    pub keys: &'static [(&'static str, Kind)],
+}
+
+impl TableSchema {
+    /// The key names, in order.
+    pub fn key_names(&self) -> Vec<&'static str> {
+        self.keys.iter().map(|(name, _)| *name).collect()
+    }
+}
+
+/// Every table and key an experiment file may contain, besides `[sweep]`.
+pub(crate) const SCHEMA: &[TableSchema] = &[
+    TableSchema {
+        name: "experiment",
+        keys: &[("name", Kind::Str), ("seed", Kind::Int)],
+    },
+    TableSchema {
+        name: "data",
+        keys: &[("dataset", Kind::Str), ("path", Kind::Str)],
+    },
+    TableSchema {
+        name: "split",
+        keys: &[
+            ("kind", Kind::Str),
+            ("k", Kind::Int),
+            ("test_fraction", Kind::Float),
+            ("validation_fraction", Kind::Float),
+        ],
+    },
+    TableSchema {
+        name: "model",
+        keys: &[("architecture", Kind::Str), ("embedding_size", Kind::Int)],
+    },
+    TableSchema {
+        name: "training",
+        keys: &[
+            ("epochs", Kind::Int),
+            ("batch_size", Kind::Int),
+            ("optimizer", Kind::Str),
+            ("learning_rate", Kind::Float),
+            ("loss", Kind::Str),
+            ("l2", Kind::Float),
+        ],
+    },
+    TableSchema {
+        name: "metrics",
+        keys: &[("names", Kind::StrList)],
+    },
+];
+
+/// The table holding the sweep; its contents are read by `config::sweep_axes`, not here.
+pub(crate) const SWEEP_TABLE: &str = "sweep";
+
+/// The table whose keys are fixed for the whole experiment and cannot be swept.
+pub(crate) const FIXED_TABLE: &str = "experiment";
+
+/// The schema of table `name`.
+pub(crate) fn table_schema(name: &str) -> Option<&'static TableSchema> {
+    SCHEMA.iter().find(|table| table.name == name)
+}
+
+/// The type of the leaf `table.key`, if it exists.
+pub(crate) fn leaf_kind(table: &str, key: &str) -> Option<Kind> {
+    let schema = table_schema(table)?;
+    schema
+        .keys
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, kind)| *kind)
+}
+
+/// The keys allowed at the top level, in documentation order.
+fn top_level_keys() -> Vec<&'static str> {
+    SCHEMA
+        .iter()
+        .map(|table| table.name)
+        .chain([SWEEP_TABLE])
+        .collect()
+}
+
+/// Every dotted key that `[sweep]` accepts: all leaves outside `[experiment]`.
+pub(crate) fn sweepable_keys() -> Vec<String> {
+    SCHEMA
+        .iter()
+        .filter(|table| table.name != FIXED_TABLE)
+        .flat_map(|table| {
+            table
+                .keys
+                .iter()
+                .map(move |(key, _)| format!("{}.{key}", table.name))
+        })
+        .collect()
+}
+
+/// `string "ten"`, `integer 8`, `a table`: how a found value reads in a message.
+pub(crate) fn describe_value(source: &Source<'_>, value: &Spanned<DeValue<'_>>) -> String {
+    match value.get_ref() {
+        DeValue::Table(_) => "a table".to_string(),
+        other => {
+            let mut snippet = source.snippet(&value.span());
+            if snippet.chars().count() > 40 {
+                snippet = snippet.chars().take(37).collect::<String>() + "...";
+            }
+            format!("{} {snippet}", other.type_str())
+        }
+    }
+}
+
+/// Step 1: report unknown keys and values of the wrong type anywhere outside `[sweep]`,
+/// and drop them from `root` so that serde and validation can still check everything else.
+/// Returns the dotted keys dropped (validation must not call them "missing").
+pub(crate) fn check_shape(
+    source: &Source<'_>,
+    root: &mut DeTable<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    let mut dropped = Vec::new();
+    let mut remove = Vec::new();
+    for (name, value) in root.iter_mut() {
+        let name_str: &str = name.get_ref();
+        if name_str == SWEEP_TABLE {
+            if !value.get_ref().is_table() {
+                out.push(wrong_type(source, value, name_str, "a table"));
+                remove.push(name_str.to_string());
+            }
+            continue;
+        }
+        let Some(schema) = table_schema(name_str) else {
+            out.push(source.diagnostic(
+                &name.span(),
+                name_str,
+                Problem::UnknownKey {
+                    expected: top_level_keys(),
+                },
+            ));
+            remove.push(name_str.to_string());
+            continue;
+        };
+        if !value.get_ref().is_table() {
+            out.push(wrong_type(source, value, name_str, "a table"));
+            remove.push(name_str.to_string());
+            dropped.push(name_str.to_string());
+            continue;
+        }
+        let DeValue::Table(table) = value.get_mut() else {
+            continue;
+        };
+        let mut remove_leaves = Vec::new();
+        for (key, value) in table.iter() {
+            let dotted = format!("{name_str}.{}", key.get_ref());
+            let fine = match leaf_kind(name_str, key.get_ref()) {
+                None => {
+                    out.push(source.diagnostic(
+                        &key.span(),
+                        &dotted,
+                        Problem::UnknownKey {
+                            expected: schema.key_names(),
+                        },
+                    ));
+                    false
+                }
+                Some(kind) => check_leaf(source, value, &dotted, kind, out),
+            };
+            if !fine {
+                remove_leaves.push(key.get_ref().to_string());
+                dropped.push(dotted);
+            }
+        }
+        for key in remove_leaves {
+            table.remove(key.as_str());
+        }
+    }
+    for key in remove {
+        root.remove(key.as_str());
+    }
+    dropped
+}
+
+fn wrong_type(
+    source: &Source<'_>,
+    value: &Spanned<DeValue<'_>>,
+    key: &str,
+    expected: &'static str,
+) -> Diagnostic {
+    source.diagnostic(
+        &value.span(),
+        key,
+        Problem::WrongType {
+            expected,
+            found: describe_value(source, value),
+        },
+    )
+}
+
+/// Check one leaf value against its kind; `false` (with a diagnostic) if it does not fit.
+fn check_leaf(
+    source: &Source<'_>,
+    value: &Spanned<DeValue<'_>>,
+    key: &str,
+    kind: Kind,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    match (kind, value.get_ref()) {
+        (Kind::Int, DeValue::Integer(_)) => {
+            // TOML allows integers that do not fit in 64 bits to parse; serde would reject them.
+            let fits = i64::deserialize(ValueDeserializer::from(value.clone())).is_ok();
+            if !fits {
+                out.push(source.diagnostic(
+                    &value.span(),
+                    key,
+                    Problem::OutOfRange {
+                        expected: "a 64-bit integer",
+                        found: source.snippet(&value.span()),
+                    },
+                ));
+            }
+            fits
+        }
+        (Kind::Float, DeValue::Integer(_) | DeValue::Float(_)) => true,
+        (Kind::Str, DeValue::String(_)) => true,
+        (Kind::StrList, DeValue::Array(items)) => {
+            let before = out.len();
+            for item in items.iter() {
+                if !item.get_ref().is_str() {
+                    out.push(wrong_type(source, item, key, kind.expected()));
+                }
+            }
+            out.len() == before
+        }
+        _ => {
+            out.push(wrong_type(source, value, key, kind.expected()));
+            false
+        }
+    }
+}
+
+/// The raw file, and the dotted keys the shape check dropped.
+pub(crate) struct Read {
+    /// What serde read from the checked document.
+    pub file: RawFile,
+    /// Keys reported and removed by [`check_shape`].
+    pub dropped: Vec<String>,
+}
+
+/// Steps 1 and 2: shape check, then serde. Problems go to `out`; `None` only if serde fails,
+/// which the schema test rules out.
+pub(crate) fn read_raw(
+    source: &Source<'_>,
+    mut root: Spanned<DeTable<'_>>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Read> {
+    let dropped = check_shape(source, root.get_mut(), out);
+    let lookup = root.clone();
+    match RawFile::deserialize(toml::de::Deserializer::from(root)) {
+        Ok(file) => Some(Read { file, dropped }),
+        Err(error) => {
+            // Unreachable for inputs that pass `check_shape` unless the schema and the
+            // structs below disagree; still report it as well as we can.
+            let span = error.span().unwrap_or(0..0);
+            let key = key_at(lookup.get_ref(), &span, "").unwrap_or_default();
+            out.push(source.diagnostic(
+                &span,
+                &key,
+                Problem::Other {
+                    message: error.message().to_string(),
+                },
+            ));
+            None
+        }
+    }
+}
+
+/// The dotted key whose key or value span holds `span.start`, deepest first.
+fn key_at(table: &DeTable<'_>, span: &Range<usize>, prefix: &str) -> Option<String> {
+    for (key, value) in table.iter() {
+        let dotted = if prefix.is_empty() {
+            key.get_ref().to_string()
+        } else {
+            format!("{prefix}.{}", key.get_ref())
+        };
+        if let DeValue::Table(inner) = value.get_ref()
+            && let Some(found) = key_at(inner, span, &dotted)
+        {
+            return Some(found);
+        }
+        if key.span().contains(&span.start) || value.span().contains(&span.start) {
+            return Some(dotted);
+        }
+    }
+    None
+}
+
+/// The whole file. Every table is optional here; validation reports the missing ones.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    /// `[experiment]`.
+    pub experiment: Option<Spanned<RawExperiment>>,
+    /// `[data]`.
+    pub data: Option<Spanned<RawData>>,
+    /// `[split]`.
+    pub split: Option<Spanned<RawSplit>>,
+    /// `[model]`.
+    pub model: Option<Spanned<RawModel>>,
+    /// `[training]`.
+    pub training: Option<Spanned<RawTraining>>,
+    /// `[metrics]`.
+    pub metrics: Option<Spanned<RawMetrics>>,
+    /// `[sweep]`: accepted here, read with its spans by `config::sweep_axes`.
+    #[allow(dead_code)]
+    pub sweep: Option<toml::Table>,
+}
+
+/// `[experiment]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExperiment {
+    /// Required.
+    pub name: Option<Spanned<String>>,
+    /// Default 42.
+    pub seed: Option<Spanned<i64>>,
+}
+
+/// `[data]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawData {
+    /// Required.
+    pub dataset: Option<Spanned<String>>,
+    /// Optional.
+    pub path: Option<Spanned<String>>,
+}
+
+/// `[split]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSplit {
+    /// Required: `holdout` or `kfold`.
+    pub kind: Option<Spanned<String>>,
+    /// k-fold only.
+    pub k: Option<Spanned<i64>>,
+    /// Holdout only.
+    pub test_fraction: Option<Spanned<f64>>,
+    /// Default 0.
+    pub validation_fraction: Option<Spanned<f64>>,
+}
+
+/// `[model]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawModel {
+    /// Required.
+    pub architecture: Option<Spanned<String>>,
+    /// Required.
+    pub embedding_size: Option<Spanned<i64>>,
+}
+
+/// `[training]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTraining {
+    /// Required.
+    pub epochs: Option<Spanned<i64>>,
+    /// Required.
+    pub batch_size: Option<Spanned<i64>>,
+    /// Default `adam`.
+    pub optimizer: Option<Spanned<String>>,
+    /// Required.
+    pub learning_rate: Option<Spanned<f64>>,
+    /// Default `mse`.
+    pub loss: Option<Spanned<String>>,
+    /// Default 0.
+    pub l2: Option<Spanned<f64>>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    /// Default `["rmse", "mae"]`.
+    pub names: Option<Spanned<Vec<Spanned<String>>>>,
+}

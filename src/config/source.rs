@@ -1,0 +1,67 @@
+//! The text being validated, and turning byte spans in it into lines for diagnostics.
+
+use std::ops::Range;
+use std::path::Path;
+
+use super::error::{Diagnostic, Problem};
+
+/// The TOML text that spans point into, and the file it came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    /// The file named in every diagnostic.
+    pub file: &'a Path,
+    /// The text spans index into.
+    pub text: &'a str,
+    /// Whether the text is the user's file (lines are reported) or a TOML rendering of an
+    /// experiment built in code (lines would point into text nobody has seen).
+    pub has_lines: bool,
+}
+
+impl<'a> Source<'a> {
+    /// The user's file.
+    pub fn file(file: &'a Path, text: &'a str) -> Self {
+        Source {
+            file,
+            text,
+            has_lines: true,
+        }
+    }
+
+    /// Text rendered from an in-memory experiment: diagnostics name the file but no line.
+    pub fn rendered(file: &'a Path, text: &'a str) -> Self {
+        Source {
+            file,
+            text,
+            has_lines: false,
+        }
+    }
+
+    /// 1-based line holding byte `span.start`.
+    pub fn line(&self, span: &Range<usize>) -> Option<usize> {
+        if !self.has_lines {
+            return None;
+        }
+        let start = span.start.min(self.text.len());
+        let before = self.text.get(..start).unwrap_or(self.text);
+        Some(before.bytes().filter(|&b| b == b'\n').count() + 1)
+    }
+
+    /// The text of `span` as written, e.g. `-0.1` or `"ten"`.
+    pub fn snippet(&self, span: &Range<usize>) -> String {
+        self.text
+            .get(span.clone())
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// A diagnostic about `key` at `span`.
+    pub fn diagnostic(&self, span: &Range<usize>, key: &str, problem: Problem) -> Diagnostic {
+        Diagnostic {
+            file: self.file.to_path_buf(),
+            line: self.line(span),
+            key: key.to_string(),
+            problem,
+        }
+    }
+}

@@ -1,0 +1,796 @@
+//! Parsing and validation: every kind of mistake names the file, the line and the key.
+
+use std::path::{Path, PathBuf};
+
+use super::spec::*;
+use super::*;
+
+/// A complete, valid file. Tests edit it by line number, so the numbers below stay honest.
+const BASE: &[&str] = &[
+    "[experiment]",                // 1
+    "name = \"t\"",                // 2
+    "seed = 7",                    // 3
+    "",                            // 4
+    "[data]",                      // 5
+    "dataset = \"ml-100k\"",       // 6
+    "path = \"data/ml-100k\"",     // 7
+    "",                            // 8
+    "[split]",                     // 9
+    "kind = \"holdout\"",          // 10
+    "test_fraction = 0.2",         // 11
+    "validation_fraction = 0.1",   // 12
+    "",                            // 13
+    "[model]",                     // 14
+    "architecture = \"dot-mf\"",   // 15
+    "embedding_size = 16",         // 16
+    "",                            // 17
+    "[training]",                  // 18
+    "epochs = 3",                  // 19
+    "batch_size = 128",            // 20
+    "optimizer = \"adam\"",        // 21
+    "learning_rate = 0.01",        // 22
+    "loss = \"mse\"",              // 23
+    "l2 = 0.001",                  // 24
+    "",                            // 25
+    "[metrics]",                   // 26
+    "names = [\"mae\", \"rmse\"]", // 27
+];
+
+const FILE: &str = "experiments/bad.toml";
+
+/// `BASE` with the given 1-based lines replaced, then `extra` lines appended (line 28 on).
+fn edit(replace: &[(usize, &str)], extra: &[&str]) -> String {
+    let mut lines: Vec<&str> = BASE.to_vec();
+    for &(line, text) in replace {
+        lines[line - 1] = text;
+    }
+    lines.extend_from_slice(extra);
+    lines.join("\n") + "\n"
+}
+
+fn parse(text: &str) -> Result<Experiment, ConfigError> {
+    parse_experiment(text, Path::new(FILE))
+}
+
+/// The error for `text`, displayed; panics if it parses.
+fn error(text: &str) -> String {
+    match parse(text) {
+        Ok(exp) => panic!("expected an error, parsed {exp:?}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+/// Assert one line of the error starts with `FILE:line:`, names `key` and contains `what`.
+#[track_caller]
+fn assert_reports(text: &str, line: usize, key: &str, what: &str) {
+    let shown = error(text);
+    let prefix = format!("{FILE}:{line}: ");
+    let key = format!("`{key}`");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with(&prefix) && l.contains(&key) && l.contains(what)),
+        "no line `{prefix}…{key}…{what}…` in:\n{shown}"
+    );
+}
+
+#[test]
+fn valid_file_parses_to_the_expected_spec() {
+    let text = edit(&[], &[]);
+    let exp = parse(&text).expect("valid");
+    assert_eq!(
+        exp,
+        Experiment {
+            name: "t".into(),
+            seed: 7,
+            source_path: PathBuf::from(FILE),
+            source_text: text.clone(),
+            base: RunConfig {
+                data: DataSpec {
+                    dataset: DatasetName::Ml100k,
+                    // Relative to the experiment file's directory.
+                    path: Some(PathBuf::from("experiments/data/ml-100k")),
+                },
+                split: SplitSpec::Holdout {
+                    test_fraction: 0.2,
+                    validation_fraction: 0.1,
+                },
+                model: ModelSpec {
+                    architecture: Architecture::DotMf,
+                    embedding_size: 16,
+                },
+                training: TrainingSpec {
+                    epochs: 3,
+                    batch_size: 128,
+                    optimizer: OptimizerName::Adam,
+                    learning_rate: 0.01,
+                    loss: LossName::Mse,
+                    l2: 0.001,
+                },
+                metrics: vec![MetricName::Mae, MetricName::Rmse],
+            },
+            sweep: vec![],
+        }
+    );
+}
+
+#[test]
+fn defaults_apply() {
+    let text = "
+[experiment]
+name = \"minimal\"
+[data]
+dataset = \"ml-latest-small\"
+[split]
+kind = \"kfold\"
+k = 3
+[model]
+architecture = \"biased-mf\"
+embedding_size = 4
+[training]
+epochs = 1
+batch_size = 1
+learning_rate = 1   # an integer where a float is expected is fine
+";
+    let exp = parse(text).expect("valid");
+    assert_eq!(exp.seed, DEFAULT_SEED);
+    assert_eq!(exp.seed, 42);
+    assert_eq!(exp.base.data.path, None);
+    assert_eq!(
+        exp.base.split,
+        SplitSpec::Kfold {
+            k: 3,
+            validation_fraction: 0.0
+        }
+    );
+    assert_eq!(exp.base.training.optimizer, OptimizerName::Adam);
+    assert_eq!(exp.base.training.loss, LossName::Mse);
+    assert_eq!(exp.base.training.l2, 0.0);
+    assert_eq!(exp.base.training.learning_rate, 1.0);
+    assert_eq!(exp.base.metrics, vec![MetricName::Rmse, MetricName::Mae]);
+    assert!(exp.sweep.is_empty());
+}
+
+#[test]
+fn absolute_data_path_is_kept() {
+    let exp = parse(&edit(&[(7, "path = \"/srv/ml-100k\"")], &[])).expect("valid");
+    assert_eq!(exp.base.data.path, Some(PathBuf::from("/srv/ml-100k")));
+}
+
+#[test]
+fn out_of_range_value_message_is_exact() {
+    let shown = error(&edit(&[(22, "learning_rate = -0.1")], &[]));
+    assert_eq!(
+        shown,
+        "experiments/bad.toml:22: `training.learning_rate` must be > 0, got -0.1"
+    );
+}
+
+#[test]
+fn every_bad_value_is_reported_in_line_order() {
+    let err = parse(&edit(
+        &[
+            (22, "learning_rate = -0.1"),
+            (16, "embedding_size = 0"),
+            (19, "epochs = 0"),
+        ],
+        &[],
+    ))
+    .expect_err("invalid");
+    let found: Vec<(Option<usize>, &str)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.key.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some(16), "model.embedding_size"),
+            (Some(19), "training.epochs"),
+            (Some(22), "training.learning_rate"),
+        ]
+    );
+}
+
+#[test]
+fn range_checks() {
+    let cases: &[(usize, &str, &str, &str)] = &[
+        (3, "seed = -1", "experiment.seed", ">= 0, got -1"),
+        (
+            11,
+            "test_fraction = 1.5",
+            "split.test_fraction",
+            "> 0 and < 1, got 1.5",
+        ),
+        (
+            11,
+            "test_fraction = 0",
+            "split.test_fraction",
+            "> 0 and < 1, got 0",
+        ),
+        (
+            12,
+            "validation_fraction = 1.0",
+            "split.validation_fraction",
+            ">= 0 and < 1",
+        ),
+        (
+            16,
+            "embedding_size = 0",
+            "model.embedding_size",
+            ">= 1, got 0",
+        ),
+        (19, "epochs = 0", "training.epochs", ">= 1, got 0"),
+        (20, "batch_size = -5", "training.batch_size", ">= 1, got -5"),
+        (
+            22,
+            "learning_rate = nan",
+            "training.learning_rate",
+            "> 0, got nan",
+        ),
+        (
+            22,
+            "learning_rate = inf",
+            "training.learning_rate",
+            "> 0, got inf",
+        ),
+        (24, "l2 = -0.5", "training.l2", ">= 0, got -0.5"),
+        (
+            16,
+            "embedding_size = 99999999999999999999",
+            "model.embedding_size",
+            "64-bit integer",
+        ),
+    ];
+    for &(line, text, key, what) in cases {
+        assert_reports(&edit(&[(line, text)], &[]), line, key, what);
+    }
+}
+
+#[test]
+fn unknown_names_list_the_allowed_ones() {
+    let cases: &[(usize, &str, &str, &str)] = &[
+        (
+            6,
+            "dataset = \"ml-10m\"",
+            "data.dataset",
+            "`ml-100k`, `ml-1m`, `ml-latest-small`, got `ml-10m`",
+        ),
+        (
+            10,
+            "kind = \"loo\"",
+            "split.kind",
+            "`holdout`, `kfold`, got `loo`",
+        ),
+        (
+            15,
+            "architecture = \"ncf\"",
+            "model.architecture",
+            "`dot-mf`, `biased-mf`, got `ncf`",
+        ),
+        (
+            21,
+            "optimizer = \"sgd\"",
+            "training.optimizer",
+            "`adam`, got `sgd`",
+        ),
+        (23, "loss = \"bce\"", "training.loss", "`mse`, got `bce`"),
+        (
+            27,
+            "names = [\"rmse\", \"auc\"]",
+            "metrics.names",
+            "`rmse`, `mae`, got `auc`",
+        ),
+    ];
+    for &(line, text, key, what) in cases {
+        assert_reports(&edit(&[(line, text)], &[]), line, key, what);
+    }
+}
+
+#[test]
+fn bad_experiment_names_are_rejected() {
+    for name in ["\"a b\"", "\"\"", "\"..\"", "\"a/b\""] {
+        let text = edit(&[(2, &format!("name = {name}"))], &[]);
+        assert_reports(&text, 2, "experiment.name", "results/ directory");
+    }
+    for name in ["a-b_c.1", "Sweep2"] {
+        let text = edit(&[(2, &format!("name = \"{name}\""))], &[]);
+        assert_eq!(parse(&text).expect("valid").name, name);
+    }
+}
+
+#[test]
+fn unknown_key_names_its_table_and_the_valid_keys() {
+    let text = edit(&[(16, "embeding_size = 16")], &[]);
+    assert_reports(
+        &text,
+        16,
+        "model.embeding_size",
+        "unknown key `model.embeding_size`; keys allowed in [model]: `architecture`, `embedding_size`",
+    );
+    let text = edit(&[(14, "[modle]")], &[]);
+    assert_reports(
+        &text,
+        14,
+        "modle",
+        "unknown key `modle`; keys allowed in the top level: `experiment`",
+    );
+}
+
+#[test]
+fn wrong_types_name_what_was_expected() {
+    let cases: &[(usize, &str, &str, &str)] = &[
+        (
+            16,
+            "embedding_size = \"16\"",
+            "model.embedding_size",
+            "must be an integer, got string \"16\"",
+        ),
+        (
+            16,
+            "embedding_size = 16.5",
+            "model.embedding_size",
+            "must be an integer, got float 16.5",
+        ),
+        (
+            22,
+            "learning_rate = \"fast\"",
+            "training.learning_rate",
+            "must be a number, got string",
+        ),
+        (
+            6,
+            "dataset = 100",
+            "data.dataset",
+            "must be a string, got integer 100",
+        ),
+        (
+            27,
+            "names = \"rmse\"",
+            "metrics.names",
+            "must be a list of strings, got string",
+        ),
+        (
+            27,
+            "names = [\"rmse\", 3]",
+            "metrics.names",
+            "must be a list of strings, got integer 3",
+        ),
+        (
+            2,
+            "name = true",
+            "experiment.name",
+            "must be a string, got boolean true",
+        ),
+    ];
+    for &(line, text, key, what) in cases {
+        assert_reports(&edit(&[(line, text)], &[]), line, key, what);
+    }
+    // A table given as a plain value (before the first header, so at the top level).
+    let text = format!("model = 3\n{}", edit(&[(14, ""), (15, ""), (16, "")], &[]));
+    assert_reports(&text, 1, "model", "must be a table, got integer 3");
+}
+
+#[test]
+fn malformed_toml_reports_its_line() {
+    let shown = error(&edit(&[(20, "batch_size = ")], &[]));
+    assert!(
+        shown.starts_with("experiments/bad.toml:20: invalid TOML: "),
+        "{shown}"
+    );
+    let shown = error(&edit(&[(26, "[model]")], &[]));
+    assert!(
+        shown.starts_with("experiments/bad.toml:26: invalid TOML: duplicate key"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn split_keys_must_match_the_kind() {
+    // k with holdout.
+    assert_reports(
+        &edit(&[(12, "k = 5")], &[]),
+        12,
+        "split.k",
+        "only allowed with `split.kind = \"kfold\"`, but the kind is \"holdout\"",
+    );
+    // test_fraction with kfold.
+    assert_reports(
+        &edit(&[(10, "kind = \"kfold\""), (12, "k = 5")], &[]),
+        11,
+        "split.test_fraction",
+        "only allowed with `split.kind = \"holdout\"`",
+    );
+    // Each kind's own key is required, reported on the [split] line.
+    assert_reports(
+        &edit(&[(10, "kind = \"kfold\""), (11, "")], &[]),
+        9,
+        "split.k",
+        "missing required key",
+    );
+    assert_reports(
+        &edit(&[(11, "")], &[]),
+        9,
+        "split.test_fraction",
+        "missing required key",
+    );
+    assert_reports(
+        &edit(&[(10, "kind = \"kfold\""), (11, "k = 1")], &[]),
+        11,
+        "split.k",
+        ">= 2, got 1",
+    );
+}
+
+#[test]
+fn missing_keys_and_tables() {
+    assert_reports(
+        &edit(&[(16, "")], &[]),
+        14,
+        "model.embedding_size",
+        "missing required key",
+    );
+    assert_reports(
+        &edit(&[(2, "")], &[]),
+        1,
+        "experiment.name",
+        "missing required key",
+    );
+    assert_reports(
+        &edit(&[(14, ""), (15, ""), (16, "")], &[]),
+        1,
+        "[model]",
+        "missing required table `[model]`",
+    );
+}
+
+#[test]
+fn metrics_must_be_non_empty_and_distinct() {
+    assert_reports(
+        &edit(&[(27, "names = []")], &[]),
+        27,
+        "metrics.names",
+        "must not be empty",
+    );
+    assert_reports(
+        &edit(&[(27, "names = [\"rmse\", \"mae\", \"rmse\"]")], &[]),
+        27,
+        "metrics.names",
+        "lists `rmse` more than once",
+    );
+}
+
+#[test]
+fn unreadable_file_names_its_path() {
+    let err = load_experiment(Path::new("experiments/no-such-file.toml")).expect_err("missing");
+    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(
+        err.to_string().contains("experiments/no-such-file.toml"),
+        "{err}"
+    );
+}
+
+// ---- [sweep] ----------------------------------------------------------------------------
+
+#[test]
+fn sweep_axes_are_read_in_file_order_whatever_the_spelling() {
+    let text = edit(
+        &[],
+        &[
+            "[sweep]",                               // 28
+            "model.embedding_size = [8, 16]",        // 29
+            "\"training.learning_rate\" = [1, 0.1]", // 30
+            "model.architecture = [\"biased-mf\"]",  // 31
+            "[sweep.training]",                      // 32
+            "epochs = [2]",                          // 33
+        ],
+    );
+    let exp = parse(&text).expect("valid");
+    let keys: Vec<&str> = exp.sweep.iter().map(|axis| axis.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "model.embedding_size",
+            "training.learning_rate",
+            "model.architecture",
+            "training.epochs"
+        ]
+    );
+    assert_eq!(
+        exp.sweep[1].values,
+        [toml::Value::Integer(1), toml::Value::Float(0.1)],
+        "values are kept as written"
+    );
+    // The base is the file without the sweep.
+    assert_eq!(exp.base.model.embedding_size, 16);
+}
+
+#[test]
+fn bad_sweep_values_point_at_the_sweep_line() {
+    let text = edit(
+        &[],
+        &["[sweep]", "model.embedding_size = [", "  8,", "  0,", "]"],
+    );
+    let shown = error(&text);
+    assert_eq!(
+        shown,
+        "experiments/bad.toml:31: `model.embedding_size` must be >= 1, got 0"
+    );
+
+    assert_reports(
+        &edit(
+            &[],
+            &["[sweep]", "training.learning_rate = [0.1, \"fast\"]"],
+        ),
+        29,
+        "training.learning_rate",
+        "must be a number, got string \"fast\"",
+    );
+    assert_reports(
+        &edit(
+            &[],
+            &["[sweep]", "model.architecture = [\"dot-mf\", \"ncf\"]"],
+        ),
+        29,
+        "model.architecture",
+        "got `ncf`",
+    );
+    // Sweep values are checked against the rest of the file too.
+    assert_reports(
+        &edit(&[], &["[sweep]", "split.k = [5]"]),
+        29,
+        "split.k",
+        "only allowed with `split.kind = \"kfold\"`",
+    );
+}
+
+#[test]
+fn sweep_structure_problems() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "model.embedding_size = []",
+            "model.embedding_size",
+            "lists no values",
+        ),
+        (
+            "model.embedding_size = 8",
+            "model.embedding_size",
+            "must be a list, e.g. `model.embedding_size = [a, b]`, got integer 8",
+        ),
+        (
+            "model.embeding_size = [8]",
+            "model.embeding_size",
+            "cannot sweep unknown key `model.embeding_size`; keys that can be swept: `data.dataset`",
+        ),
+        (
+            "optimizer = [\"adam\"]",
+            "optimizer",
+            "cannot sweep unknown key",
+        ),
+        (
+            "experiment.seed = [1, 2]",
+            "experiment.seed",
+            "`experiment.*` is fixed",
+        ),
+        (
+            "model = [{ embedding_size = 8 }]",
+            "model",
+            "cannot sweep the table `model`; sweep one of its keys: `model.architecture`, `model.embedding_size`",
+        ),
+    ];
+    for &(entry, key, what) in cases {
+        assert_reports(&edit(&[], &["[sweep]", entry]), 29, key, what);
+    }
+    // The same key twice, spelled two ways.
+    assert_reports(
+        &edit(
+            &[],
+            &[
+                "[sweep]",
+                "\"model.embedding_size\" = [8]",
+                "model.embedding_size = [16]",
+            ],
+        ),
+        30,
+        "model.embedding_size",
+        "swept twice (first on line 29)",
+    );
+    // [sweep] itself must be a table.
+    let text = format!("sweep = [1]\n{}", edit(&[], &[]));
+    assert_reports(&text, 1, "sweep", "must be a table, got array [1]");
+}
+
+#[test]
+fn swept_keys_still_need_a_base_value() {
+    assert_reports(
+        &edit(&[(16, "")], &["[sweep]", "model.embedding_size = [8]"]),
+        14,
+        "model.embedding_size",
+        "a swept key still needs a base value",
+    );
+}
+
+#[test]
+fn a_huge_grid_is_refused() {
+    let sizes: Vec<String> = (1..=1000).map(|n| n.to_string()).collect();
+    let epochs: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
+    let sizes = format!("model.embedding_size = [{}]", sizes.join(", "));
+    let epochs = format!("training.epochs = [{}]", epochs.join(", "));
+    assert_reports(
+        &edit(&[], &["[sweep]", &sizes, &epochs]),
+        28,
+        "[sweep]",
+        "101000 grid points, more than the limit of 100000",
+    );
+}
+
+// ---- The schema, the raw structs, the docs and the shipped files agree ------------------
+
+#[test]
+fn schema_and_raw_structs_agree() {
+    use serde::Deserialize;
+    for table in raw::SCHEMA {
+        // Every schema key is a field of the raw struct...
+        let mut text = format!("[{}]\n", table.name);
+        for (key, kind) in table.keys {
+            let value = match kind {
+                raw::Kind::Int => "1",
+                raw::Kind::Float => "0.5",
+                raw::Kind::Str => "\"x\"",
+                raw::Kind::StrList => "[\"x\"]",
+            };
+            text += &format!("{key} = {value}\n");
+        }
+        raw::RawFile::deserialize(toml::de::Deserializer::parse(&text).expect("toml"))
+            .unwrap_or_else(|e| panic!("[{}]: {e}", table.name));
+        // ...and serde knows no field the schema lacks.
+        let text = format!("[{}]\nzzz = 1\n", table.name);
+        let err = raw::RawFile::deserialize(toml::de::Deserializer::parse(&text).expect("toml"))
+            .expect_err("unknown field");
+        let message = err.message();
+        let expected = message
+            .split_once("expected")
+            .map(|(_, rest)| rest)
+            .unwrap_or("");
+        let fields: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        assert_eq!(fields, table.key_names(), "[{}]: {message}", table.name);
+    }
+}
+
+#[test]
+fn docs_describe_every_key_and_name() {
+    let docs = include_str!("../../docs/experiment-file.md");
+    for table in raw::SCHEMA {
+        for key in table.key_names() {
+            let dotted = format!("`{}.{key}`", table.name);
+            assert!(
+                docs.contains(&dotted),
+                "docs/experiment-file.md lacks {dotted}"
+            );
+        }
+    }
+    let names = DatasetName::ALL
+        .map(DatasetName::as_str)
+        .into_iter()
+        .chain(Architecture::ALL.map(Architecture::as_str))
+        .chain(OptimizerName::ALL.map(OptimizerName::as_str))
+        .chain(LossName::ALL.map(LossName::as_str))
+        .chain(MetricName::ALL.map(MetricName::as_str));
+    for name in names {
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "docs/experiment-file.md lacks `{name}`"
+        );
+    }
+}
+
+#[test]
+fn names_match_the_serde_names() {
+    fn check<T: serde::Serialize>(all: &[T], name: fn(&T) -> &'static str) {
+        for item in all {
+            let json = serde_json::to_string(item).expect("json");
+            assert_eq!(json, format!("\"{}\"", name(item)));
+        }
+    }
+    check(&DatasetName::ALL, |x| x.as_str());
+    check(&Architecture::ALL, |x| x.as_str());
+    check(&OptimizerName::ALL, |x| x.as_str());
+    check(&LossName::ALL, |x| x.as_str());
+    check(&MetricName::ALL, |x| x.as_str());
+}
+
+#[test]
+fn every_shipped_experiment_file_loads() {
+    fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("readable directory") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                toml_files(&path, out);
+            } else if path.extension().is_some_and(|ext| ext == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    toml_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments"),
+        &mut files,
+    );
+    assert!(!files.is_empty(), "no experiment files found");
+    for file in files {
+        let exp = load_experiment(&file).unwrap_or_else(|e| panic!("{e}"));
+        crate::sweep::runs(&exp).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn default_sweep_is_as_agreed() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/sweep.toml");
+    let exp = load_experiment(&path).expect("loads");
+    assert_eq!(exp.name, "sweep");
+    assert_eq!(exp.seed, 42);
+    assert_eq!(exp.base.data.dataset, DatasetName::MlLatestSmall);
+    assert_eq!(exp.base.split.folds(), 5);
+    assert_eq!(exp.base.training.batch_size, 256);
+    let sweep: Vec<(&str, usize)> = exp
+        .sweep
+        .iter()
+        .map(|axis| (axis.key.as_str(), axis.values.len()))
+        .collect();
+    assert_eq!(
+        sweep,
+        [("model.architecture", 2), ("model.embedding_size", 4)]
+    );
+}
+#[test]
+fn shape_errors_do_not_hide_other_problems() {
+    // Unknown keys and wrong types are dropped after being reported, so range checks and
+    // sweep values are still checked, and a dropped key is not also called "missing".
+    let text = "\
+[experiment]
+name = \"my sweep\"
+
+[data]
+dataset = \"ml-100k\"
+
+[split]
+kind = \"holdout\"
+k = 5
+test_fraction = 0.1
+
+[model]
+architecture = \"biased-mf\"
+embeding_size = 16
+
+[training]
+epochs = 10
+batch_size = \"big\"
+learning_rate = -0.1
+
+[sweep]
+model.embedding_size = [8, 0]
+experiment.seed = [1, 2]
+training.momentum = [0.9]
+";
+    let err = parse(text).expect_err("invalid");
+    let found: Vec<(Option<usize>, &str)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.key.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some(2), "experiment.name"),
+            (Some(9), "split.k"),
+            (Some(12), "model.embedding_size"), // missing: the typo below is not it
+            (Some(14), "model.embeding_size"),
+            (Some(18), "training.batch_size"),
+            (Some(19), "training.learning_rate"),
+            (Some(22), "model.embedding_size"), // the swept 0
+            (Some(23), "experiment.seed"),
+            (Some(24), "training.momentum"),
+        ],
+        "{err}"
+    );
+}

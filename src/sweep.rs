@@ -1,0 +1,544 @@
+//! The sweep: an [`Experiment`] → grid points → runs, each run with a stable key.
+//!
+//! Second stage of the pipeline, after `config`. The grid is the cross product of the
+//! `[sweep]` axes, enumerated as an **odometer**: the *first* swept key in the file varies
+//! slowest and the *last* fastest. For
+//!
+//! ```toml
+//! [sweep]
+//! model.architecture = ["dot-mf", "biased-mf"]
+//! model.embedding_size = [8, 16]
+//! ```
+//!
+//! the points are, in order, `dot-mf 8`, `dot-mf 16`, `biased-mf 8`, `biased-mf 16`.
+//! Each point becomes one run per fold (fold fastest). The order is locked by
+//! `tests::expand_is_an_odometer_first_key_slowest` because reports and progress output
+//! rely on it.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::spec::{Experiment, RunConfig};
+use crate::config::{self, ConfigError, Diagnostic, Problem};
+
+/// One point of the grid: the swept values and the configuration they give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridPoint {
+    /// 0-based position in grid order.
+    pub index: usize,
+    /// The swept keys and this point's values, in sweep-file order; empty with no sweep.
+    pub params: Vec<(String, toml::Value)>,
+    /// The base configuration with `params` applied.
+    pub config: RunConfig,
+}
+
+/// Every grid point of `exp`, in odometer order (first sweep key slowest, last fastest).
+///
+/// With no `[sweep]` there is exactly one point, the base, with empty `params`. Each point
+/// is validated as the file is; for an experiment from
+/// [`load_experiment`](crate::config::load_experiment) that cannot fail.
+pub fn expand(exp: &Experiment) -> Result<Vec<GridPoint>, ConfigError> {
+    let lens: Vec<usize> = exp.sweep.iter().map(|axis| axis.values.len()).collect();
+    let no_line = |key: &str, problem| {
+        ConfigError::Invalid(vec![Diagnostic {
+            file: exp.source_path.clone(),
+            line: None,
+            key: key.to_string(),
+            problem,
+        }])
+    };
+    if let Some(empty) = exp.sweep.iter().find(|axis| axis.values.is_empty()) {
+        return Err(no_line(&empty.key, Problem::SweepEmpty));
+    }
+    let points = config::grid_points(lens.iter().copied());
+    if points > config::MAX_GRID_POINTS as u128 {
+        let problem = Problem::SweepTooLarge {
+            points,
+            limit: config::MAX_GRID_POINTS,
+        };
+        return Err(no_line("sweep", problem));
+    }
+
+    let mut grid = Vec::with_capacity(points as usize);
+    for (index, digits) in odometer(&lens).enumerate() {
+        let params: Vec<(String, toml::Value)> = exp
+            .sweep
+            .iter()
+            .zip(&digits)
+            .map(|(axis, &digit)| (axis.key.clone(), axis.values[digit].clone()))
+            .collect();
+        let config = config::resolve_point(exp, &params)?;
+        grid.push(GridPoint {
+            index,
+            params,
+            config,
+        });
+    }
+    Ok(grid)
+}
+
+/// Positions `[d0, d1, …]` with `0 <= di < lens[i]`, last position fastest. One empty
+/// position for no axes; nothing if any axis is empty.
+pub(crate) fn odometer(lens: &[usize]) -> impl Iterator<Item = Vec<usize>> + use<> {
+    let lens = lens.to_vec();
+    let mut next = (!lens.contains(&0)).then(|| vec![0; lens.len()]);
+    std::iter::from_fn(move || {
+        let current = next.take()?;
+        let mut digits = current.clone();
+        // Turn the last wheel; carry leftwards. Falling off the left end means done.
+        for position in (0..digits.len()).rev() {
+            digits[position] += 1;
+            if digits[position] < lens[position] {
+                next = Some(digits);
+                break;
+            }
+            digits[position] = 0;
+        }
+        Some(current)
+    })
+}
+
+/// One training run: a grid point on one fold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    /// `experiment.name`.
+    pub experiment: String,
+    /// Index of the grid point ([`GridPoint::index`]).
+    pub point: usize,
+    /// The point's swept values, in sweep-file order.
+    pub params: Vec<(String, toml::Value)>,
+    /// The point's configuration.
+    pub config: RunConfig,
+    /// `experiment.seed`; the same for every run, so folds and points differ only by their
+    /// configuration and fold.
+    pub seed: u64,
+    /// 0-based fold (0 for holdout).
+    pub fold: usize,
+    /// Folds of this point: `k` for k-fold, 1 for holdout.
+    pub folds: usize,
+    /// [`run_key`] of `seed`, `config` and `fold`: names the run in the store, so a rerun
+    /// skips what is done.
+    pub key: String,
+}
+
+/// Every run of `exp`: grid points in [`expand`] order, and within each point its folds in
+/// order (fold fastest).
+pub fn runs(exp: &Experiment) -> Result<Vec<RunSpec>, ConfigError> {
+    let mut runs = Vec::new();
+    for point in expand(exp)? {
+        let folds = point.config.split.folds();
+        for fold in 0..folds {
+            runs.push(RunSpec {
+                experiment: exp.name.clone(),
+                point: point.index,
+                params: point.params.clone(),
+                config: point.config.clone(),
+                seed: exp.seed,
+                fold,
+                folds,
+                key: run_key(exp.seed, &point.config, fold),
+            });
+        }
+    }
+    Ok(runs)
+}
+
+/// What [`run_key`] hashes; field order is part of the key, do not reorder.
+#[derive(Serialize)]
+struct KeyInput<'a> {
+    seed: u64,
+    config: &'a RunConfig,
+    fold: usize,
+}
+
+/// The stable key of a run: the first 16 hex digits of the SHA-256 of the compact JSON
+/// `{"seed":…,"config":…,"fold":…}` (serde_json of the spec structs, fields in declaration
+/// order).
+///
+/// `config.data.path` is left out: it says where the files are, not what they are, and it
+/// changes with the directory `exp` is started from, which must not make finished runs look
+/// new. The experiment name is left out too: the store already scopes runs by experiment.
+/// Changing a spec struct's fields changes every key; `tests::run_key_is_pinned` makes such
+/// a change visible.
+pub fn run_key(seed: u64, config: &RunConfig, fold: usize) -> String {
+    let mut config = config.clone();
+    config.data.path = None;
+    let input = KeyInput {
+        seed,
+        config: &config,
+        fold,
+    };
+    // Plain structs with string keys and no maps: serialising cannot fail.
+    let json = serde_json::to_vec(&input).expect("RunConfig serialises to JSON");
+    let digest = Sha256::digest(&json);
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The swept values as a compact JSON object in sweep order, e.g.
+/// `{"model.architecture":"dot-mf","model.embedding_size":8}`; `{}` when nothing is swept.
+/// This is what the store records per run.
+pub fn params_json(params: &[(String, toml::Value)]) -> String {
+    let entries: Vec<String> = params
+        .iter()
+        .map(|(key, value)| {
+            let key = serde_json::Value::String(key.clone());
+            let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+            format!("{key}:{value}")
+        })
+        .collect();
+    format!("{{{}}}", entries.join(","))
+}
+
+/// A short human label for a grid point, e.g. `architecture=dot-mf embedding_size=8`;
+/// `base` when nothing is swept. Keys are shortened to their last part unless two swept keys
+/// share it; strings are shown without quotes.
+pub fn params_label(params: &[(String, toml::Value)]) -> String {
+    if params.is_empty() {
+        return "base".to_string();
+    }
+    let short = |key: &str| key.rsplit('.').next().unwrap_or(key).to_string();
+    let parts: Vec<String> = params
+        .iter()
+        .map(|(key, value)| {
+            let clash = params
+                .iter()
+                .filter(|(other, _)| short(other) == short(key))
+                .count()
+                > 1;
+            let key = if clash { key.clone() } else { short(key) };
+            let value = match value {
+                toml::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            format!("{key}={value}")
+        })
+        .collect();
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::config::parse_experiment;
+    use crate::config::spec::*;
+
+    const HEAD: &str = r#"
+[experiment]
+name = "grid"
+seed = 3
+[data]
+dataset = "ml-100k"
+path = "data/a"
+[split]
+kind = "kfold"
+k = 3
+[model]
+architecture = "dot-mf"
+embedding_size = 4
+[training]
+epochs = 1
+batch_size = 32
+learning_rate = 0.5
+"#;
+
+    fn experiment(sweep: &str) -> Experiment {
+        let text = format!("{HEAD}{sweep}");
+        parse_experiment(&text, Path::new("experiments/grid.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The grid order is part of the interface (reports, progress, point indices): lock it.
+    #[test]
+    fn expand_is_an_odometer_first_key_slowest() {
+        let exp = experiment(
+            r#"
+[sweep]
+model.architecture = ["dot-mf", "biased-mf"]
+model.embedding_size = [8, 16, 32]
+training.learning_rate = [0.1, 0.01]
+"#,
+        );
+        let grid = expand(&exp).expect("valid");
+        let labels: Vec<String> = grid.iter().map(|p| params_label(&p.params)).collect();
+        assert_eq!(
+            labels,
+            [
+                "architecture=dot-mf embedding_size=8 learning_rate=0.1",
+                "architecture=dot-mf embedding_size=8 learning_rate=0.01",
+                "architecture=dot-mf embedding_size=16 learning_rate=0.1",
+                "architecture=dot-mf embedding_size=16 learning_rate=0.01",
+                "architecture=dot-mf embedding_size=32 learning_rate=0.1",
+                "architecture=dot-mf embedding_size=32 learning_rate=0.01",
+                "architecture=biased-mf embedding_size=8 learning_rate=0.1",
+                "architecture=biased-mf embedding_size=8 learning_rate=0.01",
+                "architecture=biased-mf embedding_size=16 learning_rate=0.1",
+                "architecture=biased-mf embedding_size=16 learning_rate=0.01",
+                "architecture=biased-mf embedding_size=32 learning_rate=0.1",
+                "architecture=biased-mf embedding_size=32 learning_rate=0.01",
+            ]
+        );
+        for (i, point) in grid.iter().enumerate() {
+            assert_eq!(point.index, i);
+            let keys: Vec<&str> = point.params.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(
+                keys,
+                [
+                    "model.architecture",
+                    "model.embedding_size",
+                    "training.learning_rate"
+                ]
+            );
+            // The config really carries the point's values; the rest is the base.
+            let arch = point.params[0].1.as_str().expect("string");
+            assert_eq!(point.config.model.architecture.as_str(), arch);
+            let size = point.params[1].1.as_integer().expect("integer");
+            assert_eq!(point.config.model.embedding_size as i64, size);
+            let rate = point.params[2].1.as_float().expect("float");
+            assert_eq!(point.config.training.learning_rate, rate);
+            assert_eq!(point.config.training.epochs, exp.base.training.epochs);
+            assert_eq!(point.config.data, exp.base.data);
+        }
+    }
+
+    #[test]
+    fn odometer_edges() {
+        let all: Vec<Vec<usize>> = odometer(&[2, 3]).collect();
+        assert_eq!(all, [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]);
+        assert_eq!(odometer(&[]).collect::<Vec<_>>(), [Vec::<usize>::new()]);
+        assert_eq!(odometer(&[2, 0]).count(), 0);
+        assert_eq!(odometer(&[1, 1, 1]).count(), 1);
+    }
+
+    #[test]
+    fn no_sweep_is_one_base_point() {
+        let exp = experiment("");
+        let grid = expand(&exp).expect("valid");
+        assert_eq!(grid.len(), 1);
+        assert_eq!(grid[0].index, 0);
+        assert!(grid[0].params.is_empty());
+        assert_eq!(grid[0].config, exp.base);
+        assert_eq!(params_label(&grid[0].params), "base");
+        assert_eq!(params_json(&grid[0].params), "{}");
+    }
+
+    #[test]
+    fn runs_are_points_times_folds_fold_fastest() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/sweep.toml");
+        let exp = crate::config::load_experiment(&path).expect("loads");
+        let runs = runs(&exp).expect("valid");
+        assert_eq!(runs.len(), 2 * 4 * 5);
+        for (i, run) in runs.iter().enumerate() {
+            assert_eq!((run.point, run.fold, run.folds), (i / 5, i % 5, 5));
+            assert_eq!(run.experiment, "sweep");
+            assert_eq!(run.seed, 42);
+            assert_eq!(run.key, run_key(run.seed, &run.config, run.fold));
+        }
+        assert_eq!(
+            params_label(&runs[0].params),
+            "architecture=dot-mf embedding_size=8"
+        );
+        assert_eq!(
+            params_label(&runs[39].params),
+            "architecture=biased-mf embedding_size=64"
+        );
+        let mut keys: Vec<&str> = runs.iter().map(|run| run.key.as_str()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), runs.len(), "run keys are distinct");
+    }
+
+    #[test]
+    fn holdout_points_have_one_run() {
+        let exp = experiment("[sweep]\nmodel.embedding_size = [1, 2]\n");
+        let mut holdout = exp.clone();
+        holdout.base.split = SplitSpec::Holdout {
+            test_fraction: 0.1,
+            validation_fraction: 0.0,
+        };
+        let runs = runs(&holdout).expect("valid");
+        let shape: Vec<(usize, usize, usize)> =
+            runs.iter().map(|r| (r.point, r.fold, r.folds)).collect();
+        assert_eq!(shape, [(0, 0, 1), (1, 0, 1)]);
+    }
+
+    fn fixed_config() -> RunConfig {
+        RunConfig {
+            data: DataSpec {
+                dataset: DatasetName::MlLatestSmall,
+                path: None,
+            },
+            split: SplitSpec::Kfold {
+                k: 5,
+                validation_fraction: 0.0,
+            },
+            model: ModelSpec {
+                architecture: Architecture::BiasedMf,
+                embedding_size: 32,
+            },
+            training: TrainingSpec {
+                epochs: 10,
+                batch_size: 256,
+                optimizer: OptimizerName::Adam,
+                learning_rate: 0.005,
+                loss: LossName::Mse,
+                l2: 0.0,
+            },
+            metrics: vec![MetricName::Rmse, MetricName::Mae],
+        }
+    }
+
+    /// Run keys name stored results: if this literal changes, every finished run of every
+    /// experiment would look new. Change it only on purpose.
+    ///
+    /// Reference, outside Rust:
+    /// ```text
+    /// >>> import hashlib
+    /// >>> j = '{"seed":42,"config":{"data":{"dataset":"ml-latest-small","path":null},'
+    /// ...     '"split":{"kind":"kfold","k":5,"validation_fraction":0.0},'
+    /// ...     '"model":{"architecture":"biased-mf","embedding_size":32},'
+    /// ...     '"training":{"epochs":10,"batch_size":256,"optimizer":"adam",'
+    /// ...     '"learning_rate":0.005,"loss":"mse","l2":0.0},"metrics":["rmse","mae"]},"fold":0}'
+    /// >>> hashlib.sha256(j.encode()).hexdigest()[:16]
+    /// '2d36803cfd0d5e94'
+    /// ```
+    #[test]
+    fn run_key_is_pinned() {
+        let config = fixed_config();
+        assert_eq!(run_key(42, &config, 0), "2d36803cfd0d5e94");
+    }
+
+    #[test]
+    fn run_keys_differ_by_seed_fold_and_config_but_not_path() {
+        let config = fixed_config();
+        let key = run_key(42, &config, 0);
+        assert_eq!(key.len(), 16);
+        assert!(
+            key.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_eq!(key, run_key(42, &config.clone(), 0), "deterministic");
+        assert_ne!(key, run_key(42, &config, 1));
+        assert_ne!(key, run_key(43, &config, 0));
+        let mut other = config.clone();
+        other.model.embedding_size = 64;
+        assert_ne!(key, run_key(42, &other, 0));
+        let mut other = config.clone();
+        other.training.learning_rate = 0.0050000001;
+        assert_ne!(key, run_key(42, &other, 0));
+        let mut moved = config.clone();
+        moved.data.path = Some(PathBuf::from("/elsewhere/ml-latest-small"));
+        assert_eq!(
+            key,
+            run_key(42, &moved, 0),
+            "data.path is a location, not part of the key"
+        );
+    }
+
+    #[test]
+    fn params_json_keeps_sweep_order() {
+        let params = vec![
+            ("model.embedding_size".to_string(), toml::Value::Integer(8)),
+            (
+                "model.architecture".to_string(),
+                toml::Value::String("dot-mf".into()),
+            ),
+            (
+                "training.learning_rate".to_string(),
+                toml::Value::Float(0.005),
+            ),
+            (
+                "metrics.names".to_string(),
+                toml::Value::Array(vec![toml::Value::String("mae".into())]),
+            ),
+        ];
+        assert_eq!(
+            params_json(&params),
+            r#"{"model.embedding_size":8,"model.architecture":"dot-mf","training.learning_rate":0.005,"metrics.names":["mae"]}"#
+        );
+        assert_eq!(
+            params_label(&params),
+            r#"embedding_size=8 architecture=dot-mf learning_rate=0.005 names=["mae"]"#
+        );
+    }
+
+    #[test]
+    fn params_label_keeps_full_keys_when_short_ones_clash() {
+        let params = vec![
+            ("a.size".to_string(), toml::Value::Integer(1)),
+            ("b.size".to_string(), toml::Value::Integer(2)),
+            ("b.rate".to_string(), toml::Value::Float(0.5)),
+        ];
+        assert_eq!(params_label(&params), "a.size=1 b.size=2 rate=0.5");
+    }
+
+    #[test]
+    fn relative_data_paths_resolve_against_the_experiment_file_once() {
+        let exp = experiment("[sweep]\nmodel.embedding_size = [1, 2]\n");
+        let base_path = Some(PathBuf::from("experiments/data/a"));
+        assert_eq!(exp.base.data.path, base_path);
+        for point in expand(&exp).expect("valid") {
+            assert_eq!(point.config.data.path, base_path, "not joined twice");
+        }
+        let exp = experiment("[sweep]\ndata.path = [\"data/b\", \"/abs/c\"]\n");
+        let paths: Vec<Option<PathBuf>> = expand(&exp)
+            .expect("valid")
+            .into_iter()
+            .map(|point| point.config.data.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                Some(PathBuf::from("experiments/data/b")),
+                Some(PathBuf::from("/abs/c"))
+            ]
+        );
+    }
+
+    #[test]
+    fn expand_round_trips_awkward_floats() {
+        let mut exp = experiment("");
+        exp.base.training.learning_rate = 0.1 + 0.2;
+        exp.base.training.l2 = 1e-20;
+        exp.base.split = SplitSpec::Holdout {
+            test_fraction: 1.0 / 3.0,
+            validation_fraction: 0.0,
+        };
+        let grid = expand(&exp).expect("valid");
+        assert_eq!(grid[0].config, exp.base);
+    }
+
+    #[test]
+    fn experiments_built_in_code_are_validated_too() {
+        let mut exp = experiment("");
+        exp.sweep = vec![SweepAxis {
+            key: "model.embedding_size".into(),
+            values: vec![toml::Value::Integer(8), toml::Value::Integer(0)],
+        }];
+        let err = expand(&exp).expect_err("0 is invalid");
+        assert_eq!(
+            err.to_string(),
+            "experiments/grid.toml: `model.embedding_size` must be >= 1, got 0"
+        );
+        exp.sweep = vec![SweepAxis {
+            key: "experiment.seed".into(),
+            values: vec![toml::Value::Integer(1)],
+        }];
+        let err = expand(&exp).expect_err("fixed");
+        assert!(err.to_string().contains("`experiment.*` is fixed"), "{err}");
+        exp.sweep = vec![SweepAxis {
+            key: "model.embedding_size".into(),
+            values: vec![],
+        }];
+        assert!(
+            expand(&exp)
+                .expect_err("empty")
+                .to_string()
+                .contains("lists no values")
+        );
+    }
+}
