@@ -12,4 +12,5 @@
 
 pub mod config;
 pub mod data;
+pub mod report;
 pub mod store;
