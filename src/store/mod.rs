@@ -5,7 +5,7 @@
 //! and the next `exp run` resumes by skipping [`Store::finished_keys`] and reclaiming
 //! anything left `running` or `failed` ([`Store::claim_run`]).
 //!
-//! The file is plain SQLite (see [`migrations`] for the schema), so `sqlite3 results.db`
+//! The file is plain SQLite (schema in `store/migrations.rs`), so `sqlite3 results.db`
 //! or any other client can query it.
 
 pub(crate) mod migrations;
@@ -203,8 +203,10 @@ impl Store {
     /// (the process that claimed it died), is reset to `running`: its metrics, error and
     /// epochs are cleared and its parameters, configuration and fold replaced. The check
     /// and the write happen in one IMMEDIATE transaction, so another process cannot slip
-    /// in between them. Within one process, the scheduler must not claim the same key
-    /// twice at once: a `running` row is reclaimable by design.
+    /// in between them. A `running` row is reclaimable by design (that is how a crashed
+    /// run resumes), so the same key must not be claimed twice *at once*: the scheduler
+    /// hands each key to one worker, and two `exp run`s of one experiment must not
+    /// overlap (both would train the run and the second `add_epoch` would fail).
     pub fn claim_run(&mut self, experiment_id: i64, run: &NewRun) -> Result<Option<i64>> {
         let action = format!("claiming run `{}`", run.key);
         let err = sql(&self.path, &action);
@@ -486,6 +488,50 @@ mod tests {
         assert_eq!(version, int(MIGRATIONS.len()));
         assert_eq!(journal, "wal");
         assert!(fk);
+    }
+
+    #[test]
+    fn concurrent_writers_on_one_file_all_succeed() {
+        // Each thread has its own connection, as the scheduler's workers will. IMMEDIATE
+        // claims plus the busy timeout must serialise them without SQLITE_BUSY errors.
+        // (Keys are distinct per worker: two workers claiming one key would both train
+        // it, since a running row is reclaimable by design; see claim_run.)
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("shared.db");
+        let exp = Store::open(&path)
+            .expect("create")
+            .upsert_experiment("e", "e.toml", "")
+            .expect("exp");
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || -> Result<usize> {
+                    let mut store = Store::open(&path)?;
+                    let mut claimed = 0;
+                    for k in 0..25 {
+                        let key = format!("w{w}-{k}");
+                        if let Some(id) = store.claim_run(exp, &new_run(&key, 0))? {
+                            store.add_epoch(id, &epoch(1, 1.0))?;
+                            store.add_epoch(id, &epoch(2, 0.9))?;
+                            store.finish_run(id, &finished(0.9))?;
+                            claimed += 1;
+                        }
+                        // Readers interleave with the writers.
+                        store.finished_keys(exp)?;
+                    }
+                    Ok(claimed)
+                })
+            })
+            .collect();
+        for worker in workers {
+            let claimed = worker
+                .join()
+                .expect("worker thread")
+                .expect("no store error");
+            assert_eq!(claimed, 25);
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.finished_keys(exp).expect("keys").len(), 100);
     }
 
     #[test]
