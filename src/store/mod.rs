@@ -1,3 +1,797 @@
 //! The SQLite store of experiments, runs and epochs.
+//!
+//! Every run is written the moment something happens to it: claimed (`running`), each
+//! epoch, then finished or failed. A crash therefore loses at most the epoch in flight,
+//! and the next `exp run` resumes by skipping [`Store::finished_keys`] and reclaiming
+//! anything left `running` or `failed` ([`Store::claim_run`]).
+//!
+//! The file is plain SQLite (schema in `store/migrations.rs`), so `sqlite3 results.db`
+//! or any other client can query it.
 
+pub(crate) mod migrations;
 pub mod records;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use migrations::{MIGRATIONS, Migrated};
+use records::{EpochRecord, NewRun, RunOutcome, RunStatus, StoredRun};
+
+/// How long a statement waits for another process's write lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a store operation failed. Every variant names the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory that should hold the database could not be created.
+    #[error("cannot create directory `{dir}` for database `{path}`")]
+    CreateDir {
+        /// The database file.
+        path: PathBuf,
+        /// The directory that could not be created.
+        dir: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite reported an error while doing `action`.
+    #[error("database `{path}`: {action}")]
+    Sqlite {
+        /// The database file (`:memory:` for an in-memory store).
+        path: PathBuf,
+        /// What the store was doing, e.g. `claiming run \`ab12\``.
+        action: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was created by a newer exp with a schema this build does not know.
+    #[error(
+        "database `{path}` has schema version {found}, but this exp knows only up to \
+         version {known}; use a newer exp (or another database)"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The database's `PRAGMA user_version`.
+        found: usize,
+        /// The newest schema version this build knows.
+        known: usize,
+    },
+    /// No run has this id.
+    #[error("database `{path}`: there is no run with id {run_id}")]
+    NoSuchRun {
+        /// The database file.
+        path: PathBuf,
+        /// The id asked for.
+        run_id: i64,
+    },
+    /// A row holds a value exp never writes (edited by hand, or a newer exp).
+    #[error("database `{path}`: run {run_id} has an unknown status `{status}`")]
+    BadStatus {
+        /// The database file.
+        path: PathBuf,
+        /// The run's id.
+        run_id: i64,
+        /// The stored status text.
+        status: String,
+    },
+}
+
+/// Results of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Wraps a rusqlite error with the database path and what was being done.
+fn sql<'a>(path: &'a Path, action: &'a str) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        action: action.to_string(),
+        source,
+    }
+}
+
+/// The results database: one SQLite connection and the path it was opened from.
+///
+/// Methods that write take `&mut self`; share a store between threads by giving each
+/// thread its own [`Store::open`] on the same file (WAL mode lets readers and one writer
+/// work at once, and writers wait up to [`BUSY_TIMEOUT`] for each other).
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, its parent directories too,
+    /// and brings the schema up to date.
+    ///
+    /// The connection uses WAL journaling, a 5 s busy timeout and enforced foreign keys.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(sql(path, "opening"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(sql(path, "setting the busy timeout"))?;
+        // journal_mode answers with the mode now in force; WAL is persistent in the file.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        })
+        .map_err(sql(path, "switching to WAL journaling"))?;
+        Store::setup(conn, path.to_path_buf())
+    }
+
+    /// A fresh, empty database in memory (tests, dry runs). It reports its path as
+    /// `:memory:`.
+    pub fn open_in_memory() -> Result<Store> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(sql(&path, "opening"))?;
+        Store::setup(conn, path)
+    }
+
+    fn setup(mut conn: Connection, path: PathBuf) -> Result<Store> {
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(sql(&path, "enabling foreign keys"))?;
+        match migrations::migrate(&mut conn, MIGRATIONS)
+            .map_err(sql(&path, "migrating the schema"))?
+        {
+            Migrated::UpToDate { .. } => Ok(Store { conn, path }),
+            Migrated::TooNew { found, known } => Err(StoreError::TooNew { path, found, known }),
+        }
+    }
+
+    /// The path the store was opened from (`:memory:` for an in-memory store).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records that experiment `name` is being run from `file` with text `source_toml`,
+    /// and returns its id. Running the same experiment again keeps its id (and its runs)
+    /// and replaces the stored file name and text with the current ones.
+    pub fn upsert_experiment(&mut self, name: &str, file: &str, source_toml: &str) -> Result<i64> {
+        self.conn
+            .query_row(
+                "INSERT INTO experiments (name, file, source_toml) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE
+                 SET file = excluded.file, source_toml = excluded.source_toml
+                 RETURNING id",
+                params![name, file, source_toml],
+                |row| row.get(0),
+            )
+            .map_err(sql(&self.path, &format!("recording experiment `{name}`")))
+    }
+
+    /// All experiments as `(id, name)`, oldest first.
+    pub fn experiments(&self) -> Result<Vec<(i64, String)>> {
+        let action = "listing experiments";
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name FROM experiments ORDER BY id")
+            .map_err(sql(&self.path, action))?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(sql(&self.path, action))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql(&self.path, action))
+    }
+
+    /// The keys of the experiment's finished runs: what a resumed sweep can skip.
+    pub fn finished_keys(&self, experiment_id: i64) -> Result<HashSet<String>> {
+        let action = "listing finished runs";
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key FROM runs WHERE experiment_id = ?1 AND status = 'finished'")
+            .map_err(sql(&self.path, action))?;
+        let rows = stmt
+            .query_map([experiment_id], |row| row.get(0))
+            .map_err(sql(&self.path, action))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql(&self.path, action))
+    }
+
+    /// Claims a run for training and returns its id, or `None` if a run with this key
+    /// has already finished.
+    ///
+    /// A new key is inserted as `running`. A key whose run is `failed`, or `running`
+    /// (the process that claimed it died), is reset to `running`: its metrics, error and
+    /// epochs are cleared and its parameters, configuration and fold replaced. The check
+    /// and the write happen in one IMMEDIATE transaction, so another process cannot slip
+    /// in between them. A `running` row is reclaimable by design (that is how a crashed
+    /// run resumes), so the same key must not be claimed twice *at once*: the scheduler
+    /// hands each key to one worker, and two `exp run`s of one experiment must not
+    /// overlap (both would train the run and the second `add_epoch` would fail).
+    pub fn claim_run(&mut self, experiment_id: i64, run: &NewRun) -> Result<Option<i64>> {
+        let action = format!("claiming run `{}`", run.key);
+        let err = sql(&self.path, &action);
+        let result: rusqlite::Result<Option<i64>> = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, status FROM runs WHERE experiment_id = ?1 AND key = ?2",
+                    params![experiment_id, run.key],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let id = match existing {
+                Some((_, status)) if status == RunStatus::Finished.as_str() => return Ok(None),
+                Some((id, _)) => {
+                    tx.execute("DELETE FROM epochs WHERE run_id = ?1", [id])?;
+                    tx.execute(
+                        "UPDATE runs SET params_json = ?2, config_json = ?3, fold = ?4,
+                             status = 'running', rmse = NULL, mae = NULL, best_epoch = NULL,
+                             seconds = NULL, error = NULL, finished_at = NULL,
+                             started_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                         WHERE id = ?1",
+                        params![id, run.params_json, run.config_json, int(run.fold)],
+                    )?;
+                    id
+                }
+                None => tx.query_row(
+                    "INSERT INTO runs (experiment_id, key, params_json, config_json, fold,
+                                       status, started_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'running',
+                             strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+                     RETURNING id",
+                    params![
+                        experiment_id,
+                        run.key,
+                        run.params_json,
+                        run.config_json,
+                        int(run.fold)
+                    ],
+                    |row| row.get(0),
+                )?,
+            };
+            tx.commit()?;
+            Ok(Some(id))
+        })();
+        result.map_err(err)
+    }
+
+    /// Records one trained epoch of a run. Each epoch number may be recorded once per
+    /// claim. NaN metrics are stored as NULL (SQLite has no NaN) and read back as NaN.
+    pub fn add_epoch(&mut self, run_id: i64, epoch: &EpochRecord) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO epochs (run_id, epoch, train_loss, rmse, mae, seconds)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    run_id,
+                    int(epoch.epoch),
+                    epoch.train_loss,
+                    epoch.rmse,
+                    epoch.mae,
+                    epoch.seconds
+                ],
+            )
+            .map_err(sql(
+                &self.path,
+                &format!("recording epoch {} of run {run_id}", epoch.epoch),
+            ))?;
+        Ok(())
+    }
+
+    /// Marks a run finished (with its metrics) or failed (with its error), and stamps
+    /// `finished_at`.
+    pub fn finish_run(&mut self, run_id: i64, outcome: &RunOutcome) -> Result<()> {
+        let action = format!("finishing run {run_id}");
+        let changed = match outcome {
+            RunOutcome::Finished {
+                rmse,
+                mae,
+                best_epoch,
+                seconds,
+            } => self.conn.execute(
+                "UPDATE runs SET status = 'finished', rmse = ?2, mae = ?3, best_epoch = ?4,
+                     seconds = ?5, error = NULL,
+                     finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                 WHERE id = ?1",
+                params![run_id, rmse, mae, int(*best_epoch), seconds],
+            ),
+            RunOutcome::Failed { error, seconds } => self.conn.execute(
+                "UPDATE runs SET status = 'failed', rmse = NULL, mae = NULL, best_epoch = NULL,
+                     seconds = ?2, error = ?3,
+                     finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                 WHERE id = ?1",
+                params![run_id, seconds, error],
+            ),
+        }
+        .map_err(sql(&self.path, &action))?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchRun {
+                path: self.path.clone(),
+                run_id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs of one experiment (by name), or of all experiments, ordered by experiment
+    /// name and then by id (claim order, which is grid order for a fresh sweep).
+    pub fn runs(&self, experiment: Option<&str>) -> Result<Vec<StoredRun>> {
+        let action = match experiment {
+            Some(name) => format!("reading the runs of experiment `{name}`"),
+            None => "reading runs".to_string(),
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
+                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error
+                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
+                 WHERE ?1 IS NULL OR e.name = ?1
+                 ORDER BY e.name, r.id",
+            )
+            .map_err(sql(&self.path, &action))?;
+        let rows = stmt
+            .query_map([experiment], read_run)
+            .map_err(sql(&self.path, &action))?;
+        let mut runs = Vec::new();
+        for row in rows {
+            let (run, status) = row.map_err(sql(&self.path, &action))?;
+            let Some(status) = RunStatus::from_name(&status) else {
+                return Err(StoreError::BadStatus {
+                    path: self.path.clone(),
+                    run_id: run.id,
+                    status,
+                });
+            };
+            runs.push(StoredRun { status, ..run });
+        }
+        Ok(runs)
+    }
+
+    /// The recorded epochs of a run, in epoch order (empty for an unknown id).
+    pub fn epochs(&self, run_id: i64) -> Result<Vec<EpochRecord>> {
+        let action = format!("reading the epochs of run {run_id}");
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT epoch, train_loss, rmse, mae, seconds FROM epochs
+                 WHERE run_id = ?1 ORDER BY epoch",
+            )
+            .map_err(sql(&self.path, &action))?;
+        let rows = stmt
+            .query_map([run_id], |row| {
+                let nan = |i: usize| -> rusqlite::Result<f64> {
+                    Ok(row.get::<_, Option<f64>>(i)?.unwrap_or(f64::NAN))
+                };
+                Ok(EpochRecord {
+                    epoch: get_usize(row, 0)?,
+                    train_loss: nan(1)?,
+                    rmse: nan(2)?,
+                    mae: nan(3)?,
+                    seconds: nan(4)?,
+                })
+            })
+            .map_err(sql(&self.path, &action))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql(&self.path, &action))
+    }
+}
+
+/// A count (fold, epoch) as an SQLite INTEGER. Values past `i64::MAX` cannot occur;
+/// saturating keeps the conversion panic-free.
+fn int(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Reads a non-negative INTEGER column as a count.
+fn get_usize(row: &Row<'_>, idx: usize) -> rusqlite::Result<usize> {
+    let v: i64 = row.get(idx)?;
+    usize::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v))
+}
+
+/// Reads a nullable non-negative INTEGER column as a count.
+fn get_opt_usize(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<usize>> {
+    match row.get::<_, Option<i64>>(idx)? {
+        None => Ok(None),
+        Some(v) => usize::try_from(v)
+            .map(Some)
+            .map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v)),
+    }
+}
+
+/// Reads a `runs` row; the status comes back as text for the caller to check, so that a
+/// bad value can be reported with the database path.
+fn read_run(row: &Row<'_>) -> rusqlite::Result<(StoredRun, String)> {
+    let run = StoredRun {
+        id: row.get(0)?,
+        experiment: row.get(1)?,
+        key: row.get(2)?,
+        params_json: row.get(3)?,
+        config_json: row.get(4)?,
+        fold: get_usize(row, 5)?,
+        status: RunStatus::Running,
+        rmse: row.get(7)?,
+        mae: row.get(8)?,
+        best_epoch: get_opt_usize(row, 9)?,
+        seconds: row.get(10)?,
+        error: row.get(11)?,
+    };
+    Ok((run, row.get(6)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_run(key: &str, fold: usize) -> NewRun {
+        NewRun {
+            key: key.to_string(),
+            params_json: r#"{"model.embedding_size":8}"#.to_string(),
+            config_json: r#"{"model":{"embedding_size":8}}"#.to_string(),
+            fold,
+        }
+    }
+
+    fn epoch(n: usize, rmse: f64) -> EpochRecord {
+        EpochRecord {
+            epoch: n,
+            train_loss: 1.0 / n as f64,
+            rmse,
+            mae: rmse * 0.8,
+            seconds: 0.5,
+        }
+    }
+
+    fn finished(rmse: f64) -> RunOutcome {
+        RunOutcome::Finished {
+            rmse,
+            mae: rmse * 0.8,
+            best_epoch: 3,
+            seconds: 12.5,
+        }
+    }
+
+    fn store() -> Store {
+        Store::open_in_memory().expect("in-memory store")
+    }
+
+    #[test]
+    fn file_store_is_created_with_parents_and_reopens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested/deeper/results.db");
+        let run_id = {
+            let mut store = Store::open(&path).expect("create");
+            assert_eq!(store.path(), path);
+            let exp = store
+                .upsert_experiment("e", "e.toml", "x = 1")
+                .expect("exp");
+            let id = store.claim_run(exp, &new_run("k", 0)).expect("claim");
+            id.expect("new key is claimable")
+        };
+        // Reopening runs the migrations again, which must be a no-op on existing data.
+        let store = Store::open(&path).expect("reopen");
+        let runs = store.runs(None).expect("runs");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].id, run_id);
+        let (version, journal, fk): (i64, String, bool) = store
+            .conn
+            .query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version),
+                        (SELECT journal_mode FROM pragma_journal_mode),
+                        (SELECT foreign_keys FROM pragma_foreign_keys)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("pragmas");
+        assert_eq!(version, int(MIGRATIONS.len()));
+        assert_eq!(journal, "wal");
+        assert!(fk);
+    }
+
+    #[test]
+    fn concurrent_writers_on_one_file_all_succeed() {
+        // Each thread has its own connection, as the scheduler's workers will. IMMEDIATE
+        // claims plus the busy timeout must serialise them without SQLITE_BUSY errors.
+        // (Keys are distinct per worker: two workers claiming one key would both train
+        // it, since a running row is reclaimable by design; see claim_run.)
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("shared.db");
+        let exp = Store::open(&path)
+            .expect("create")
+            .upsert_experiment("e", "e.toml", "")
+            .expect("exp");
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || -> Result<usize> {
+                    let mut store = Store::open(&path)?;
+                    let mut claimed = 0;
+                    for k in 0..25 {
+                        let key = format!("w{w}-{k}");
+                        if let Some(id) = store.claim_run(exp, &new_run(&key, 0))? {
+                            store.add_epoch(id, &epoch(1, 1.0))?;
+                            store.add_epoch(id, &epoch(2, 0.9))?;
+                            store.finish_run(id, &finished(0.9))?;
+                            claimed += 1;
+                        }
+                        // Readers interleave with the writers.
+                        store.finished_keys(exp)?;
+                    }
+                    Ok(claimed)
+                })
+            })
+            .collect();
+        for worker in workers {
+            let claimed = worker
+                .join()
+                .expect("worker thread")
+                .expect("no store error");
+            assert_eq!(claimed, 25);
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.finished_keys(exp).expect("keys").len(), 100);
+    }
+
+    #[test]
+    fn newer_database_is_refused_with_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("future.db");
+        {
+            let conn = Connection::open(&path).expect("raw open");
+            conn.pragma_update(None, "user_version", int(MIGRATIONS.len() + 1))
+                .expect("bump version");
+        }
+        let err = Store::open(&path).expect_err("too new");
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
+        assert!(err.to_string().contains("future.db"), "{err}");
+    }
+
+    #[test]
+    fn upsert_experiment_keeps_id_and_updates_source() {
+        let mut store = store();
+        let a = store.upsert_experiment("a", "a.toml", "v1").expect("a");
+        let b = store.upsert_experiment("b", "b.toml", "b").expect("b");
+        assert_ne!(a, b);
+        let again = store
+            .upsert_experiment("a", "moved/a.toml", "v2")
+            .expect("a again");
+        assert_eq!(again, a);
+        let (file, source, created): (String, String, String) = store
+            .conn
+            .query_row(
+                "SELECT file, source_toml, created_at FROM experiments WHERE id = ?1",
+                [a],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("row");
+        assert_eq!((file.as_str(), source.as_str()), ("moved/a.toml", "v2"));
+        // ISO-8601 UTC with milliseconds, e.g. 2025-01-31T12:00:00.000Z
+        assert_eq!(created.len(), 24, "{created}");
+        assert!(
+            created.ends_with('Z') && created.as_bytes()[10] == b'T',
+            "{created}"
+        );
+        assert_eq!(
+            store.experiments().expect("list"),
+            vec![(a, "a".to_string()), (b, "b".to_string())]
+        );
+    }
+
+    #[test]
+    fn claim_inserts_running_then_refuses_finished() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let id = store.claim_run(exp, &new_run("k1", 2)).expect("claim");
+        let id = id.expect("new key");
+        let runs = store.runs(Some("e")).expect("runs");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, RunStatus::Running);
+        assert_eq!(runs[0].fold, 2);
+        assert_eq!(runs[0].key, "k1");
+        assert_eq!(runs[0].rmse, None);
+
+        store.finish_run(id, &finished(0.9)).expect("finish");
+        assert_eq!(
+            store.claim_run(exp, &new_run("k1", 2)).expect("again"),
+            None
+        );
+        assert_eq!(
+            store.finished_keys(exp).expect("keys"),
+            HashSet::from(["k1".to_string()])
+        );
+    }
+
+    #[test]
+    fn claim_resets_failed_run_and_clears_its_epochs() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let id = store
+            .claim_run(exp, &new_run("k", 0))
+            .expect("claim")
+            .expect("new");
+        store.add_epoch(id, &epoch(1, 1.2)).expect("epoch 1");
+        store.add_epoch(id, &epoch(2, f64::NAN)).expect("epoch 2");
+        let failed = RunOutcome::Failed {
+            error: "loss became NaN at epoch 2".to_string(),
+            seconds: 3.0,
+        };
+        store.finish_run(id, &failed).expect("fail");
+        let run = &store.runs(None).expect("runs")[0];
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error.as_deref(), Some("loss became NaN at epoch 2"));
+        assert_eq!(run.seconds, Some(3.0));
+        assert!(store.finished_keys(exp).expect("keys").is_empty());
+
+        let mut retry = new_run("k", 0);
+        retry.config_json = r#"{"changed":true}"#.to_string();
+        let again = store.claim_run(exp, &retry).expect("reclaim");
+        assert_eq!(again, Some(id), "the failed row is reused");
+        assert!(store.epochs(id).expect("epochs").is_empty());
+        let run = &store.runs(None).expect("runs")[0];
+        assert_eq!(run.status, RunStatus::Running);
+        assert_eq!(run.error, None);
+        assert_eq!(run.seconds, None);
+        assert_eq!(run.config_json, r#"{"changed":true}"#);
+        // The cleared epochs can be recorded again.
+        store.add_epoch(id, &epoch(1, 1.1)).expect("epoch 1 again");
+    }
+
+    #[test]
+    fn claim_reclaims_a_run_left_running() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let id = store.claim_run(exp, &new_run("k", 0)).expect("claim");
+        store
+            .add_epoch(id.expect("new"), &epoch(1, 1.0))
+            .expect("epoch");
+        let again = store.claim_run(exp, &new_run("k", 0)).expect("reclaim");
+        assert_eq!(again, id);
+        assert!(store.epochs(id.expect("id")).expect("epochs").is_empty());
+    }
+
+    #[test]
+    fn claim_for_unknown_experiment_fails_on_foreign_key() {
+        let mut store = store();
+        let err = store
+            .claim_run(42, &new_run("k", 0))
+            .expect_err("no such experiment");
+        assert!(err.to_string().contains("claiming run `k`"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_per_experiment() {
+        let mut store = store();
+        let a = store.upsert_experiment("a", "a.toml", "").expect("a");
+        let b = store.upsert_experiment("b", "b.toml", "").expect("b");
+        let ra = store
+            .claim_run(a, &new_run("same", 0))
+            .expect("a")
+            .expect("new");
+        let rb = store
+            .claim_run(b, &new_run("same", 0))
+            .expect("b")
+            .expect("new");
+        assert_ne!(ra, rb);
+        store.finish_run(ra, &finished(1.0)).expect("finish a");
+        assert_eq!(store.finished_keys(a).expect("a").len(), 1);
+        assert!(store.finished_keys(b).expect("b").is_empty());
+    }
+
+    #[test]
+    fn epochs_round_trip_in_order_with_nan() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let id = store
+            .claim_run(exp, &new_run("k", 0))
+            .expect("claim")
+            .expect("new");
+        store.add_epoch(id, &epoch(2, 0.95)).expect("2");
+        store.add_epoch(id, &epoch(1, 1.05)).expect("1");
+        store.add_epoch(id, &epoch(3, f64::NAN)).expect("3");
+        let err = store
+            .add_epoch(id, &epoch(2, 0.9))
+            .expect_err("duplicate epoch");
+        assert!(err.to_string().contains("epoch 2 of run"), "{err}");
+        let got = store.epochs(id).expect("epochs");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], epoch(1, 1.05));
+        assert_eq!(got[1], epoch(2, 0.95));
+        assert_eq!(got[2].epoch, 3);
+        assert!(got[2].rmse.is_nan() && got[2].mae.is_nan());
+        assert!(store.epochs(id + 100).expect("unknown run").is_empty());
+    }
+
+    #[test]
+    fn add_epoch_to_unknown_run_fails() {
+        let mut store = store();
+        assert!(store.add_epoch(7, &epoch(1, 1.0)).is_err());
+    }
+
+    #[test]
+    fn finish_run_stores_metrics_and_time() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let id = store
+            .claim_run(exp, &new_run("k", 1))
+            .expect("claim")
+            .expect("new");
+        store.finish_run(id, &finished(0.875)).expect("finish");
+        let run = &store.runs(Some("e")).expect("runs")[0];
+        assert_eq!(run.status, RunStatus::Finished);
+        assert_eq!(run.rmse, Some(0.875));
+        assert_eq!(run.mae, Some(0.875 * 0.8));
+        assert_eq!(run.best_epoch, Some(3));
+        assert_eq!(run.seconds, Some(12.5));
+        assert_eq!(run.error, None);
+        let finished_at: Option<String> = store
+            .conn
+            .query_row("SELECT finished_at FROM runs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .expect("finished_at");
+        assert!(finished_at.is_some_and(|t| t.ends_with('Z')));
+
+        let err = store
+            .finish_run(id + 1, &finished(1.0))
+            .expect_err("unknown");
+        assert!(matches!(err, StoreError::NoSuchRun { run_id, .. } if run_id == id + 1));
+    }
+
+    #[test]
+    fn runs_are_filtered_and_ordered_by_experiment_then_id() {
+        let mut store = store();
+        let z = store.upsert_experiment("zeta", "z.toml", "").expect("z");
+        let a = store.upsert_experiment("alpha", "a.toml", "").expect("a");
+        let z1 = store
+            .claim_run(z, &new_run("z1", 0))
+            .expect("z1")
+            .expect("new");
+        let a1 = store
+            .claim_run(a, &new_run("a1", 0))
+            .expect("a1")
+            .expect("new");
+        let a2 = store
+            .claim_run(a, &new_run("a2", 1))
+            .expect("a2")
+            .expect("new");
+        let all: Vec<(String, i64)> = store
+            .runs(None)
+            .expect("all")
+            .into_iter()
+            .map(|r| (r.experiment, r.id))
+            .collect();
+        assert_eq!(
+            all,
+            vec![
+                ("alpha".to_string(), a1),
+                ("alpha".to_string(), a2),
+                ("zeta".to_string(), z1)
+            ]
+        );
+        assert_eq!(store.runs(Some("zeta")).expect("zeta").len(), 1);
+        assert!(store.runs(Some("nope")).expect("none").is_empty());
+    }
+
+    #[test]
+    fn unknown_status_is_reported_with_the_run() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let id = store
+            .claim_run(exp, &new_run("k", 0))
+            .expect("claim")
+            .expect("new");
+        // Only possible by hand: the CHECK constraint rejects it, so drop the check.
+        store
+            .conn
+            .execute_batch("PRAGMA ignore_check_constraints = ON")
+            .expect("pragma");
+        store
+            .conn
+            .execute("UPDATE runs SET status = 'paused' WHERE id = ?1", [id])
+            .expect("edit");
+        let err = store.runs(None).expect_err("bad status");
+        assert!(err.to_string().contains("unknown status `paused`"), "{err}");
+    }
+}

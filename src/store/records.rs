@@ -23,6 +23,16 @@ impl RunStatus {
             RunStatus::Failed => "failed",
         }
     }
+
+    /// The status with this stored name, if any (the inverse of [`RunStatus::as_str`]).
+    pub fn from_name(name: &str) -> Option<RunStatus> {
+        match name {
+            "running" => Some(RunStatus::Running),
+            "finished" => Some(RunStatus::Finished),
+            "failed" => Some(RunStatus::Failed),
+            _ => None,
+        }
+    }
 }
 
 /// What identifies a run before it trains: enough to claim it and to resume.

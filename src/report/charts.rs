@@ -1,0 +1,1127 @@
+//! PNG charts of an experiment: a bar chart per metric and the learning curves.
+//!
+//! As in criterion's plotters backend, each chart is two functions: a pure one that
+//! prepares the series (what to draw: values, labels, ranges, colours; unit-tested
+//! without touching a file) and a thin one that draws them with plotters. Colours come
+//! from a fixed palette indexed by a configuration's grid position, so a configuration
+//! keeps its colour in every chart of an experiment, whatever the ranking.
+//!
+//! Text is drawn with the bundled DejaVu Sans (see `font.rs`), so charts look the same
+//! on machines without any fonts installed.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::compare::{ConfigSummary, Metric, rank, short_names, summarize};
+use super::font::{FAMILY, ensure_registered};
+use super::{ReportError, missing_experiment};
+use crate::store::Store;
+use crate::store::records::{EpochRecord, RunStatus, StoredRun};
+
+/// Width of every chart in pixels.
+pub const WIDTH: u32 = 1000;
+/// Height of every chart in pixels.
+pub const HEIGHT: u32 = 600;
+
+/// Ten colours that stay distinct on white and for most colour-vision deficiencies
+/// (matplotlib's `tab10`). Configuration *i* in grid order gets `PALETTE[i % 10]`; from
+/// the eleventh on, learning curves are dashed to stay distinguishable.
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(0x1f, 0x77, 0xb4), // blue
+    RGBColor(0xff, 0x7f, 0x0e), // orange
+    RGBColor(0x2c, 0xa0, 0x2c), // green
+    RGBColor(0xd6, 0x27, 0x28), // red
+    RGBColor(0x94, 0x67, 0xbd), // purple
+    RGBColor(0x8c, 0x56, 0x4b), // brown
+    RGBColor(0xe3, 0x77, 0xc2), // pink
+    RGBColor(0x7f, 0x7f, 0x7f), // grey
+    RGBColor(0xbc, 0xbd, 0x22), // olive
+    RGBColor(0x17, 0xbe, 0xcf), // cyan
+];
+
+// Layout, in pixels. The prepare functions estimate text widths from character counts
+// so they stay pure: at plotters' font sizes DejaVu Sans measures 0.43–0.54 px per
+// character per px of size (lower case to digits), so 0.55 errs on the wide side.
+const MARGIN: u32 = 20;
+const Y_LABEL_AREA: u32 = 80;
+const TITLE_PX: f64 = 22.0;
+const TITLE_BAND: u32 = 48;
+const DESC_PX: f64 = 16.0;
+const TICK_PX: f64 = 14.0;
+const VALUE_PX: f64 = 13.0;
+const LEGEND_PX: f64 = 14.0;
+const LINE_GAP: u32 = 18;
+const CHAR_EM: f64 = 0.55;
+/// Tick-label lines longer than this are cut with `…`.
+const MAX_LINE_CHARS: usize = 24;
+/// In vertical tick labels (all values on one line) each value longer than this is cut
+/// with `…`; cutting values one by one keeps the last ones, often the distinguishing
+/// numbers, visible.
+const MAX_VERTICAL_VALUE_CHARS: usize = 16;
+/// Legend: top of the first entry, row height and font size when there is room.
+const LEGEND_TOP: u32 = 74;
+const LEGEND_ROW: u32 = 24;
+/// The smallest legend row before entries are left out.
+const LEGEND_MIN_ROW: u32 = 14;
+/// Legend labels longer than this are cut with `…`.
+const MAX_LEGEND_CHARS: usize = 36;
+
+/// Estimated width in pixels of `text` at `px`.
+fn text_width(text: &str, px: f64) -> f64 {
+    text.chars().count() as f64 * px * CHAR_EM
+}
+
+/// `text` cut to at most `max` characters, ending in `…` when cut.
+fn abbreviate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// A font size that fits `text` into `width` pixels, at most `max_px`.
+fn fit_font(text: &str, width: f64, max_px: f64) -> f64 {
+    let needed = text_width(text, max_px);
+    if needed <= width {
+        max_px
+    } else {
+        (max_px * width / needed).max(10.0)
+    }
+}
+
+/// "5 folds", "1 fold", or "3–5 folds" when configurations differ.
+fn folds_phrase(summaries: &[ConfigSummary]) -> String {
+    let min = summaries.iter().map(|s| s.folds).min().unwrap_or(0);
+    let max = summaries.iter().map(|s| s.folds).max().unwrap_or(0);
+    match (min, max) {
+        (1, 1) => "1 fold".to_string(),
+        (a, b) if a == b => format!("{a} folds"),
+        (a, b) => format!("{a}–{b} folds"),
+    }
+}
+
+/// Short names of the swept keys, in sweep order (`architecture`, `embedding_size`).
+fn param_names(summaries: &[ConfigSummary]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for (k, _) in summaries.iter().flat_map(|s| &s.params) {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    let names = short_names(&keys);
+    keys.iter().map(|k| names[k].clone()).collect()
+}
+
+/// A configuration's parameter values, or `base` when nothing is swept.
+fn value_lines(summary: &ConfigSummary) -> Vec<String> {
+    if summary.params.is_empty() {
+        vec!["base".to_string()]
+    } else {
+        summary.values()
+    }
+}
+
+/// One bar of [`BarChart`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// Tick label, one line per swept parameter value (`biased-mf`, `64`).
+    pub lines: Vec<String>,
+    /// The tick label as one line (`biased-mf, 64`), used when labels are vertical.
+    pub one_line: String,
+    /// Bar height: the mean over folds.
+    pub mean: f64,
+    /// Error bar half-length: the standard deviation over folds.
+    pub std: f64,
+    /// The mean as printed above the bar.
+    pub value: String,
+    /// Index into [`PALETTE`].
+    pub colour: usize,
+}
+
+/// Everything [`draw_metric_bars`] draws, decided by [`metric_bars`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarChart {
+    /// `<experiment>: test RMSE by configuration (mean ± std over N folds)`.
+    pub title: String,
+    /// The x-axis description: the swept keys, in the order of the tick-label lines.
+    pub x_desc: String,
+    /// The y-axis description, e.g. `test RMSE`.
+    pub y_desc: String,
+    /// The bars, best first.
+    pub bars: Vec<Bar>,
+    /// The y-axis range: starts a little below the lowest whisker (not at 0, which
+    /// would flatten differences of a few hundredths) and leaves room for the values.
+    pub y_range: (f64, f64),
+    /// Whether tick labels are drawn as one vertical line each because the stacked
+    /// lines would not fit the bar's width.
+    pub vertical_labels: bool,
+    /// Whether the values fit above the bars.
+    pub show_values: bool,
+    /// Height in pixels below the plot for tick labels and the axis description.
+    pub x_label_area: u32,
+}
+
+/// Prepares the bar chart of `metric` for `experiment`: one bar per configuration,
+/// ranked best first, with error bars of ± one standard deviation over folds.
+pub fn metric_bars(experiment: &str, summaries: &[ConfigSummary], metric: Metric) -> BarChart {
+    let mut ranked = summaries.to_vec();
+    rank(&mut ranked, metric);
+    let bars: Vec<Bar> = ranked
+        .iter()
+        .map(|s| {
+            let stat = metric.stat(s);
+            let values = value_lines(s);
+            Bar {
+                one_line: values
+                    .iter()
+                    .map(|v| abbreviate(v, MAX_VERTICAL_VALUE_CHARS))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                lines: values
+                    .iter()
+                    .map(|l| abbreviate(l, MAX_LINE_CHARS))
+                    .collect(),
+                mean: stat.mean,
+                std: if stat.std.is_finite() { stat.std } else { 0.0 },
+                value: format!("{:.4}", stat.mean),
+                colour: s.grid_index % PALETTE.len(),
+            }
+        })
+        .collect();
+
+    let plot_width = f64::from(WIDTH - 2 * MARGIN - Y_LABEL_AREA);
+    let slot = plot_width / bars.len().max(1) as f64;
+    let widest_line = bars
+        .iter()
+        .flat_map(|b| &b.lines)
+        .map(|l| text_width(l, TICK_PX))
+        .fold(0.0, f64::max);
+    let vertical_labels = widest_line > slot - 8.0;
+    let x_label_area = if vertical_labels {
+        let longest = bars
+            .iter()
+            .map(|b| text_width(&b.one_line, TICK_PX))
+            .fold(0.0, f64::max);
+        longest as u32 + 44
+    } else {
+        let lines = bars.iter().map(|b| b.lines.len()).max().unwrap_or(1) as u32;
+        lines * LINE_GAP + 44
+    };
+    let show_values = bars
+        .iter()
+        .all(|b| text_width(&b.value, VALUE_PX) < slot - 4.0);
+
+    let names = param_names(summaries);
+    BarChart {
+        title: format!(
+            "{experiment}: test {} by configuration (mean ± std over {})",
+            metric.label(),
+            folds_phrase(summaries)
+        ),
+        x_desc: if names.is_empty() {
+            "configuration".to_string()
+        } else if vertical_labels {
+            names.join(", ")
+        } else {
+            names.join(" / ")
+        },
+        y_desc: format!("test {}", metric.label()),
+        y_range: bar_range(&bars),
+        bars,
+        vertical_labels,
+        show_values,
+        x_label_area,
+    }
+}
+
+/// The y range of a bar chart: from 25 % of the whiskers' spread below the lowest
+/// whisker (but not below 0 when all values are non-negative) to 25 % above the highest,
+/// which leaves room for the printed values.
+fn bar_range(bars: &[Bar]) -> (f64, f64) {
+    let finite = bars.iter().filter(|b| b.mean.is_finite());
+    let lo = finite
+        .clone()
+        .map(|b| b.mean - b.std)
+        .fold(f64::INFINITY, f64::min);
+    let hi = finite
+        .map(|b| b.mean + b.std)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 1.0);
+    }
+    let spread = if hi > lo {
+        hi - lo
+    } else {
+        (hi.abs() * 0.1).max(0.01)
+    };
+    let mut bottom = lo - 0.25 * spread;
+    if lo >= 0.0 && bottom < 0.0 {
+        bottom = 0.0;
+    }
+    (bottom, hi + 0.25 * spread)
+}
+
+/// One line of [`CurveChart`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Legend text: the parameter values, comma-separated.
+    pub label: String,
+    /// Index into [`PALETTE`].
+    pub colour: usize,
+    /// Dashed, for the eleventh configuration on, whose colour repeats an earlier one.
+    pub dashed: bool,
+    /// `(epoch, mean test RMSE)` in epoch order.
+    pub points: Vec<(usize, f64)>,
+}
+
+/// Everything [`draw_learning_curves`] draws, decided by [`learning_curves`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurveChart {
+    /// `<experiment>: test RMSE per epoch (mean over N folds)`.
+    pub title: String,
+    /// Heading of the legend: the swept keys.
+    pub legend_title: String,
+    /// Curves in legend order: by the runs' reported test RMSE, best first (the RMSE bar
+    /// chart's order).
+    pub curves: Vec<Curve>,
+    /// The last epoch of any curve (at least 1).
+    pub max_epoch: usize,
+    /// The y-axis range, padded 5 % each way.
+    pub y_range: (f64, f64),
+    /// Width in pixels of the legend panel right of the plot.
+    pub legend_width: u32,
+    /// Height in pixels of one legend row (smaller when there are many curves).
+    pub legend_row: u32,
+    /// How many curves (the worst) the legend leaves out for lack of room; the legend
+    /// then ends with `… N more`.
+    pub legend_hidden: usize,
+}
+
+/// Prepares the learning curves: for each configuration, the test RMSE of each epoch
+/// averaged over the folds (finished runs) that reached it. With early stopping the
+/// later epochs of a curve therefore average fewer folds. Non-finite values are skipped.
+///
+/// `runs` pairs each run with its epochs (see [`Store::epochs`]); runs that are not
+/// finished, or whose `params_json` matches no summary, are ignored.
+pub fn learning_curves(
+    experiment: &str,
+    summaries: &[ConfigSummary],
+    runs: &[(StoredRun, Vec<EpochRecord>)],
+) -> CurveChart {
+    let mut ranked = summaries.to_vec();
+    rank(&mut ranked, Metric::Rmse);
+    let curves: Vec<Curve> = ranked
+        .iter()
+        .map(|s| {
+            let mut sums: Vec<(f64, usize)> = Vec::new();
+            let epochs = runs
+                .iter()
+                .filter(|(r, _)| r.status == RunStatus::Finished && r.params_json == s.params_json)
+                .flat_map(|(_, epochs)| epochs);
+            for e in epochs.filter(|e| e.rmse.is_finite() && e.epoch > 0) {
+                if sums.len() < e.epoch {
+                    sums.resize(e.epoch, (0.0, 0));
+                }
+                sums[e.epoch - 1].0 += e.rmse;
+                sums[e.epoch - 1].1 += 1;
+            }
+            let points = sums
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, n))| *n > 0)
+                .map(|(i, (sum, n))| (i + 1, sum / *n as f64))
+                .collect();
+            Curve {
+                label: abbreviate(&value_lines(s).join(", "), MAX_LEGEND_CHARS),
+                colour: s.grid_index % PALETTE.len(),
+                dashed: s.grid_index >= PALETTE.len(),
+                points,
+            }
+        })
+        .collect();
+
+    let max_epoch = curves
+        .iter()
+        .filter_map(|c| c.points.last().map(|p| p.0))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let values = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
+    let lo = values.clone().fold(f64::INFINITY, f64::min);
+    let hi = values.fold(f64::NEG_INFINITY, f64::max);
+    let y_range = if lo.is_finite() && hi.is_finite() {
+        let pad = if hi > lo {
+            0.05 * (hi - lo)
+        } else {
+            (hi.abs() * 0.05).max(0.01)
+        };
+        (lo - pad, hi + pad)
+    } else {
+        (0.0, 1.0)
+    };
+    let (legend_row, legend_hidden) = legend_rows(curves.len());
+    let names = param_names(summaries);
+    let legend_title = if names.is_empty() {
+        "configuration".to_string()
+    } else {
+        names.join(", ")
+    };
+    let widest = curves
+        .iter()
+        .map(|c| text_width(&c.label, LEGEND_PX) + 50.0)
+        .chain(std::iter::once(text_width(&legend_title, LEGEND_PX) + 20.0))
+        .fold(0.0, f64::max);
+    CurveChart {
+        title: format!(
+            "{experiment}: test RMSE per epoch (mean over {})",
+            folds_phrase(summaries)
+        ),
+        legend_title,
+        curves,
+        max_epoch,
+        y_range,
+        legend_width: (widest as u32).clamp(160, 360),
+        legend_row,
+        legend_hidden,
+    }
+}
+
+/// Legend row height and the number of entries left out, for `n` entries: rows shrink
+/// from [`LEGEND_ROW`] to fit the panel, and below [`LEGEND_MIN_ROW`] the last entries
+/// give way to a `… N more` line.
+fn legend_rows(n: usize) -> (u32, usize) {
+    let available = HEIGHT - TITLE_BAND - LEGEND_TOP - 10;
+    let n32 = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+    let row = (available / n32).min(LEGEND_ROW);
+    if row >= LEGEND_MIN_ROW {
+        (row, 0)
+    } else {
+        let fit = (available / LEGEND_MIN_ROW) as usize;
+        // One row goes to the "… N more" line.
+        (LEGEND_MIN_ROW, n - (fit - 1))
+    }
+}
+
+/// Wraps a plotters error with the chart's path.
+fn draw_err<E>(path: &Path) -> impl FnOnce(E) -> ReportError + '_
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| ReportError::Draw {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    }
+}
+
+/// Draws the title centred in a band across the top of `root`; returns the area below.
+/// (plotters' own `titled` puts the glyphs flush against the top edge.)
+fn titled<'a>(
+    root: &DrawingArea<BitMapBackend<'a>, Shift>,
+    title: &str,
+    path: &Path,
+) -> Result<DrawingArea<BitMapBackend<'a>, Shift>, ReportError> {
+    let px = fit_font(title, f64::from(WIDTH - 2 * MARGIN), TITLE_PX);
+    let (band, rest) = root.split_vertically(TITLE_BAND);
+    let style = TextStyle::from((FAMILY, px).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
+    let centre = (
+        i32::try_from(WIDTH / 2).unwrap_or(0),
+        i32::try_from(TITLE_BAND / 2).unwrap_or(0) + 2,
+    );
+    band.draw(&Text::new(title.to_string(), centre, style))
+        .map_err(draw_err(path))?;
+    Ok(rest)
+}
+
+/// Draws a [`BarChart`] as a PNG at `path`.
+pub fn draw_metric_bars(chart: &BarChart, path: &Path) -> Result<(), ReportError> {
+    ensure_registered()?;
+    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err(path))?;
+    let area = titled(&root, &chart.title, path)?;
+    let n = chart.bars.len().max(1) as f64;
+    let (y0, y1) = chart.y_range;
+    let mut plot = ChartBuilder::on(&area)
+        .margin(MARGIN)
+        .margin_top(10)
+        .x_label_area_size(chart.x_label_area)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(-0.5..n - 0.5, y0..y1)
+        .map_err(draw_err(path))?;
+    plot.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_labels(8)
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .label_style((FAMILY, TICK_PX))
+        .axis_desc_style((FAMILY, DESC_PX))
+        .x_desc(chart.x_desc.as_str())
+        .y_desc(chart.y_desc.as_str())
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.12))
+        .draw()
+        .map_err(draw_err(path))?;
+
+    let bars = chart.bars.iter().enumerate().map(|(i, b)| {
+        let x = i as f64;
+        let colour = PALETTE[b.colour % PALETTE.len()];
+        Rectangle::new(
+            [(x - 0.35, y0), (x + 0.35, b.mean)],
+            colour.mix(0.85).filled(),
+        )
+    });
+    plot.draw_series(bars).map_err(draw_err(path))?;
+    // Error bars by hand: plotters' ErrorBar also circles the mean, which the bar shows.
+    let whisker = BLACK.stroke_width(2);
+    let cap = 0.07;
+    let whiskers = chart.bars.iter().enumerate().flat_map(|(i, b)| {
+        let (x, lo, hi) = (i as f64, b.mean - b.std, b.mean + b.std);
+        [
+            PathElement::new(vec![(x, lo), (x, hi)], whisker),
+            PathElement::new(vec![(x - cap, lo), (x + cap, lo)], whisker),
+            PathElement::new(vec![(x - cap, hi), (x + cap, hi)], whisker),
+        ]
+    });
+    plot.draw_series(whiskers).map_err(draw_err(path))?;
+    if chart.show_values {
+        let style = TextStyle::from((FAMILY, VALUE_PX).into_font())
+            .pos(Pos::new(HPos::Center, VPos::Bottom));
+        let values = chart.bars.iter().enumerate().map(|(i, b)| {
+            EmptyElement::at((i as f64, b.mean + b.std))
+                + Text::new(b.value.clone(), (0, -6), style.clone())
+        });
+        plot.draw_series(values).map_err(draw_err(path))?;
+    }
+
+    // Tick labels by hand: plotters' mesh labels are one line each.
+    for (i, b) in chart.bars.iter().enumerate() {
+        let (x, y) = plot.backend_coord(&(i as f64, y0));
+        if chart.vertical_labels {
+            let style = TextStyle::from((FAMILY, TICK_PX).into_font())
+                .transform(FontTransform::Rotate270)
+                .pos(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(b.one_line.clone(), (x, y + 8), style))
+                .map_err(draw_err(path))?;
+        } else {
+            let style = TextStyle::from((FAMILY, TICK_PX).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Top));
+            for (k, line) in b.lines.iter().enumerate() {
+                let dy = 8 + LINE_GAP as i32 * k as i32;
+                root.draw(&Text::new(line.clone(), (x, y + dy), style.clone()))
+                    .map_err(draw_err(path))?;
+            }
+        }
+    }
+    root.present().map_err(draw_err(path))?;
+    Ok(())
+}
+
+/// Draws a [`CurveChart`] as a PNG at `path`: the plot on the left, the legend in its
+/// own panel on the right so it never hides a line.
+pub fn draw_learning_curves(chart: &CurveChart, path: &Path) -> Result<(), ReportError> {
+    ensure_registered()?;
+    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err(path))?;
+    let area = titled(&root, &chart.title, path)?;
+    let legend_width = chart.legend_width.min(WIDTH / 2);
+    let (left, legend) = area.split_horizontally(WIDTH - legend_width);
+    let max_epoch = i32::try_from(chart.max_epoch).unwrap_or(i32::MAX).max(2);
+    let (y0, y1) = chart.y_range;
+    let mut plot = ChartBuilder::on(&left)
+        .margin(MARGIN)
+        .margin_top(10)
+        .x_label_area_size(50)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(1..max_epoch, y0..y1)
+        .map_err(draw_err(path))?;
+    plot.configure_mesh()
+        .x_labels(chart.max_epoch.clamp(2, 20))
+        .y_labels(8)
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .label_style((FAMILY, TICK_PX))
+        .axis_desc_style((FAMILY, DESC_PX))
+        .x_desc("epoch")
+        .y_desc("test RMSE")
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.12))
+        .draw()
+        .map_err(draw_err(path))?;
+
+    let to_i32 = |e: usize| i32::try_from(e).unwrap_or(i32::MAX);
+    // Draw the worst first so the best curves end up on top.
+    for curve in chart.curves.iter().rev() {
+        let colour = PALETTE[curve.colour % PALETTE.len()];
+        let style = colour.stroke_width(2);
+        let points: Vec<(i32, f64)> = curve.points.iter().map(|&(e, v)| (to_i32(e), v)).collect();
+        if curve.dashed {
+            plot.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
+                .map_err(draw_err(path))?;
+        } else {
+            plot.draw_series(LineSeries::new(points.clone(), style))
+                .map_err(draw_err(path))?;
+        }
+        plot.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+            .map_err(draw_err(path))?;
+    }
+
+    let heading = TextStyle::from((FAMILY, LEGEND_PX).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    legend
+        .draw(&Text::new(
+            chart.legend_title.clone(),
+            (8, 24),
+            heading.clone(),
+        ))
+        .map_err(draw_err(path))?;
+    legend
+        .draw(&Text::new(
+            "ranked by test RMSE, best first".to_string(),
+            (8, 44),
+            heading.color(&BLACK.mix(0.6)),
+        ))
+        .map_err(draw_err(path))?;
+    let row = i32::try_from(chart.legend_row).unwrap_or(LEGEND_ROW as i32);
+    let entry_px = LEGEND_PX.min(f64::from(chart.legend_row) - 2.0);
+    let entry_style = TextStyle::from((FAMILY, entry_px).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let shown = chart.curves.len() - chart.legend_hidden.min(chart.curves.len());
+    let top = LEGEND_TOP as i32;
+    for (k, curve) in chart.curves.iter().take(shown).enumerate() {
+        let y = top + row * k as i32;
+        let colour = PALETTE[curve.colour % PALETTE.len()];
+        let stroke = colour.stroke_width(3);
+        let segments = if curve.dashed {
+            vec![vec![(8, y), (18, y)], vec![(30, y), (40, y)]]
+        } else {
+            vec![vec![(8, y), (40, y)]]
+        };
+        for segment in segments {
+            legend
+                .draw(&PathElement::new(segment, stroke))
+                .map_err(draw_err(path))?;
+        }
+        legend
+            .draw(&Circle::new((24, y), 4, colour.filled()))
+            .map_err(draw_err(path))?;
+        legend
+            .draw(&Text::new(
+                curve.label.clone(),
+                (48, y),
+                entry_style.clone(),
+            ))
+            .map_err(draw_err(path))?;
+    }
+    if chart.legend_hidden > 0 {
+        let y = top + row * shown as i32;
+        let more = format!("… {} more", chart.legend_hidden);
+        legend
+            .draw(&Text::new(
+                more,
+                (48, y),
+                entry_style.color(&BLACK.mix(0.6)),
+            ))
+            .map_err(draw_err(path))?;
+    }
+    root.present().map_err(draw_err(path))?;
+    Ok(())
+}
+
+/// File names [`write_experiment_charts`] writes, in order.
+pub const CHART_FILES: [&str; 3] = [
+    "rmse_by_config.png",
+    "mae_by_config.png",
+    "learning_curves.png",
+];
+
+/// Writes `rmse_by_config.png`, `mae_by_config.png` and `learning_curves.png` for
+/// `experiment` into `out_dir` (created if needed) and returns their paths.
+///
+/// Fails with [`ReportError::UnknownExperiment`] or [`ReportError::NoFinishedRuns`]
+/// before writing anything when there is nothing to draw.
+pub fn write_experiment_charts(
+    store: &Store,
+    experiment: &str,
+    out_dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let runs = store.runs(Some(experiment))?;
+    let summaries = summarize(&runs);
+    if summaries.is_empty() {
+        return Err(missing_experiment(store, experiment));
+    }
+    let mut with_epochs = Vec::new();
+    for run in runs.into_iter().filter(|r| r.status == RunStatus::Finished) {
+        let epochs = store.epochs(run.id)?;
+        with_epochs.push((run, epochs));
+    }
+    std::fs::create_dir_all(out_dir).map_err(|source| ReportError::CreateDir {
+        dir: out_dir.to_path_buf(),
+        source,
+    })?;
+    let paths: Vec<PathBuf> = CHART_FILES.iter().map(|f| out_dir.join(f)).collect();
+    draw_metric_bars(
+        &metric_bars(experiment, &summaries, Metric::Rmse),
+        &paths[0],
+    )?;
+    draw_metric_bars(&metric_bars(experiment, &summaries, Metric::Mae), &paths[1])?;
+    draw_learning_curves(
+        &learning_curves(experiment, &summaries, &with_epochs),
+        &paths[2],
+    )?;
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::compare::{Format, Stat};
+    use crate::store::records::{NewRun, RunOutcome};
+
+    fn summary(grid_index: usize, arch: &str, size: u32, rmse: f64, std: f64) -> ConfigSummary {
+        let params = vec![
+            (
+                "model.architecture".to_string(),
+                serde_json::Value::from(arch),
+            ),
+            (
+                "model.embedding_size".to_string(),
+                serde_json::Value::from(size),
+            ),
+        ];
+        ConfigSummary {
+            params_json: format!(
+                r#"{{"model.architecture":"{arch}","model.embedding_size":{size}}}"#
+            ),
+            label: format!("architecture={arch} embedding_size={size}"),
+            params,
+            grid_index,
+            folds: 5,
+            rmse: Stat { mean: rmse, std },
+            mae: Stat {
+                mean: rmse * 0.78,
+                std,
+            },
+            seconds: Stat {
+                mean: 10.0,
+                std: 1.0,
+            },
+        }
+    }
+
+    #[test]
+    fn bars_are_ranked_coloured_by_grid_position_and_titled() {
+        let summaries = [
+            summary(0, "dot-mf", 8, 1.00, 0.02),
+            summary(1, "biased-mf", 8, 0.90, 0.01),
+            summary(2, "biased-mf", 16, 0.95, 0.03),
+        ];
+        let chart = metric_bars("mf", &summaries, Metric::Rmse);
+        assert_eq!(
+            chart.title,
+            "mf: test RMSE by configuration (mean ± std over 5 folds)"
+        );
+        assert_eq!(chart.y_desc, "test RMSE");
+        assert_eq!(chart.x_desc, "architecture / embedding_size");
+        let order: Vec<(Vec<String>, usize, &str)> = chart
+            .bars
+            .iter()
+            .map(|b| (b.lines.clone(), b.colour, b.value.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (vec!["biased-mf".into(), "8".into()], 1, "0.9000"),
+                (vec!["biased-mf".into(), "16".into()], 2, "0.9500"),
+                (vec!["dot-mf".into(), "8".into()], 0, "1.0000"),
+            ]
+        );
+        assert!(!chart.vertical_labels && chart.show_values);
+        // whiskers span 0.89 .. 1.02, spread 0.13: range 0.89 - 0.0325 .. 1.02 + 0.0325
+        let (lo, hi) = chart.y_range;
+        assert!(
+            (lo - 0.8575).abs() < 1e-12 && (hi - 1.0525).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+    }
+
+    #[test]
+    fn bar_range_starts_at_zero_only_when_values_are_close_to_it() {
+        let bar = |mean: f64, std: f64| Bar {
+            lines: vec![],
+            one_line: String::new(),
+            mean,
+            std,
+            value: String::new(),
+            colour: 0,
+        };
+        // 0.1 ± 0.05 and 1.0 ± 0: spread 0.95, 0.05 - 0.2375 < 0 → clamp at 0
+        assert_eq!(bar_range(&[bar(0.1, 0.05), bar(1.0, 0.0)]).0, 0.0);
+        // a single bar without spread gets ±10 % of its value: 2.0 - 0.05, 2.0 + 0.05
+        let (lo, hi) = bar_range(&[bar(2.0, 0.0)]);
+        assert!(
+            (lo - 1.95).abs() < 1e-12 && (hi - 2.05).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+        assert_eq!(bar_range(&[]), (0.0, 1.0));
+        assert_eq!(bar_range(&[bar(f64::NAN, 0.0)]), (0.0, 1.0));
+    }
+
+    #[test]
+    fn many_configurations_get_vertical_labels_and_no_values() {
+        let summaries: Vec<ConfigSummary> = (0..40)
+            .map(|i| {
+                summary(
+                    i,
+                    "biased-mf",
+                    8 * (i as u32 + 1),
+                    0.9 + i as f64 * 0.001,
+                    0.01,
+                )
+            })
+            .collect();
+        let chart = metric_bars("wide", &summaries, Metric::Mae);
+        assert!(chart.vertical_labels);
+        assert!(!chart.show_values);
+        assert_eq!(chart.x_desc, "architecture, embedding_size");
+        // "biased-mf, 320" is the longest: 14 chars × 14 px × 0.55 = 107.8 → 107 + 44
+        assert_eq!(chart.x_label_area, 151);
+        assert_eq!(chart.bars[0].one_line, "biased-mf, 8");
+        let long = summary(0, "neural-collaborative-filtering", 128, 1.0, 0.0);
+        let one = metric_bars("e", &[long], Metric::Rmse);
+        assert_eq!(one.bars[0].one_line, "neural-collabor…, 128");
+        assert_eq!(one.bars[0].lines, ["neural-collaborative-fi…", "128"]);
+        assert_eq!(chart.bars[0].colour, 0);
+        assert_eq!(chart.bars[12].colour, 2, "palette repeats after ten");
+    }
+
+    #[test]
+    fn eight_realistic_configurations_keep_horizontal_labels() {
+        let summaries = realistic_summaries();
+        let chart = metric_bars("mf", &summaries, Metric::Rmse);
+        assert_eq!(chart.bars.len(), 8);
+        assert!(!chart.vertical_labels && chart.show_values);
+    }
+
+    #[test]
+    fn helpers_format_and_fit_text() {
+        assert_eq!(abbreviate("short", 10), "short");
+        assert_eq!(abbreviate("abcdefghijkl", 6), "abcde…");
+        assert_eq!(fit_font("abc", 1000.0, 22.0), 22.0);
+        // 100 chars at 22 px ≈ 100 × 22 × 0.55 = 1210 px; to fit 605 px the font halves.
+        assert!((fit_font(&"x".repeat(100), 605.0, 22.0) - 11.0).abs() < 1e-9);
+        let mut s = vec![summary(0, "a", 1, 1.0, 0.0)];
+        assert_eq!(folds_phrase(&s), "5 folds");
+        s[0].folds = 1;
+        assert_eq!(folds_phrase(&s), "1 fold");
+        s.push(summary(1, "a", 2, 1.0, 0.0));
+        assert_eq!(folds_phrase(&s), "1–5 folds");
+    }
+
+    fn stored(id: i64, s: &ConfigSummary, status: RunStatus) -> StoredRun {
+        StoredRun {
+            id,
+            experiment: "e".into(),
+            key: format!("k{id}"),
+            params_json: s.params_json.clone(),
+            config_json: "{}".into(),
+            fold: 0,
+            status,
+            rmse: Some(1.0),
+            mae: Some(0.8),
+            best_epoch: Some(1),
+            seconds: Some(1.0),
+            error: None,
+        }
+    }
+
+    fn epochs(rmse: &[f64]) -> Vec<EpochRecord> {
+        rmse.iter()
+            .enumerate()
+            .map(|(i, &r)| EpochRecord {
+                epoch: i + 1,
+                train_loss: 1.0,
+                rmse: r,
+                mae: r * 0.8,
+                seconds: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn curves_average_folds_per_epoch() {
+        let a = summary(0, "dot-mf", 8, 1.00, 0.0);
+        let b = summary(1, "biased-mf", 8, 0.90, 0.0);
+        let runs = vec![
+            // a: fold 0 stops early at epoch 2; fold 1 runs 3 epochs.
+            (stored(1, &a, RunStatus::Finished), epochs(&[1.4, 1.2])),
+            (stored(2, &a, RunStatus::Finished), epochs(&[1.2, 1.0, 0.9])),
+            // b: NaN epoch 2 of one fold is skipped; the failed run is ignored.
+            (stored(3, &b, RunStatus::Finished), epochs(&[1.0, f64::NAN])),
+            (stored(4, &b, RunStatus::Finished), epochs(&[1.2, 0.8])),
+            (stored(5, &b, RunStatus::Failed), epochs(&[9.0, 9.0])),
+        ];
+        let chart = learning_curves("mf", &[a, b], &runs);
+        assert_eq!(chart.title, "mf: test RMSE per epoch (mean over 5 folds)");
+        assert_eq!(chart.legend_title, "architecture, embedding_size");
+        // Legend order is the RMSE ranking: b (0.90) before a (1.00).
+        assert_eq!(chart.curves[0].label, "biased-mf, 8");
+        assert_eq!(chart.curves[0].colour, 1);
+        // b: epoch 1 (1.0 + 1.2) / 2 = 1.1; epoch 2 only 0.8
+        let close = |p: &[(usize, f64)], q: &[(usize, f64)]| {
+            p.len() == q.len()
+                && p.iter()
+                    .zip(q)
+                    .all(|(x, y)| x.0 == y.0 && (x.1 - y.1).abs() < 1e-12)
+        };
+        assert!(
+            close(&chart.curves[0].points, &[(1, 1.1), (2, 0.8)]),
+            "{:?}",
+            chart.curves[0]
+        );
+        // a: epoch 1 (1.4 + 1.2) / 2 = 1.3; epoch 2 (1.2 + 1.0) / 2 = 1.1; epoch 3 0.9
+        assert!(close(
+            &chart.curves[1].points,
+            &[(1, 1.3), (2, 1.1), (3, 0.9)]
+        ));
+        assert_eq!(chart.max_epoch, 3);
+        // values 0.8 .. 1.3, padded by 5 % of 0.5
+        let (lo, hi) = chart.y_range;
+        assert!(
+            (lo - 0.775).abs() < 1e-12 && (hi - 1.325).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+        assert!(chart.curves.iter().all(|c| !c.dashed));
+    }
+
+    #[test]
+    fn legend_rows_shrink_then_leave_out_the_worst() {
+        // The panel has 600 - 48 - 74 - 10 = 468 px for entries.
+        assert_eq!(legend_rows(8), (24, 0));
+        // 468 / 24 = 19.5 → 19 px rows, all shown
+        assert_eq!(legend_rows(24), (19, 0));
+        // 468 / 40 = 11.7 < 14: 468 / 14 = 33 rows, 32 entries + "… 8 more"
+        assert_eq!(legend_rows(40), (14, 8));
+        assert_eq!(legend_rows(0), (24, 0));
+    }
+
+    #[test]
+    fn eleventh_curve_is_dashed() {
+        let summaries: Vec<ConfigSummary> = (0..11)
+            .map(|i| summary(i, "dot-mf", i as u32, 1.0 + i as f64 * 0.01, 0.0))
+            .collect();
+        let chart = learning_curves("e", &summaries, &[]);
+        assert_eq!(chart.curves.len(), 11);
+        assert!(chart.curves[10].dashed && chart.curves[10].colour == 0);
+        assert!(chart.curves[..10].iter().all(|c| !c.dashed));
+        assert_eq!(chart.max_epoch, 1);
+        assert_eq!(chart.y_range, (0.0, 1.0));
+    }
+
+    // ---- fake store and PNG checks -------------------------------------------------
+
+    /// A deterministic pseudo-random number in [-1, 1) from a seed (splitmix64).
+    fn noise(seed: u64) -> f64 {
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    /// The grid of the demo: dot-mf / biased-mf × 8 / 16 / 32 / 64.
+    const ARCHS: [&str; 2] = ["dot-mf", "biased-mf"];
+    const SIZES: [u32; 4] = [8, 16, 32, 64];
+
+    /// A store like a real 5-fold sweep of 10 epochs: biased MF settles near 0.87–0.90,
+    /// dot MF near 0.95–1.08 and overfits as the embedding grows.
+    fn realistic_store() -> Store {
+        let mut store = Store::open_in_memory().expect("store");
+        fill_realistic(&mut store, "movielens-mf", &ARCHS, &SIZES);
+        store
+    }
+
+    fn fill_realistic(store: &mut Store, name: &str, archs: &[&str], sizes: &[u32]) {
+        let exp = store
+            .upsert_experiment(name, "experiments/mf.toml", "[experiment]")
+            .expect("experiment");
+        let mut seed = 0u64;
+        for &arch in archs {
+            for (si, &size) in sizes.iter().enumerate() {
+                let (best, overfit) = if arch == "biased-mf" {
+                    (0.875 + 0.008 * si as f64, 0.002)
+                } else {
+                    (0.95 + 0.04 * si as f64, 0.006 * (si + 1) as f64)
+                };
+                for fold in 0..5 {
+                    seed += 1;
+                    let params = format!(
+                        r#"{{"model.architecture":"{arch}","model.embedding_size":{size}}}"#
+                    );
+                    let run = NewRun {
+                        key: format!("{arch}-{size}-{fold}"),
+                        params_json: params,
+                        config_json: "{}".into(),
+                        fold,
+                    };
+                    let id = store.claim_run(exp, &run).expect("claim").expect("new");
+                    let offset = 0.012 * noise(seed);
+                    let mut best_epoch = (0, f64::INFINITY);
+                    for epoch in 1..=10usize {
+                        let t = epoch as f64;
+                        let rmse = best
+                            + offset
+                            + 0.55 * (-0.6 * (t - 1.0)).exp()
+                            + overfit * (t - 6.0).max(0.0)
+                            + 0.004 * noise(seed * 100 + epoch as u64);
+                        if rmse < best_epoch.1 {
+                            best_epoch = (epoch, rmse);
+                        }
+                        let record = EpochRecord {
+                            epoch,
+                            train_loss: 1.2 * (-0.3 * t).exp() + 0.5,
+                            rmse,
+                            mae: rmse * 0.78,
+                            seconds: 0.8 + 0.01 * f64::from(size),
+                        };
+                        store.add_epoch(id, &record).expect("epoch");
+                    }
+                    let outcome = RunOutcome::Finished {
+                        rmse: best_epoch.1,
+                        mae: best_epoch.1 * 0.78,
+                        best_epoch: best_epoch.0,
+                        seconds: 10.0 * (0.8 + 0.01 * f64::from(size)),
+                    };
+                    store.finish_run(id, &outcome).expect("finish");
+                }
+            }
+        }
+    }
+
+    fn realistic_summaries() -> Vec<ConfigSummary> {
+        summarize(&realistic_store().runs(None).expect("runs"))
+    }
+
+    /// Checks the PNG signature and IHDR size, decodes the image, and returns how many
+    /// pixels have each palette colour.
+    fn decode_png(path: &Path) -> (u32, u32, Vec<usize>) {
+        let bytes = std::fs::read(path).expect("read png");
+        assert_eq!(
+            &bytes[..8],
+            b"\x89PNG\r\n\x1a\n",
+            "{} is not a PNG",
+            path.display()
+        );
+        assert_eq!(&bytes[12..16], b"IHDR");
+        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let (w, h) = (be(&bytes[16..20]), be(&bytes[20..24]));
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = decoder.read_info().expect("png header");
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).expect("png frame");
+        assert_eq!((info.width, info.height), (w, h));
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        let mut counts = vec![0usize; PALETTE.len()];
+        for px in buf[..info.buffer_size()].chunks_exact(3) {
+            // Bars are drawn at 85 % opacity on white, lines opaque: accept either.
+            for (c, colour) in PALETTE.iter().enumerate() {
+                let blend = |v: u8| (f64::from(v) * 0.85 + 255.0 * 0.15).round() as i32;
+                let near = |a: u8, b: i32| (i32::from(a) - b).abs() <= 2;
+                let opaque = px == [colour.0, colour.1, colour.2];
+                let mixed = near(px[0], blend(colour.0))
+                    && near(px[1], blend(colour.1))
+                    && near(px[2], blend(colour.2));
+                if opaque || mixed {
+                    counts[c] += 1;
+                }
+            }
+        }
+        (w, h, counts)
+    }
+
+    #[test]
+    fn experiment_charts_are_real_pngs() {
+        let store = realistic_store();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("charts/movielens-mf");
+        let paths = write_experiment_charts(&store, "movielens-mf", &out).expect("charts");
+        assert_eq!(
+            paths,
+            CHART_FILES.iter().map(|f| out.join(f)).collect::<Vec<_>>()
+        );
+        for path in &paths {
+            let size = std::fs::metadata(path).expect("written").len();
+            assert!(size > 10_000, "{} is only {size} bytes", path.display());
+            let (w, h, counts) = decode_png(path);
+            assert_eq!((w, h), (WIDTH, HEIGHT));
+            // All eight configurations are drawn in their own colour.
+            for (c, n) in counts.iter().enumerate().take(8) {
+                assert!(
+                    *n > 50,
+                    "{}: colour {c} has only {n} pixels",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn charts_of_unknown_or_unfinished_experiments_fail_clearly() {
+        let mut store = realistic_store();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = write_experiment_charts(&store, "nope", dir.path()).expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "database `:memory:` has no experiment named `nope` (it has: movielens-mf)"
+        );
+        let id = store
+            .upsert_experiment("fresh", "f.toml", "")
+            .expect("fresh");
+        let run = NewRun {
+            key: "k".into(),
+            params_json: "{}".into(),
+            config_json: "{}".into(),
+            fold: 0,
+        };
+        store.claim_run(id, &run).expect("claim");
+        let err = write_experiment_charts(&store, "fresh", dir.path()).expect_err("unfinished");
+        assert!(matches!(err, ReportError::NoFinishedRuns { .. }), "{err}");
+        assert!(
+            std::fs::read_dir(dir.path()).expect("dir").next().is_none(),
+            "nothing written"
+        );
+    }
+
+    /// Writes the demo charts and database for eyeballing:
+    /// `EXP_CHART_DEMO_DIR=/tmp/demo cargo test --release --lib demo_charts -- --ignored`.
+    #[test]
+    #[ignore = "writes demo charts outside the temp dir for a person to look at"]
+    fn demo_charts() {
+        let dir = std::env::var_os("EXP_CHART_DEMO_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("exp-chart-demo"));
+        let db = dir.join("results.db");
+        let _ = std::fs::remove_file(&db);
+        let mut store = Store::open(&db).expect("demo store");
+        fill_realistic(&mut store, "movielens-mf", &ARCHS, &SIZES);
+        let runs = store.runs(Some("movielens-mf")).expect("runs");
+        let table = crate::report::render(&summarize(&runs), Metric::Rmse, Format::Table);
+        println!("{table}");
+        for path in write_experiment_charts(&store, "movielens-mf", &dir).expect("charts") {
+            println!("{}", path.display());
+        }
+        // A crowded grid: 24 configurations, a long name, labels that must turn.
+        let name = "amazon-books-neural-collaborative-filtering-wide-embedding-sweep";
+        let archs = ["dot-mf", "biased-mf", "neural-collaborative-filtering"];
+        let sizes = [4, 8, 16, 32, 64, 128, 256, 512];
+        fill_realistic(&mut store, name, &archs, &sizes);
+        for path in write_experiment_charts(&store, name, &dir.join("wide")).expect("wide") {
+            println!("{}", path.display());
+        }
+    }
+}
