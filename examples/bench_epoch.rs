@@ -27,7 +27,10 @@ fn main() -> anyhow::Result<()> {
     };
     let epochs: usize = args.get(2).map_or(Ok(7), |s| s.parse())?;
     let loaded = Instant::now();
-    let data = data::load(&DataSpec { dataset, path: None })?;
+    let data = data::load(&DataSpec {
+        dataset,
+        path: None,
+    })?;
     eprintln!(
         "{}: {} ratings loaded in {:.3} s",
         data.name,
@@ -35,9 +38,15 @@ fn main() -> anyhow::Result<()> {
         loaded.elapsed().as_secs_f64()
     );
     let split = split::holdout(data.ratings.len(), 0.1, 0.0, 42);
-    let mean = split.train.iter().map(|&i| data.ratings.values[i] as f64).sum::<f64>()
+    let mean = split
+        .train
+        .iter()
+        .map(|&i| data.ratings.values[i] as f64)
+        .sum::<f64>()
         / split.train.len() as f64;
-    println!("| data set | model | factors | batch | s/epoch median | min | max | ratings/s | test RMSE |");
+    println!(
+        "| data set | model | factors | batch | s/epoch median | min | max | ratings/s | test RMSE |"
+    );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for architecture in [Architecture::DotMf, Architecture::BiasedMf] {
         let batch_size = 64;

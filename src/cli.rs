@@ -21,12 +21,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Expand an experiment file's grid and train every run, storing results in SQLite.
-    #[command(after_help = "Example:\n  exp run experiments/sweep.toml\n  exp run experiments/sweep.toml --db results/exp.sqlite --jobs 2\n\n\
+    #[command(
+        after_help = "Example:\n  exp run experiments/sweep.toml\n  exp run experiments/sweep.toml --db results/exp.sqlite --jobs 2\n\n\
 Runs already finished in the database (same configuration, seed and fold) are skipped, so\n\
-re-running an interrupted sweep resumes it. Charts are written to <db dir>/<experiment>/.")]
+re-running an interrupted sweep resumes it. Charts are written to <db dir>/<experiment>/."
+    )]
     Run(RunArgs),
     /// Rank an experiment's configurations by a metric, mean ± std over folds.
-    #[command(after_help = "Example:\n  exp compare --experiment sweep --metric rmse\n  exp compare --format markdown > results.md")]
+    #[command(
+        after_help = "Example:\n  exp compare --experiment sweep --metric rmse\n  exp compare --format markdown > results.md"
+    )]
     Compare(CompareArgs),
     /// Parse and validate an experiment file and print its grid; trains nothing.
     #[command(after_help = "Example:\n  exp validate experiments/sweep.toml")]

@@ -66,16 +66,14 @@ impl Executor for CandleExecutor {
         on_epoch: &mut dyn FnMut(&EpochRecord),
     ) -> Result<RunResult, String> {
         // A panic in one run must fail that run, not the sweep.
-        catch_unwind(AssertUnwindSafe(|| self.train(run, data, on_epoch))).unwrap_or_else(
-            |panic| {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("unknown panic");
-                Err(format!("internal error (panic): {message}"))
-            },
-        )
+        catch_unwind(AssertUnwindSafe(|| self.train(run, data, on_epoch))).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(format!("internal error (panic): {message}"))
+        })
     }
 }
 
@@ -112,8 +110,10 @@ impl CandleExecutor {
         // One stream for initialisation, another for shuffling, both from the run's seed
         // and fold, so a run is reproducible on its own whatever else runs beside it.
         let mut init_rng = ChaCha8Rng::seed_from_u64(run.seed ^ (run.fold as u64) << 32);
-        let mut shuffle_rng = ChaCha8Rng::seed_from_u64(run.seed.wrapping_add(1) ^ (run.fold as u64) << 32);
-        let model = models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| e.to_string())?;
+        let mut shuffle_rng =
+            ChaCha8Rng::seed_from_u64(run.seed.wrapping_add(1) ^ (run.fold as u64) << 32);
+        let model =
+            models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| e.to_string())?;
         let mut optimizer = train::optimizer(&run.config.training, model.params());
         let train_data = TrainData {
             ratings,

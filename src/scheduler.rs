@@ -15,8 +15,8 @@ use crate::data::dataset::Dataset;
 use crate::runner::Executor;
 use crate::store::records::{NewRun, RunOutcome};
 use crate::store::{Store, StoreError};
-use std::time::Instant;
 use crate::sweep::{self, RunSpec};
+use std::time::Instant;
 
 /// How a sweep went.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,7 +101,15 @@ pub fn run_sweep(
                     run.config.data.dataset.as_str(),
                 ));
             };
-            execute_one(run, data, store, experiment_id, executor, &summary, on_event)
+            execute_one(
+                run,
+                data,
+                store,
+                experiment_id,
+                executor,
+                &summary,
+                on_event,
+            )
         })
     })?;
     Ok(summary.into_inner().unwrap_or_else(|p| p.into_inner()))

@@ -41,11 +41,25 @@ fn shared_data() -> PathBuf {
 /// Asserts `path` is a PNG of at least 400×300 pixels.
 fn assert_png(path: &Path) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-    assert!(width >= 400 && height >= 300, "{}: {width}×{height}", path.display());
-    assert!(bytes.len() > 5_000, "{} looks empty ({} bytes)", path.display(), bytes.len());
+    assert!(
+        width >= 400 && height >= 300,
+        "{}: {width}×{height}",
+        path.display()
+    );
+    assert!(
+        bytes.len() > 5_000,
+        "{} looks empty ({} bytes)",
+        path.display(),
+        bytes.len()
+    );
 }
 
 #[test]
@@ -54,7 +68,10 @@ fn run_stores_every_run_and_epoch_and_draws_charts_then_resumes() {
     let db = dir.path().join("results/exp.sqlite");
     let db_arg = db.to_str().unwrap();
     let file = fixture("tiny.toml");
-    let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg, "--jobs", "2"], dir.path());
+    let out = exp(
+        &["run", file.to_str().unwrap(), "--db", db_arg, "--jobs", "2"],
+        dir.path(),
+    );
     assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
 
     let conn = Connection::open(&db).unwrap();
@@ -66,7 +83,11 @@ fn run_stores_every_run_and_epoch_and_draws_charts_then_resumes() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((runs, finished), (4, 4), "2 architectures × 2 folds, all finished");
+    assert_eq!(
+        (runs, finished),
+        (4, 4),
+        "2 architectures × 2 folds, all finished"
+    );
     let epochs: i64 = conn
         .query_row("SELECT COUNT(*) FROM epochs", [], |r| r.get(0))
         .unwrap();
@@ -87,30 +108,55 @@ fn run_stores_every_run_and_epoch_and_draws_charts_then_resumes() {
         .unwrap();
     assert!(worst < 1.2, "worst RMSE {worst}");
 
-    for chart in ["rmse_by_config.png", "mae_by_config.png", "learning_curves.png"] {
+    for chart in [
+        "rmse_by_config.png",
+        "mae_by_config.png",
+        "learning_curves.png",
+    ] {
         assert_png(&dir.path().join("results/tiny").join(chart));
     }
     // The ranking goes to stdout.
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("dot-mf") && stdout.contains("biased-mf"), "{stdout}");
+    assert!(
+        stdout.contains("dot-mf") && stdout.contains("biased-mf"),
+        "{stdout}"
+    );
 
     // Re-running resumes: nothing left to train, nothing duplicated.
     let again = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
     assert!(again.status.success(), "stderr:\n{}", text(&again.stderr));
-    assert!(text(&again.stderr).contains("0 finished"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("0 finished"),
+        "{}",
+        text(&again.stderr)
+    );
     let runs_after: i64 = conn
         .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
         .unwrap();
     assert_eq!(runs_after, 4);
 
     // compare reads the same database.
-    let csv = exp(&["compare", "--db", db_arg, "--experiment", "tiny", "--format", "csv"], dir.path());
+    let csv = exp(
+        &[
+            "compare",
+            "--db",
+            db_arg,
+            "--experiment",
+            "tiny",
+            "--format",
+            "csv",
+        ],
+        dir.path(),
+    );
     assert!(csv.status.success(), "{}", text(&csv.stderr));
     let csv = text(&csv.stdout);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 2, "header + 2 configurations:\n{csv}");
     let columns = lines[0].split(',').count();
-    assert!(lines.iter().all(|l| l.split(',').count() == columns), "{csv}");
+    assert!(
+        lines.iter().all(|l| l.split(',').count() == columns),
+        "{csv}"
+    );
 }
 
 #[test]
@@ -159,13 +205,22 @@ fn bad_experiment_files_fail_before_anything_is_written() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
-        assert!(stderr.contains(name), "{name}: error must name the file: {stderr}");
+        assert!(
+            stderr.contains(name),
+            "{name}: error must name the file: {stderr}"
+        );
         assert!(
             stderr.contains(&format!(":{line}")) || stderr.contains(&format!("line {line}")),
             "{name}: error must name line {line}: {stderr}"
         );
-        assert!(stderr.contains(key), "{name}: error must name `{key}`: {stderr}");
-        assert!(!db.exists(), "{name}: nothing may be written for a bad file");
+        assert!(
+            stderr.contains(key),
+            "{name}: error must name `{key}`: {stderr}"
+        );
+        assert!(
+            !db.exists(),
+            "{name}: nothing may be written for a bad file"
+        );
         // validate reports the same error.
         let validate = exp(&["validate", file.to_str().unwrap()], dir.path());
         assert_eq!(validate.status.code(), Some(1), "{name}");
@@ -178,21 +233,31 @@ fn validate_prints_the_default_sweep_grid() {
     let out = exp(&["validate", "experiments/sweep.toml"], root);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("8 configuration(s) × 5 fold(s) = 40 run(s)"), "{stdout}");
+    assert!(
+        stdout.contains("8 configuration(s) × 5 fold(s) = 40 run(s)"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn missing_data_names_the_path_and_how_to_get_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_exp"))
-        .args(["run", fixture("ml100k-biased.toml").to_str().unwrap(), "--db"])
+        .args([
+            "run",
+            fixture("ml100k-biased.toml").to_str().unwrap(),
+            "--db",
+        ])
         .arg(dir.path().join("exp.sqlite"))
         .env("EXP_DATA_DIR", dir.path())
         .output()
         .unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&dir.path().join("ml-100k").display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(&dir.path().join("ml-100k").display().to_string()),
+        "{stderr}"
+    );
     assert!(stderr.contains("grouplens"), "{stderr}");
 }
 
@@ -203,7 +268,11 @@ fn biased_mf_on_ml100k_meets_the_accuracy_bar() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("exp.sqlite");
     let out = Command::new(env!("CARGO_BIN_EXE_exp"))
-        .args(["run", fixture("ml100k-biased.toml").to_str().unwrap(), "--db"])
+        .args([
+            "run",
+            fixture("ml100k-biased.toml").to_str().unwrap(),
+            "--db",
+        ])
         .arg(&db)
         .env("EXP_DATA_DIR", shared_data())
         .output()
@@ -211,7 +280,9 @@ fn biased_mf_on_ml100k_meets_the_accuracy_bar() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let conn = Connection::open(&db).unwrap();
     let rmse: f64 = conn
-        .query_row("SELECT rmse FROM runs WHERE status = 'finished'", [], |r| r.get(0))
+        .query_row("SELECT rmse FROM runs WHERE status = 'finished'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert!(rmse <= 0.93, "ML-100K biased MF test RMSE {rmse} > 0.93");
 }

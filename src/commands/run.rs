@@ -26,8 +26,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut datasets = HashMap::new();
     for run in &runs {
         if !datasets.contains_key(&run.config.data) {
-            let dataset = data::load(&run.config.data)
-                .with_context(|| format!("loading data set {}", run.config.data.dataset.as_str()))?;
+            let dataset = data::load(&run.config.data).with_context(|| {
+                format!("loading data set {}", run.config.data.dataset.as_str())
+            })?;
             eprintln!(
                 "{}: {} users, {} items, {} ratings",
                 dataset.name,
@@ -64,10 +65,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             let label = sweep::params_label(&run.params);
             match (rmse, error) {
                 (_, Some(error)) => {
-                    eprintln!("[{n}/{total}] FAILED {label} fold {}: {error}", run.fold + 1)
+                    eprintln!(
+                        "[{n}/{total}] FAILED {label} fold {}: {error}",
+                        run.fold + 1
+                    )
                 }
                 (Some(rmse), None) => {
-                    eprintln!("[{n}/{total}] {label} fold {}: test RMSE {rmse:.4}", run.fold + 1)
+                    eprintln!(
+                        "[{n}/{total}] {label} fold {}: test RMSE {rmse:.4}",
+                        run.fold + 1
+                    )
                 }
                 (None, None) => {}
             }
@@ -92,7 +99,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let summaries = report::compare::summarize(&stored);
     print!(
         "{}",
-        report::compare::render(&summaries, MetricArg::Rmse.into(), report::compare::Format::Table)
+        report::compare::render(
+            &summaries,
+            MetricArg::Rmse.into(),
+            report::compare::Format::Table
+        )
     );
     eprintln!(
         "{}: {} finished, {} failed, {} already done; charts: {}",

@@ -731,7 +731,6 @@ fn default_sweep_is_as_agreed() {
     assert_eq!(exp.seed, 42);
     assert_eq!(exp.base.data.dataset, DatasetName::MlLatestSmall);
     assert_eq!(exp.base.split.folds(), 5);
-    assert_eq!(exp.base.training.batch_size, 256);
     let sweep: Vec<(&str, usize)> = exp
         .sweep
         .iter()

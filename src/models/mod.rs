@@ -61,6 +61,8 @@ pub fn build(
 ) -> Result<Box<dyn RatingModel>> {
     Ok(match spec.architecture {
         Architecture::DotMf => Box::new(dot_mf::DotMf::new(spec.embedding_size, ctx, rng)?),
-        Architecture::BiasedMf => Box::new(biased_mf::BiasedMf::new(spec.embedding_size, ctx, rng)?),
+        Architecture::BiasedMf => {
+            Box::new(biased_mf::BiasedMf::new(spec.embedding_size, ctx, rng)?)
+        }
     })
 }

@@ -194,7 +194,10 @@ impl Params {
 
     /// Total number of scalar parameters.
     pub fn count(&self) -> usize {
-        self.named_tensors().iter().map(|(_, t)| t.elem_count()).sum()
+        self.named_tensors()
+            .iter()
+            .map(|(_, t)| t.elem_count())
+            .sum()
     }
 
     /// A dtype sanity check used by the optimisers: all parameters are f32.

@@ -9,10 +9,10 @@
 //! The update runs as a candle in-place op on the parameter's own storage, so no table is
 //! ever copied.
 
-use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, bail};
 #[cfg(test)]
 use candle_core::Tensor;
+use candle_core::backprop::GradStore;
+use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, bail};
 use std::cell::RefCell;
 
 use super::Optimizer;
@@ -209,7 +209,11 @@ impl InplaceOp3 for RowsOp<'_> {
         // Sum the gradient of rows read more than once, then update each row once. Sorting
         // (row << 32 | position) keys keeps equal rows together without indirection.
         order.clear();
-        order.extend(ids.iter().enumerate().map(|(i, &r)| (r as u64) << 32 | i as u64));
+        order.extend(
+            ids.iter()
+                .enumerate()
+                .map(|(i, &r)| (r as u64) << 32 | i as u64),
+        );
         order.sort_unstable();
         sum.resize(dim, 0.0);
         let mut at = 0;
@@ -280,8 +284,8 @@ impl InplaceOp2 for DenseOp<'_> {
 fn step_table(table: &Tensor, ids: &Tensor, grad: &Tensor, adam: &mut Adam) -> Result<()> {
     adam.step += 1;
     let c = adam.config;
-    let lr_t = c.learning_rate * (1.0 - c.beta2.powi(adam.step)).sqrt()
-        / (1.0 - c.beta1.powi(adam.step));
+    let lr_t =
+        c.learning_rate * (1.0 - c.beta2.powi(adam.step)).sqrt() / (1.0 - c.beta1.powi(adam.step));
     let op = RowsOp {
         step: AdamStep {
             beta1: c.beta1 as f32,
@@ -310,8 +314,12 @@ mod tests {
             .table("t", rows, dim, Init::Constant(0.0), &mut rng)
             .unwrap();
         let w = params.tables()[id.0].weight.clone();
-        w.slice_set(&Tensor::from_vec(values, (rows, dim), &Device::Cpu).unwrap(), 0, 0)
-            .unwrap();
+        w.slice_set(
+            &Tensor::from_vec(values, (rows, dim), &Device::Cpu).unwrap(),
+            0,
+            0,
+        )
+        .unwrap();
         (params, w)
     }
 
@@ -351,7 +359,10 @@ mod tests {
         step_table(&w, &ids, &grad, &mut adam).unwrap();
         let after_two: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap();
         let want = -0.1 + 0.1 * 0.157_894_7 / 3.0;
-        assert!((after_two[0] - want).abs() < 1e-5, "{after_two:?} vs {want}");
+        assert!(
+            (after_two[0] - want).abs() < 1e-5,
+            "{after_two:?} vs {want}"
+        );
         // The untouched row kept its value and its moments.
         assert_eq!(after_two[1], 0.0);
         assert_eq!(adam.tables[0].m[1], 0.0);
