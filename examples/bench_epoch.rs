@@ -18,6 +18,11 @@ use rand::SeedableRng;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    // As in `exp` itself: one compute thread per run.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
     let args: Vec<String> = std::env::args().collect();
     let dataset = match args.get(1).map(String::as_str).unwrap_or("ml-100k") {
         "ml-100k" => DatasetName::Ml100k,

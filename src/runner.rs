@@ -148,6 +148,12 @@ impl CandleExecutor {
     }
 }
 
+/// The seed of random stream `stream` of `run`: distinct per fold and per stream, the same
+/// on every machine.
+fn stream_seed(run: &RunSpec, stream: u64) -> u64 {
+    run.seed ^ ((run.fold as u64) << 32) ^ (stream << 56)
+}
+
 /// The split of `n` ratings for `run`'s fold.
 pub fn split_for(run: &RunSpec, n: usize) -> Split {
     match run.config.split {

@@ -190,3 +190,143 @@ fn execute_one(
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use crate::data::dataset::{IdMap, Ratings};
+    use crate::runner::RunResult;
+    use crate::store::records::{EpochRecord, RunStatus};
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Trains nothing: two epochs with made-up scores, failing any run whose embedding
+    /// size is 13 (as a divergence would).
+    struct MockExecutor {
+        calls: AtomicUsize,
+    }
+
+    impl Executor for MockExecutor {
+        fn execute(
+            &self,
+            run: &RunSpec,
+            _data: &Dataset,
+            on_epoch: &mut dyn FnMut(&EpochRecord),
+        ) -> Result<crate::runner::RunResult, String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let k = run.config.model.embedding_size as f64;
+            for epoch in 1..=2 {
+                on_epoch(&EpochRecord {
+                    epoch,
+                    train_loss: 1.0 / epoch as f64,
+                    rmse: 1.0 + k / 100.0 + run.fold as f64 / 1000.0,
+                    mae: 0.8,
+                    seconds: 0.01,
+                });
+            }
+            if run.config.model.embedding_size == 13 {
+                return Err("training diverged: loss became NaN at epoch 2, batch 1".into());
+            }
+            Ok(RunResult {
+                rmse: 1.0 + k / 100.0 + run.fold as f64 / 1000.0,
+                mae: 0.8,
+                best_epoch: 2,
+                seconds: 0.02,
+            })
+        }
+    }
+
+    fn experiment(sizes: &str) -> crate::config::spec::Experiment {
+        let text = format!(
+            "[experiment]\nname = \"mock\"\n[data]\ndataset = \"ml-latest-small\"\n\
+             [split]\nkind = \"kfold\"\nk = 3\n[model]\narchitecture = \"dot-mf\"\n\
+             embedding_size = 8\n[training]\nepochs = 2\nbatch_size = 8\nlearning_rate = 0.1\n\
+             [sweep]\n\"model.embedding_size\" = {sizes}\n"
+        );
+        config::parse_experiment(&text, Path::new("mock.toml")).expect("valid")
+    }
+
+    fn dataset() -> Arc<Dataset> {
+        Arc::new(Dataset {
+            name: "mock".into(),
+            ratings: Ratings::default(),
+            users: IdMap::default(),
+            items: IdMap::default(),
+            item_info: Vec::new(),
+            rating_range: (0.5, 5.0),
+        })
+    }
+
+    fn sweep(runs: &[RunSpec], store: &Mutex<Store>, executor: &MockExecutor) -> SweepSummary {
+        let experiment_id = lock(store)
+            .upsert_experiment("mock", "mock.toml", "")
+            .unwrap();
+        let datasets = HashMap::from([(runs[0].config.data.clone(), dataset())]);
+        run_sweep(runs, &datasets, store, experiment_id, executor, 2, &|_| {}).unwrap()
+    }
+
+    #[test]
+    fn every_run_is_stored_once_and_a_failure_stays_with_its_run() {
+        let runs = sweep::runs(&experiment("[8, 13, 16]")).unwrap();
+        assert_eq!(runs.len(), 9);
+        let store = Mutex::new(Store::open_in_memory().unwrap());
+        let executor = MockExecutor {
+            calls: AtomicUsize::new(0),
+        };
+        let summary = sweep(&runs, &store, &executor);
+        assert_eq!(summary.finished, 6);
+        assert_eq!(
+            summary.failed.len(),
+            3,
+            "the three folds of embedding_size 13"
+        );
+        assert!(summary.failed[0].1.contains("diverged"));
+        let stored = lock(&store).runs(Some("mock")).unwrap();
+        assert_eq!(stored.len(), 9);
+        let finished = stored
+            .iter()
+            .filter(|r| r.status == RunStatus::Finished)
+            .count();
+        assert_eq!(finished, 6);
+        let failed: Vec<_> = stored
+            .iter()
+            .filter(|r| r.status == RunStatus::Failed)
+            .collect();
+        assert!(
+            failed
+                .iter()
+                .all(|r| r.error.as_deref().is_some_and(|e| e.contains("NaN")))
+        );
+        // Epochs of every run were written as they happened, failed ones included.
+        for run in &stored {
+            assert_eq!(lock(&store).epochs(run.id).unwrap().len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_second_sweep_retrains_only_what_did_not_finish() {
+        let runs = sweep::runs(&experiment("[8, 13]")).unwrap();
+        let store = Mutex::new(Store::open_in_memory().unwrap());
+        let first = MockExecutor {
+            calls: AtomicUsize::new(0),
+        };
+        sweep(&runs, &store, &first);
+        assert_eq!(first.calls.load(Ordering::SeqCst), 6);
+        let second = MockExecutor {
+            calls: AtomicUsize::new(0),
+        };
+        let summary = sweep(&runs, &store, &second);
+        assert_eq!(summary.skipped, 3, "the finished folds of embedding_size 8");
+        assert_eq!(
+            second.calls.load(Ordering::SeqCst),
+            3,
+            "only the failed runs again"
+        );
+        assert_eq!(
+            lock(&store).runs(Some("mock")).unwrap().len(),
+            6,
+            "no duplicates"
+        );
+    }
+}

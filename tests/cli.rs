@@ -286,3 +286,47 @@ fn biased_mf_on_ml100k_meets_the_accuracy_bar() {
         .unwrap();
     assert!(rmse <= 0.93, "ML-100K biased MF test RMSE {rmse} > 0.93");
 }
+
+/// A diverging configuration fails alone: the other runs finish and are stored, and the
+/// exit code and summary say a run failed.
+#[test]
+fn a_diverging_run_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("diverge.toml");
+    std::fs::write(
+        &file,
+        "[experiment]\nname = \"diverge\"\n[data]\ndataset = \"ml-latest-small\"\n\
+         [split]\nkind = \"holdout\"\ntest_fraction = 0.1\n[model]\narchitecture = \"dot-mf\"\n\
+         embedding_size = 8\n[training]\nepochs = 2\nbatch_size = 1024\nlearning_rate = 0.01\n\
+         [sweep]\n\"training.learning_rate\" = [0.01, 1e30]\n",
+    )
+    .unwrap();
+    let db = dir.path().join("exp.sqlite");
+    let out = exp(
+        &["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("1 finished, 1 failed"), "{stderr}");
+    assert!(stderr.contains("diverged"), "{stderr}");
+    let conn = Connection::open(&db).unwrap();
+    let rows: Vec<(String, Option<f64>, Option<String>)> = conn
+        .prepare("SELECT status, rmse, error FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let finished = rows
+        .iter()
+        .find(|r| r.0 == "finished")
+        .expect("one finished");
+    assert!(finished.1.is_some_and(|rmse| rmse < 1.2));
+    let failed = rows.iter().find(|r| r.0 == "failed").expect("one failed");
+    assert!(
+        failed.2.as_deref().is_some_and(|e| e.contains("diverged")),
+        "{failed:?}"
+    );
+}

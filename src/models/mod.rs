@@ -66,3 +66,122 @@ pub fn build(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::spec::Architecture;
+    use rand::SeedableRng;
+
+    fn ctx() -> ModelContext {
+        ModelContext {
+            n_users: 2,
+            n_items: 2,
+            rating_range: (1.0, 5.0),
+            global_mean: 3.0,
+            device: Device::Cpu,
+        }
+    }
+
+    fn set(params: &Params, table: usize, values: &[f32]) {
+        let w = &params.tables()[table].weight;
+        let t = Tensor::from_slice(values, w.dims(), &Device::Cpu).unwrap();
+        w.slice_set(&t, 0, 0).unwrap();
+    }
+
+    fn batch(users: &[u32], items: &[u32]) -> Batch {
+        Batch {
+            users: Tensor::new(users, &Device::Cpu).unwrap(),
+            items: Tensor::new(items, &Device::Cpu).unwrap(),
+        }
+    }
+
+    #[test]
+    fn dot_mf_predicts_the_dot_product() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let spec = ModelSpec {
+            architecture: Architecture::DotMf,
+            embedding_size: 2,
+        };
+        let model = build(&spec, &ctx(), &mut rng).unwrap();
+        set(model.params(), 0, &[1.0, 2.0, 0.5, -1.0]); // users [1, 2], [0.5, −1]
+        set(model.params(), 1, &[3.0, 0.5, 2.0, 2.0]); // items [3, 0.5], [2, 2]
+        // user 0 · item 0 = 3 + 1 = 4; user 1 · item 1 = 1 − 2 = −1.
+        let p: Vec<f32> = model
+            .forward(&batch(&[0, 1], &[0, 1]), &mut Tape::off())
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(p, [4.0, -1.0]);
+    }
+
+    #[test]
+    fn biased_mf_squashes_dot_plus_biases_into_the_rating_range() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let spec = ModelSpec {
+            architecture: Architecture::BiasedMf,
+            embedding_size: 1,
+        };
+        let model = build(&spec, &ctx(), &mut rng).unwrap();
+        // Rows are [factor, bias, 1] for users and [factor, 1, bias] for items.
+        set(model.params(), 0, &[1.0, 0.5, 1.0, -2.0, 0.0, 1.0]);
+        set(model.params(), 1, &[0.5, 1.0, -1.0, 1.0, 1.0, 0.0]);
+        // user 0, item 0: 1·0.5 + 0.5 − 1 = 0 → σ = 0.5 → 1 + 4·0.5 = 3.
+        // user 1, item 1: −2·1 + 0 + 0 = −2 → σ = 0.119203 → 1 + 4·0.119203 = 1.476812.
+        let p: Vec<f32> = model
+            .forward(&batch(&[0, 1], &[0, 1]), &mut Tape::off())
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!((p[0] - 3.0).abs() < 1e-6, "{p:?}");
+        assert!((p[1] - 1.476_812).abs() < 1e-5, "{p:?}");
+    }
+
+    #[test]
+    fn biased_mf_starts_at_the_mean_and_never_moves_its_constant_columns() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let spec = ModelSpec {
+            architecture: Architecture::BiasedMf,
+            embedding_size: 4,
+        };
+        let model = build(&spec, &ctx(), &mut rng).unwrap();
+        let b = batch(&[0, 1, 1], &[1, 0, 1]);
+        let p: Vec<f32> = model
+            .forward(&b, &mut Tape::off())
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(
+            p.iter().all(|p| (p - 3.0).abs() < 0.01),
+            "starts near the mean: {p:?}"
+        );
+        // A few training steps towards 5 stars.
+        let spec = crate::config::spec::TrainingSpec {
+            epochs: 1,
+            batch_size: 3,
+            optimizer: crate::config::spec::OptimizerName::Adam,
+            learning_rate: 0.1,
+            loss: crate::config::spec::LossName::Mse,
+            l2: 0.01,
+        };
+        let mut opt = crate::train::optimizer(&spec, model.params());
+        let target = Tensor::new(&[5.0f32, 5.0, 5.0], &Device::Cpu).unwrap();
+        for _ in 0..5 {
+            let mut tape = Tape::recording();
+            let p = model.forward(&b, &mut tape).unwrap();
+            let loss = crate::train::loss::mse(&p, &target).unwrap();
+            opt.step(model.params(), &tape, &loss.backward().unwrap())
+                .unwrap();
+        }
+        let after: Vec<f32> = model
+            .forward(&b, &mut Tape::off())
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(after.iter().all(|&a| a > 3.5), "moved towards 5: {after:?}");
+        let users: Vec<Vec<f32>> = model.params().tables()[0].weight.to_vec2().unwrap();
+        let items: Vec<Vec<f32>> = model.params().tables()[1].weight.to_vec2().unwrap();
+        assert!(users.iter().all(|row| row[5] == 1.0), "{users:?}");
+        assert!(items.iter().all(|row| row[4] == 1.0), "{items:?}");
+    }
+}

@@ -2,6 +2,7 @@
 //! test scores after every epoch. The same loop trains every model.
 
 pub mod adam;
+pub mod loss;
 
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use candle_core::{Device, Tensor};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use crate::config::spec::{LossName, OptimizerName, TrainingSpec};
+use crate::config::spec::{OptimizerName, TrainingSpec};
 use crate::data::dataset::Ratings;
 use crate::metrics::{self, Scores};
 use crate::models::{Batch, Params, RatingModel, Tape};
@@ -111,7 +112,7 @@ pub fn train(
             let (batch, target) = buffers.tensors(&device)?;
             let mut tape = Tape::recording();
             let predicted = model.forward(&batch, &mut tape)?;
-            let loss = loss(spec.loss, &predicted, &target)?;
+            let loss = loss::loss(spec.loss, &predicted, &target)?;
             let value = loss.to_scalar::<f32>()?;
             if !value.is_finite() {
                 return Err(TrainError::Diverged {
@@ -138,13 +139,6 @@ pub fn train(
         reports.push(report);
     }
     Ok(reports)
-}
-
-/// The training loss of `predicted` against `target`, both `(B,)`.
-pub fn loss(name: LossName, predicted: &Tensor, target: &Tensor) -> candle_core::Result<Tensor> {
-    match name {
-        LossName::Mse => (predicted - target)?.sqr()?.mean_all(),
-    }
 }
 
 /// Ratings per evaluation batch: large, since evaluation keeps no gradients.
