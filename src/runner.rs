@@ -109,9 +109,8 @@ impl CandleExecutor {
         };
         // One stream for initialisation, another for shuffling, both from the run's seed
         // and fold, so a run is reproducible on its own whatever else runs beside it.
-        let mut init_rng = ChaCha8Rng::seed_from_u64(run.seed ^ (run.fold as u64) << 32);
-        let mut shuffle_rng =
-            ChaCha8Rng::seed_from_u64(run.seed.wrapping_add(1) ^ (run.fold as u64) << 32);
+        let mut init_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 0));
+        let mut shuffle_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 1));
         let model =
             models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| e.to_string())?;
         let mut optimizer = train::optimizer(&run.config.training, model.params());
