@@ -55,14 +55,7 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for architecture in [Architecture::DotMf, Architecture::BiasedMf] {
         let batch_size = 64;
-        let spec = TrainingSpec {
-            epochs,
-            batch_size,
-            optimizer: OptimizerName::Adam,
-            learning_rate: 0.001,
-            loss: LossName::Mse,
-            l2: 0.001,
-        };
+        let spec = TrainingSpec::adam(epochs, batch_size, 0.001, 0.001);
         let ctx = ModelContext {
             n_users: data.n_users(),
             n_items: data.n_items(),
@@ -71,15 +64,8 @@ fn main() -> anyhow::Result<()> {
             device: candle_core::Device::Cpu,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
-        let model = models::build(
-            &ModelSpec {
-                architecture,
-                embedding_size: 50,
-            },
-            &ctx,
-            &mut rng,
-        )?;
-        let mut optimizer = train::optimizer(&spec, model.params());
+        let model = models::build(&ModelSpec::with_defaults(architecture, 50), &ctx, &mut rng)?;
+        let mut optimizer = train::optimizer(&spec, model.params())?;
         let reports = train::train(
             model.as_ref(),
             optimizer.as_mut(),

@@ -113,7 +113,8 @@ impl CandleExecutor {
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 1));
         let model =
             models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| e.to_string())?;
-        let mut optimizer = train::optimizer(&run.config.training, model.params());
+        let mut optimizer =
+            train::optimizer(&run.config.training, model.params()).map_err(|e| e.to_string())?;
         let train_data = TrainData {
             ratings,
             train: &split.train,

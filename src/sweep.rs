@@ -376,18 +376,8 @@ training.learning_rate = [0.1, 0.01]
                 k: 5,
                 validation_fraction: 0.0,
             },
-            model: ModelSpec {
-                architecture: Architecture::BiasedMf,
-                embedding_size: 32,
-            },
-            training: TrainingSpec {
-                epochs: 10,
-                batch_size: 256,
-                optimizer: OptimizerName::Adam,
-                learning_rate: 0.005,
-                loss: LossName::Mse,
-                l2: 0.0,
-            },
+            model: ModelSpec::with_defaults(Architecture::BiasedMf, 32),
+            training: TrainingSpec::adam(10, 256, 0.005, 0.0),
             metrics: vec![MetricName::Rmse, MetricName::Mae],
         }
     }

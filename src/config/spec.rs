@@ -137,6 +137,99 @@ pub struct ModelSpec {
     pub architecture: Architecture,
     /// `model.embedding_size`: factors per user and per item, at least 1.
     pub embedding_size: usize,
+    /// `model.user_embedding_size`: the user table's width where an architecture lets the
+    /// two sides differ (MLP); `None` means `embedding_size` (see [`ModelSpec::user_size`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_embedding_size: Option<usize>,
+    /// `model.item_embedding_size`: as `user_embedding_size`, for items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_embedding_size: Option<usize>,
+    /// `model.hidden_layers`: widths of the dense hidden layers (NCF, MLP, and each tower of
+    /// the two-tower model), input side first; each at least 1. Defaults per architecture:
+    /// NCF `[10]`, MLP `[128, 32]`, two-tower `[256, 128, 32]`, others `[]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_layers: Vec<usize>,
+    /// `model.dropouts`: dropout rate after each hidden layer, in [0, 1), one per hidden
+    /// layer; defaults to 0 for each. Active only while training.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropouts: Vec<f64>,
+    /// `model.embedding_dropout`: dropout rate on the concatenated embeddings (NCF, MLP),
+    /// in [0, 1); default 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub embedding_dropout: f64,
+    /// `model.init` with `model.init_scale`: how embeddings and dense weights start;
+    /// `None` means the architecture's own default (documented per architecture).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitSpec>,
+}
+
+// Optional keys left at their defaults are not serialised, so adding a key to exp does
+// not change the run keys (hashes of the serialised configuration) of existing runs.
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+
+impl ModelSpec {
+    /// `architecture` with `embedding_size` factors and every other key at its default.
+    pub fn with_defaults(architecture: Architecture, embedding_size: usize) -> Self {
+        let hidden_layers = architecture.default_hidden_layers();
+        ModelSpec {
+            architecture,
+            embedding_size,
+            user_embedding_size: None,
+            item_embedding_size: None,
+            dropouts: vec![0.0; hidden_layers.len()],
+            hidden_layers,
+            embedding_dropout: 0.0,
+            init: None,
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Width of the user embedding.
+    pub fn user_size(&self) -> usize {
+        self.user_embedding_size.unwrap_or(self.embedding_size)
+    }
+
+    /// Width of the item embedding.
+    pub fn item_size(&self) -> usize {
+        self.item_embedding_size.unwrap_or(self.embedding_size)
+    }
+}
+
+/// Parameter initialisers a model can be asked to use.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum InitSpec {
+    /// Normal(0, √(2 / fan_in)) — Keras's `he_normal`, the notebooks' choice.
+    HeNormal,
+    /// Normal(0, `std`); `model.init_scale` is the standard deviation (> 0, default 0.05).
+    Normal {
+        /// Standard deviation.
+        std: f64,
+    },
+    /// Uniform(−`limit`, `limit`); `model.init_scale` is the limit (> 0, default 0.05),
+    /// Keras's default embedding initialiser.
+    Uniform {
+        /// Half-width of the interval.
+        limit: f64,
+    },
+}
+
+impl InitSpec {
+    /// The name as written in `model.init`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitSpec::HeNormal => "he-normal",
+            InitSpec::Normal { .. } => "normal",
+            InitSpec::Uniform { .. } => "uniform",
+        }
+    }
 }
 
 /// The model architectures exp can train.
@@ -147,18 +240,63 @@ pub enum Architecture {
     DotMf,
     /// Dot product plus user and item biases, through a sigmoid scaled to the rating range.
     BiasedMf,
+    /// Neural collaborative filtering: concat(user, item embeddings) → dropout → dense
+    /// hidden layers → dense(1) → sigmoid scaled to the rating range.
+    Ncf,
+    /// concat(item, user embeddings) → dense ReLU layers (default 128, 32) → dense(1),
+    /// linear output.
+    Mlp,
+    /// Content model: an item tower on genres/year/average rating and a user tower on the
+    /// user's average rating per genre, L2-normalised outputs, dot product.
+    TwoTower,
+    /// Funk-style biased SVD: `μ + b_u + b_i + u·v`, trained by SGD (a classical baseline).
+    FunkSvd,
+    /// Predicts the training mean for everything (the baseline every model must beat).
+    GlobalMean,
+    /// `μ + b_u + b_i` with regularised biases fitted in closed form (a classical baseline).
+    Biases,
 }
 
 impl Architecture {
     /// Every architecture, in documentation order.
-    pub const ALL: [Architecture; 2] = [Architecture::DotMf, Architecture::BiasedMf];
+    pub const ALL: [Architecture; 8] = [
+        Architecture::DotMf,
+        Architecture::BiasedMf,
+        Architecture::Ncf,
+        Architecture::Mlp,
+        Architecture::TwoTower,
+        Architecture::FunkSvd,
+        Architecture::GlobalMean,
+        Architecture::Biases,
+    ];
 
     /// The name as written in experiment files.
     pub fn as_str(self) -> &'static str {
         match self {
             Architecture::DotMf => "dot-mf",
             Architecture::BiasedMf => "biased-mf",
+            Architecture::Ncf => "ncf",
+            Architecture::Mlp => "mlp",
+            Architecture::TwoTower => "two-tower",
+            Architecture::FunkSvd => "funk-svd",
+            Architecture::GlobalMean => "global-mean",
+            Architecture::Biases => "biases",
         }
+    }
+
+    /// The default of `model.hidden_layers` for this architecture.
+    pub fn default_hidden_layers(self) -> Vec<usize> {
+        match self {
+            Architecture::Ncf => vec![10],
+            Architecture::Mlp => vec![128, 32],
+            Architecture::TwoTower => vec![256, 128, 32],
+            _ => Vec::new(),
+        }
+    }
+
+    /// True for the baselines fitted in closed form rather than trained by epochs.
+    pub fn is_closed_form(self) -> bool {
+        matches!(self, Architecture::GlobalMean | Architecture::Biases)
     }
 }
 
@@ -177,6 +315,53 @@ pub struct TrainingSpec {
     pub loss: LossName,
     /// L2 penalty on the embedding rows a batch touches, at least 0.
     pub l2: f64,
+    /// `training.weight_decay`: L2 penalty on dense-layer weights (added to their gradient
+    /// as `weight_decay · w`), at least 0; default 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weight_decay: f64,
+    /// `training.momentum`: SGD momentum in [0, 1); default 0. Only for `sgd`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub momentum: f64,
+    /// `training.huber_delta`: where the Huber loss turns from quadratic to linear, > 0;
+    /// default 1. Only for `huber`.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub huber_delta: f64,
+    /// `training.patience` and `training.monitor`: stop when the validation metric has not
+    /// improved for `patience` epochs and restore the best epoch's weights. Needs
+    /// `split.validation_fraction` > 0. `None`: train all epochs, report the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl TrainingSpec {
+    /// MSE training with Adam and every optional key at its default.
+    pub fn adam(epochs: usize, batch_size: usize, learning_rate: f64, l2: f64) -> Self {
+        TrainingSpec {
+            epochs,
+            batch_size,
+            optimizer: OptimizerName::Adam,
+            learning_rate,
+            loss: LossName::Mse,
+            l2,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            huber_delta: 1.0,
+            early_stopping: None,
+        }
+    }
+}
+
+/// Early stopping on the validation split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    /// `training.patience`: epochs without improvement before stopping, at least 1.
+    pub patience: usize,
+    /// `training.monitor`: the validation metric watched (lower is better); default rmse.
+    pub monitor: MetricName,
 }
 
 /// Optimisers.
@@ -185,16 +370,26 @@ pub struct TrainingSpec {
 pub enum OptimizerName {
     /// Adam (Kingma & Ba), with lazy (touched-rows-only) updates for embedding tables.
     Adam,
+    /// AdaMax (Adam with the infinity norm), lazy for embedding tables.
+    Adamax,
+    /// Stochastic gradient descent with optional momentum, lazy for embedding tables.
+    Sgd,
 }
 
 impl OptimizerName {
     /// Every optimiser, in documentation order.
-    pub const ALL: [OptimizerName; 1] = [OptimizerName::Adam];
+    pub const ALL: [OptimizerName; 3] = [
+        OptimizerName::Adam,
+        OptimizerName::Adamax,
+        OptimizerName::Sgd,
+    ];
 
     /// The name as written in experiment files.
     pub fn as_str(self) -> &'static str {
         match self {
             OptimizerName::Adam => "adam",
+            OptimizerName::Adamax => "adamax",
+            OptimizerName::Sgd => "sgd",
         }
     }
 }
@@ -205,16 +400,22 @@ impl OptimizerName {
 pub enum LossName {
     /// Mean squared error.
     Mse,
+    /// Mean absolute error.
+    Mae,
+    /// Huber loss with `training.huber_delta`.
+    Huber,
 }
 
 impl LossName {
     /// Every loss, in documentation order.
-    pub const ALL: [LossName; 1] = [LossName::Mse];
+    pub const ALL: [LossName; 3] = [LossName::Mse, LossName::Mae, LossName::Huber];
 
     /// The name as written in experiment files.
     pub fn as_str(self) -> &'static str {
         match self {
             LossName::Mse => "mse",
+            LossName::Mae => "mae",
+            LossName::Huber => "huber",
         }
     }
 }

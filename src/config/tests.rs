@@ -95,18 +95,8 @@ fn valid_file_parses_to_the_expected_spec() {
                     test_fraction: 0.2,
                     validation_fraction: 0.1,
                 },
-                model: ModelSpec {
-                    architecture: Architecture::DotMf,
-                    embedding_size: 16,
-                },
-                training: TrainingSpec {
-                    epochs: 3,
-                    batch_size: 128,
-                    optimizer: OptimizerName::Adam,
-                    learning_rate: 0.01,
-                    loss: LossName::Mse,
-                    l2: 0.001,
-                },
+                model: ModelSpec::with_defaults(Architecture::DotMf, 16),
+                training: TrainingSpec::adam(3, 128, 0.01, 0.001),
                 metrics: vec![MetricName::Mae, MetricName::Rmse],
             },
             sweep: vec![],
@@ -264,9 +254,9 @@ fn unknown_names_list_the_allowed_ones() {
         ),
         (
             15,
-            "architecture = \"ncf\"",
+            "architecture = \"svdpp\"",
             "model.architecture",
-            "`dot-mf`, `biased-mf`, got `ncf`",
+            "`global-mean`, `biases`, got `svdpp`",
         ),
         (
             21,
@@ -529,11 +519,11 @@ fn bad_sweep_values_point_at_the_sweep_line() {
     assert_reports(
         &edit(
             &[],
-            &["[sweep]", "model.architecture = [\"dot-mf\", \"ncf\"]"],
+            &["[sweep]", "model.architecture = [\"dot-mf\", \"svdpp\"]"],
         ),
         29,
         "model.architecture",
-        "got `ncf`",
+        "got `svdpp`",
     );
     // Sweep values are checked against the rest of the file too.
     assert_reports(

@@ -337,9 +337,17 @@ fn model(cx: &mut Checker<'_>, raw: Option<Spanned<RawModel>>) -> Option<ModelSp
     let embedding_size = cx
         .required(embedding_size, &span, "model.embedding_size")
         .and_then(|size| cx.count(size, "model.embedding_size", 1, ">= 1"));
+    let (architecture, embedding_size) = (architecture?, embedding_size?);
+    let hidden_layers = architecture.default_hidden_layers();
     Some(ModelSpec {
-        architecture: architecture?,
-        embedding_size: embedding_size?,
+        architecture,
+        embedding_size,
+        user_embedding_size: None,
+        item_embedding_size: None,
+        dropouts: vec![0.0; hidden_layers.len()],
+        hidden_layers,
+        embedding_dropout: 0.0,
+        init: None,
     })
 }
 
@@ -388,6 +396,10 @@ fn training(cx: &mut Checker<'_>, raw: Option<Spanned<RawTraining>>) -> Option<T
         learning_rate: learning_rate?,
         loss: loss?,
         l2: l2?,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        huber_delta: 1.0,
+        early_stopping: None,
     })
 }
 

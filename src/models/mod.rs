@@ -64,6 +64,7 @@ pub fn build(
         Architecture::BiasedMf => {
             Box::new(biased_mf::BiasedMf::new(spec.embedding_size, ctx, rng)?)
         }
+        other => candle_core::bail!("architecture {} is not implemented yet", other.as_str()),
     })
 }
 
@@ -99,10 +100,7 @@ mod tests {
     #[test]
     fn dot_mf_predicts_the_dot_product() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let spec = ModelSpec {
-            architecture: Architecture::DotMf,
-            embedding_size: 2,
-        };
+        let spec = ModelSpec::with_defaults(Architecture::DotMf, 2);
         let model = build(&spec, &ctx(), &mut rng).unwrap();
         set(model.params(), 0, &[1.0, 2.0, 0.5, -1.0]); // users [1, 2], [0.5, −1]
         set(model.params(), 1, &[3.0, 0.5, 2.0, 2.0]); // items [3, 0.5], [2, 2]
@@ -118,10 +116,7 @@ mod tests {
     #[test]
     fn biased_mf_squashes_dot_plus_biases_into_the_rating_range() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let spec = ModelSpec {
-            architecture: Architecture::BiasedMf,
-            embedding_size: 1,
-        };
+        let spec = ModelSpec::with_defaults(Architecture::BiasedMf, 1);
         let model = build(&spec, &ctx(), &mut rng).unwrap();
         // Rows are [factor, bias, 1] for users and [factor, 1, bias] for items.
         set(model.params(), 0, &[1.0, 0.5, 1.0, -2.0, 0.0, 1.0]);
@@ -140,10 +135,7 @@ mod tests {
     #[test]
     fn biased_mf_starts_at_the_mean_and_never_moves_its_constant_columns() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let spec = ModelSpec {
-            architecture: Architecture::BiasedMf,
-            embedding_size: 4,
-        };
+        let spec = ModelSpec::with_defaults(Architecture::BiasedMf, 4);
         let model = build(&spec, &ctx(), &mut rng).unwrap();
         let b = batch(&[0, 1, 1], &[1, 0, 1]);
         let p: Vec<f32> = model
@@ -156,15 +148,8 @@ mod tests {
             "starts near the mean: {p:?}"
         );
         // A few training steps towards 5 stars.
-        let spec = crate::config::spec::TrainingSpec {
-            epochs: 1,
-            batch_size: 3,
-            optimizer: crate::config::spec::OptimizerName::Adam,
-            learning_rate: 0.1,
-            loss: crate::config::spec::LossName::Mse,
-            l2: 0.01,
-        };
-        let mut opt = crate::train::optimizer(&spec, model.params());
+        let spec = crate::config::spec::TrainingSpec::adam(1, 3, 0.1, 0.01);
+        let mut opt = crate::train::optimizer(&spec, model.params()).unwrap();
         let target = Tensor::new(&[5.0f32, 5.0, 5.0], &Device::Cpu).unwrap();
         for _ in 0..5 {
             let mut tape = Tape::recording();

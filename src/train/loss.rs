@@ -12,7 +12,18 @@ use crate::config::spec::LossName;
 pub fn loss(name: LossName, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
     match name {
         LossName::Mse => mse(predicted, target),
+        LossName::Mae => (predicted - target)?.abs()?.mean_all(),
+        LossName::Huber => huber(predicted, target, 1.0),
     }
+}
+
+/// Huber loss: `½e²` where `|e| ≤ δ`, `δ(|e| − ½δ)` beyond, averaged.
+pub fn huber(predicted: &Tensor, target: &Tensor, delta: f64) -> Result<Tensor> {
+    let abs = (predicted - target)?.abs()?;
+    // min(|e|, δ) is the quadratic part; the rest is linear: ½q² + δ(|e| − q).
+    let quadratic = abs.clamp(0.0, delta)?;
+    let linear = (&abs - &quadratic)?;
+    ((quadratic.sqr()? * 0.5)? + (linear * delta)?)?.mean_all()
 }
 
 /// Mean squared error `mean((p − t)²)`.

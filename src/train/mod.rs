@@ -23,13 +23,19 @@ pub trait Optimizer: Send {
 }
 
 /// Builds the optimiser `spec` names for `params`.
-pub fn optimizer(spec: &TrainingSpec, params: &Params) -> Box<dyn Optimizer> {
-    match spec.optimizer {
+pub fn optimizer(spec: &TrainingSpec, params: &Params) -> Result<Box<dyn Optimizer>, TrainError> {
+    Ok(match spec.optimizer {
         OptimizerName::Adam => Box::new(adam::Adam::new(
             params,
             adam::AdamConfig::new(spec.learning_rate, spec.l2),
         )),
-    }
+        other => {
+            return Err(TrainError::Unsupported(format!(
+                "optimizer {}",
+                other.as_str()
+            )));
+        }
+    })
 }
 
 /// Why training stopped early.
@@ -45,6 +51,9 @@ pub enum TrainError {
         /// The offending value.
         loss: f32,
     },
+    /// The configuration asks for something this build cannot train yet.
+    #[error("not supported yet: {0}")]
+    Unsupported(String),
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
