@@ -73,13 +73,14 @@ fn main() -> anyhow::Result<()> {
             TrainData {
                 ratings: &data.ratings,
                 train: &split.train,
+                validation: &[],
                 test: &split.test,
                 rating_range: data.rating_range,
             },
             &mut rng,
             |_| {},
         )?;
-        let mut times: Vec<f64> = reports.iter().map(|r| r.train_seconds).collect();
+        let mut times: Vec<f64> = reports.epochs.iter().map(|r| r.train_seconds).collect();
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
         println!(
@@ -89,7 +90,7 @@ fn main() -> anyhow::Result<()> {
             times[0],
             times[times.len() - 1],
             split.train.len() as f64 / median,
-            reports.last().map_or(f64::NAN, |r| r.test.rmse),
+            reports.epochs.last().map_or(f64::NAN, |r| r.test.rmse),
         );
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! tested with a mock executor that trains nothing.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Device;
@@ -25,8 +26,11 @@ pub struct RunResult {
     pub rmse: f64,
     /// Test MAE of the reported epoch.
     pub mae: f64,
-    /// The 1-based epoch reported (the last one).
+    /// The 1-based epoch reported: the best validation epoch with early stopping, else
+    /// the last.
     pub best_epoch: usize,
+    /// Where the reported weights were saved, if they were.
+    pub checkpoint: Option<PathBuf>,
     /// Wall-clock seconds of the whole run, data split included.
     pub seconds: f64,
 }
@@ -47,14 +51,22 @@ pub trait Executor: Sync {
 #[derive(Debug, Clone)]
 pub struct CandleExecutor {
     device: Device,
+    checkpoints: Option<PathBuf>,
 }
 
 impl CandleExecutor {
-    /// An executor training on the CPU.
+    /// An executor training on the CPU that saves no weights.
     pub fn cpu() -> Self {
         CandleExecutor {
             device: Device::Cpu,
+            checkpoints: None,
         }
+    }
+
+    /// Saves each finished run's reported weights as `<dir>/<run key>.safetensors`.
+    pub fn with_checkpoints(mut self, dir: PathBuf) -> Self {
+        self.checkpoints = Some(dir);
+        self
     }
 }
 
@@ -113,37 +125,64 @@ impl CandleExecutor {
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 1));
         let model =
             models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| e.to_string())?;
-        let mut optimizer =
-            train::optimizer(&run.config.training, model.params()).map_err(|e| e.to_string())?;
+        let on_report = |report: &train::EpochReport| {
+            on_epoch(&EpochRecord {
+                epoch: report.epoch,
+                train_loss: report.train_loss,
+                rmse: report.test.rmse,
+                mae: report.test.mae,
+                seconds: report.seconds,
+                validation_rmse: report.validation.map(|s| s.rmse),
+                validation_mae: report.validation.map(|s| s.mae),
+            })
+        };
         let train_data = TrainData {
             ratings,
             train: &split.train,
+            validation: &split.validation,
             test: &split.test,
             rating_range: data.rating_range,
         };
-        let reports = train::train(
-            model.as_ref(),
-            optimizer.as_mut(),
-            &run.config.training,
-            train_data,
-            &mut shuffle_rng,
-            |report| {
-                on_epoch(&EpochRecord {
-                    epoch: report.epoch,
-                    train_loss: report.train_loss,
-                    rmse: report.test.rmse,
-                    mae: report.test.mae,
-                    seconds: report.seconds,
-                })
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let last = reports.last().ok_or("no epoch was trained")?;
+        let trained = match model.fit_closed_form(ratings, &split.train) {
+            Some(fitted) => {
+                fitted.map_err(|e| e.to_string())?;
+                train::closed_form_report(model.as_ref(), train_data, started, on_report)
+                    .map_err(|e| e.to_string())?
+            }
+            None => {
+                let mut optimizer = train::optimizer(&run.config.training, model.params())
+                    .map_err(|e| e.to_string())?;
+                train::train(
+                    model.as_ref(),
+                    optimizer.as_mut(),
+                    &run.config.training,
+                    train_data,
+                    &mut shuffle_rng,
+                    on_report,
+                )
+                .map_err(|e| e.to_string())?
+            }
+        };
+        let best = trained.best().ok_or("no epoch was trained")?;
+        let checkpoint = match &self.checkpoints {
+            Some(dir) if model.params().count() > 0 => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                let path = dir.join(format!("{}.safetensors", run.key));
+                model
+                    .params()
+                    .save(&path)
+                    .map_err(|e| format!("cannot save weights to {}: {e}", path.display()))?;
+                Some(path)
+            }
+            _ => None,
+        };
         Ok(RunResult {
-            rmse: last.test.rmse,
-            mae: last.test.mae,
-            best_epoch: last.epoch,
+            rmse: best.test.rmse,
+            mae: best.test.mae,
+            best_epoch: trained.best_epoch,
             seconds: started.elapsed().as_secs_f64(),
+            checkpoint,
         })
     }
 }

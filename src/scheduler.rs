@@ -157,6 +157,7 @@ fn execute_one(
             mae: r.mae,
             best_epoch: r.best_epoch,
             seconds: r.seconds,
+            checkpoint: r.checkpoint.as_ref().map(|p| p.display().to_string()),
         },
         Err(error) => RunOutcome::Failed {
             error: error.clone(),
@@ -223,6 +224,8 @@ mod tests {
                     rmse: 1.0 + k / 100.0 + run.fold as f64 / 1000.0,
                     mae: 0.8,
                     seconds: 0.01,
+                    validation_rmse: None,
+                    validation_mae: None,
                 });
             }
             if run.config.model.embedding_size == 13 {
@@ -233,6 +236,7 @@ mod tests {
                 mae: 0.8,
                 best_epoch: 2,
                 seconds: 0.02,
+                checkpoint: None,
             })
         }
     }

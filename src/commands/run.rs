@@ -57,6 +57,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         args.db.display()
     );
 
+    let out_dir = results_dir(&args.db, &experiment.name);
     let total = runs.len();
     let done = AtomicUsize::new(0);
     let progress = |event: Event<'_>| {
@@ -86,13 +87,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         &datasets,
         &store,
         experiment_id,
-        &CandleExecutor::cpu(),
+        &CandleExecutor::cpu().with_checkpoints(out_dir.join("checkpoints")),
         jobs,
         &progress,
     )?;
     let store = store.into_inner().unwrap_or_else(|p| p.into_inner());
 
-    let out_dir = results_dir(&args.db, &experiment.name);
     let charts = report::charts::write_experiment_charts(&store, &experiment.name, &out_dir)
         .with_context(|| format!("writing charts to {}", out_dir.display()))?;
     let stored = store.runs(Some(&experiment.name))?;

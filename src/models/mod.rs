@@ -3,6 +3,7 @@
 //! A model owns its [`Params`] and its forward pass; the training loop in `train` is the
 //! same for every model.
 
+pub mod baselines;
 pub mod biased_mf;
 pub mod dot_mf;
 pub mod params;
@@ -51,6 +52,17 @@ pub trait RatingModel: Send {
 
     /// The model's parameters.
     fn params(&self) -> &Params;
+
+    /// For models fitted in closed form rather than trained by epochs (the classical
+    /// baselines): fit on the ratings at `train` and return `Some`. Trained models keep
+    /// the default, `None`.
+    fn fit_closed_form(
+        &self,
+        _ratings: &crate::data::dataset::Ratings,
+        _train: &[usize],
+    ) -> Option<Result<()>> {
+        None
+    }
 }
 
 /// Builds the model `spec` describes, initialised from `rng`.
@@ -64,6 +76,8 @@ pub fn build(
         Architecture::BiasedMf => {
             Box::new(biased_mf::BiasedMf::new(spec.embedding_size, ctx, rng)?)
         }
+        Architecture::GlobalMean => Box::new(baselines::GlobalMean::new(ctx)),
+        Architecture::Biases => Box::new(baselines::Biases::new(ctx)?),
         other => candle_core::bail!("architecture {} is not implemented yet", other.as_str()),
     })
 }

@@ -192,6 +192,31 @@ impl Params {
         tables.chain(dense).collect()
     }
 
+    /// A copy of every parameter's current values (for restoring the best epoch).
+    pub fn snapshot(&self) -> Result<Vec<Tensor>> {
+        self.named_tensors().iter().map(|(_, t)| t.copy()).collect()
+    }
+
+    /// Puts back the values of a [`Params::snapshot`] of these parameters.
+    pub fn restore(&self, snapshot: &[Tensor]) -> Result<()> {
+        let targets = self
+            .tables
+            .iter()
+            .map(|t| &t.weight)
+            .chain(self.dense.iter().map(|(_, v)| v.as_tensor()));
+        for (target, saved) in targets.zip(snapshot) {
+            target.slice_set(saved, 0, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every parameter to a safetensors file, tables and dense variables by name.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        let tensors: std::collections::HashMap<String, Tensor> =
+            self.named_tensors().into_iter().collect();
+        candle_core::safetensors::save(&tensors, path)
+    }
+
     /// Total number of scalar parameters.
     pub fn count(&self) -> usize {
         self.named_tensors()

@@ -837,6 +837,7 @@ mod tests {
             best_epoch: Some(1),
             seconds: Some(1.0),
             error: None,
+            checkpoint: None,
         }
     }
 
@@ -849,6 +850,8 @@ mod tests {
                 rmse: r,
                 mae: r * 0.8,
                 seconds: 1.0,
+                validation_rmse: None,
+                validation_mae: None,
             })
             .collect()
     }
@@ -988,6 +991,8 @@ mod tests {
                             rmse,
                             mae: rmse * 0.78,
                             seconds: 0.8 + 0.01 * f64::from(size),
+                            validation_rmse: None,
+                            validation_mae: None,
                         };
                         store.add_epoch(id, &record).expect("epoch");
                     }
@@ -996,6 +1001,7 @@ mod tests {
                         mae: best_epoch.1 * 0.78,
                         best_epoch: best_epoch.0,
                         seconds: 10.0 * (0.8 + 0.01 * f64::from(size)),
+                        checkpoint: None,
                     };
                     store.finish_run(id, &outcome).expect("finish");
                 }

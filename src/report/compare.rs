@@ -565,6 +565,7 @@ mod tests {
             best_epoch: Some(10),
             seconds: Some(seconds),
             error: None,
+            checkpoint: None,
         }
     }
 

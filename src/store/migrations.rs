@@ -54,6 +54,13 @@ CREATE TABLE epochs (
     PRIMARY KEY (run_id, epoch)
 );
 "#,
+    // 2: validation metrics per epoch (early stopping watches them) and the path of a
+    // finished run's saved weights.
+    r#"
+ALTER TABLE epochs ADD COLUMN val_rmse REAL;
+ALTER TABLE epochs ADD COLUMN val_mae REAL;
+ALTER TABLE runs ADD COLUMN checkpoint TEXT;
+"#,
 ];
 
 /// What [`migrate`] found and did.

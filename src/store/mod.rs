@@ -262,15 +262,18 @@ impl Store {
     pub fn add_epoch(&mut self, run_id: i64, epoch: &EpochRecord) -> Result<()> {
         self.conn
             .execute(
-                "INSERT INTO epochs (run_id, epoch, train_loss, rmse, mae, seconds)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO epochs
+                     (run_id, epoch, train_loss, rmse, mae, seconds, val_rmse, val_mae)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     run_id,
                     int(epoch.epoch),
                     epoch.train_loss,
                     epoch.rmse,
                     epoch.mae,
-                    epoch.seconds
+                    epoch.seconds,
+                    epoch.validation_rmse,
+                    epoch.validation_mae
                 ],
             )
             .map_err(sql(
@@ -290,12 +293,13 @@ impl Store {
                 mae,
                 best_epoch,
                 seconds,
+                checkpoint,
             } => self.conn.execute(
                 "UPDATE runs SET status = 'finished', rmse = ?2, mae = ?3, best_epoch = ?4,
-                     seconds = ?5, error = NULL,
+                     seconds = ?5, error = NULL, checkpoint = ?6,
                      finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
                  WHERE id = ?1",
-                params![run_id, rmse, mae, int(*best_epoch), seconds],
+                params![run_id, rmse, mae, int(*best_epoch), seconds, checkpoint],
             ),
             RunOutcome::Failed { error, seconds } => self.conn.execute(
                 "UPDATE runs SET status = 'failed', rmse = NULL, mae = NULL, best_epoch = NULL,
@@ -326,7 +330,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
-                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error
+                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint
                  FROM runs r JOIN experiments e ON e.id = r.experiment_id
                  WHERE ?1 IS NULL OR e.name = ?1
                  ORDER BY e.name, r.id",
@@ -356,7 +360,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT epoch, train_loss, rmse, mae, seconds FROM epochs
+                "SELECT epoch, train_loss, rmse, mae, seconds, val_rmse, val_mae FROM epochs
                  WHERE run_id = ?1 ORDER BY epoch",
             )
             .map_err(sql(&self.path, &action))?;
@@ -371,6 +375,8 @@ impl Store {
                     rmse: nan(2)?,
                     mae: nan(3)?,
                     seconds: nan(4)?,
+                    validation_rmse: row.get(5)?,
+                    validation_mae: row.get(6)?,
                 })
             })
             .map_err(sql(&self.path, &action))?;
@@ -417,6 +423,7 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<(StoredRun, String)> {
         best_epoch: get_opt_usize(row, 9)?,
         seconds: row.get(10)?,
         error: row.get(11)?,
+        checkpoint: row.get(12)?,
     };
     Ok((run, row.get(6)?))
 }
@@ -441,6 +448,8 @@ mod tests {
             rmse,
             mae: rmse * 0.8,
             seconds: 0.5,
+            validation_rmse: None,
+            validation_mae: None,
         }
     }
 
@@ -450,6 +459,7 @@ mod tests {
             mae: rmse * 0.8,
             best_epoch: 3,
             seconds: 12.5,
+            checkpoint: None,
         }
     }
 

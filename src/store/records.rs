@@ -62,6 +62,10 @@ pub struct EpochRecord {
     pub mae: f64,
     /// Wall-clock seconds of the epoch (training and evaluation).
     pub seconds: f64,
+    /// RMSE on the validation split after this epoch (runs with a validation split).
+    pub validation_rmse: Option<f64>,
+    /// MAE on the validation split after this epoch (runs with a validation split).
+    pub validation_mae: Option<f64>,
 }
 
 /// How a run ended.
@@ -77,6 +81,8 @@ pub enum RunOutcome {
         best_epoch: usize,
         /// Wall-clock seconds of the whole run.
         seconds: f64,
+        /// Where the reported epoch's weights were saved (safetensors), if they were.
+        checkpoint: Option<String>,
     },
     /// Training stopped with an error.
     Failed {
@@ -114,4 +120,6 @@ pub struct StoredRun {
     pub seconds: Option<f64>,
     /// Why it failed (failed runs).
     pub error: Option<String>,
+    /// Path of the saved weights of the reported epoch (finished runs that saved them).
+    pub checkpoint: Option<String>,
 }

@@ -68,6 +68,8 @@ pub struct EpochReport {
     pub train_loss: f64,
     /// Scores on the test ratings after the epoch.
     pub test: Scores,
+    /// Scores on the validation ratings after the epoch (when there are any).
+    pub validation: Option<Scores>,
     /// Seconds spent training and evaluating this epoch.
     pub seconds: f64,
     /// Seconds spent on the training batches alone (what benchmarks compare).
@@ -81,14 +83,38 @@ pub struct TrainData<'a> {
     pub ratings: &'a Ratings,
     /// Indices into `ratings` to train on.
     pub train: &'a [usize],
+    /// Indices into `ratings` held out for early stopping (may be empty).
+    pub validation: &'a [usize],
     /// Indices into `ratings` to score after each epoch.
     pub test: &'a [usize],
     /// Predictions are clipped to this range when scored.
     pub rating_range: (f32, f32),
 }
 
-/// Trains `model` for `spec.epochs` epochs, calling `on_epoch` after each; returns every
-/// epoch's report.
+/// What training produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trained {
+    /// Every trained epoch, in order.
+    pub epochs: Vec<EpochReport>,
+    /// The 1-based epoch whose weights the model holds now and whose test scores are the
+    /// run's result: the best validation epoch with early stopping, else the last.
+    pub best_epoch: usize,
+    /// True when early stopping ended training before `spec.epochs`.
+    pub stopped_early: bool,
+}
+
+impl Trained {
+    /// The report of the epoch the run reports.
+    pub fn best(&self) -> Option<&EpochReport> {
+        self.epochs.get(self.best_epoch.checked_sub(1)?)
+    }
+}
+
+/// Trains `model` for up to `spec.epochs` epochs, calling `on_epoch` after each.
+///
+/// With `spec.early_stopping`, the monitored validation metric is checked after every
+/// epoch; training stops once it has not improved for `patience` epochs, and the model's
+/// weights are put back to those of the best epoch.
 pub fn train(
     model: &dyn RatingModel,
     optimizer: &mut dyn Optimizer,
@@ -96,7 +122,7 @@ pub fn train(
     data: TrainData<'_>,
     rng: &mut impl Rng,
     mut on_epoch: impl FnMut(&EpochReport),
-) -> Result<Vec<EpochReport>, TrainError> {
+) -> Result<Trained, TrainError> {
     let device = model.params().device().clone();
     // The training ratings packed as triples: shuffling them keeps each batch one
     // contiguous read instead of three random reads per rating.
@@ -111,6 +137,9 @@ pub fn train(
         .collect();
     let mut buffers = BatchBuffers::with_capacity(spec.batch_size);
     let mut reports = Vec::with_capacity(spec.epochs);
+    let stopping = spec.early_stopping.filter(|_| !data.validation.is_empty());
+    let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
+    let mut stopped_early = false;
     for epoch in 1..=spec.epochs {
         let started = Instant::now();
         triples.shuffle(rng);
@@ -137,17 +166,88 @@ pub fn train(
         }
         let train_seconds = started.elapsed().as_secs_f64();
         let test = evaluate(model, data.ratings, data.test, data.rating_range)?;
+        let validation = if data.validation.is_empty() {
+            None
+        } else {
+            Some(evaluate(
+                model,
+                data.ratings,
+                data.validation,
+                data.rating_range,
+            )?)
+        };
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / batches.max(1) as f64,
             test,
+            validation,
             seconds: started.elapsed().as_secs_f64(),
             train_seconds,
         };
         on_epoch(&report);
         reports.push(report);
+        if let (Some(rule), Some(scores)) = (stopping, validation) {
+            let value = scores.get(rule.monitor);
+            match &best {
+                Some((_, best_value, _)) if value >= *best_value => {
+                    if epoch - best.as_ref().map_or(0, |b| b.0) >= rule.patience {
+                        stopped_early = epoch < spec.epochs;
+                        break;
+                    }
+                }
+                _ => best = Some((epoch, value, model.params().snapshot()?)),
+            }
+        }
     }
-    Ok(reports)
+    let best_epoch = match best {
+        Some((epoch, _, weights)) => {
+            model.params().restore(&weights)?;
+            epoch
+        }
+        None => reports.len(),
+    };
+    Ok(Trained {
+        epochs: reports,
+        best_epoch,
+        stopped_early,
+    })
+}
+
+/// The single "epoch" of a model fitted in closed form: its training MSE and its scores,
+/// reported like a trained epoch so that closed-form baselines are stored like any run.
+pub fn closed_form_report(
+    model: &dyn RatingModel,
+    data: TrainData<'_>,
+    started: Instant,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> candle_core::Result<Trained> {
+    let train_seconds = started.elapsed().as_secs_f64();
+    let fit = evaluate(model, data.ratings, data.train, data.rating_range)?;
+    let test = evaluate(model, data.ratings, data.test, data.rating_range)?;
+    let validation = if data.validation.is_empty() {
+        None
+    } else {
+        Some(evaluate(
+            model,
+            data.ratings,
+            data.validation,
+            data.rating_range,
+        )?)
+    };
+    let report = EpochReport {
+        epoch: 1,
+        train_loss: fit.rmse * fit.rmse,
+        test,
+        validation,
+        seconds: started.elapsed().as_secs_f64(),
+        train_seconds,
+    };
+    on_epoch(&report);
+    Ok(Trained {
+        epochs: vec![report],
+        best_epoch: 1,
+        stopped_early: false,
+    })
 }
 
 /// Ratings per evaluation batch: large, since evaluation keeps no gradients.
@@ -243,5 +343,139 @@ impl BatchBuffers {
             items: Tensor::from_slice(&self.items, n, device)?,
         };
         Ok((batch, Tensor::from_slice(&self.values, n, device)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::spec::{Architecture, EarlyStopping, MetricName, ModelSpec};
+    use crate::models::{self, ModelContext};
+    use rand::{Rng, SeedableRng};
+
+    /// 40 users × 40 items of pure noise: anything learned beyond the biases is
+    /// overfitting, so validation error rises after the first epochs.
+    fn noise() -> Ratings {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut r = Ratings::default();
+        for u in 0..40 {
+            for i in 0..40 {
+                if rng.random_bool(0.5) {
+                    r.push(u, i, rng.random_range(1..=5) as f32, 0);
+                }
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn early_stopping_stops_within_patience_and_restores_the_best_epoch() {
+        let ratings = noise();
+        let n = ratings.len();
+        let split = crate::data::split::holdout(n, 0.2, 0.25, 1);
+        let ctx = ModelContext {
+            n_users: 40,
+            n_items: 40,
+            rating_range: (1.0, 5.0),
+            global_mean: 3.0,
+            device: Device::Cpu,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let model = models::build(
+            &ModelSpec::with_defaults(Architecture::BiasedMf, 32),
+            &ctx,
+            &mut rng,
+        )
+        .unwrap();
+        let mut spec = TrainingSpec::adam(60, 16, 0.05, 0.0);
+        spec.early_stopping = Some(EarlyStopping {
+            patience: 3,
+            monitor: MetricName::Rmse,
+        });
+        let mut optimizer = optimizer(&spec, model.params()).unwrap();
+        let data = TrainData {
+            ratings: &ratings,
+            train: &split.train,
+            validation: &split.validation,
+            test: &split.test,
+            rating_range: (1.0, 5.0),
+        };
+        let trained = train(
+            model.as_ref(),
+            optimizer.as_mut(),
+            &spec,
+            data,
+            &mut rng,
+            |_| {},
+        )
+        .unwrap();
+        assert!(trained.stopped_early, "noise must overfit within 60 epochs");
+        assert_eq!(
+            trained.epochs.len(),
+            trained.best_epoch + 3,
+            "stops after `patience` epochs"
+        );
+        let best = trained.best().unwrap();
+        let min = trained
+            .epochs
+            .iter()
+            .map(|e| e.validation.unwrap().rmse)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(
+            best.validation.unwrap().rmse,
+            min,
+            "the best epoch has the lowest validation RMSE"
+        );
+        // The model holds the best epoch's weights again: scoring it now gives that epoch's
+        // test scores, not the last epoch's.
+        let now = evaluate(model.as_ref(), &ratings, &split.test, (1.0, 5.0)).unwrap();
+        assert!(
+            (now.rmse - best.test.rmse).abs() < 1e-9,
+            "{now:?} vs {:?}",
+            best.test
+        );
+        assert_ne!(now.rmse, trained.epochs.last().unwrap().test.rmse);
+    }
+
+    #[test]
+    fn without_early_stopping_every_epoch_trains_and_the_last_is_reported() {
+        let ratings = noise();
+        let split = crate::data::split::holdout(ratings.len(), 0.2, 0.0, 1);
+        let ctx = ModelContext {
+            n_users: 40,
+            n_items: 40,
+            rating_range: (1.0, 5.0),
+            global_mean: 3.0,
+            device: Device::Cpu,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let model = models::build(
+            &ModelSpec::with_defaults(Architecture::DotMf, 4),
+            &ctx,
+            &mut rng,
+        )
+        .unwrap();
+        let spec = TrainingSpec::adam(4, 16, 0.01, 0.0);
+        let mut optimizer = optimizer(&spec, model.params()).unwrap();
+        let data = TrainData {
+            ratings: &ratings,
+            train: &split.train,
+            validation: &[],
+            test: &split.test,
+            rating_range: (1.0, 5.0),
+        };
+        let mut seen = Vec::new();
+        let trained = train(
+            model.as_ref(),
+            optimizer.as_mut(),
+            &spec,
+            data,
+            &mut rng,
+            |e| seen.push(e.epoch),
+        )
+        .unwrap();
+        assert_eq!(seen, [1, 2, 3, 4]);
+        assert_eq!((trained.best_epoch, trained.stopped_early), (4, false));
+        assert!(trained.epochs.iter().all(|e| e.validation.is_none()));
     }
 }
