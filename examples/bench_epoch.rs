@@ -62,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             rating_range: data.rating_range,
             global_mean: mean as f32,
             device: candle_core::Device::Cpu,
+            features: None,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
         let model = models::build(&ModelSpec::with_defaults(architecture, 50), &ctx, &mut rng)?;

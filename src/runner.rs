@@ -4,14 +4,16 @@
 //! tested with a mock executor that trains nothing.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::spec::SplitSpec;
+use crate::config::spec::{Architecture, SplitSpec};
 use crate::data::dataset::Dataset;
+use crate::data::features::content_features;
 use crate::data::split::{self, Split};
 use crate::models::{self, ModelContext};
 use crate::store::records::EpochRecord;
@@ -106,6 +108,10 @@ impl CandleExecutor {
             rating_range: data.rating_range,
             global_mean: global_mean as f32,
             device: self.device.clone(),
+            // Only the content model reads features; computing them costs a pass over
+            // the training ratings, so the others skip it.
+            features: (run.config.model.architecture == Architecture::TwoTower)
+                .then(|| Arc::new(content_features(data, &split.train))),
         };
         // One stream for initialisation, another for shuffling, both from the run's seed
         // and fold, so a run is reproducible on its own whatever else runs beside it.
