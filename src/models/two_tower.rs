@@ -512,7 +512,7 @@ mod tests {
         let s = similar_items(&v, 0, 3).unwrap();
         let ids: Vec<u32> = s.iter().map(|&(id, _)| id).collect();
         assert_eq!(ids, [1, 2, 3]);
-        for ((_, got), want) in s.iter().zip([1.0, 0.707_107, 0.0]) {
+        for ((_, got), want) in s.iter().zip([1.0, std::f32::consts::FRAC_1_SQRT_2, 0.0]) {
             assert!((got - want).abs() < 1e-5, "{s:?}");
         }
         assert_eq!(similar_items(&v, 4, 10).unwrap().len(), 4);
