@@ -39,8 +39,8 @@ pub struct ModelContext {
     pub global_mean: f32,
     /// Where the parameters live.
     pub device: Device,
-    /// Content features from the training ratings, for the models that need them
-    /// (two-tower); `None` for the others, which the runner builds them for only.
+    /// Content features from the training ratings, for the models that read them
+    /// (two-tower); the runner computes them for two-tower runs only, `None` otherwise.
     pub features: Option<Arc<ContentFeatures>>,
 }
 
