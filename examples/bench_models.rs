@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use exp::config;
 use exp::data;
-use exp::models::{self, ModelContext};
+use exp::models;
 use exp::runner::split_for;
 use exp::sweep;
 use exp::train::{self, TrainData};
@@ -60,17 +60,7 @@ fn bench(file: &Path) -> anyhow::Result<()> {
         }
     };
     let split = split_for(&run, data.ratings.len());
-    let mean = split.train.iter().map(|&i| data.ratings.values[i] as f64).sum::<f64>()
-        / split.train.len() as f64;
-    let features = exp::runner::features_for(&run, &data, &split.train);
-    let ctx = ModelContext {
-        n_users: data.n_users(),
-        n_items: data.n_items(),
-        rating_range: data.rating_range,
-        global_mean: mean as f32,
-        device: candle_core::Device::Cpu,
-        features,
-    };
+    let ctx = exp::runner::model_context(&run, &data, &split.train, &candle_core::Device::Cpu);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(run.seed);
     let model = models::build(&config.model, &ctx, &mut rng)?;
     let train_data = TrainData {

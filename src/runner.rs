@@ -5,14 +5,16 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::spec::SplitSpec;
+use crate::config::spec::{Architecture, SplitSpec};
 use crate::data::dataset::Dataset;
+use crate::data::features::content_features;
 use crate::data::split::{self, Split};
 use crate::models::{self, ModelContext};
 use crate::store::records::EpochRecord;
@@ -106,19 +108,7 @@ impl CandleExecutor {
             ));
         }
         let ratings = &data.ratings;
-        let global_mean = split
-            .train
-            .iter()
-            .map(|&i| ratings.values[i] as f64)
-            .sum::<f64>()
-            / split.train.len() as f64;
-        let ctx = ModelContext {
-            n_users: data.n_users(),
-            n_items: data.n_items(),
-            rating_range: data.rating_range,
-            global_mean: global_mean as f32,
-            device: self.device.clone(),
-        };
+        let ctx = model_context(run, data, &split.train, &self.device);
         // One stream for initialisation, another for shuffling, both from the run's seed
         // and fold, so a run is reproducible on its own whatever else runs beside it.
         let mut init_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 0));
@@ -184,6 +174,30 @@ impl CandleExecutor {
             seconds: started.elapsed().as_secs_f64(),
             checkpoint,
         })
+    }
+}
+
+/// What a model needs to know about `run`'s data: sizes, rating range, the training
+/// mean and, for the content model only, features computed from the training ratings.
+pub fn model_context(
+    run: &RunSpec,
+    data: &Dataset,
+    train: &[usize],
+    device: &Device,
+) -> ModelContext {
+    let ratings = &data.ratings;
+    let global_mean =
+        train.iter().map(|&i| ratings.values[i] as f64).sum::<f64>() / train.len().max(1) as f64;
+    ModelContext {
+        n_users: data.n_users(),
+        n_items: data.n_items(),
+        rating_range: data.rating_range,
+        global_mean: global_mean as f32,
+        device: device.clone(),
+        // Only the content model reads features; computing them costs a pass over the
+        // training ratings, so the others skip it.
+        features: (run.config.model.architecture == Architecture::TwoTower)
+            .then(|| Arc::new(content_features(data, train))),
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod dataset;
 pub mod embedded;
 mod error;
+pub mod features;
 mod movielens;
 pub mod split;
 
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 pub use dataset::{Dataset, IdMap, ItemInfo, Ratings};
 pub use embedded::embedded_readme;
 pub use error::{DataError, DirOrigin};
+pub use features::{ContentFeatures, content_features};
 pub use split::{Split, holdout, kfold};
 
 use crate::config::spec::{DataSpec, DatasetName};

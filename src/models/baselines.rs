@@ -162,6 +162,7 @@ mod tests {
             rating_range: (1.0, 5.0),
             global_mean: 3.0,
             device: Device::Cpu,
+            features: None,
         }
     }
 

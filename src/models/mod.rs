@@ -7,11 +7,15 @@ pub mod baselines;
 pub mod biased_mf;
 pub mod dot_mf;
 pub mod params;
+pub mod two_tower;
+
+use std::sync::Arc;
 
 use candle_core::{Device, Result, Tensor};
 use rand::Rng;
 
 use crate::config::spec::{Architecture, ModelSpec};
+use crate::data::features::ContentFeatures;
 pub use params::{Init, Params, Tape};
 
 /// A minibatch of (user, item) pairs on the model's device.
@@ -36,6 +40,9 @@ pub struct ModelContext {
     pub global_mean: f32,
     /// Where the parameters live.
     pub device: Device,
+    /// Content features from the training ratings, for the models that read them
+    /// (two-tower); the runner computes them for two-tower runs only, `None` otherwise.
+    pub features: Option<Arc<ContentFeatures>>,
 }
 
 /// A model that predicts ratings for (user, item) pairs.
@@ -78,6 +85,12 @@ pub fn build(
         }
         Architecture::GlobalMean => Box::new(baselines::GlobalMean::new(ctx)),
         Architecture::Biases => Box::new(baselines::Biases::new(ctx)?),
+        Architecture::TwoTower => {
+            let Some(features) = &ctx.features else {
+                candle_core::bail!("two-tower needs content features, but none were computed")
+            };
+            Box::new(two_tower::TwoTower::new(spec, features, ctx, rng)?)
+        }
         other => candle_core::bail!("architecture {} is not implemented yet", other.as_str()),
     })
 }
@@ -95,6 +108,7 @@ mod tests {
             rating_range: (1.0, 5.0),
             global_mean: 3.0,
             device: Device::Cpu,
+            features: None,
         }
     }
 

@@ -379,6 +379,7 @@ mod tests {
             rating_range: (1.0, 5.0),
             global_mean: 3.0,
             device: Device::Cpu,
+            features: None,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let model = models::build(
@@ -447,6 +448,7 @@ mod tests {
             rating_range: (1.0, 5.0),
             global_mean: 3.0,
             device: Device::Cpu,
+            features: None,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let model = models::build(

@@ -1,0 +1,550 @@
+//! The content-based two-tower model: an item tower over the item's content features and
+//! a user tower over the user's per-genre taste, each an MLP with L2-normalised output,
+//! and the rating read off their cosine.
+//!
+//! ```text
+//! item features (genres, year, avg rating) ─► dense ReLU … dense ─► ‖·‖₂ = 1 ─┐
+//!                                                                        dot ∈ [−1, 1]
+//! user features (avg rating per genre)    ─► dense ReLU … dense ─► ‖·‖₂ = 1 ─┘
+//!         rating = min + (max − min) · (dot + 1) / 2
+//! ```
+//!
+//! The features are [`ContentFeatures`] from the training ratings only (the notebook's
+//! version computed them over every rating, test set included). They are constants: copied
+//! to the device once at construction and gathered per batch with `index_select`, never
+//! trained. Only the towers' weights and biases are parameters, so the model can score an
+//! item or user that no training rating touched, as long as it has features.
+//!
+//! # The output scale
+//!
+//! The notebook scaled the targets to [−1, 1] and trained the cosine on them. This model
+//! maps the cosine to the rating range instead, `rating = min + (max − min)(dot + 1)/2`,
+//! and trains on raw ratings. The two are the same objective: the error on the rating is
+//! `(max − min)/2` times the error on the scaled target, so the MSE differs by the constant
+//! factor `((max − min)/2)²` (Adam's steps are invariant to such a factor, up to its ε).
+//! The mapping also keeps every prediction inside the rating range by construction.
+//!
+//! # Layers
+//!
+//! Each tower has one dense layer per entry of `model.hidden_layers` (default
+//! `[256, 128, 32]`), ReLU between layers and none after the last. Weights are stored
+//! `(in, out)` so a layer is `x · W + b`, named `<tower>.<k>.weight` and `<tower>.<k>.bias`.
+//! Weights start He-normal, `N(0, √(2 / fan_in))` (or as `model.init` says), biases at 0.
+//! `model.dropouts[k]` is applied after layer `k` while training (candle's dropout, drawn
+//! from its own generator, so runs with dropout are not bit-reproducible).
+
+use candle_core::{DType, Result, Tensor, Var, bail};
+use rand::Rng;
+
+use super::params::{Init, Params, Tape};
+use super::{Batch, ModelContext, RatingModel};
+use crate::config::spec::{InitSpec, ModelSpec};
+use crate::data::features::ContentFeatures;
+
+/// Items per batch when computing [`TwoTower::item_vectors`].
+const VECTOR_BATCH: usize = 4096;
+
+/// Added under the square root of the L2 norm so a zero vector normalises to zero instead
+/// of NaN.
+const NORM_EPS: f64 = 1e-12;
+
+/// The two-tower content model.
+#[derive(Debug)]
+pub struct TwoTower {
+    params: Params,
+    item_tower: Tower,
+    user_tower: Tower,
+    /// `(n_items, d_item)` constant item features on the model's device.
+    item_features: Tensor,
+    /// `(n_users, d_user)` constant user features on the model's device.
+    user_features: Tensor,
+    range: (f32, f32),
+}
+
+impl TwoTower {
+    /// Builds both towers with widths `spec.hidden_layers` over `features` (which must have
+    /// `ctx.n_items` item rows and `ctx.n_users` user rows), initialised from `rng`.
+    pub fn new(
+        spec: &ModelSpec,
+        features: &ContentFeatures,
+        ctx: &ModelContext,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        if spec.hidden_layers.is_empty() {
+            bail!("two-tower: model.hidden_layers must name at least one layer");
+        }
+        if features.n_items != ctx.n_items || features.n_users != ctx.n_users {
+            bail!(
+                "two-tower: the content features cover {} items and {} users, the data set has \
+                 {} and {}",
+                features.n_items,
+                features.n_users,
+                ctx.n_items,
+                ctx.n_users
+            );
+        }
+        if features.d_user == 0 {
+            bail!("two-tower: the data set has no genres, so users have no content features");
+        }
+        let device = &ctx.device;
+        let item_features =
+            Tensor::from_slice(&features.item, (features.n_items, features.d_item), device)?;
+        let user_features =
+            Tensor::from_slice(&features.user, (features.n_users, features.d_user), device)?;
+        let mut params = Params::new(device);
+        let item_tower = Tower::new("item_tower", features.d_item, spec, &mut params, rng)?;
+        let user_tower = Tower::new("user_tower", features.d_user, spec, &mut params, rng)?;
+        Ok(TwoTower {
+            params,
+            item_tower,
+            user_tower,
+            item_features,
+            user_features,
+            range: ctx.rating_range,
+        })
+    }
+
+    /// L2-normalised item-tower outputs of the items `ids`.
+    ///
+    /// # Shapes
+    /// `ids`: `(B,)` u32 → `(B, hidden_layers.last())`.
+    fn embed_items(&self, ids: &Tensor, train: bool) -> Result<Tensor> {
+        let x = self.item_features.index_select(ids, 0)?;
+        l2_normalise(&self.item_tower.forward(&x, train)?)
+    }
+
+    /// L2-normalised user-tower outputs of the users `ids`.
+    ///
+    /// # Shapes
+    /// `ids`: `(B,)` u32 → `(B, hidden_layers.last())`.
+    fn embed_users(&self, ids: &Tensor, train: bool) -> Result<Tensor> {
+        let x = self.user_features.index_select(ids, 0)?;
+        l2_normalise(&self.user_tower.forward(&x, train)?)
+    }
+
+    /// The L2-normalised item-tower output of every item, row = dense item id, computed in
+    /// batches without dropout: the vectors [`similar_items`] compares.
+    ///
+    /// # Shapes
+    /// `(n_items, hidden_layers.last())`.
+    pub fn item_vectors(&self) -> Result<Tensor> {
+        let n = self.item_features.dim(0)?;
+        let device = self.item_features.device();
+        let mut chunks = Vec::with_capacity(n.div_ceil(VECTOR_BATCH));
+        for start in (0..n).step_by(VECTOR_BATCH) {
+            let end = (start + VECTOR_BATCH).min(n);
+            let ids = Tensor::arange(start as u32, end as u32, device)?;
+            chunks.push(self.embed_items(&ids, false)?);
+        }
+        if chunks.is_empty() {
+            let width = self.item_tower.out_width();
+            return Tensor::zeros((0, width), DType::F32, device);
+        }
+        Tensor::cat(&chunks, 0)
+    }
+}
+
+impl RatingModel for TwoTower {
+    /// `min + (max − min) · (û · v̂ + 1) / 2` with û, v̂ the normalised tower outputs.
+    ///
+    /// # Shapes
+    /// `batch.users`, `batch.items`: `(B,)` u32 → `(B,)` f32, within the rating range.
+    fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
+        let train = tape.is_training();
+        let u = self.embed_users(&batch.users, train)?;
+        let v = self.embed_items(&batch.items, train)?;
+        cosine_to_rating(&(u * v)?.sum(1)?, self.range)
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+}
+
+/// The `n` items most similar to `item` by cosine similarity of the rows of `vectors`
+/// (`(n_items, d)`, e.g. [`TwoTower::item_vectors`]), most similar first, `item` itself
+/// excluded; ties go to the lower id. Rows need not be normalised.
+pub fn similar_items(vectors: &Tensor, item: u32, n: usize) -> Result<Vec<(u32, f32)>> {
+    let (rows, _) = vectors.dims2()?;
+    if item as usize >= rows {
+        bail!("similar_items: item {item} is out of range for {rows} item vectors");
+    }
+    let normed = l2_normalise(&vectors.to_dtype(DType::F32)?)?;
+    let query = normed.get(item as usize)?.unsqueeze(1)?;
+    let similarity: Vec<f32> = normed.matmul(&query)?.squeeze(1)?.to_vec1()?;
+    let mut ranked: Vec<(u32, f32)> = similarity
+        .into_iter()
+        .enumerate()
+        .filter(|&(id, _)| id != item as usize)
+        .map(|(id, s)| (id as u32, s))
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(n);
+    Ok(ranked)
+}
+
+/// Maps a cosine in [−1, 1] to the rating range: `min + (max − min)(dot + 1)/2`.
+fn cosine_to_rating(dot: &Tensor, (lo, hi): (f32, f32)) -> Result<Tensor> {
+    let half = (hi as f64 - lo as f64) / 2.0;
+    dot.affine(half, lo as f64 + half)
+}
+
+/// Each row divided by its L2 norm (rows of zeros stay zero).
+///
+/// # Shapes
+/// `(B, d)` → `(B, d)`.
+fn l2_normalise(x: &Tensor) -> Result<Tensor> {
+    let norm = x.sqr()?.sum_keepdim(1)?.affine(1.0, NORM_EPS)?.sqrt()?;
+    x.broadcast_div(&norm)
+}
+
+/// One dense layer `x · W + b`, with the dropout rate applied after it while training.
+#[derive(Debug)]
+struct Dense {
+    /// `(in, out)`.
+    weight: Var,
+    /// `(out,)`.
+    bias: Var,
+    dropout: f32,
+}
+
+/// A stack of dense layers, ReLU between them, none after the last.
+#[derive(Debug)]
+struct Tower {
+    layers: Vec<Dense>,
+}
+
+impl Tower {
+    /// Registers the layers of tower `name` (input width `input`, widths
+    /// `spec.hidden_layers`) in `params`.
+    fn new(
+        name: &str,
+        input: usize,
+        spec: &ModelSpec,
+        params: &mut Params,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        let mut layers = Vec::with_capacity(spec.hidden_layers.len());
+        let mut fan_in = input;
+        for (k, &width) in spec.hidden_layers.iter().enumerate() {
+            let init = weight_init(spec.init, fan_in);
+            let weight =
+                params.dense(&format!("{name}.{k}.weight"), &[fan_in, width], init, rng)?;
+            let bias = params.dense(
+                &format!("{name}.{k}.bias"),
+                &[width],
+                Init::Constant(0.0),
+                rng,
+            )?;
+            let dropout = spec.dropouts.get(k).copied().unwrap_or(0.0) as f32;
+            layers.push(Dense {
+                weight,
+                bias,
+                dropout,
+            });
+            fan_in = width;
+        }
+        Ok(Tower { layers })
+    }
+
+    /// Width of the last layer.
+    fn out_width(&self) -> usize {
+        self.layers
+            .last()
+            .map_or(0, |layer| layer.bias.as_tensor().elem_count())
+    }
+
+    /// # Shapes
+    /// `(B, in)` → `(B, out_width)`.
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let mut x = x.clone();
+        let last = self.layers.len().saturating_sub(1);
+        for (k, layer) in self.layers.iter().enumerate() {
+            x = x
+                .matmul(layer.weight.as_tensor())?
+                .broadcast_add(layer.bias.as_tensor())?;
+            if k < last {
+                x = x.relu()?;
+            }
+            if train && layer.dropout > 0.0 {
+                x = candle_nn::ops::dropout(&x, layer.dropout)?;
+            }
+        }
+        Ok(x)
+    }
+}
+
+/// The initialiser of a weight matrix with `fan_in` inputs: He-normal unless `model.init`
+/// names another.
+fn weight_init(spec: Option<InitSpec>, fan_in: usize) -> Init {
+    match spec {
+        None | Some(InitSpec::HeNormal) => Init::Normal {
+            std: (2.0 / fan_in.max(1) as f32).sqrt(),
+        },
+        Some(InitSpec::Normal { std }) => Init::Normal { std: std as f32 },
+        Some(InitSpec::Uniform { limit }) => Init::Uniform {
+            limit: limit as f32,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use candle_core::Device;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+
+    use super::*;
+    use crate::config::spec::{Architecture, TrainingSpec};
+
+    fn features(item: Vec<f32>, d_item: usize, user: Vec<f32>, d_user: usize) -> ContentFeatures {
+        ContentFeatures {
+            n_items: item.len() / d_item,
+            n_users: user.len() / d_user,
+            item,
+            d_item,
+            user,
+            d_user,
+            genres: (0..d_user).map(|g| format!("g{g}")).collect(),
+            year_median: 0.0,
+            year_mean: 0.0,
+            year_std: 1.0,
+            global_mean: 3.0,
+        }
+    }
+
+    fn ctx(f: &ContentFeatures, range: (f32, f32)) -> ModelContext {
+        ModelContext {
+            n_users: f.n_users,
+            n_items: f.n_items,
+            rating_range: range,
+            global_mean: 3.0,
+            device: Device::Cpu,
+            features: Some(Arc::new(f.clone())),
+        }
+    }
+
+    fn spec(hidden: &[usize]) -> ModelSpec {
+        let mut spec = ModelSpec::with_defaults(Architecture::TwoTower, 1);
+        spec.hidden_layers = hidden.to_vec();
+        spec.dropouts = vec![0.0; hidden.len()];
+        spec
+    }
+
+    fn batch(users: &[u32], items: &[u32]) -> Batch {
+        Batch {
+            users: Tensor::new(users, &Device::Cpu).unwrap(),
+            items: Tensor::new(items, &Device::Cpu).unwrap(),
+        }
+    }
+
+    fn set(var: &Var, values: &[f32]) {
+        var.set(&Tensor::from_slice(values, var.dims(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+
+    /// Random features and a model over them with `hidden` layers.
+    fn random_model(hidden: &[usize], seed: u64) -> (TwoTower, ContentFeatures) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let normal = Normal::new(0.0f32, 3.0).unwrap();
+        let item: Vec<f32> = normal.sample_iter(&mut rng).take(7 * 5).collect();
+        let user: Vec<f32> = normal.sample_iter(&mut rng).take(6 * 3).collect();
+        let f = features(item, 5, user, 3);
+        let model = TwoTower::new(&spec(hidden), &f, &ctx(&f, (0.5, 5.0)), &mut rng).unwrap();
+        (model, f)
+    }
+
+    #[test]
+    fn forward_matches_a_hand_computed_example() {
+        // Items (d_item = 4): i0 = [1, 0, 0.5, −0.5], i1 = [0, 1, 0, 0].
+        // Users (d_user = 2): u0 = [0.5, 1], u1 = [−1, 0], u2 = [0, −1].
+        let f = features(
+            vec![1.0, 0.0, 0.5, -0.5, 0.0, 1.0, 0.0, 0.0],
+            4,
+            vec![0.5, 1.0, -1.0, 0.0, 0.0, -1.0],
+            2,
+        );
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let model = TwoTower::new(&spec(&[2]), &f, &ctx(&f, (1.0, 5.0)), &mut rng).unwrap();
+        let (item, user) = (&model.item_tower.layers[0], &model.user_tower.layers[0]);
+        set(&item.weight, &[1.0, 2.0, 0.0, 0.0, 2.0, 2.0, -2.0, 0.0]);
+        set(&item.bias, &[0.0, 1.0]);
+        set(&user.weight, &[2.0, 0.0, 3.0, 3.0]);
+        set(&user.bias, &[0.0, 0.0]);
+        // Item tower: i0 → [1, 2] + 0.5·[2, 2] − 0.5·[−2, 0] + [0, 1] = [3, 4] → [0.6, 0.8];
+        //             i1 → [0, 0] + [0, 1] → [0, 1].
+        // User tower: u0 → 0.5·[2, 0] + [3, 3] = [4, 3] → [0.8, 0.6];
+        //             u1 → [−2, 0] → [−1, 0];  u2 → [−3, −3] → [−0.707107, −0.707107].
+        // rating = 1 + 4 (dot + 1) / 2 = 3 + 2 dot:
+        //   (u0, i0) 0.96 → 4.92; (u1, i0) −0.6 → 1.8; (u1, i1) 0 → 3;
+        //   (u0, i1) 0.6 → 4.2;   (u2, i1) −0.707107 → 1.585786.
+        let p: Vec<f32> = model
+            .forward(&batch(&[0, 1, 1, 0, 2], &[0, 0, 1, 1, 1]), &mut Tape::off())
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let expected = [4.92, 1.8, 3.0, 4.2, 1.585_786];
+        for (p, e) in p.iter().zip(expected) {
+            assert!((p - e).abs() < 1e-5, "{p} vs {e}");
+        }
+    }
+
+    #[test]
+    fn relu_sits_between_layers_and_not_after_the_last() {
+        let f = features(vec![1.0, -1.0], 2, vec![1.0], 1);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let model = TwoTower::new(&spec(&[2, 2]), &f, &ctx(&f, (1.0, 5.0)), &mut rng).unwrap();
+        let tower = &model.item_tower;
+        // Layer 0: [1, −1] · I + [0, 0] = [1, −1] → ReLU → [1, 0].
+        set(&tower.layers[0].weight, &[1.0, 0.0, 0.0, 1.0]);
+        set(&tower.layers[0].bias, &[0.0, 0.0]);
+        // Layer 1: [1, 0] · [[−3, 4], [9, 9]] + [0, 0] = [−3, 4], kept negative.
+        set(&tower.layers[1].weight, &[-3.0, 4.0, 9.0, 9.0]);
+        set(&tower.layers[1].bias, &[0.0, 0.0]);
+        let x = Tensor::new(&[[1.0f32, -1.0]], &Device::Cpu).unwrap();
+        let out: Vec<Vec<f32>> = tower.forward(&x, false).unwrap().to_vec2().unwrap();
+        assert_eq!(out, [[-3.0, 4.0]]);
+        let v: Vec<Vec<f32>> = model.item_vectors().unwrap().to_vec2().unwrap();
+        assert!(
+            (v[0][0] + 0.6).abs() < 1e-6 && (v[0][1] - 0.8).abs() < 1e-6,
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn the_cosine_maps_linearly_onto_the_rating_range() {
+        let dot = Tensor::new(&[-1.0f32, 0.0, 0.5, 1.0], &Device::Cpu).unwrap();
+        let r: Vec<f32> = cosine_to_rating(&dot, (1.0, 5.0))
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(r, [1.0, 3.0, 4.0, 5.0]);
+        let r: Vec<f32> = cosine_to_rating(&dot, (0.5, 5.0))
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(r, [0.5, 2.75, 3.875, 5.0]);
+    }
+
+    #[test]
+    fn predictions_stay_in_the_rating_range_and_tower_outputs_have_unit_norm() {
+        for seed in 0..4 {
+            let (model, f) = random_model(&[16, 8, 4], seed);
+            let users: Vec<u32> = (0..f.n_users as u32).flat_map(|u| [u; 7]).collect();
+            let items: Vec<u32> = (0..f.n_users).flat_map(|_| 0..7u32).collect();
+            let b = batch(&users, &items);
+            let p: Vec<f32> = model
+                .forward(&b, &mut Tape::off())
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            assert!(p.iter().all(|p| (0.5..=5.0).contains(p)), "{p:?}");
+            let spread = p.iter().copied().fold(f32::MIN, f32::max)
+                - p.iter().copied().fold(f32::MAX, f32::min);
+            assert!(spread > 0.1, "predictions vary: {p:?}");
+            for vectors in [
+                model.embed_users(&b.users, false).unwrap(),
+                model.embed_items(&b.items, false).unwrap(),
+                model.item_vectors().unwrap(),
+            ] {
+                let norms: Vec<f32> = vectors.sqr().unwrap().sum(1).unwrap().to_vec1().unwrap();
+                assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-5), "{norms:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn item_vectors_cover_every_item_with_the_last_width() {
+        let (model, f) = random_model(&[8, 3], 1);
+        let v = model.item_vectors().unwrap();
+        assert_eq!(v.dims(), [f.n_items, 3]);
+        // Row i is what the forward pass uses for item i.
+        let ids = Tensor::new(&[4u32, 0], &Device::Cpu).unwrap();
+        let direct: Vec<Vec<f32>> = model.embed_items(&ids, false).unwrap().to_vec2().unwrap();
+        let rows: Vec<Vec<f32>> = v.index_select(&ids, 0).unwrap().to_vec2().unwrap();
+        assert_eq!(direct, rows);
+    }
+
+    #[test]
+    fn one_adam_step_reduces_the_loss() {
+        let (model, _) = random_model(&[16, 8], 5);
+        let b = batch(&[0, 1, 2, 3, 4, 5], &[0, 1, 2, 3, 4, 5]);
+        let target = Tensor::new(&[5.0f32, 0.5, 4.0, 1.0, 3.0, 2.5], &Device::Cpu).unwrap();
+        let loss = |model: &TwoTower| -> f32 {
+            let p = model.forward(&b, &mut Tape::off()).unwrap();
+            crate::train::loss::mse(&p, &target)
+                .unwrap()
+                .to_scalar()
+                .unwrap()
+        };
+        let before = loss(&model);
+        let spec = TrainingSpec::adam(1, 6, 0.001, 0.0);
+        let mut opt = crate::train::optimizer(&spec, model.params()).unwrap();
+        let mut tape = Tape::recording();
+        let p = model.forward(&b, &mut tape).unwrap();
+        let l = crate::train::loss::mse(&p, &target).unwrap();
+        opt.step(model.params(), &tape, &l.backward().unwrap())
+            .unwrap();
+        let after = loss(&model);
+        assert!(after < before, "loss {before} → {after}");
+        // The features are constants: only the towers' 2 × 2 × 2 tensors are parameters.
+        assert_eq!(model.params().dense_vars().len(), 8);
+        assert!(model.params().tables().is_empty());
+    }
+
+    #[test]
+    fn similar_items_ranks_by_cosine_and_skips_the_query() {
+        // Item 0 points along x; 1 is x scaled (cosine 1); 2 at 45° (0.707107);
+        // 3 along y (0); 4 opposite (−1).
+        let v = Tensor::new(
+            &[
+                [1.0f32, 0.0],
+                [3.0, 0.0],
+                [1.0, 1.0],
+                [0.0, 2.0],
+                [-1.0, 0.0],
+            ],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let s = similar_items(&v, 0, 3).unwrap();
+        let ids: Vec<u32> = s.iter().map(|&(id, _)| id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        for ((_, got), want) in s.iter().zip([1.0, std::f32::consts::FRAC_1_SQRT_2, 0.0]) {
+            assert!((got - want).abs() < 1e-5, "{s:?}");
+        }
+        assert_eq!(similar_items(&v, 4, 10).unwrap().len(), 4);
+        assert_eq!(
+            similar_items(&v, 4, 10).unwrap()[3].0,
+            1,
+            "least similar last"
+        );
+        assert!(similar_items(&v, 5, 1).is_err());
+    }
+
+    #[test]
+    fn build_needs_the_content_features() {
+        let (_, f) = random_model(&[4], 0);
+        let mut c = ctx(&f, (1.0, 5.0));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        assert!(crate::models::build(&spec(&[4]), &c, &mut rng).is_ok());
+        c.features = None;
+        let err = crate::models::build(&spec(&[4]), &c, &mut rng)
+            .err()
+            .expect("no features");
+        assert!(err.to_string().contains("content features"), "{err}");
+    }
+
+    #[test]
+    fn mismatched_features_and_empty_towers_are_errors() {
+        let (_, f) = random_model(&[4], 0);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let mut c = ctx(&f, (1.0, 5.0));
+        assert!(TwoTower::new(&spec(&[]), &f, &c, &mut rng).is_err());
+        c.n_items += 1;
+        let err = TwoTower::new(&spec(&[4]), &f, &c, &mut rng).unwrap_err();
+        assert!(err.to_string().contains("7 items"), "{err}");
+    }
+}
