@@ -194,7 +194,8 @@ pub fn params_json(params: &[(String, toml::Value)]) -> String {
 
 /// A short human label for a grid point, e.g. `architecture=dot-mf embedding_size=8`;
 /// `base` when nothing is swept. Keys are shortened to their last part unless two swept keys
-/// share it; strings are shown without quotes.
+/// share it; strings are shown without quotes and lists without spaces
+/// (`hidden_layers=[10,10]`).
 pub fn params_label(params: &[(String, toml::Value)]) -> String {
     if params.is_empty() {
         return "base".to_string();
@@ -209,14 +210,28 @@ pub fn params_label(params: &[(String, toml::Value)]) -> String {
                 .count()
                 > 1;
             let key = if clash { key.clone() } else { short(key) };
-            let value = match value {
-                toml::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            format!("{key}={value}")
+            format!("{key}={}", label_value(value))
         })
         .collect();
     parts.join(" ")
+}
+
+/// A value as [`params_label`] shows it: strings bare, lists compact (`[10,10]`, `["mae"]`).
+fn label_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => text.clone(),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|item| match item {
+                    toml::Value::Array(_) => label_value(item),
+                    other => other.to_string(),
+                })
+                .collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -260,11 +260,16 @@ fn unknown_names_list_the_allowed_ones() {
         ),
         (
             21,
-            "optimizer = \"sgd\"",
+            "optimizer = \"rmsprop\"",
             "training.optimizer",
-            "`adam`, got `sgd`",
+            "`adam`, `adamax`, `sgd`, got `rmsprop`",
         ),
-        (23, "loss = \"bce\"", "training.loss", "`mse`, got `bce`"),
+        (
+            23,
+            "loss = \"bce\"",
+            "training.loss",
+            "`mse`, `mae`, `huber`, got `bce`",
+        ),
         (
             27,
             "names = [\"rmse\", \"auc\"]",
@@ -628,6 +633,8 @@ fn schema_and_raw_structs_agree() {
                 raw::Kind::Float => "0.5",
                 raw::Kind::Str => "\"x\"",
                 raw::Kind::StrList => "[\"x\"]",
+                raw::Kind::IntList => "[1, 2]",
+                raw::Kind::FloatList => "[0.5, 1]",
             };
             text += &format!("{key} = {value}\n");
         }
@@ -759,7 +766,7 @@ learning_rate = -0.1
 [sweep]
 model.embedding_size = [8, 0]
 experiment.seed = [1, 2]
-training.momentum = [0.9]
+training.nesterov = [true]
 ";
     let err = parse(text).expect_err("invalid");
     let found: Vec<(Option<usize>, &str)> = err
@@ -778,7 +785,7 @@ training.momentum = [0.9]
             (Some(19), "training.learning_rate"),
             (Some(22), "model.embedding_size"), // the swept 0
             (Some(23), "experiment.seed"),
-            (Some(24), "training.momentum"),
+            (Some(24), "training.nesterov"),
         ],
         "{err}"
     );
