@@ -1131,7 +1131,11 @@ fn cross_key_rules_hold_at_every_grid_point() {
     let text = with_keys(
         &[(21, "optimizer = \"sgd\"")],
         &[],
-        &["momentum = 0.9", "[sweep]", "training.optimizer = [\"adam\", \"sgd\"]"],
+        &[
+            "momentum = 0.9",
+            "[sweep]",
+            "training.optimizer = [\"adam\", \"sgd\"]",
+        ],
     );
     assert_eq!(
         error(&text),
@@ -1149,7 +1153,11 @@ fn cross_key_rules_hold_at_every_grid_point() {
         &with_keys(
             &[],
             &[],
-            &["patience = 2", "[sweep]", "split.validation_fraction = [0.1, 0]"],
+            &[
+                "patience = 2",
+                "[sweep]",
+                "split.validation_fraction = [0.1, 0]",
+            ],
         ),
         25,
         "training.patience",
@@ -1170,7 +1178,11 @@ fn cross_key_rules_hold_at_every_grid_point() {
     let text = with_keys(
         &[(21, "optimizer = \"sgd\"")],
         &[],
-        &["momentum = 0.9", "[sweep]", "training.learning_rate = [0.1, 0.01]"],
+        &[
+            "momentum = 0.9",
+            "[sweep]",
+            "training.learning_rate = [0.1, 0.01]",
+        ],
     );
     parse(&text).expect("valid");
 }
@@ -1197,7 +1209,11 @@ fn list_valued_keys_sweep_as_lists_of_lists() {
         "experiments/bad.toml:26: `model.hidden_layers` takes a list, so its sweep values must be a list of lists, one list per grid point, e.g. `model.hidden_layers = [[64], [64, 32]]`; got integer 10"
     );
     assert_reports(
-        &with_keys(&[], &[], &["[sweep]", "metrics.names = [\"rmse\", \"mae\"]"]),
+        &with_keys(
+            &[],
+            &[],
+            &["[sweep]", "metrics.names = [\"rmse\", \"mae\"]"],
+        ),
         26,
         "metrics.names",
         "must be a list of lists",

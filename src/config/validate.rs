@@ -667,7 +667,12 @@ fn early_stopping(
     let monitor = match monitor {
         None => Some(MetricName::Rmse),
         Some(name) => {
-            let chosen = cx.choice(&name, "training.monitor", &MetricName::ALL, MetricName::as_str);
+            let chosen = cx.choice(
+                &name,
+                "training.monitor",
+                &MetricName::ALL,
+                MetricName::as_str,
+            );
             if patience.is_none() {
                 cx.requires(
                     &name.span(),
