@@ -194,7 +194,8 @@ pub fn params_json(params: &[(String, toml::Value)]) -> String {
 
 /// A short human label for a grid point, e.g. `architecture=dot-mf embedding_size=8`;
 /// `base` when nothing is swept. Keys are shortened to their last part unless two swept keys
-/// share it; strings are shown without quotes.
+/// share it; strings are shown without quotes and lists without spaces
+/// (`hidden_layers=[10,10]`).
 pub fn params_label(params: &[(String, toml::Value)]) -> String {
     if params.is_empty() {
         return "base".to_string();
@@ -209,14 +210,28 @@ pub fn params_label(params: &[(String, toml::Value)]) -> String {
                 .count()
                 > 1;
             let key = if clash { key.clone() } else { short(key) };
-            let value = match value {
-                toml::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            format!("{key}={value}")
+            format!("{key}={}", label_value(value))
         })
         .collect();
     parts.join(" ")
+}
+
+/// A value as [`params_label`] shows it: strings bare, lists compact (`[10,10]`, `["mae"]`).
+fn label_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => text.clone(),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|item| match item {
+                    toml::Value::Array(_) => label_value(item),
+                    other => other.to_string(),
+                })
+                .collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -453,6 +468,153 @@ training.learning_rate = [0.1, 0.01]
         assert_eq!(
             params_label(&params),
             r#"embedding_size=8 architecture=dot-mf learning_rate=0.005 names=["mae"]"#
+        );
+    }
+
+    #[test]
+    fn swept_lists_expand_to_their_configs_and_label_compactly() {
+        let exp = experiment(
+            r#"
+[sweep]
+model.architecture = ["ncf", "mlp"]
+"model.hidden_layers" = [[10], [10, 10]]
+"#,
+        );
+        let grid = expand(&exp).expect("valid");
+        let labels: Vec<String> = grid.iter().map(|p| params_label(&p.params)).collect();
+        assert_eq!(
+            labels,
+            [
+                "architecture=ncf hidden_layers=[10]",
+                "architecture=ncf hidden_layers=[10,10]",
+                "architecture=mlp hidden_layers=[10]",
+                "architecture=mlp hidden_layers=[10,10]",
+            ]
+        );
+        let models: Vec<(Architecture, Vec<usize>, Vec<f64>)> = grid
+            .iter()
+            .map(|p| {
+                let m = &p.config.model;
+                (m.architecture, m.hidden_layers.clone(), m.dropouts.clone())
+            })
+            .collect();
+        assert_eq!(
+            models,
+            [
+                (Architecture::Ncf, vec![10], vec![0.0]),
+                (Architecture::Ncf, vec![10, 10], vec![0.0, 0.0]),
+                (Architecture::Mlp, vec![10], vec![0.0]),
+                (Architecture::Mlp, vec![10, 10], vec![0.0, 0.0]),
+            ]
+        );
+        assert_eq!(
+            params_json(&grid[1].params),
+            r#"{"model.architecture":"ncf","model.hidden_layers":[10,10]}"#
+        );
+
+        let text = HEAD.replace("\"dot-mf\"", "\"ncf\"")
+            + "[sweep]\n\"model.dropouts\" = [[0.5], [0.25]]\n";
+        let exp = parse_experiment(&text, Path::new("experiments/grid.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let grid = expand(&exp).expect("valid");
+        assert_eq!(params_label(&grid[0].params), "dropouts=[0.5]");
+        let dropouts: Vec<Vec<f64>> = grid.into_iter().map(|p| p.config.model.dropouts).collect();
+        assert_eq!(dropouts, [[0.5], [0.25]]);
+    }
+
+    /// A swept architecture brings its own default hidden layers unless the file writes
+    /// them, in which case every architecture gets the written ones (as at load time).
+    #[test]
+    fn swept_architectures_keep_their_default_layers_unless_written() {
+        let default_layers = |head_model: &str| {
+            let text = HEAD.replace(
+                "architecture = \"dot-mf\"\n",
+                &format!("architecture = \"ncf\"\n{head_model}"),
+            ) + "[sweep]\nmodel.architecture = [\"ncf\", \"mlp\", \"two-tower\"]\n";
+            let exp = parse_experiment(&text, Path::new("experiments/grid.toml"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            expand(&exp)
+                .expect("valid")
+                .into_iter()
+                .map(|p| p.config.model.hidden_layers)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            default_layers(""),
+            [vec![10], vec![128, 32], vec![256, 128, 32]]
+        );
+        // Written equal to ncf's default: still written, so every point gets it.
+        assert_eq!(
+            default_layers("hidden_layers = [10]\n"),
+            [vec![10], vec![10], vec![10]]
+        );
+    }
+
+    /// Optional keys round-trip through in-code grid points, and those tied to another key
+    /// do not leak into points where they are not allowed.
+    #[test]
+    fn in_code_points_carry_the_new_keys() {
+        let mut exp = experiment("");
+        exp.base.model = ModelSpec {
+            architecture: Architecture::Mlp,
+            embedding_size: 4,
+            user_embedding_size: Some(3),
+            item_embedding_size: Some(5),
+            hidden_layers: vec![6, 2],
+            dropouts: vec![0.5, 0.0],
+            embedding_dropout: 0.2,
+            init: Some(InitSpec::Normal { std: 0.01 }),
+        };
+        exp.base.split = SplitSpec::Kfold {
+            k: 3,
+            validation_fraction: 0.1,
+        };
+        let t = &mut exp.base.training;
+        t.optimizer = OptimizerName::Sgd;
+        t.momentum = 0.9;
+        t.loss = LossName::Huber;
+        t.huber_delta = 0.5;
+        t.weight_decay = 1e-4;
+        t.early_stopping = Some(EarlyStopping {
+            patience: 2,
+            monitor: MetricName::Mae,
+        });
+        let grid = expand(&exp).expect("valid");
+        assert_eq!(grid[0].config, exp.base);
+
+        // Defaults are left out, so a swept init may be he-normal.
+        exp.base.model.init = Some(InitSpec::Uniform {
+            limit: config::DEFAULT_INIT_SCALE,
+        });
+        exp.sweep = vec![SweepAxis {
+            key: "model.init".into(),
+            values: vec!["uniform".into(), "he-normal".into()],
+        }];
+        let inits: Vec<Option<InitSpec>> = expand(&exp)
+            .expect("valid")
+            .into_iter()
+            .map(|p| p.config.model.init)
+            .collect();
+        assert_eq!(
+            inits,
+            [
+                Some(InitSpec::Uniform {
+                    limit: config::DEFAULT_INIT_SCALE
+                }),
+                Some(InitSpec::HeNormal)
+            ]
+        );
+        // A momentum point with adam is refused here too.
+        exp.sweep = vec![SweepAxis {
+            key: "training.optimizer".into(),
+            values: vec!["adam".into()],
+        }];
+        let err = expand(&exp).expect_err("momentum with adam");
+        assert!(
+            err.to_string().contains(
+                "`training.momentum` is only allowed with `training.optimizer = \"sgd\"`"
+            ),
+            "{err}"
         );
     }
 

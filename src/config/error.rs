@@ -115,9 +115,36 @@ pub enum Problem {
         /// The split kind the key belongs to.
         belongs_to: &'static str,
     },
+    /// A key that only means something together with another key's value, e.g.
+    /// `training.momentum` with an optimizer other than `sgd`.
+    Requires {
+        /// What the key needs, e.g. ``training.optimizer = "sgd"`` in backticks.
+        requirement: String,
+        /// What the file has instead, e.g. ``the optimizer is `adam` (line 21)``.
+        actual: String,
+    },
+    /// A list whose length must match another list's, e.g. one dropout per hidden layer.
+    LengthMismatch {
+        /// The key whose length rules, e.g. `model.hidden_layers`.
+        other_key: &'static str,
+        /// Its length.
+        expected: usize,
+        /// Where that length comes from when it is not written, e.g. ` (the default for `mlp`)`;
+        /// empty otherwise.
+        note: String,
+        /// This list's length.
+        found: usize,
+        /// What one element stands for, e.g. `one dropout rate per hidden layer`.
+        rule: &'static str,
+    },
     /// A `[sweep]` entry whose value is not a list.
     SweepNotList {
         /// What was found, e.g. `integer 8`.
+        found: String,
+    },
+    /// A `[sweep]` entry for a list-valued key whose values are not all lists.
+    SweepNotListOfLists {
+        /// The first element that is not a list, e.g. `integer 10`.
         found: String,
     },
     /// A `[sweep]` entry with an empty list.
@@ -197,6 +224,22 @@ impl Problem {
             Problem::Duplicate { item } => format!("`{key}` lists `{item}` more than once"),
             Problem::WrongSplitKind { kind, belongs_to } => format!(
                 "`{key}` is only allowed with `split.kind = \"{belongs_to}\"`, but the kind is \"{kind}\""
+            ),
+            Problem::Requires {
+                requirement,
+                actual,
+            } => format!("`{key}` is only allowed with {requirement}, but {actual}"),
+            Problem::LengthMismatch {
+                other_key,
+                expected,
+                note,
+                found,
+                rule,
+            } => format!(
+                "`{key}` must have {rule}: `{other_key}` has {expected}{note}, `{key}` has {found}"
+            ),
+            Problem::SweepNotListOfLists { found } => format!(
+                "`{key}` takes a list, so its sweep values must be a list of lists, one list per grid point, e.g. `{key} = [[64], [64, 32]]`; got {found}"
             ),
             Problem::SweepNotList { found } => format!(
                 "sweep values of `{key}` must be a list, e.g. `{key} = [a, b]`, got {found}"

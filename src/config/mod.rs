@@ -33,11 +33,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 pub use error::{ConfigError, Diagnostic, Problem};
-pub use validate::{DEFAULT_METRICS, DEFAULT_SEED};
+pub use validate::{DEFAULT_INIT_SCALE, DEFAULT_METRICS, DEFAULT_SEED};
 
 use raw::{FIXED_TABLE, SWEEP_TABLE};
 use source::Source;
-use spec::{Experiment, RunConfig, SplitSpec, SweepAxis};
+use spec::{Experiment, InitSpec, RunConfig, SplitSpec, SweepAxis};
 use validate::Checker;
 
 /// The most grid points a sweep may ask for. Every point is validated when the file is
@@ -229,6 +229,19 @@ fn sweep_axes<'i>(
             problems.push(source.diagnostic(&value.span(), &key, Problem::SweepEmpty));
             continue;
         }
+        // A list-valued key takes one list per grid point: `[[10], [10, 10]]`. A flat list
+        // would otherwise be read as one point per element and fail as "not a list" there.
+        if sweep_key_takes_a_list(&key)
+            && let Some(flat) = items.iter().find(|item| !item.get_ref().is_array())
+        {
+            let found = raw::describe_value(source, flat);
+            problems.push(source.diagnostic(
+                &flat.span(),
+                &key,
+                Problem::SweepNotListOfLists { found },
+            ));
+            continue;
+        }
         axes.push(Axis {
             key,
             key_span,
@@ -297,6 +310,13 @@ pub(crate) fn check_sweep_key(key: &str) -> Result<(), Problem> {
     }
 }
 
+/// Whether the (checked) dotted `key` takes a list, such as `model.hidden_layers`.
+fn sweep_key_takes_a_list(key: &str) -> bool {
+    key.split_once('.')
+        .and_then(|(table, leaf)| raw::leaf_kind(table, leaf))
+        .is_some_and(|kind| kind.element().is_some())
+}
+
 /// Put `value` at the (checked) dotted `key`, creating the table if the base lacks it.
 /// The value keeps its own span, so problems with it point at the `[sweep]` line.
 fn apply<'i>(
@@ -347,7 +367,7 @@ pub(crate) fn resolve_point(
         key: key.to_string(),
         problem,
     };
-    let mut table = raw_table(&exp.base);
+    let mut table = raw_table(&exp.base, Written::from_source(&exp.source_text));
     let mut problems = Vec::new();
     for (key, value) in params {
         match check_sweep_key(key) {
@@ -397,8 +417,37 @@ fn set_dotted(root: &mut toml::Table, key: &str, value: toml::Value) {
     }
 }
 
+/// Which architecture-dependent `[model]` lists an experiment file writes out.
+#[derive(Debug, Default, Clone, Copy)]
+struct Written {
+    /// `model.hidden_layers` is in the file (outside `[sweep]`).
+    hidden_layers: bool,
+    /// `model.dropouts` is in the file (outside `[sweep]`).
+    dropouts: bool,
+}
+
+impl Written {
+    /// Read from an experiment file's text; nothing is written for text that does not parse
+    /// (an experiment built in code).
+    fn from_source(text: &str) -> Self {
+        let Ok(root) = text.parse::<toml::Table>() else {
+            return Written::default();
+        };
+        let model = root.get("model").and_then(toml::Value::as_table);
+        let has = |key: &str| model.is_some_and(|model| model.contains_key(key));
+        Written {
+            hidden_layers: has("hidden_layers"),
+            dropouts: has("dropouts"),
+        }
+    }
+}
+
 /// `config` written back as the tables of an experiment file (without `[experiment]`).
-fn raw_table(config: &RunConfig) -> toml::Table {
+///
+/// A `[model]` list equal to its architecture's default is left out unless `written` says
+/// the file spelled it out: leaving it out lets a swept `model.architecture` bring its own
+/// default, as it does when the file is loaded.
+fn raw_table(config: &RunConfig, written: Written) -> toml::Table {
     use toml::Value;
     fn int(n: usize) -> Value {
         Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
@@ -448,18 +497,75 @@ fn raw_table(config: &RunConfig) -> toml::Table {
             ),
         ]),
     };
+    let m = &config.model;
+    let float = |x: f64| Some(Value::Float(x));
+    // Optional keys are written only when they differ from what leaving them out gives, so a
+    // swept value that changes a default (the architecture's hidden layers) still does, and
+    // a key tied to another one (`init_scale` to `init`) is not written where it is not
+    // allowed. `written` says which architecture-dependent lists the file spelled out.
+    let default_layers = m.architecture.default_hidden_layers();
+    let layers_written = written.hidden_layers || m.hidden_layers != default_layers;
+    // Left out, dropouts are 0 for each layer; the spec has one per layer.
+    let dropouts_written = written.dropouts || m.dropouts.iter().any(|&rate| rate != 0.0);
+    let ints = |values: &[usize]| Some(Value::Array(values.iter().map(|&n| int(n)).collect()));
+    let (init, init_scale) = match m.init {
+        None => (None, None),
+        Some(InitSpec::HeNormal) => (string("he-normal"), None),
+        Some(InitSpec::Normal { std: scale } | InitSpec::Uniform { limit: scale }) => (
+            string(m.init.map(InitSpec::as_str).unwrap_or_default()),
+            (scale != DEFAULT_INIT_SCALE).then_some(Value::Float(scale)),
+        ),
+    };
     let model = table([
-        ("architecture", string(config.model.architecture.as_str())),
-        ("embedding_size", Some(int(config.model.embedding_size))),
+        ("architecture", string(m.architecture.as_str())),
+        ("embedding_size", Some(int(m.embedding_size))),
+        ("user_embedding_size", m.user_embedding_size.map(int)),
+        ("item_embedding_size", m.item_embedding_size.map(int)),
+        (
+            "hidden_layers",
+            layers_written.then(|| ints(&m.hidden_layers)).flatten(),
+        ),
+        (
+            "dropouts",
+            dropouts_written
+                .then(|| Value::Array(m.dropouts.iter().map(|&rate| Value::Float(rate)).collect())),
+        ),
+        (
+            "embedding_dropout",
+            (m.embedding_dropout != 0.0).then_some(Value::Float(m.embedding_dropout)),
+        ),
+        ("init", init),
+        ("init_scale", init_scale),
     ]);
     let t = &config.training;
     let training = table([
         ("epochs", Some(int(t.epochs))),
         ("batch_size", Some(int(t.batch_size))),
         ("optimizer", string(t.optimizer.as_str())),
-        ("learning_rate", Some(Value::Float(t.learning_rate))),
+        ("learning_rate", float(t.learning_rate)),
         ("loss", string(t.loss.as_str())),
-        ("l2", Some(Value::Float(t.l2))),
+        ("l2", float(t.l2)),
+        (
+            "weight_decay",
+            (t.weight_decay != 0.0).then_some(Value::Float(t.weight_decay)),
+        ),
+        (
+            "momentum",
+            (t.momentum != 0.0).then_some(Value::Float(t.momentum)),
+        ),
+        (
+            "huber_delta",
+            (t.huber_delta != 1.0).then_some(Value::Float(t.huber_delta)),
+        ),
+        (
+            "patience",
+            t.early_stopping.map(|stopping| int(stopping.patience)),
+        ),
+        (
+            "monitor",
+            t.early_stopping
+                .and_then(|stopping| string(stopping.monitor.as_str())),
+        ),
     ]);
     let names = config
         .metrics

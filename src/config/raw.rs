@@ -32,6 +32,10 @@ pub(crate) enum Kind {
     Str,
     /// An array of strings.
     StrList,
+    /// An array of integers, e.g. `model.hidden_layers`.
+    IntList,
+    /// An array of numbers (floats or integers), e.g. `model.dropouts`.
+    FloatList,
 }
 
 impl Kind {
@@ -42,6 +46,18 @@ impl Kind {
             Kind::Float => "a number",
             Kind::Str => "a string",
             Kind::StrList => "a list of strings",
+            Kind::IntList => "a list of integers",
+            Kind::FloatList => "a list of numbers",
+        }
+    }
+
+    /// The kind of each element for list kinds; `None` for scalars.
+    pub fn element(self) -> Option<Kind> {
+        match self {
+            Kind::StrList => Some(Kind::Str),
+            Kind::IntList => Some(Kind::Int),
+            Kind::FloatList => Some(Kind::Float),
+            Kind::Int | Kind::Float | Kind::Str => None,
         }
     }
 }
@@ -83,7 +99,17 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
     },
     TableSchema {
         name: "model",
-        keys: &[("architecture", Kind::Str), ("embedding_size", Kind::Int)],
+        keys: &[
+            ("architecture", Kind::Str),
+            ("embedding_size", Kind::Int),
+            ("user_embedding_size", Kind::Int),
+            ("item_embedding_size", Kind::Int),
+            ("hidden_layers", Kind::IntList),
+            ("dropouts", Kind::FloatList),
+            ("embedding_dropout", Kind::Float),
+            ("init", Kind::Str),
+            ("init_scale", Kind::Float),
+        ],
     },
     TableSchema {
         name: "training",
@@ -94,6 +120,11 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("learning_rate", Kind::Float),
             ("loss", Kind::Str),
             ("l2", Kind::Float),
+            ("weight_decay", Kind::Float),
+            ("momentum", Kind::Float),
+            ("huber_delta", Kind::Float),
+            ("patience", Kind::Int),
+            ("monitor", Kind::Str),
         ],
     },
     TableSchema {
@@ -272,10 +303,20 @@ fn check_leaf(
         }
         (Kind::Float, DeValue::Integer(_) | DeValue::Float(_)) => true,
         (Kind::Str, DeValue::String(_)) => true,
-        (Kind::StrList, DeValue::Array(items)) => {
+        (Kind::StrList | Kind::IntList | Kind::FloatList, DeValue::Array(items)) => {
+            let element = kind.element().unwrap_or(Kind::Str);
             let before = out.len();
             for item in items.iter() {
-                if !item.get_ref().is_str() {
+                let fits_type = matches!(
+                    (element, item.get_ref()),
+                    (Kind::Int, DeValue::Integer(_))
+                        | (Kind::Float, DeValue::Integer(_) | DeValue::Float(_))
+                        | (Kind::Str, DeValue::String(_))
+                );
+                if fits_type {
+                    // Only the 64-bit check can still fail.
+                    check_leaf(source, item, key, element, out);
+                } else {
                     out.push(wrong_type(source, item, key, kind.expected()));
                 }
             }
@@ -407,6 +448,20 @@ pub(crate) struct RawModel {
     pub architecture: Option<Spanned<String>>,
     /// Required.
     pub embedding_size: Option<Spanned<i64>>,
+    /// Default: `embedding_size`.
+    pub user_embedding_size: Option<Spanned<i64>>,
+    /// Default: `embedding_size`.
+    pub item_embedding_size: Option<Spanned<i64>>,
+    /// Default: the architecture's (`Architecture::default_hidden_layers`).
+    pub hidden_layers: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// Default: 0 for each hidden layer.
+    pub dropouts: Option<Spanned<Vec<Spanned<f64>>>>,
+    /// Default 0.
+    pub embedding_dropout: Option<Spanned<f64>>,
+    /// `he-normal`, `normal` or `uniform`; default: the architecture's own.
+    pub init: Option<Spanned<String>>,
+    /// Only with `init` `normal` or `uniform`; default 0.05.
+    pub init_scale: Option<Spanned<f64>>,
 }
 
 /// `[training]`.
@@ -425,6 +480,16 @@ pub(crate) struct RawTraining {
     pub loss: Option<Spanned<String>>,
     /// Default 0.
     pub l2: Option<Spanned<f64>>,
+    /// Default 0.
+    pub weight_decay: Option<Spanned<f64>>,
+    /// Default 0; only with `sgd`.
+    pub momentum: Option<Spanned<f64>>,
+    /// Default 1; only with `huber`.
+    pub huber_delta: Option<Spanned<f64>>,
+    /// Absent: no early stopping.
+    pub patience: Option<Spanned<i64>>,
+    /// Default `rmse`; only with `patience`.
+    pub monitor: Option<Spanned<String>>,
 }
 
 /// `[metrics]`.

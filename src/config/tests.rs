@@ -260,11 +260,16 @@ fn unknown_names_list_the_allowed_ones() {
         ),
         (
             21,
-            "optimizer = \"sgd\"",
+            "optimizer = \"rmsprop\"",
             "training.optimizer",
-            "`adam`, got `sgd`",
+            "`adam`, `adamax`, `sgd`, got `rmsprop`",
         ),
-        (23, "loss = \"bce\"", "training.loss", "`mse`, got `bce`"),
+        (
+            23,
+            "loss = \"bce\"",
+            "training.loss",
+            "`mse`, `mae`, `huber`, got `bce`",
+        ),
         (
             27,
             "names = [\"rmse\", \"auc\"]",
@@ -628,6 +633,8 @@ fn schema_and_raw_structs_agree() {
                 raw::Kind::Float => "0.5",
                 raw::Kind::Str => "\"x\"",
                 raw::Kind::StrList => "[\"x\"]",
+                raw::Kind::IntList => "[1, 2]",
+                raw::Kind::FloatList => "[0.5, 1]",
             };
             text += &format!("{key} = {value}\n");
         }
@@ -759,7 +766,7 @@ learning_rate = -0.1
 [sweep]
 model.embedding_size = [8, 0]
 experiment.seed = [1, 2]
-training.momentum = [0.9]
+training.nesterov = [true]
 ";
     let err = parse(text).expect_err("invalid");
     let found: Vec<(Option<usize>, &str)> = err
@@ -778,8 +785,459 @@ training.momentum = [0.9]
             (Some(19), "training.learning_rate"),
             (Some(22), "model.embedding_size"), // the swept 0
             (Some(23), "experiment.seed"),
-            (Some(24), "training.momentum"),
+            (Some(24), "training.nesterov"),
         ],
         "{err}"
+    );
+}
+
+// ---- The model and training keys beyond the basics --------------------------------------
+
+#[test]
+fn new_keys_default_as_documented() {
+    let exp = parse(&edit(&[(15, "architecture = \"mlp\"")], &[])).expect("valid");
+    let model = &exp.base.model;
+    assert_eq!(model.user_embedding_size, None);
+    assert_eq!(model.item_embedding_size, None);
+    assert_eq!((model.user_size(), model.item_size()), (16, 16));
+    assert_eq!(model.hidden_layers, [128, 32]);
+    assert_eq!(model.dropouts, [0.0, 0.0]);
+    assert_eq!(model.embedding_dropout, 0.0);
+    assert_eq!(model.init, None);
+    let training = &exp.base.training;
+    assert_eq!(training.weight_decay, 0.0);
+    assert_eq!(training.momentum, 0.0);
+    assert_eq!(training.huber_delta, 1.0);
+    assert_eq!(training.early_stopping, None);
+    // And the model is exactly what `with_defaults` says.
+    assert_eq!(*model, ModelSpec::with_defaults(Architecture::Mlp, 16));
+}
+
+#[test]
+fn new_keys_are_read() {
+    let text = with_keys(
+        &[
+            (15, "architecture = \"ncf\""),
+            (21, "optimizer = \"sgd\""),
+            (23, "loss = \"huber\""),
+        ],
+        &[
+            "user_embedding_size = 8",
+            "item_embedding_size = 4",
+            "hidden_layers = [64, 32, 1]",
+            "dropouts = [0.5, 0, 0.25]",
+            "embedding_dropout = 0.1",
+            "init = \"uniform\"",
+            "init_scale = 0.01",
+        ],
+        &[
+            "weight_decay = 0.0001",
+            "momentum = 0.9",
+            "huber_delta = 2",
+            "patience = 3",
+            "monitor = \"mae\"",
+        ],
+    );
+    let exp = parse(&text).expect("valid");
+    assert_eq!(
+        exp.base.model,
+        ModelSpec {
+            architecture: Architecture::Ncf,
+            embedding_size: 16,
+            user_embedding_size: Some(8),
+            item_embedding_size: Some(4),
+            hidden_layers: vec![64, 32, 1],
+            dropouts: vec![0.5, 0.0, 0.25],
+            embedding_dropout: 0.1,
+            init: Some(InitSpec::Uniform { limit: 0.01 }),
+        }
+    );
+    let training = &exp.base.training;
+    assert_eq!(training.optimizer, OptimizerName::Sgd);
+    assert_eq!(training.loss, LossName::Huber);
+    assert_eq!(training.weight_decay, 0.0001);
+    assert_eq!(training.momentum, 0.9);
+    assert_eq!(training.huber_delta, 2.0);
+    assert_eq!(
+        training.early_stopping,
+        Some(EarlyStopping {
+            patience: 3,
+            monitor: MetricName::Mae
+        })
+    );
+}
+
+/// `BASE` with `model_keys` added after line 16 and `training_keys` after line 24, so the
+/// new lines are 17, 18, … and 25 + model_keys.len(), ….
+fn with_keys(replace: &[(usize, &str)], model_keys: &[&str], training_keys: &[&str]) -> String {
+    let mut lines: Vec<String> = BASE.iter().map(|line| line.to_string()).collect();
+    for &(line, text) in replace {
+        lines[line - 1] = text.to_string();
+    }
+    let mut out: Vec<String> = lines[..16].to_vec();
+    out.extend(model_keys.iter().map(|key| key.to_string()));
+    out.extend_from_slice(&lines[16..24]);
+    out.extend(training_keys.iter().map(|key| key.to_string()));
+    out.extend_from_slice(&lines[24..]);
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn init_keys() {
+    let init = |keys: &[&str]| parse(&with_keys(&[], keys, &[])).map(|exp| exp.base.model.init);
+    assert_eq!(init(&[]).expect("valid"), None);
+    assert_eq!(
+        init(&["init = \"he-normal\""]).expect("valid"),
+        Some(InitSpec::HeNormal)
+    );
+    assert_eq!(
+        init(&["init = \"normal\""]).expect("valid"),
+        Some(InitSpec::Normal {
+            std: DEFAULT_INIT_SCALE
+        })
+    );
+    assert_eq!(DEFAULT_INIT_SCALE, 0.05);
+    assert_eq!(
+        init(&["init = \"normal\"", "init_scale = 0.1"]).expect("valid"),
+        Some(InitSpec::Normal { std: 0.1 })
+    );
+    assert_reports(
+        &with_keys(&[], &["init = \"xavier\""], &[]),
+        17,
+        "model.init",
+        "must be one of `he-normal`, `normal`, `uniform`, got `xavier`",
+    );
+    assert_reports(
+        &with_keys(&[], &["init = \"uniform\"", "init_scale = 0"], &[]),
+        18,
+        "model.init_scale",
+        "must be > 0, got 0",
+    );
+    assert_reports(
+        &with_keys(&[], &["init_scale = 0.1"], &[]),
+        17,
+        "model.init_scale",
+        "only allowed with `model.init = \"normal\"` or `\"uniform\"` (it is their standard deviation or limit), but `model.init` is not set",
+    );
+    assert_reports(
+        &with_keys(&[], &["init = \"he-normal\"", "init_scale = 0.1"], &[]),
+        18,
+        "model.init_scale",
+        "but `model.init` is `he-normal` (line 17)",
+    );
+}
+
+#[test]
+fn model_size_and_dropout_keys() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "user_embedding_size = 0",
+            "model.user_embedding_size",
+            "must be >= 1, got 0",
+        ),
+        (
+            "item_embedding_size = -3",
+            "model.item_embedding_size",
+            "must be >= 1, got -3",
+        ),
+        (
+            "item_embedding_size = 2.5",
+            "model.item_embedding_size",
+            "must be an integer, got float 2.5",
+        ),
+        (
+            "embedding_dropout = 1",
+            "model.embedding_dropout",
+            "must be >= 0 and < 1, got 1",
+        ),
+        (
+            "embedding_dropout = -0.1",
+            "model.embedding_dropout",
+            "must be >= 0 and < 1, got -0.1",
+        ),
+        (
+            "hidden_layers = 10",
+            "model.hidden_layers",
+            "must be a list of integers, got integer 10",
+        ),
+        (
+            "hidden_layers = [10, 0]",
+            "model.hidden_layers",
+            "must be a list of integers >= 1, got 0",
+        ),
+        (
+            "hidden_layers = [10, 1.5]",
+            "model.hidden_layers",
+            "must be a list of integers, got float 1.5",
+        ),
+        (
+            "hidden_layers = [99999999999999999999]",
+            "model.hidden_layers",
+            "64-bit integer",
+        ),
+        (
+            "dropouts = [\"half\"]",
+            "model.dropouts",
+            "must be a list of numbers, got string \"half\"",
+        ),
+    ];
+    for &(text, key, what) in cases {
+        assert_reports(&with_keys(&[], &[text], &[]), 17, key, what);
+    }
+    // Each bad element on its own line.
+    let text = with_keys(
+        &[(15, "architecture = \"mlp\"")],
+        &["dropouts = [", "  0.5,", "  1.0,", "]"],
+        &[],
+    );
+    assert_eq!(
+        error(&text),
+        "experiments/bad.toml:19: `model.dropouts` must be a list of numbers >= 0 and < 1, got 1.0"
+    );
+    // `[]` hidden layers is fine, and then no dropouts.
+    let exp = parse(&with_keys(
+        &[(15, "architecture = \"ncf\"")],
+        &["hidden_layers = []"],
+        &[],
+    ))
+    .expect("valid");
+    assert!(exp.base.model.hidden_layers.is_empty());
+    assert!(exp.base.model.dropouts.is_empty());
+    // Written hidden layers override the architecture's; dropouts default to one per layer.
+    let exp = parse(&with_keys(
+        &[(15, "architecture = \"mlp\"")],
+        &["hidden_layers = [8, 4, 2]"],
+        &[],
+    ))
+    .expect("valid");
+    assert_eq!(exp.base.model.dropouts, [0.0; 3]);
+}
+
+#[test]
+fn dropouts_need_one_rate_per_hidden_layer() {
+    let shown = error(&with_keys(
+        &[(15, "architecture = \"mlp\"")],
+        &["dropouts = [0.5]"],
+        &[],
+    ));
+    assert_eq!(
+        shown,
+        "experiments/bad.toml:17: `model.dropouts` must have one dropout rate per hidden layer: `model.hidden_layers` has 2 (the default for `mlp`), `model.dropouts` has 1"
+    );
+    assert_reports(
+        &with_keys(&[], &["hidden_layers = [4]", "dropouts = [0.1, 0.2]"], &[]),
+        18,
+        "model.dropouts",
+        "`model.hidden_layers` has 1, `model.dropouts` has 2",
+    );
+    // dot-mf has no hidden layers: no dropouts either.
+    assert_reports(
+        &with_keys(&[], &["dropouts = [0.1]"], &[]),
+        17,
+        "model.dropouts",
+        "has 0 (the default for `dot-mf`), `model.dropouts` has 1",
+    );
+}
+
+#[test]
+fn training_range_checks() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "weight_decay = -1",
+            "training.weight_decay",
+            "must be >= 0, got -1",
+        ),
+        (
+            "weight_decay = nan",
+            "training.weight_decay",
+            "must be >= 0, got nan",
+        ),
+        ("patience = 0", "training.patience", "must be >= 1, got 0"),
+        (
+            "patience = \"3\"",
+            "training.patience",
+            "must be an integer, got string \"3\"",
+        ),
+    ];
+    for &(text, key, what) in cases {
+        assert_reports(&with_keys(&[], &[], &[text]), 25, key, what);
+    }
+    assert_reports(
+        &with_keys(&[(21, "optimizer = \"sgd\"")], &[], &["momentum = 1"]),
+        25,
+        "training.momentum",
+        "must be >= 0 and < 1, got 1",
+    );
+    assert_reports(
+        &with_keys(&[(23, "loss = \"huber\"")], &[], &["huber_delta = 0"]),
+        25,
+        "training.huber_delta",
+        "must be > 0, got 0",
+    );
+    assert_reports(
+        &with_keys(&[], &[], &["patience = 2", "monitor = \"auc\""]),
+        26,
+        "training.monitor",
+        "must be one of `rmse`, `mae`, got `auc`",
+    );
+}
+
+#[test]
+fn keys_that_belong_to_another_value() {
+    assert_reports(
+        &with_keys(&[], &[], &["momentum = 0.9"]),
+        25,
+        "training.momentum",
+        "only allowed with `training.optimizer = \"sgd\"`, but the optimizer is `adam` (line 21)",
+    );
+    // Written with its default value it is still an error: it would do nothing.
+    assert_reports(
+        &with_keys(&[(21, "")], &[], &["momentum = 0"]),
+        25,
+        "training.momentum",
+        "but the optimizer is `adam` (the default)",
+    );
+    assert_reports(
+        &with_keys(&[], &[], &["huber_delta = 2"]),
+        25,
+        "training.huber_delta",
+        "only allowed with `training.loss = \"huber\"`, but the loss is `mse` (line 23)",
+    );
+    assert_reports(
+        &with_keys(&[], &[], &["monitor = \"mae\""]),
+        25,
+        "training.monitor",
+        "only allowed with `training.patience` (it is the metric early stopping watches), but `training.patience` is not set",
+    );
+    // Early stopping needs a validation split.
+    assert_eq!(
+        error(&with_keys(&[(12, "")], &[], &["patience = 2"])),
+        "experiments/bad.toml:25: `training.patience` is only allowed with a validation split, `split.validation_fraction` > 0 (early stopping watches the validation metric), but `split.validation_fraction` is 0"
+    );
+    let exp = parse(&with_keys(&[], &[], &["patience = 2"])).expect("valid");
+    assert_eq!(
+        exp.base.training.early_stopping,
+        Some(EarlyStopping {
+            patience: 2,
+            monitor: MetricName::Rmse
+        })
+    );
+}
+
+#[test]
+fn cross_key_rules_hold_at_every_grid_point() {
+    // Base optimizer sgd with momentum; the sweep's `adam` point is an error, reported at
+    // the momentum line and naming the sweep line that sets adam.
+    let text = with_keys(
+        &[(21, "optimizer = \"sgd\"")],
+        &[],
+        &[
+            "momentum = 0.9",
+            "[sweep]",
+            "training.optimizer = [\"adam\", \"sgd\"]",
+        ],
+    );
+    assert_eq!(
+        error(&text),
+        "experiments/bad.toml:25: `training.momentum` is only allowed with `training.optimizer = \"sgd\"`, but the optimizer is `adam` (line 27)"
+    );
+    // A swept momentum with the base adam is reported on the sweep line.
+    assert_reports(
+        &with_keys(&[], &[], &["[sweep]", "training.momentum = [0.5]"]),
+        26,
+        "training.momentum",
+        "but the optimizer is `adam` (line 21)",
+    );
+    // Early stopping with a swept validation fraction of 0.
+    assert_reports(
+        &with_keys(
+            &[],
+            &[],
+            &[
+                "patience = 2",
+                "[sweep]",
+                "split.validation_fraction = [0.1, 0]",
+            ],
+        ),
+        25,
+        "training.patience",
+        "but `split.validation_fraction` is 0",
+    );
+    // Sweeping the architecture: dropouts written for one architecture's layers.
+    assert_reports(
+        &with_keys(
+            &[(15, "architecture = \"ncf\"")],
+            &["dropouts = [0.2]"],
+            &["[sweep]", "model.architecture = [\"ncf\", \"mlp\"]"],
+        ),
+        17,
+        "model.dropouts",
+        "`model.hidden_layers` has 2 (the default for `mlp`), `model.dropouts` has 1",
+    );
+    // And a compatible sweep loads.
+    let text = with_keys(
+        &[(21, "optimizer = \"sgd\"")],
+        &[],
+        &[
+            "momentum = 0.9",
+            "[sweep]",
+            "training.learning_rate = [0.1, 0.01]",
+        ],
+    );
+    parse(&text).expect("valid");
+}
+
+#[test]
+fn list_valued_keys_sweep_as_lists_of_lists() {
+    let text = with_keys(
+        &[(15, "architecture = \"ncf\"")],
+        &[],
+        &["[sweep]", "\"model.hidden_layers\" = [[10], [10, 10]]"],
+    );
+    let exp = parse(&text).expect("valid");
+    assert_eq!(exp.sweep[0].key, "model.hidden_layers");
+    assert_eq!(exp.sweep[0].values.len(), 2);
+
+    // A flat list is refused with the syntax to use.
+    let shown = error(&with_keys(
+        &[],
+        &[],
+        &["[sweep]", "model.hidden_layers = [10, 20]"],
+    ));
+    assert_eq!(
+        shown,
+        "experiments/bad.toml:26: `model.hidden_layers` takes a list, so its sweep values must be a list of lists, one list per grid point, e.g. `model.hidden_layers = [[64], [64, 32]]`; got integer 10"
+    );
+    assert_reports(
+        &with_keys(
+            &[],
+            &[],
+            &["[sweep]", "metrics.names = [\"rmse\", \"mae\"]"],
+        ),
+        26,
+        "metrics.names",
+        "must be a list of lists",
+    );
+    // Bad elements inside a swept list are reported on the sweep line.
+    assert_reports(
+        &with_keys(
+            &[(15, "architecture = \"ncf\"")],
+            &[],
+            &["[sweep]", "model.hidden_layers = [[10], [10, 0]]"],
+        ),
+        26,
+        "model.hidden_layers",
+        "must be a list of integers >= 1, got 0",
+    );
+    // Sweeping hidden layers against written dropouts: the mismatched point is an error.
+    assert_reports(
+        &with_keys(
+            &[(15, "architecture = \"ncf\"")],
+            &["dropouts = [0.5]"],
+            &["[sweep]", "model.hidden_layers = [[10], [10, 10]]"],
+        ),
+        17,
+        "model.dropouts",
+        "`model.hidden_layers` has 2, `model.dropouts` has 1",
     );
 }

@@ -10,9 +10,15 @@ use super::error::{Diagnostic, Problem};
 use super::raw::{RawData, RawExperiment, RawFile, RawMetrics, RawModel, RawSplit, RawTraining};
 use super::source::Source;
 use super::spec::{
-    Architecture, DataSpec, DatasetName, LossName, MetricName, ModelSpec, OptimizerName, RunConfig,
-    SplitSpec, TrainingSpec,
+    Architecture, DataSpec, DatasetName, EarlyStopping, InitSpec, LossName, MetricName, ModelSpec,
+    OptimizerName, RunConfig, SplitSpec, TrainingSpec,
 };
+
+/// `model.init_scale` when `model.init` is `normal` or `uniform` and the file gives none.
+pub const DEFAULT_INIT_SCALE: f64 = 0.05;
+
+/// `model.init` names, in documentation order.
+const INIT_NAMES: [&str; 3] = ["he-normal", "normal", "uniform"];
 
 /// `experiment.seed` when the file gives none.
 pub const DEFAULT_SEED: u64 = 42;
@@ -123,6 +129,59 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A list of integers, each at least `min`; every bad element is reported on its line.
+    fn counts(
+        &mut self,
+        values: Spanned<Vec<Spanned<i64>>>,
+        key: &str,
+        min: i64,
+        expected: &'static str,
+    ) -> Option<Vec<usize>> {
+        let counts: Vec<Option<usize>> = values
+            .into_inner()
+            .into_iter()
+            .map(|value| self.count(value, key, min, expected))
+            .collect();
+        counts.into_iter().collect()
+    }
+
+    /// A list of finite numbers for which `ok` holds; every bad element is reported.
+    fn numbers(
+        &mut self,
+        values: Spanned<Vec<Spanned<f64>>>,
+        key: &str,
+        ok: fn(f64) -> bool,
+        expected: &'static str,
+    ) -> Option<Vec<f64>> {
+        let numbers: Vec<Option<f64>> = values
+            .into_inner()
+            .into_iter()
+            .map(|value| self.number(value, key, ok, expected))
+            .collect();
+        numbers.into_iter().collect()
+    }
+
+    /// ` (line 21)` for a value written in the file, `` (the default)`` for one that is not.
+    fn where_set(&self, span: Option<&Range<usize>>) -> String {
+        match span.map(|span| self.source.line(span)) {
+            Some(Some(line)) => format!(" (line {line})"),
+            Some(None) => String::new(),
+            None => " (the default)".to_string(),
+        }
+    }
+
+    /// Report `key` at `span` as needing `requirement`.
+    fn requires(&mut self, span: &Range<usize>, key: &str, requirement: String, actual: String) {
+        self.push(
+            span,
+            key,
+            Problem::Requires {
+                requirement,
+                actual,
+            },
+        );
+    }
+
     /// One of the names in `all`.
     fn choice<T: Copy>(
         &mut self,
@@ -188,7 +247,17 @@ pub(crate) fn run_config(cx: &mut Checker<'_>, raw: RawFile) -> Option<RunConfig
     let data = data(cx, raw.data);
     let split = split(cx, raw.split);
     let model = model(cx, raw.model);
-    let training = training(cx, raw.training);
+    let validation_fraction = split.as_ref().map(|split| match split {
+        SplitSpec::Holdout {
+            validation_fraction,
+            ..
+        }
+        | SplitSpec::Kfold {
+            validation_fraction,
+            ..
+        } => *validation_fraction,
+    });
+    let training = training(cx, raw.training, validation_fraction);
     let metrics = metrics(cx, raw.metrics);
     Some(RunConfig {
         data: data?,
@@ -322,6 +391,13 @@ fn model(cx: &mut Checker<'_>, raw: Option<Spanned<RawModel>>) -> Option<ModelSp
         RawModel {
             architecture,
             embedding_size,
+            user_embedding_size,
+            item_embedding_size,
+            hidden_layers,
+            dropouts,
+            embedding_dropout,
+            init,
+            init_scale,
         },
     ) = cx.table(raw, "model")?;
     let architecture = cx
@@ -337,21 +413,130 @@ fn model(cx: &mut Checker<'_>, raw: Option<Spanned<RawModel>>) -> Option<ModelSp
     let embedding_size = cx
         .required(embedding_size, &span, "model.embedding_size")
         .and_then(|size| cx.count(size, "model.embedding_size", 1, ">= 1"));
+    let mut side_size = |size: Option<Spanned<i64>>, key| match size {
+        None => Some(None),
+        Some(size) => cx.count(size, key, 1, ">= 1").map(Some),
+    };
+    let user_embedding_size = side_size(user_embedding_size, "model.user_embedding_size");
+    let item_embedding_size = side_size(item_embedding_size, "model.item_embedding_size");
+
+    // `None`: absent (the architecture's default); `Some(None)`: present but invalid.
+    let hidden_layers = hidden_layers
+        .map(|layers| cx.counts(layers, "model.hidden_layers", 1, "a list of integers >= 1"));
+    let dropout_range = |rate: f64| (0.0..1.0).contains(&rate);
+    let dropouts_span = dropouts.as_ref().map(Spanned::span);
+    let dropouts = dropouts.map(|rates| {
+        cx.numbers(
+            rates,
+            "model.dropouts",
+            dropout_range,
+            "a list of numbers >= 0 and < 1",
+        )
+    });
+    let embedding_dropout = match embedding_dropout {
+        None => Some(0.0),
+        Some(rate) => cx.number(
+            rate,
+            "model.embedding_dropout",
+            dropout_range,
+            ">= 0 and < 1",
+        ),
+    };
+    let init = init_spec(cx, init, init_scale);
+
     let (architecture, embedding_size) = (architecture?, embedding_size?);
-    let hidden_layers = architecture.default_hidden_layers();
+    let (hidden_layers, hidden_note) = match hidden_layers {
+        None => (
+            architecture.default_hidden_layers(),
+            format!(" (the default for `{}`)", architecture.as_str()),
+        ),
+        Some(layers) => (layers?, String::new()),
+    };
+    let dropouts = match (dropouts, dropouts_span) {
+        (Some(rates), Some(rates_span)) => {
+            let rates = rates?;
+            if rates.len() != hidden_layers.len() {
+                cx.push(
+                    &rates_span,
+                    "model.dropouts",
+                    Problem::LengthMismatch {
+                        other_key: "model.hidden_layers",
+                        expected: hidden_layers.len(),
+                        note: hidden_note,
+                        found: rates.len(),
+                        rule: "one dropout rate per hidden layer",
+                    },
+                );
+                return None;
+            }
+            rates
+        }
+        _ => vec![0.0; hidden_layers.len()],
+    };
     Some(ModelSpec {
         architecture,
         embedding_size,
-        user_embedding_size: None,
-        item_embedding_size: None,
-        dropouts: vec![0.0; hidden_layers.len()],
+        user_embedding_size: user_embedding_size?,
+        item_embedding_size: item_embedding_size?,
         hidden_layers,
-        embedding_dropout: 0.0,
-        init: None,
+        dropouts,
+        embedding_dropout: embedding_dropout?,
+        init: init?,
     })
 }
 
-fn training(cx: &mut Checker<'_>, raw: Option<Spanned<RawTraining>>) -> Option<TrainingSpec> {
+/// `model.init` and `model.init_scale`: `Some(None)` when neither is given.
+fn init_spec(
+    cx: &mut Checker<'_>,
+    init: Option<Spanned<String>>,
+    init_scale: Option<Spanned<f64>>,
+) -> Option<Option<InitSpec>> {
+    let init_span = init.as_ref().map(Spanned::span);
+    let name = match &init {
+        None => None,
+        Some(name) => Some(cx.choice(name, "model.init", &INIT_NAMES, |name| name)?),
+    };
+    let scale = match init_scale {
+        None => None,
+        Some(scale) => {
+            let scale_span = scale.span();
+            let scale = cx.number(scale, "model.init_scale", |s| s > 0.0, "> 0")?;
+            if !matches!(name, Some("normal" | "uniform")) {
+                let actual = match name {
+                    Some(name) => format!(
+                        "`model.init` is `{name}`{}",
+                        cx.where_set(init_span.as_ref())
+                    ),
+                    None => "`model.init` is not set".to_string(),
+                };
+                cx.requires(
+                    &scale_span,
+                    "model.init_scale",
+                    "`model.init = \"normal\"` or `\"uniform\"` (it is their standard deviation or limit)"
+                        .to_string(),
+                    actual,
+                );
+                return None;
+            }
+            Some(scale)
+        }
+    };
+    let scale = scale.unwrap_or(DEFAULT_INIT_SCALE);
+    Some(match name {
+        None => None,
+        Some("normal") => Some(InitSpec::Normal { std: scale }),
+        Some("uniform") => Some(InitSpec::Uniform { limit: scale }),
+        Some(_) => Some(InitSpec::HeNormal),
+    })
+}
+
+/// `[training]`. `validation_fraction` is the split's (`None` if the split is invalid), which
+/// early stopping needs to be positive.
+fn training(
+    cx: &mut Checker<'_>,
+    raw: Option<Spanned<RawTraining>>,
+    validation_fraction: Option<f64>,
+) -> Option<TrainingSpec> {
     let (
         span,
         RawTraining {
@@ -361,6 +546,11 @@ fn training(cx: &mut Checker<'_>, raw: Option<Spanned<RawTraining>>) -> Option<T
             learning_rate,
             loss,
             l2,
+            weight_decay,
+            momentum,
+            huber_delta,
+            patience,
+            monitor,
         },
     ) = cx.table(raw, "training")?;
     let epochs = cx
@@ -369,6 +559,7 @@ fn training(cx: &mut Checker<'_>, raw: Option<Spanned<RawTraining>>) -> Option<T
     let batch_size = cx
         .required(batch_size, &span, "training.batch_size")
         .and_then(|size| cx.count(size, "training.batch_size", 1, ">= 1"));
+    let optimizer_span = optimizer.as_ref().map(Spanned::span);
     let optimizer = match optimizer {
         None => Some(OptimizerName::Adam),
         Some(name) => cx.choice(
@@ -381,6 +572,7 @@ fn training(cx: &mut Checker<'_>, raw: Option<Spanned<RawTraining>>) -> Option<T
     let learning_rate = cx
         .required(learning_rate, &span, "training.learning_rate")
         .and_then(|rate| cx.number(rate, "training.learning_rate", |r| r > 0.0, "> 0"));
+    let loss_span = loss.as_ref().map(Spanned::span);
     let loss = match loss {
         None => Some(LossName::Mse),
         Some(name) => cx.choice(&name, "training.loss", &LossName::ALL, LossName::as_str),
@@ -389,6 +581,68 @@ fn training(cx: &mut Checker<'_>, raw: Option<Spanned<RawTraining>>) -> Option<T
         None => Some(0.0),
         Some(l2) => cx.number(l2, "training.l2", |l2| l2 >= 0.0, ">= 0"),
     };
+    let weight_decay = match weight_decay {
+        None => Some(0.0),
+        Some(decay) => cx.number(decay, "training.weight_decay", |d| d >= 0.0, ">= 0"),
+    };
+
+    // Keys that belong to one optimiser or loss: written with another is an error, whatever
+    // the value, since the key would silently do nothing.
+    let momentum = match momentum {
+        None => Some(0.0),
+        Some(momentum) => {
+            let momentum_span = momentum.span();
+            let value = cx.number(
+                momentum,
+                "training.momentum",
+                |m| (0.0..1.0).contains(&m),
+                ">= 0 and < 1",
+            );
+            match optimizer {
+                Some(OptimizerName::Sgd) | None => value,
+                Some(other) => {
+                    let actual = format!(
+                        "the optimizer is `{}`{}",
+                        other.as_str(),
+                        cx.where_set(optimizer_span.as_ref())
+                    );
+                    cx.requires(
+                        &momentum_span,
+                        "training.momentum",
+                        "`training.optimizer = \"sgd\"`".to_string(),
+                        actual,
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let huber_delta = match huber_delta {
+        None => Some(1.0),
+        Some(delta) => {
+            let delta_span = delta.span();
+            let value = cx.number(delta, "training.huber_delta", |d| d > 0.0, "> 0");
+            match loss {
+                Some(LossName::Huber) | None => value,
+                Some(other) => {
+                    let actual = format!(
+                        "the loss is `{}`{}",
+                        other.as_str(),
+                        cx.where_set(loss_span.as_ref())
+                    );
+                    cx.requires(
+                        &delta_span,
+                        "training.huber_delta",
+                        "`training.loss = \"huber\"`".to_string(),
+                        actual,
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let early_stopping = early_stopping(cx, patience, monitor, validation_fraction);
+
     Some(TrainingSpec {
         epochs: epochs?,
         batch_size: batch_size?,
@@ -396,11 +650,60 @@ fn training(cx: &mut Checker<'_>, raw: Option<Spanned<RawTraining>>) -> Option<T
         learning_rate: learning_rate?,
         loss: loss?,
         l2: l2?,
-        weight_decay: 0.0,
-        momentum: 0.0,
-        huber_delta: 1.0,
-        early_stopping: None,
+        weight_decay: weight_decay?,
+        momentum: momentum?,
+        huber_delta: huber_delta?,
+        early_stopping: early_stopping?,
     })
+}
+
+/// `training.patience` and `training.monitor`: `Some(None)` when neither is given.
+fn early_stopping(
+    cx: &mut Checker<'_>,
+    patience: Option<Spanned<i64>>,
+    monitor: Option<Spanned<String>>,
+    validation_fraction: Option<f64>,
+) -> Option<Option<EarlyStopping>> {
+    let monitor = match monitor {
+        None => Some(MetricName::Rmse),
+        Some(name) => {
+            let chosen = cx.choice(
+                &name,
+                "training.monitor",
+                &MetricName::ALL,
+                MetricName::as_str,
+            );
+            if patience.is_none() {
+                cx.requires(
+                    &name.span(),
+                    "training.monitor",
+                    "`training.patience` (it is the metric early stopping watches)".to_string(),
+                    "`training.patience` is not set".to_string(),
+                );
+                return None;
+            }
+            chosen
+        }
+    };
+    let Some(patience) = patience else {
+        return Some(None);
+    };
+    let patience_span = patience.span();
+    let patience = cx.count(patience, "training.patience", 1, ">= 1");
+    if validation_fraction == Some(0.0) {
+        cx.requires(
+            &patience_span,
+            "training.patience",
+            "a validation split, `split.validation_fraction` > 0 (early stopping watches the validation metric)"
+                .to_string(),
+            "`split.validation_fraction` is 0".to_string(),
+        );
+        return None;
+    }
+    Some(Some(EarlyStopping {
+        patience: patience?,
+        monitor: monitor?,
+    }))
 }
 
 /// `metrics.names` when the file gives none.
