@@ -33,7 +33,7 @@ pub enum Init {
 }
 
 /// Standard deviation of a standard normal truncated to [−2, 2] (Keras's correction).
-const TRUNCATED_NORMAL_STD: f32 = 0.879_625_66;
+const TRUNCATED_NORMAL_STD: f32 = 0.879_625_7;
 
 impl Init {
     /// Keras's `he_normal` for a weight with `fan_in` inputs per unit.
