@@ -6,6 +6,10 @@
 pub mod baselines;
 pub mod biased_mf;
 pub mod dot_mf;
+pub mod funk_svd;
+pub mod layers;
+pub mod mlp;
+pub mod ncf;
 pub mod params;
 pub mod two_tower;
 
@@ -83,6 +87,9 @@ pub fn build(
         Architecture::BiasedMf => {
             Box::new(biased_mf::BiasedMf::new(spec.embedding_size, ctx, rng)?)
         }
+        Architecture::Ncf => Box::new(ncf::Ncf::new(spec, ctx, rng)?),
+        Architecture::Mlp => Box::new(mlp::Mlp::new(spec, ctx, rng)?),
+        Architecture::FunkSvd => Box::new(funk_svd::FunkSvd::new(spec, ctx, rng)?),
         Architecture::GlobalMean => Box::new(baselines::GlobalMean::new(ctx)),
         Architecture::Biases => Box::new(baselines::Biases::new(ctx)?),
         Architecture::TwoTower => {
@@ -91,8 +98,92 @@ pub fn build(
             };
             Box::new(two_tower::TwoTower::new(spec, features, ctx, rng)?)
         }
-        other => candle_core::bail!("architecture {} is not implemented yet", other.as_str()),
     })
+}
+
+/// Helpers for the models' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::config::spec::TrainingSpec;
+
+    /// A CPU context with `n_users` users, `n_items` items, ratings 1–5 and mean 3.
+    pub fn ctx(n_users: usize, n_items: usize) -> ModelContext {
+        ModelContext {
+            n_users,
+            n_items,
+            rating_range: (1.0, 5.0),
+            global_mean: 3.0,
+            device: Device::Cpu,
+            features: None,
+        }
+    }
+
+    /// Overwrites every row of table `id` with `values` (row-major).
+    pub fn set_rows(params: &Params, id: params::TableId, values: &[f32]) {
+        let w = &params.tables()[id.0].weight;
+        let t = Tensor::from_slice(values, w.dims(), &Device::Cpu).unwrap();
+        w.slice_set(&t, 0, 0).unwrap();
+    }
+
+    /// Overwrites a dense variable with `values` in its own shape.
+    pub fn set_var(var: &candle_core::Var, values: &[f32]) {
+        let t = Tensor::from_slice(values, var.dims(), &Device::Cpu).unwrap();
+        var.set(&t).unwrap();
+    }
+
+    /// A CPU batch.
+    pub fn batch(users: &[u32], items: &[u32]) -> Batch {
+        Batch {
+            users: Tensor::new(users, &Device::Cpu).unwrap(),
+            items: Tensor::new(items, &Device::Cpu).unwrap(),
+        }
+    }
+
+    /// The model's predictions for `batch` as a vector.
+    pub fn predict(model: &dyn RatingModel, batch: &Batch, tape: &mut Tape) -> Vec<f32> {
+        model.forward(batch, tape).unwrap().to_vec1().unwrap()
+    }
+
+    /// Every table's values, row by row.
+    pub fn tables(model: &dyn RatingModel) -> Vec<Vec<Vec<f32>>> {
+        let tables = model.params().tables();
+        tables.iter().map(|t| t.weight.to_vec2().unwrap()).collect()
+    }
+
+    /// One Adam step (rate `lr`, no L2) on the MSE of `batch` against `target`.
+    pub fn adam_step(model: &dyn RatingModel, batch: &Batch, target: &[f32], lr: f64) {
+        let spec = TrainingSpec::adam(1, target.len(), lr, 0.0);
+        let mut opt = crate::train::optimizer(&spec, model.params()).unwrap();
+        let target = Tensor::new(target, &Device::Cpu).unwrap();
+        let mut tape = Tape::recording();
+        let p = model.forward(batch, &mut tape).unwrap();
+        let loss = crate::train::loss::mse(&p, &target).unwrap();
+        opt.step(model.params(), &tape, &loss.backward().unwrap())
+            .unwrap();
+    }
+
+    /// Checks that one Adam step on users 0 and 1 × items 1 and 0 (of three each) moves
+    /// both predictions towards `target` and leaves row 2 of every table untouched.
+    pub fn one_step_moves_towards_target(model: &dyn RatingModel, target: [f32; 2], lr: f64) {
+        let b = batch(&[0, 1], &[1, 0]);
+        let before = predict(model, &b, &mut Tape::off());
+        let tables_before = tables(model);
+        adam_step(model, &b, &target, lr);
+        let after = predict(model, &b, &mut Tape::off());
+        for i in 0..2 {
+            let (was, now) = ((before[i] - target[i]).abs(), (after[i] - target[i]).abs());
+            assert!(
+                now < was,
+                "prediction {i}: {before:?} → {after:?}, target {target:?}"
+            );
+        }
+        for (t, (old, new)) in tables_before.iter().zip(tables(model)).enumerate() {
+            assert_eq!(old[2], new[2], "table {t}: untouched row 2 moved");
+            assert_ne!(old[0], new[0], "table {t}: row 0 did not move");
+            assert_ne!(old[1], new[1], "table {t}: row 1 did not move");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,5 +287,21 @@ mod tests {
         let items: Vec<Vec<f32>> = model.params().tables()[1].weight.to_vec2().unwrap();
         assert!(users.iter().all(|row| row[5] == 1.0), "{users:?}");
         assert!(items.iter().all(|row| row[4] == 1.0), "{items:?}");
+    }
+
+    #[test]
+    fn build_registers_ncf_mlp_and_funk_svd() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let ctx = testing::ctx(3, 3);
+        let count = |arch, k, rng: &mut rand_chacha::ChaCha8Rng| {
+            let spec = ModelSpec::with_defaults(arch, k);
+            build(&spec, &ctx, rng).unwrap().params().count()
+        };
+        // NCF k=4, [10]: tables 2·3·4 = 24; hidden1 8·10 + 10 = 90; output 10 + 1 = 11.
+        assert_eq!(count(Architecture::Ncf, 4, &mut rng), 125);
+        // MLP k=5, [128, 32]: tables 30; 10·128 + 128 = 1408; 128·32 + 32 = 4128; 33.
+        assert_eq!(count(Architecture::Mlp, 5, &mut rng), 5599);
+        // Funk SVD k=4: two tables of 3 rows × (4 + 2).
+        assert_eq!(count(Architecture::FunkSvd, 4, &mut rng), 36);
     }
 }
