@@ -52,9 +52,8 @@ impl Linear {
 /// each value is zeroed with probability `p` and the survivors are scaled by 1/(1 − p), so
 /// evaluation is the identity and needs no rescaling.
 ///
-/// The mask comes from `candle_nn::ops::dropout`, i.e. the device's own random generator:
-/// on the CPU that is the thread's generator, not the run's seeded one, so two runs of a
-/// model with dropout do not repeat bit for bit.
+/// The mask is drawn on the host from the tape's generator, which the training loop seeds
+/// from the run's seed, so a run with dropout repeats exactly; it costs one multiply.
 ///
 /// # Shapes
 /// `x`: any shape → the same shape.
@@ -62,7 +61,8 @@ pub fn dropout(x: &Tensor, p: f64, tape: &Tape) -> Result<Tensor> {
     if !tape.is_training() || p <= 0.0 {
         return Ok(x.clone());
     }
-    candle_nn::ops::dropout(x, p as f32)
+    let mask = tape.dropout_mask(x.elem_count(), p);
+    x * Tensor::from_vec(mask, x.shape(), x.device())?
 }
 
 /// Hidden dense layers, each followed by a ReLU and its dropout, then a dense layer to one

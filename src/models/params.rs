@@ -303,21 +303,43 @@ pub struct Gathered {
     pub rows: Var,
 }
 
-/// Records the embedding rows a forward pass read, when training.
+/// Records the embedding rows a forward pass read, when training, and carries the seeded
+/// generator that train-only randomness (dropout masks) draws from, so a run with dropout
+/// repeats exactly for its seed.
 #[derive(Debug, Default)]
 pub struct Tape {
     recording: bool,
     /// What was gathered, in order.
     pub entries: Vec<Gathered>,
+    rng: std::cell::RefCell<Option<rand_chacha::ChaCha8Rng>>,
 }
 
 impl Tape {
-    /// A tape that records (training).
-    pub fn recording() -> Self {
+    /// A recording (training) tape whose dropout masks come from `seed`.
+    pub fn recording_seeded(seed: u64) -> Self {
         Tape {
             recording: true,
             entries: Vec::new(),
+            rng: std::cell::RefCell::new(Some(rand::SeedableRng::seed_from_u64(seed))),
         }
+    }
+
+    /// A recording (training) tape with a fresh seed each time (for tests and one-off
+    /// steps; the training loop uses [`Tape::recording_seeded`]).
+    pub fn recording() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Tape::recording_seeded(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// `n` inverted-dropout mask values: 0 with probability `p`, else 1/(1 − p).
+    pub fn dropout_mask(&self, n: usize, p: f64) -> Vec<f32> {
+        use rand::Rng;
+        let scale = (1.0 / (1.0 - p)) as f32;
+        let mut rng = self.rng.borrow_mut();
+        let rng = rng.get_or_insert_with(|| rand::SeedableRng::seed_from_u64(0));
+        (0..n)
+            .map(|_| if rng.random::<f64>() < p { 0.0 } else { scale })
+            .collect()
     }
 
     /// A tape that records nothing (evaluation).

@@ -108,18 +108,18 @@ impl TwoTower {
     ///
     /// # Shapes
     /// `ids`: `(B,)` u32 → `(B, hidden_layers.last())`.
-    fn embed_items(&self, ids: &Tensor, train: bool) -> Result<Tensor> {
+    fn embed_items(&self, ids: &Tensor, tape: &Tape) -> Result<Tensor> {
         let x = self.item_features.index_select(ids, 0)?;
-        l2_normalise(&self.item_tower.forward(&x, train)?)
+        l2_normalise(&self.item_tower.forward(&x, tape)?)
     }
 
     /// L2-normalised user-tower outputs of the users `ids`.
     ///
     /// # Shapes
     /// `ids`: `(B,)` u32 → `(B, hidden_layers.last())`.
-    fn embed_users(&self, ids: &Tensor, train: bool) -> Result<Tensor> {
+    fn embed_users(&self, ids: &Tensor, tape: &Tape) -> Result<Tensor> {
         let x = self.user_features.index_select(ids, 0)?;
-        l2_normalise(&self.user_tower.forward(&x, train)?)
+        l2_normalise(&self.user_tower.forward(&x, tape)?)
     }
 
     /// The L2-normalised item-tower output of every item, row = dense item id, computed in
@@ -134,7 +134,7 @@ impl TwoTower {
         for start in (0..n).step_by(VECTOR_BATCH) {
             let end = (start + VECTOR_BATCH).min(n);
             let ids = Tensor::arange(start as u32, end as u32, device)?;
-            chunks.push(self.embed_items(&ids, false)?);
+            chunks.push(self.embed_items(&ids, &Tape::off())?);
         }
         if chunks.is_empty() {
             let width = self.item_tower.out_width();
@@ -150,9 +150,8 @@ impl RatingModel for TwoTower {
     /// # Shapes
     /// `batch.users`, `batch.items`: `(B,)` u32 → `(B,)` f32, within the rating range.
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
-        let train = tape.is_training();
-        let u = self.embed_users(&batch.users, train)?;
-        let v = self.embed_items(&batch.items, train)?;
+        let u = self.embed_users(&batch.users, tape)?;
+        let v = self.embed_items(&batch.items, tape)?;
         cosine_to_rating(&(u * v)?.sum(1)?, self.range)
     }
 
@@ -256,7 +255,7 @@ impl Tower {
 
     /// # Shapes
     /// `(B, in)` → `(B, out_width)`.
-    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, tape: &Tape) -> Result<Tensor> {
         let mut x = x.clone();
         let last = self.layers.len().saturating_sub(1);
         for (k, layer) in self.layers.iter().enumerate() {
@@ -266,9 +265,7 @@ impl Tower {
             if k < last {
                 x = x.relu()?;
             }
-            if train && layer.dropout > 0.0 {
-                x = candle_nn::ops::dropout(&x, layer.dropout)?;
-            }
+            x = super::layers::dropout(&x, layer.dropout as f64, tape)?;
         }
         Ok(x)
     }
@@ -404,7 +401,7 @@ mod tests {
         set(&tower.layers[1].weight, &[-3.0, 4.0, 9.0, 9.0]);
         set(&tower.layers[1].bias, &[0.0, 0.0]);
         let x = Tensor::new(&[[1.0f32, -1.0]], &Device::Cpu).unwrap();
-        let out: Vec<Vec<f32>> = tower.forward(&x, false).unwrap().to_vec2().unwrap();
+        let out: Vec<Vec<f32>> = tower.forward(&x, &Tape::off()).unwrap().to_vec2().unwrap();
         assert_eq!(out, [[-3.0, 4.0]]);
         let v: Vec<Vec<f32>> = model.item_vectors().unwrap().to_vec2().unwrap();
         assert!(
@@ -445,8 +442,8 @@ mod tests {
                 - p.iter().copied().fold(f32::MAX, f32::min);
             assert!(spread > 0.1, "predictions vary: {p:?}");
             for vectors in [
-                model.embed_users(&b.users, false).unwrap(),
-                model.embed_items(&b.items, false).unwrap(),
+                model.embed_users(&b.users, &Tape::off()).unwrap(),
+                model.embed_items(&b.items, &Tape::off()).unwrap(),
                 model.item_vectors().unwrap(),
             ] {
                 let norms: Vec<f32> = vectors.sqr().unwrap().sum(1).unwrap().to_vec1().unwrap();
@@ -462,7 +459,11 @@ mod tests {
         assert_eq!(v.dims(), [f.n_items, 3]);
         // Row i is what the forward pass uses for item i.
         let ids = Tensor::new(&[4u32, 0], &Device::Cpu).unwrap();
-        let direct: Vec<Vec<f32>> = model.embed_items(&ids, false).unwrap().to_vec2().unwrap();
+        let direct: Vec<Vec<f32>> = model
+            .embed_items(&ids, &Tape::off())
+            .unwrap()
+            .to_vec2()
+            .unwrap();
         let rows: Vec<Vec<f32>> = v.index_select(&ids, 0).unwrap().to_vec2().unwrap();
         assert_eq!(direct, rows);
     }

@@ -148,7 +148,7 @@ pub fn train(
         for (b, chunk) in triples.chunks(spec.batch_size).enumerate() {
             buffers.fill_triples(chunk);
             let (batch, target) = buffers.tensors(&device)?;
-            let mut tape = Tape::recording();
+            let mut tape = Tape::recording_seeded(rng.next_u64());
             let predicted = model.forward(&batch, &mut tape)?;
             let loss = loss::loss(spec.loss, &predicted, &target)?;
             let value = loss.to_scalar::<f32>()?;
@@ -479,5 +479,66 @@ mod tests {
         assert_eq!(seen, [1, 2, 3, 4]);
         assert_eq!((trained.best_epoch, trained.stopped_early), (4, false));
         assert!(trained.epochs.iter().all(|e| e.validation.is_none()));
+    }
+}
+
+#[cfg(test)]
+mod repeatability {
+    use super::*;
+    use crate::config::spec::{Architecture, ModelSpec};
+    use crate::models::{self, ModelContext};
+    use rand::SeedableRng;
+
+    fn run_ncf_with_dropout(seed: u64) -> Vec<f64> {
+        let mut ratings = Ratings::default();
+        for u in 0..20u32 {
+            for i in 0..20u32 {
+                if (u * 7 + i * 3) % 4 == 0 {
+                    ratings.push(u, i, 1.0 + ((u + i) % 5) as f32, 0);
+                }
+            }
+        }
+        let split = crate::data::split::holdout(ratings.len(), 0.2, 0.0, 1);
+        let ctx = ModelContext {
+            n_users: 20,
+            n_items: 20,
+            rating_range: (1.0, 5.0),
+            global_mean: 3.0,
+            device: Device::Cpu,
+            features: None,
+        };
+        let mut spec = ModelSpec::with_defaults(Architecture::Ncf, 8);
+        spec.embedding_dropout = 0.2;
+        spec.dropouts = vec![0.5];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let model = models::build(&spec, &ctx, &mut rng).unwrap();
+        let training = TrainingSpec::adam(3, 8, 0.01, 0.0);
+        let mut optimizer = optimizer(&training, model.params()).unwrap();
+        let data = TrainData {
+            ratings: &ratings,
+            train: &split.train,
+            validation: &[],
+            test: &split.test,
+            rating_range: (1.0, 5.0),
+        };
+        train(
+            model.as_ref(),
+            optimizer.as_mut(),
+            &training,
+            data,
+            &mut rng,
+            |_| {},
+        )
+        .unwrap()
+        .epochs
+        .iter()
+        .map(|e| e.train_loss)
+        .collect()
+    }
+
+    #[test]
+    fn dropout_runs_repeat_exactly_for_a_seed() {
+        assert_eq!(run_ncf_with_dropout(5), run_ncf_with_dropout(5));
+        assert_ne!(run_ncf_with_dropout(5), run_ncf_with_dropout(6));
     }
 }
