@@ -143,7 +143,7 @@ pub fn train(
             let (batch, target) = buffers.tensors(&device)?;
             let mut tape = Tape::recording();
             let predicted = model.forward(&batch, &mut tape)?;
-            let loss = loss::loss(spec.loss, &predicted, &target)?;
+            let loss = loss::loss(spec, &predicted, &target)?;
             let value = loss.to_scalar::<f32>()?;
             if !value.is_finite() {
                 return Err(TrainError::Diverged {
