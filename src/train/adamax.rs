@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn frozen_column_is_untouched() {
         // Column 1 frozen at 1: neither its gradient 5 nor l2 moves it, its state stays 0;
-        // column 0 (w = 0, g = 1, l2 adds 0) moves by lr each step.
+        // column 0 moves as an ordinary value with l2.
         let (mut params, t) = one_table(&[0.0, 0.0, 0.0, 0.0], 2, 2);
         params.freeze_column(t, 1, 1.0).unwrap();
         let mut opt = Adamax::new(&params, AdamaxConfig::new(0.1, 0.5));
@@ -199,8 +199,10 @@ mod tests {
             (opt.states.tables[0].s1[1], opt.states.tables[0].s2[1]),
             (0.0, 0.0)
         );
-        // Column 0: g = 1 twice → m = 0.1 then 0.19, u = 1, Δ = 0.1 each step → −0.2.
-        assert_close(&[w[0]], &[-0.2], 1e-6);
+        // Column 0, step 1: g = 1 → m = 0.1, u = 1, Δ = 0.1 → w = −0.1.
+        // Step 2: g = 1 + 0.5·(−0.1) = 0.95 → m = 0.09 + 0.095 = 0.185,
+        // u = max(0.999, 0.95) = 0.999, Δ = 0.1/0.19 · 0.185/0.999 = 0.0974658 → −0.1974658.
+        assert_close(&[w[0]], &[-0.197_465_8], 1e-6);
     }
 
     #[test]
