@@ -1,43 +1,100 @@
-//! Training losses.
+//! Training losses: mean squared error, mean absolute error and Huber.
 //!
-//! On the CPU the mean squared error is one fused candle op (forward and backward), which
-//! saves four small tensor operations per step — a tenth of a step's cost for
-//! matrix factorisation at batch 64. Other devices use the composed form.
+//! On the CPU each loss is one fused candle op (forward and backward), which saves four or
+//! more small tensor operations per step — a tenth of a step's cost for matrix
+//! factorisation at batch 64. Other devices use the composed form, which computes the same
+//! values and gradients.
+//!
+//! Where the loss has a kink the gradient is a subgradient: MAE's is `sign(e)` with
+//! `sign(0) = 0` (as PyTorch's `L1Loss` and TensorFlow's `abs`), so a prediction that
+//! is exactly right gets no push. Huber is differentiable everywhere.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor, bail};
 
-use crate::config::spec::LossName;
+use crate::config::spec::{LossName, TrainingSpec};
 
-/// The training loss of `predicted` against `target`, both `(B,)`, as a scalar tensor.
-pub fn loss(name: LossName, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
-    match name {
+/// The training loss `spec.loss` (with `spec.huber_delta` for Huber) of `predicted`
+/// against `target`, both `(B,)`, as a scalar tensor.
+pub fn loss(spec: &TrainingSpec, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
+    match spec.loss {
         LossName::Mse => mse(predicted, target),
-        LossName::Mae => (predicted - target)?.abs()?.mean_all(),
-        LossName::Huber => huber(predicted, target, 1.0),
+        LossName::Mae => mae(predicted, target),
+        LossName::Huber => huber(predicted, target, spec.huber_delta),
     }
 }
 
-/// Huber loss: `½e²` where `|e| ≤ δ`, `δ(|e| − ½δ)` beyond, averaged.
-pub fn huber(predicted: &Tensor, target: &Tensor, delta: f64) -> Result<Tensor> {
-    let abs = (predicted - target)?.abs()?;
-    // min(|e|, δ) is the quadratic part; the rest is linear: ½q² + δ(|e| − q).
-    let quadratic = abs.clamp(0.0, delta)?;
-    let linear = (&abs - &quadratic)?;
-    ((quadratic.sqr()? * 0.5)? + (linear * delta)?)?.mean_all()
-}
-
-/// Mean squared error `mean((p − t)²)`.
+/// Mean squared error `mean((p − t)²)`; gradient `2 (p − t) / n`.
 pub fn mse(predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
+    pointwise(Pointwise::Squared, predicted, target)
+}
+
+/// Mean absolute error `mean(|p − t|)`; gradient `sign(p − t) / n`, 0 where `p = t`.
+pub fn mae(predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
+    pointwise(Pointwise::Absolute, predicted, target)
+}
+
+/// Huber loss, averaged: `½e²` where `|e| ≤ δ`, `δ(|e| − ½δ)` beyond, with `e = p − t`;
+/// gradient `clamp(e, −δ, δ) / n`.
+pub fn huber(predicted: &Tensor, target: &Tensor, delta: f64) -> Result<Tensor> {
+    pointwise(Pointwise::Huber(delta as f32), predicted, target)
+}
+
+/// A loss that is the mean of a function of the error `e = p − t`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pointwise {
+    Squared,
+    Absolute,
+    Huber(f32),
+}
+
+fn pointwise(kind: Pointwise, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
     if matches!(predicted.device(), Device::Cpu) {
-        predicted.apply_op2(target, Mse)
+        predicted.apply_op2(target, kind)
     } else {
-        (predicted - target)?.sqr()?.mean_all()
+        composed(kind, predicted, target)
     }
 }
 
-/// Fused mean squared error; its gradient with respect to the prediction is
-/// `2 (p − t) / n` times the incoming gradient. The target gets no gradient.
-struct Mse;
+/// The loss from candle's own ops, for devices without the fused kernels.
+fn composed(kind: Pointwise, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
+    let e = (predicted - target)?;
+    match kind {
+        Pointwise::Squared => e.sqr()?.mean_all(),
+        // e · sign(e) with the sign detached: value |e|, gradient sign(e) with sign(0) = 0
+        // (candle's own `abs` would give +1 at 0).
+        Pointwise::Absolute => (&e * e.sign()?.detach())?.mean_all(),
+        // With q = clamp(e, −δ, δ), q(e − q/2) is ½e² inside and δ(|e| − δ/2) outside, and
+        // its gradient is q: no kink at 0, unlike a form built on |e|.
+        Pointwise::Huber(delta) => {
+            let q = e.clamp(-delta, delta)?;
+            (&q * (&e - (&q * 0.5)?)?)?.mean_all()
+        }
+    }
+}
+
+/// Sum of `f(p − t)` in f64.
+#[inline]
+fn sum_of(p: &[f32], t: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    p.iter().zip(t).map(|(p, t)| f(p - t) as f64).sum()
+}
+
+/// `scale · f'(p − t)` per element.
+#[inline]
+fn slopes(p: &[f32], t: &[f32], scale: f32, f: impl Fn(f32) -> f32) -> Vec<f32> {
+    p.iter().zip(t).map(|(p, t)| scale * f(p - t)).collect()
+}
+
+/// `sign(e)` with `sign(0) = 0` (`f32::signum` gives ±1 at ±0).
+#[inline]
+fn sign(e: f32) -> f32 {
+    if e > 0.0 {
+        1.0
+    } else if e < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
 
 fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     let (CpuStorage::F32(v), Some((a, b))) = (s, l.contiguous_offsets()) else {
@@ -46,9 +103,13 @@ fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f3
     Ok(&v[a..b])
 }
 
-impl CustomOp2 for Mse {
+impl CustomOp2 for Pointwise {
     fn name(&self) -> &'static str {
-        "mse"
+        match self {
+            Pointwise::Squared => "mse",
+            Pointwise::Absolute => "mae",
+            Pointwise::Huber(_) => "huber",
+        }
     }
 
     fn cpu_fwd(
@@ -58,12 +119,25 @@ impl CustomOp2 for Mse {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let p = contiguous_f32(s1, l1, "mse")?;
-        let t = contiguous_f32(s2, l2, "mse")?;
+        let p = contiguous_f32(s1, l1, self.name())?;
+        let t = contiguous_f32(s2, l2, self.name())?;
         if p.len() != t.len() {
-            bail!("mse: {} predictions for {} targets", p.len(), t.len());
+            bail!(
+                "{}: {} predictions for {} targets",
+                self.name(),
+                p.len(),
+                t.len()
+            );
         }
-        let sum: f64 = p.iter().zip(t).map(|(p, t)| ((p - t) as f64).powi(2)).sum();
+        // One monomorphised loop per loss, no branch per element.
+        let sum = match *self {
+            Pointwise::Squared => sum_of(p, t, |e| e * e),
+            Pointwise::Absolute => sum_of(p, t, f32::abs),
+            Pointwise::Huber(d) => sum_of(p, t, |e| {
+                let q = e.clamp(-d, d);
+                q * (e - 0.5 * q)
+            }),
+        };
         let mean = (sum / p.len().max(1) as f64) as f32;
         Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
     }
@@ -75,17 +149,21 @@ impl CustomOp2 for Mse {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad = predicted.apply_op3_no_bwd(target, grad_res, &MseGrad)?;
+        let grad = predicted.apply_op3_no_bwd(target, grad_res, &PointwiseGrad(*self))?;
         Ok((Some(grad), None))
     }
 }
 
-/// `2 (p − t) / n · g` for the fused MSE's backward pass.
-struct MseGrad;
+/// `f'(p − t) / n · g` for a fused loss's backward pass; the target gets no gradient.
+struct PointwiseGrad(Pointwise);
 
-impl CustomOp3 for MseGrad {
+impl CustomOp3 for PointwiseGrad {
     fn name(&self) -> &'static str {
-        "mse-grad"
+        match self.0 {
+            Pointwise::Squared => "mse-grad",
+            Pointwise::Absolute => "mae-grad",
+            Pointwise::Huber(_) => "huber-grad",
+        }
     }
 
     fn cpu_fwd(
@@ -97,11 +175,15 @@ impl CustomOp3 for MseGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let p = contiguous_f32(s1, l1, "mse-grad")?;
-        let t = contiguous_f32(s2, l2, "mse-grad")?;
-        let g = contiguous_f32(s3, l3, "mse-grad")?;
-        let scale = 2.0 * g.first().copied().unwrap_or(1.0) / p.len().max(1) as f32;
-        let grad = p.iter().zip(t).map(|(p, t)| scale * (p - t)).collect();
+        let p = contiguous_f32(s1, l1, self.name())?;
+        let t = contiguous_f32(s2, l2, self.name())?;
+        let g = contiguous_f32(s3, l3, self.name())?;
+        let scale = g.first().copied().unwrap_or(1.0) / p.len().max(1) as f32;
+        let grad = match self.0 {
+            Pointwise::Squared => slopes(p, t, 2.0 * scale, |e| e),
+            Pointwise::Absolute => slopes(p, t, scale, sign),
+            Pointwise::Huber(d) => slopes(p, t, scale, |e| e.clamp(-d, d)),
+        };
         Ok((CpuStorage::F32(grad), l1.shape().clone()))
     }
 }
@@ -111,36 +193,90 @@ mod tests {
     use super::*;
     use candle_core::Var;
 
-    #[test]
-    fn fused_mse_matches_hand_computed_value_and_gradient() {
-        // p = [1, 2, 4], t = [1, 3, 2]: errors 0, −1, 2 → mean square (0 + 1 + 4)/3 = 5/3;
-        // gradient 2(p − t)/3 = [0, −2/3, 4/3].
-        let p = Var::new(&[1.0f32, 2.0, 4.0], &Device::Cpu).unwrap();
-        let t = Tensor::new(&[1.0f32, 3.0, 2.0], &Device::Cpu).unwrap();
-        let loss = mse(p.as_tensor(), &t).unwrap();
-        let value = loss.to_scalar::<f32>().unwrap();
-        assert!((value - 5.0 / 3.0).abs() < 1e-6, "{value}");
+    /// The value of `f(p, t)` and its gradient with respect to `p`.
+    fn value_and_grad(
+        f: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
+        p: &[f32],
+        t: &[f32],
+    ) -> (f32, Vec<f32>) {
+        let p = Var::new(p, &Device::Cpu).unwrap();
+        let t = Tensor::new(t, &Device::Cpu).unwrap();
+        let loss = f(p.as_tensor(), &t).unwrap();
         let grads = loss.backward().unwrap();
-        let g: Vec<f32> = grads.get(p.as_tensor()).unwrap().to_vec1().unwrap();
-        let want = [0.0, -2.0 / 3.0, 4.0 / 3.0];
-        for (g, w) in g.iter().zip(want) {
-            assert!((g - w).abs() < 1e-6, "{g} vs {w}");
+        let g = grads.get(p.as_tensor()).unwrap().to_vec1().unwrap();
+        (loss.to_scalar().unwrap(), g)
+    }
+
+    fn assert_close(got: (f32, Vec<f32>), value: f32, grad: &[f32]) {
+        assert!((got.0 - value).abs() < 1e-6, "{} vs {value}", got.0);
+        assert_eq!(got.1.len(), grad.len());
+        for (g, w) in got.1.iter().zip(grad) {
+            assert!((g - w).abs() < 1e-6, "{:?} vs {grad:?}", got.1);
         }
     }
 
     #[test]
-    fn fused_and_composed_mse_agree() {
-        let p = Tensor::new(&[0.5f32, 4.5, 3.0, 2.25], &Device::Cpu).unwrap();
-        let t = Tensor::new(&[1.0f32, 5.0, 3.5, 2.0], &Device::Cpu).unwrap();
-        let fused = mse(&p, &t).unwrap().to_scalar::<f32>().unwrap();
-        let composed = (&p - &t)
-            .unwrap()
-            .sqr()
-            .unwrap()
-            .mean_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!((fused - composed).abs() < 1e-6);
+    fn fused_mse_matches_hand_computed_value_and_gradient() {
+        // p = [1, 2, 4], t = [1, 3, 2]: errors 0, −1, 2 → mean square (0 + 1 + 4)/3 = 5/3;
+        // gradient 2(p − t)/3 = [0, −2/3, 4/3].
+        let got = value_and_grad(mse, &[1.0, 2.0, 4.0], &[1.0, 3.0, 2.0]);
+        assert_close(got, 5.0 / 3.0, &[0.0, -2.0 / 3.0, 4.0 / 3.0]);
+    }
+
+    #[test]
+    fn fused_mae_matches_hand_computed_value_and_gradient() {
+        // Errors 0, −1, 2 → mean |e| = 3/3 = 1; gradient sign(e)/3 = [0, −1/3, 1/3]: the
+        // subgradient at e = 0 is 0.
+        let got = value_and_grad(mae, &[1.0, 2.0, 4.0], &[1.0, 3.0, 2.0]);
+        assert_close(got, 1.0, &[0.0, -1.0 / 3.0, 1.0 / 3.0]);
+    }
+
+    #[test]
+    fn fused_huber_matches_hand_computed_value_and_gradient() {
+        let (p, t) = ([1.0, 2.0, 4.0, 1.5], [1.0, 3.0, 2.0, 1.0]);
+        // Errors 0, −1, 2, 0.5. δ = 1: ½·0 + ½·1 + 1·(2 − ½) + ½·0.25 = 2.125, mean
+        // 0.53125; gradient clamp(e, −1, 1)/4 = [0, −0.25, 0.25, 0.125].
+        let got = value_and_grad(|p, t| huber(p, t, 1.0), &p, &t);
+        assert_close(got, 0.53125, &[0.0, -0.25, 0.25, 0.125]);
+        // δ = 0.5: 0 + ½(1 − ¼) + ½(2 − ¼) + ½·0.25 = 0.375 + 0.875 + 0.125 = 1.375, mean
+        // 0.34375; gradient clamp(e, −½, ½)/4 = [0, −0.125, 0.125, 0.125].
+        let got = value_and_grad(|p, t| huber(p, t, 0.5), &p, &t);
+        assert_close(got, 0.34375, &[0.0, -0.125, 0.125, 0.125]);
+    }
+
+    #[test]
+    fn loss_reads_the_huber_delta_from_the_spec() {
+        let mut spec = TrainingSpec::adam(1, 1, 0.1, 0.0);
+        spec.loss = LossName::Huber;
+        spec.huber_delta = 0.5;
+        let got = value_and_grad(
+            |p, t| loss(&spec, p, t),
+            &[1.0, 2.0, 4.0, 1.5],
+            &[1.0, 3.0, 2.0, 1.0],
+        );
+        assert_close(got, 0.34375, &[0.0, -0.125, 0.125, 0.125]);
+    }
+
+    #[test]
+    fn fused_and_composed_agree_on_values_and_gradients() {
+        // Includes e = 0 and e = ±δ, where the kinks and candle's tie rules would show.
+        let p = [0.5f32, 4.5, 3.0, 2.25, 3.0, 1.0, 2.0];
+        let t = [1.0f32, 5.0, 3.5, 2.0, 3.0, 2.0, 1.0];
+        for kind in [
+            Pointwise::Squared,
+            Pointwise::Absolute,
+            Pointwise::Huber(1.0),
+            Pointwise::Huber(0.3),
+        ] {
+            let fused = value_and_grad(|p, t| p.apply_op2(t, kind), &p, &t);
+            let (value, grad) = value_and_grad(|p, t| composed(kind, p, t), &p, &t);
+            assert!(
+                (fused.0 - value).abs() < 1e-6,
+                "{kind:?}: {fused:?} vs {value}"
+            );
+            for (f, c) in fused.1.iter().zip(&grad) {
+                assert!((f - c).abs() < 1e-6, "{kind:?}: {:?} vs {grad:?}", fused.1);
+            }
+        }
     }
 }

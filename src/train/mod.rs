@@ -2,7 +2,12 @@
 //! test scores after every epoch. The same loop trains every model.
 
 pub mod adam;
+pub mod adamax;
+mod lazy;
 pub mod loss;
+pub mod sgd;
+
+pub use lazy::decays;
 
 use std::time::Instant;
 
@@ -22,19 +27,36 @@ pub trait Optimizer: Send {
     fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> candle_core::Result<()>;
 }
 
-/// Builds the optimiser `spec` names for `params`.
+/// Builds the optimiser `spec` names for `params`, with `training.learning_rate`,
+/// `training.l2` (embedding rows), `training.weight_decay` (dense variables not named
+/// `…bias`, see [`decays`]) and, for SGD, `training.momentum`; Adam and AdaMax use the
+/// Keras defaults for β₁, β₂ and ε.
 pub fn optimizer(spec: &TrainingSpec, params: &Params) -> Result<Box<dyn Optimizer>, TrainError> {
+    let (learning_rate, l2, weight_decay) = (spec.learning_rate, spec.l2, spec.weight_decay);
     Ok(match spec.optimizer {
         OptimizerName::Adam => Box::new(adam::Adam::new(
             params,
-            adam::AdamConfig::new(spec.learning_rate, spec.l2),
+            adam::AdamConfig {
+                weight_decay,
+                ..adam::AdamConfig::new(learning_rate, l2)
+            },
         )),
-        other => {
-            return Err(TrainError::Unsupported(format!(
-                "optimizer {}",
-                other.as_str()
-            )));
-        }
+        OptimizerName::Adamax => Box::new(adamax::Adamax::new(
+            params,
+            adamax::AdamaxConfig {
+                weight_decay,
+                ..adamax::AdamaxConfig::new(learning_rate, l2)
+            },
+        )),
+        OptimizerName::Sgd => Box::new(sgd::Sgd::new(
+            params,
+            sgd::SgdConfig {
+                learning_rate,
+                momentum: spec.momentum,
+                l2,
+                weight_decay,
+            },
+        )),
     })
 }
 
@@ -150,7 +172,7 @@ pub fn train(
             let (batch, target) = buffers.tensors(&device)?;
             let mut tape = Tape::recording_seeded(rng.next_u64());
             let predicted = model.forward(&batch, &mut tape)?;
-            let loss = loss::loss(spec.loss, &predicted, &target)?;
+            let loss = loss::loss(spec, &predicted, &target)?;
             let value = loss.to_scalar::<f32>()?;
             if !value.is_finite() {
                 return Err(TrainError::Diverged {
