@@ -159,9 +159,10 @@ impl CandleExecutor {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 let path = dir.join(format!("{}.safetensors", run.key));
+                let extras = model.checkpoint_extras().map_err(|e| e.to_string())?;
                 model
                     .params()
-                    .save(&path)
+                    .save(&path, extras)
                     .map_err(|e| format!("cannot save weights to {}: {e}", path.display()))?;
                 Some(path)
             }

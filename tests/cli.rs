@@ -330,3 +330,66 @@ fn a_diverging_run_fails_alone() {
         "{failed:?}"
     );
 }
+
+/// Every seed architecture trains through the binary on the embedded data and is stored
+/// like any run; the models beat the global-mean baseline; early stopping records
+/// validation metrics; the two-tower checkpoint keeps its item vectors.
+#[test]
+fn every_architecture_trains_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("all.toml");
+    std::fs::write(
+        &file,
+        "[experiment]\nname = \"all\"\nseed = 3\n[data]\ndataset = \"ml-latest-small\"\n\
+         [split]\nkind = \"holdout\"\ntest_fraction = 0.1\nvalidation_fraction = 0.1\n\
+         [model]\narchitecture = \"biased-mf\"\nembedding_size = 8\nhidden_layers = [16]\n\
+         [training]\nepochs = 3\nbatch_size = 512\nlearning_rate = 0.005\npatience = 2\n\
+         [sweep]\n\"model.architecture\" = [\"global-mean\", \"biases\", \"dot-mf\", \"biased-mf\", \"ncf\", \"mlp\", \"two-tower\", \"funk-svd\"]\n",
+    )
+    .unwrap();
+    let db = dir.path().join("exp.sqlite");
+    let out = exp(
+        &["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let conn = Connection::open(&db).unwrap();
+    let rows: Vec<(String, f64, Option<String>)> = conn
+        .prepare("SELECT params_json, rmse, checkpoint FROM runs WHERE status = 'finished'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 8, "{rows:?}");
+    let mean = rows
+        .iter()
+        .find(|r| r.0.contains("global-mean"))
+        .map(|r| r.1)
+        .unwrap();
+    for (params, rmse, _) in &rows {
+        if !params.contains("global-mean") {
+            assert!(
+                *rmse < mean,
+                "{params}: {rmse} does not beat the global mean {mean}"
+            );
+        }
+    }
+    let with_validation: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM epochs WHERE val_rmse IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        with_validation >= 8,
+        "validation metrics are stored per epoch"
+    );
+    let tower = rows.iter().find(|r| r.0.contains("two-tower")).unwrap();
+    let path = dir
+        .path()
+        .join(tower.2.as_deref().expect("two-tower checkpoint"));
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(text(&bytes[..bytes.len().min(8192)]).contains("item_vectors"));
+}

@@ -64,6 +64,12 @@ pub trait RatingModel: Send {
     /// The model's parameters.
     fn params(&self) -> &Params;
 
+    /// Derived tensors saved beside the parameters in the run's checkpoint, e.g. the
+    /// two-tower model's `item_vectors` for "similar items". None by default.
+    fn checkpoint_extras(&self) -> Result<Vec<(String, Tensor)>> {
+        Ok(Vec::new())
+    }
+
     /// For models fitted in closed form rather than trained by epochs (the classical
     /// baselines): fit on the ratings at `train` and return `Some`. Trained models keep
     /// the default, `None`.

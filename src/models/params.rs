@@ -271,10 +271,11 @@ impl Params {
         Ok(())
     }
 
-    /// Writes every parameter to a safetensors file, tables and dense variables by name.
-    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+    /// Writes every parameter to a safetensors file, tables and dense variables by name,
+    /// plus `extra` tensors (derived outputs a model wants kept, such as item vectors).
+    pub fn save(&self, path: &std::path::Path, extra: Vec<(String, Tensor)>) -> Result<()> {
         let tensors: std::collections::HashMap<String, Tensor> =
-            self.named_tensors().into_iter().collect();
+            self.named_tensors().into_iter().chain(extra).collect();
         candle_core::safetensors::save(&tensors, path)
     }
 

@@ -155,6 +155,10 @@ impl RatingModel for TwoTower {
         cosine_to_rating(&(u * v)?.sum(1)?, self.range)
     }
 
+    fn checkpoint_extras(&self) -> Result<Vec<(String, Tensor)>> {
+        Ok(vec![("item_vectors".to_owned(), self.item_vectors()?)])
+    }
+
     fn params(&self) -> &Params {
         &self.params
     }
