@@ -156,14 +156,7 @@ mod tests {
     use candle_core::Device;
 
     fn ctx() -> ModelContext {
-        ModelContext {
-            n_users: 2,
-            n_items: 2,
-            rating_range: (1.0, 5.0),
-            global_mean: 3.0,
-            device: Device::Cpu,
-            features: None,
-        }
+        crate::models::testing::ctx(2, 2)
     }
 
     fn ratings() -> Ratings {

@@ -372,7 +372,7 @@ impl BatchBuffers {
 mod tests {
     use super::*;
     use crate::config::spec::{Architecture, EarlyStopping, MetricName, ModelSpec};
-    use crate::models::{self, ModelContext};
+    use crate::models;
     use rand::{Rng, SeedableRng};
 
     /// 40 users × 40 items of pure noise: anything learned beyond the biases is
@@ -395,14 +395,7 @@ mod tests {
         let ratings = noise();
         let n = ratings.len();
         let split = crate::data::split::holdout(n, 0.2, 0.25, 1);
-        let ctx = ModelContext {
-            n_users: 40,
-            n_items: 40,
-            rating_range: (1.0, 5.0),
-            global_mean: 3.0,
-            device: Device::Cpu,
-            features: None,
-        };
+        let ctx = crate::models::testing::ctx(40, 40);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let model = models::build(
             &ModelSpec::with_defaults(Architecture::BiasedMf, 32),
@@ -464,14 +457,7 @@ mod tests {
     fn without_early_stopping_every_epoch_trains_and_the_last_is_reported() {
         let ratings = noise();
         let split = crate::data::split::holdout(ratings.len(), 0.2, 0.0, 1);
-        let ctx = ModelContext {
-            n_users: 40,
-            n_items: 40,
-            rating_range: (1.0, 5.0),
-            global_mean: 3.0,
-            device: Device::Cpu,
-            features: None,
-        };
+        let ctx = crate::models::testing::ctx(40, 40);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let model = models::build(
             &ModelSpec::with_defaults(Architecture::DotMf, 4),
@@ -508,7 +494,7 @@ mod tests {
 mod repeatability {
     use super::*;
     use crate::config::spec::{Architecture, ModelSpec};
-    use crate::models::{self, ModelContext};
+    use crate::models;
     use rand::SeedableRng;
 
     fn run_ncf_with_dropout(seed: u64) -> Vec<f64> {
@@ -521,14 +507,7 @@ mod repeatability {
             }
         }
         let split = crate::data::split::holdout(ratings.len(), 0.2, 0.0, 1);
-        let ctx = ModelContext {
-            n_users: 20,
-            n_items: 20,
-            rating_range: (1.0, 5.0),
-            global_mean: 3.0,
-            device: Device::Cpu,
-            features: None,
-        };
+        let ctx = crate::models::testing::ctx(20, 20);
         let mut spec = ModelSpec::with_defaults(Architecture::Ncf, 8);
         spec.embedding_dropout = 0.2;
         spec.dropouts = vec![0.5];
