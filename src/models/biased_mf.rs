@@ -15,6 +15,7 @@ use rand::Rng;
 
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
+use crate::config::spec::ModelSpec;
 
 /// Biased MF with a scaled-sigmoid output.
 #[derive(Debug)]
@@ -26,12 +27,26 @@ pub struct BiasedMf {
 }
 
 impl BiasedMf {
-    /// Tables of `k` factors plus the bias and constant columns.
-    pub fn new(k: usize, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
+    /// Tables of `spec.embedding_size` factors plus the bias and constant columns; factors
+    /// drawn as `model.init` says, Normal(0, 0.01) by default (fast.ai's choice).
+    pub fn new(spec: &ModelSpec, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
+        let k = spec.embedding_size;
         let mut params = Params::new(&ctx.device);
-        let factors = Init::Normal { std: 0.01 };
-        let users = params.table("user_factors_bias_one", ctx.n_users, k + 2, factors, rng)?;
-        let items = params.table("item_factors_one_bias", ctx.n_items, k + 2, factors, rng)?;
+        let init = |rows| Init::from_spec(spec.init, rows, Init::Normal { std: 0.01 });
+        let users = params.table(
+            "user_factors_bias_one",
+            ctx.n_users,
+            k + 2,
+            init(ctx.n_users),
+            rng,
+        )?;
+        let items = params.table(
+            "item_factors_one_bias",
+            ctx.n_items,
+            k + 2,
+            init(ctx.n_items),
+            rng,
+        )?;
         let (lo, hi) = ctx.rating_range;
         let p = ((ctx.global_mean - lo) / (hi - lo)).clamp(0.01, 0.99);
         params.fill_column(users, k, (p / (1.0 - p)).ln())?;

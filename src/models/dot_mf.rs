@@ -8,6 +8,7 @@ use rand::Rng;
 
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
+use crate::config::spec::ModelSpec;
 
 /// Dot-product matrix factorisation.
 #[derive(Debug)]
@@ -18,19 +19,26 @@ pub struct DotMf {
 }
 
 impl DotMf {
-    /// User and item tables of `k` factors. Factors start near `sqrt(mean / k)` so that the
-    /// first predictions sit near the mean rating instead of 0 (a dot product of small
-    /// random vectors), which spares the first epoch the climb from 0 to ~3.5.
-    pub fn new(k: usize, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
+    /// User and item tables of `spec.embedding_size` factors, drawn as `model.init` says.
+    ///
+    /// By default (no `model.init`) factors are Normal(0, 0.1) shifted to `sqrt(mean / k)`,
+    /// so that the first predictions sit near the mean rating instead of 0 (a dot product
+    /// of small random vectors), which spares the first epoch the climb from 0 to ~3.5. An
+    /// explicit `model.init` (the notebooks used `he-normal`) is used as given.
+    pub fn new(spec: &ModelSpec, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
+        let k = spec.embedding_size;
         let mut params = Params::new(&ctx.device);
-        let init = Init::Normal { std: 0.1 };
-        let users = params.table("user_factors", ctx.n_users, k, init, rng)?;
-        let items = params.table("item_factors", ctx.n_items, k, init, rng)?;
+        let init = |rows| Init::from_spec(spec.init, rows, Init::Normal { std: 0.1 });
+        let users = params.table("user_factors", ctx.n_users, k, init(ctx.n_users), rng)?;
+        let items = params.table("item_factors", ctx.n_items, k, init(ctx.n_items), rng)?;
         let model = DotMf {
             params,
             users,
             items,
         };
+        if spec.init.is_some() {
+            return Ok(model);
+        }
         let centre = (ctx.global_mean.max(0.0) / k as f32).sqrt();
         for table in model.params.tables() {
             let shifted = (&table.weight + centre as f64)?;

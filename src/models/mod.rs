@@ -89,10 +89,8 @@ pub fn build(
     rng: &mut impl Rng,
 ) -> Result<Box<dyn RatingModel>> {
     Ok(match spec.architecture {
-        Architecture::DotMf => Box::new(dot_mf::DotMf::new(spec.embedding_size, ctx, rng)?),
-        Architecture::BiasedMf => {
-            Box::new(biased_mf::BiasedMf::new(spec.embedding_size, ctx, rng)?)
-        }
+        Architecture::DotMf => Box::new(dot_mf::DotMf::new(spec, ctx, rng)?),
+        Architecture::BiasedMf => Box::new(biased_mf::BiasedMf::new(spec, ctx, rng)?),
         Architecture::Ncf => Box::new(ncf::Ncf::new(spec, ctx, rng)?),
         Architecture::Mlp => Box::new(mlp::Mlp::new(spec, ctx, rng)?),
         Architecture::FunkSvd => Box::new(funk_svd::FunkSvd::new(spec, ctx, rng)?),
@@ -219,6 +217,23 @@ mod tests {
         Batch {
             users: Tensor::new(users, &Device::Cpu).unwrap(),
             items: Tensor::new(items, &Device::Cpu).unwrap(),
+        }
+    }
+
+    #[test]
+    fn mf_models_draw_their_factors_as_model_init_says() {
+        use crate::config::spec::InitSpec;
+        for architecture in [Architecture::DotMf, Architecture::BiasedMf] {
+            let mut spec = ModelSpec::with_defaults(architecture, 16);
+            spec.init = Some(InitSpec::Uniform { limit: 0.5 });
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let model = build(&spec, &testing::ctx(50, 50), &mut rng).unwrap();
+            let users: Vec<Vec<f32>> = model.params().tables()[0].weight.to_vec2().unwrap();
+            let factors: Vec<f32> = users.iter().flat_map(|r| r[..16].to_vec()).collect();
+            assert!(factors.iter().all(|x| x.abs() <= 0.5), "{architecture:?}");
+            // Uniform(−0.5, 0.5) has σ = 0.289, far from either default (0.1 or 0.01).
+            let var = factors.iter().map(|x| x * x).sum::<f32>() / factors.len() as f32;
+            assert!((var.sqrt() - 0.289).abs() < 0.03, "{architecture:?}: σ {}", var.sqrt());
         }
     }
 
