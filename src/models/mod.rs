@@ -233,7 +233,11 @@ mod tests {
             assert!(factors.iter().all(|x| x.abs() <= 0.5), "{architecture:?}");
             // Uniform(−0.5, 0.5) has σ = 0.289, far from either default (0.1 or 0.01).
             let var = factors.iter().map(|x| x * x).sum::<f32>() / factors.len() as f32;
-            assert!((var.sqrt() - 0.289).abs() < 0.03, "{architecture:?}: σ {}", var.sqrt());
+            assert!(
+                (var.sqrt() - 0.289).abs() < 0.03,
+                "{architecture:?}: σ {}",
+                var.sqrt()
+            );
         }
     }
 
