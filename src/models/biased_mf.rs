@@ -49,10 +49,7 @@ impl BiasedMf {
         )?;
         let (lo, hi) = ctx.rating_range;
         let p = ((ctx.global_mean - lo) / (hi - lo)).clamp(0.01, 0.99);
-        params.fill_column(users, k, (p / (1.0 - p)).ln())?;
-        params.freeze_column(users, k + 1, 1.0)?;
-        params.freeze_column(items, k, 1.0)?;
-        params.fill_column(items, k + 1, 0.0)?;
+        params.bias_trick(users, items, k, (p / (1.0 - p)).ln())?;
         Ok(BiasedMf {
             params,
             users,

@@ -54,10 +54,7 @@ impl FunkSvd {
             init(ctx.n_items),
             rng,
         )?;
-        params.fill_column(users, k, 0.0)?;
-        params.freeze_column(users, k + 1, 1.0)?;
-        params.freeze_column(items, k, 1.0)?;
-        params.fill_column(items, k + 1, 0.0)?;
+        params.bias_trick(users, items, k, 0.0)?;
         Ok(FunkSvd {
             params,
             users,

@@ -188,6 +188,23 @@ impl Params {
         Ok(())
     }
 
+    /// Sets up the bias trick on a user and an item table of `k` factors plus two columns:
+    /// user rows become `[u, b_u, 1]` and item rows `[v, 1, b_i]` (constant columns frozen,
+    /// user biases starting at `user_bias`, item biases at 0), so that one dot product of
+    /// length k + 2 gives `u·v + b_u + b_i`.
+    pub fn bias_trick(
+        &mut self,
+        users: TableId,
+        items: TableId,
+        k: usize,
+        user_bias: f32,
+    ) -> Result<()> {
+        self.fill_column(users, k, user_bias)?;
+        self.freeze_column(users, k + 1, 1.0)?;
+        self.freeze_column(items, k, 1.0)?;
+        self.fill_column(items, k + 1, 0.0)
+    }
+
     /// Sets column `column` of table `id` to `value` in every row (an initialisation).
     pub fn fill_column(&mut self, id: TableId, column: usize, value: f32) -> Result<()> {
         let table = &self.tables[id.0];

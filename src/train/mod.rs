@@ -188,16 +188,7 @@ pub fn train(
         }
         let train_seconds = started.elapsed().as_secs_f64();
         let test = evaluate(model, data.ratings, data.test, data.rating_range)?;
-        let validation = if data.validation.is_empty() {
-            None
-        } else {
-            Some(evaluate(
-                model,
-                data.ratings,
-                data.validation,
-                data.rating_range,
-            )?)
-        };
+        let validation = validation_scores(model, &data)?;
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / batches.max(1) as f64,
@@ -246,16 +237,7 @@ pub fn closed_form_report(
     let train_seconds = started.elapsed().as_secs_f64();
     let fit = evaluate(model, data.ratings, data.train, data.rating_range)?;
     let test = evaluate(model, data.ratings, data.test, data.rating_range)?;
-    let validation = if data.validation.is_empty() {
-        None
-    } else {
-        Some(evaluate(
-            model,
-            data.ratings,
-            data.validation,
-            data.rating_range,
-        )?)
-    };
+    let validation = validation_scores(model, &data)?;
     let report = EpochReport {
         epoch: 1,
         train_loss: fit.rmse * fit.rmse,
@@ -270,6 +252,17 @@ pub fn closed_form_report(
         best_epoch: 1,
         stopped_early: false,
     })
+}
+
+/// Scores on the validation ratings, or `None` when the run has no validation split.
+fn validation_scores(
+    model: &dyn RatingModel,
+    data: &TrainData<'_>,
+) -> candle_core::Result<Option<Scores>> {
+    if data.validation.is_empty() {
+        return Ok(None);
+    }
+    evaluate(model, data.ratings, data.validation, data.rating_range).map(Some)
 }
 
 /// Ratings per evaluation batch: large, since evaluation keeps no gradients.
