@@ -35,6 +35,9 @@ pub struct RunResult {
     pub checkpoint: Option<PathBuf>,
     /// Wall-clock seconds of the whole run, data split included.
     pub seconds: f64,
+    /// Further named metrics of the reported epoch (e.g. `ndcg@10`); RMSE and MAE are
+    /// the fields above.
+    pub metrics: Vec<(String, f64)>,
 }
 
 /// Runs one [`RunSpec`] on its data set.
@@ -174,6 +177,7 @@ impl CandleExecutor {
             best_epoch: trained.best_epoch,
             seconds: started.elapsed().as_secs_f64(),
             checkpoint,
+            metrics: Vec::new(),
         })
     }
 }

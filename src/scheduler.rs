@@ -158,6 +158,7 @@ fn execute_one(
             best_epoch: r.best_epoch,
             seconds: r.seconds,
             checkpoint: r.checkpoint.as_ref().map(|p| p.display().to_string()),
+            metrics: r.metrics.clone(),
         },
         Err(error) => RunOutcome::Failed {
             error: error.clone(),
@@ -237,6 +238,7 @@ mod tests {
                 best_epoch: 2,
                 seconds: 0.02,
                 checkpoint: None,
+                metrics: Vec::new(),
             })
         }
     }

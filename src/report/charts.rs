@@ -838,6 +838,7 @@ mod tests {
             seconds: Some(1.0),
             error: None,
             checkpoint: None,
+            metrics: Default::default(),
         }
     }
 
@@ -1002,6 +1003,7 @@ mod tests {
                         best_epoch: best_epoch.0,
                         seconds: 10.0 * (0.8 + 0.01 * f64::from(size)),
                         checkpoint: None,
+                        metrics: Vec::new(),
                     };
                     store.finish_run(id, &outcome).expect("finish");
                 }

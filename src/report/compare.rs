@@ -566,6 +566,7 @@ mod tests {
             seconds: Some(seconds),
             error: None,
             checkpoint: None,
+            metrics: Default::default(),
         }
     }
 

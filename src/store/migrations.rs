@@ -61,6 +61,16 @@ ALTER TABLE epochs ADD COLUMN val_rmse REAL;
 ALTER TABLE epochs ADD COLUMN val_mae REAL;
 ALTER TABLE runs ADD COLUMN checkpoint TEXT;
 "#,
+    // 3: named metrics of a finished run beyond RMSE and MAE (ranking metrics such as
+    // `ndcg@10`), one row per metric so a new metric needs no schema change.
+    r#"
+CREATE TABLE run_metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name   TEXT NOT NULL,
+    value  REAL,
+    PRIMARY KEY (run_id, name)
+);
+"#,
 ];
 
 /// What [`migrate`] found and did.

@@ -11,7 +11,7 @@
 pub(crate) mod migrations;
 pub mod records;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -287,6 +287,13 @@ impl Store {
     /// `finished_at`.
     pub fn finish_run(&mut self, run_id: i64, outcome: &RunOutcome) -> Result<()> {
         let action = format!("finishing run {run_id}");
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(&self.path, &action))?;
+        // A re-run replaces whatever an earlier attempt of this run stored.
+        tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", [run_id])
+            .map_err(sql(&self.path, &action))?;
         let changed = match outcome {
             RunOutcome::Finished {
                 rmse,
@@ -294,28 +301,50 @@ impl Store {
                 best_epoch,
                 seconds,
                 checkpoint,
-            } => self.conn.execute(
-                "UPDATE runs SET status = 'finished', rmse = ?2, mae = ?3, best_epoch = ?4,
-                     seconds = ?5, error = NULL, checkpoint = ?6,
-                     finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-                 WHERE id = ?1",
-                params![run_id, rmse, mae, int(*best_epoch), seconds, checkpoint],
-            ),
-            RunOutcome::Failed { error, seconds } => self.conn.execute(
-                "UPDATE runs SET status = 'failed', rmse = NULL, mae = NULL, best_epoch = NULL,
-                     seconds = ?2, error = ?3,
-                     finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-                 WHERE id = ?1",
-                params![run_id, seconds, error],
-            ),
-        }
-        .map_err(sql(&self.path, &action))?;
+                metrics,
+            } => {
+                let changed = tx
+                    .execute(
+                        "UPDATE runs SET status = 'finished', rmse = ?2, mae = ?3, best_epoch = ?4,
+                             seconds = ?5, error = NULL, checkpoint = ?6,
+                             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                         WHERE id = ?1",
+                        params![run_id, rmse, mae, int(*best_epoch), seconds, checkpoint],
+                    )
+                    .map_err(sql(&self.path, &action))?;
+                // Checked before the metric rows, whose foreign key needs the run.
+                if changed == 0 {
+                    return Err(StoreError::NoSuchRun {
+                        path: self.path.clone(),
+                        run_id,
+                    });
+                }
+                for (name, value) in metrics {
+                    tx.execute(
+                        "INSERT INTO run_metrics (run_id, name, value) VALUES (?1, ?2, ?3)",
+                        params![run_id, name, value],
+                    )
+                    .map_err(sql(&self.path, &action))?;
+                }
+                changed
+            }
+            RunOutcome::Failed { error, seconds } => tx
+                .execute(
+                    "UPDATE runs SET status = 'failed', rmse = NULL, mae = NULL, best_epoch = NULL,
+                         seconds = ?2, error = ?3,
+                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                     WHERE id = ?1",
+                    params![run_id, seconds, error],
+                )
+                .map_err(sql(&self.path, &action))?,
+        };
         if changed == 0 {
             return Err(StoreError::NoSuchRun {
                 path: self.path.clone(),
                 run_id,
             });
         }
+        tx.commit().map_err(sql(&self.path, &action))?;
         Ok(())
     }
 
@@ -350,6 +379,29 @@ impl Store {
                 });
             };
             runs.push(StoredRun { status, ..run });
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT m.run_id, m.name, m.value
+                 FROM run_metrics m JOIN runs r ON r.id = m.run_id
+                 JOIN experiments e ON e.id = r.experiment_id
+                 WHERE ?1 IS NULL OR e.name = ?1",
+            )
+            .map_err(sql(&self.path, &action))?;
+        let rows = stmt
+            .query_map([experiment], |row| {
+                let value: Option<f64> = row.get(2)?;
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, value))
+            })
+            .map_err(sql(&self.path, &action))?;
+        let index: HashMap<i64, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        for row in rows {
+            let (run_id, name, value) = row.map_err(sql(&self.path, &action))?;
+            if let Some(&i) = index.get(&run_id) {
+                // SQLite stores a NaN REAL as NULL; read it back as NaN.
+                runs[i].metrics.insert(name, value.unwrap_or(f64::NAN));
+            }
         }
         Ok(runs)
     }
@@ -424,6 +476,7 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<(StoredRun, String)> {
         seconds: row.get(10)?,
         error: row.get(11)?,
         checkpoint: row.get(12)?,
+        metrics: BTreeMap::new(),
     };
     Ok((run, row.get(6)?))
 }
@@ -460,6 +513,7 @@ mod tests {
             best_epoch: 3,
             seconds: 12.5,
             checkpoint: None,
+            metrics: vec![("ndcg@10".to_string(), 0.25)],
         }
     }
 
@@ -735,6 +789,9 @@ mod tests {
         assert_eq!(run.best_epoch, Some(3));
         assert_eq!(run.seconds, Some(12.5));
         assert_eq!(run.error, None);
+        assert_eq!(run.metric("ndcg@10"), Some(0.25));
+        assert_eq!(run.metric("rmse"), Some(0.875));
+        assert_eq!(run.metric("recall@10"), None);
         let finished_at: Option<String> = store
             .conn
             .query_row("SELECT finished_at FROM runs WHERE id = ?1", [id], |r| {
@@ -747,6 +804,24 @@ mod tests {
             .finish_run(id + 1, &finished(1.0))
             .expect_err("unknown");
         assert!(matches!(err, StoreError::NoSuchRun { run_id, .. } if run_id == id + 1));
+    }
+
+    #[test]
+    fn a_failed_rerun_drops_the_named_metrics_of_the_earlier_attempt() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let id = store
+            .claim_run(exp, &new_run("k", 0))
+            .expect("claim")
+            .expect("new");
+        store.finish_run(id, &finished(0.9)).expect("finish");
+        let failed = RunOutcome::Failed {
+            error: "loss became NaN at epoch 2".to_string(),
+            seconds: 1.0,
+        };
+        store.finish_run(id, &failed).expect("fail");
+        let run = &store.runs(None).expect("runs")[0];
+        assert!(run.metrics.is_empty(), "{:?}", run.metrics);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The rows exp writes and reads: runs and their epochs.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Where a run stands. Stored as its lower-case name.
@@ -83,6 +85,9 @@ pub enum RunOutcome {
         seconds: f64,
         /// Where the reported epoch's weights were saved (safetensors), if they were.
         checkpoint: Option<String>,
+        /// Further named metrics of the reported epoch (e.g. `ndcg@10`), stored in
+        /// `run_metrics`; RMSE and MAE have their own columns and are not repeated here.
+        metrics: Vec<(String, f64)>,
     },
     /// Training stopped with an error.
     Failed {
@@ -122,4 +127,18 @@ pub struct StoredRun {
     pub error: Option<String>,
     /// Path of the saved weights of the reported epoch (finished runs that saved them).
     pub checkpoint: Option<String>,
+    /// Named metrics beyond RMSE and MAE (finished runs), e.g. `ndcg@10`.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl StoredRun {
+    /// The value of the metric called `name`: `rmse` and `mae` from their columns, any
+    /// other name from [`StoredRun::metrics`]. `None` when the run has no such value.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        match name {
+            "rmse" => self.rmse,
+            "mae" => self.mae,
+            other => self.metrics.get(other).copied(),
+        }
+    }
 }
