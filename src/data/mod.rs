@@ -17,6 +17,7 @@ mod error;
 pub mod features;
 mod movielens;
 pub mod split;
+pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 

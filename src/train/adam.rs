@@ -71,6 +71,10 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
+    fn set_table_updates(&mut self, updates: lazy::TableUpdates) {
+        self.states.updates = updates;
+    }
+
     fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
         self.step += 1;
         let c = self.config;
@@ -128,6 +132,7 @@ impl Rule for AdamRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::TableUpdates;
     use crate::train::lazy::testing::{assert_close, dense_values, one_table, step, table_values};
 
     #[test]
@@ -158,6 +163,28 @@ mod tests {
         // The untouched row kept its value and its moments.
         assert_eq!(adam.states.tables[0].s1[1], 0.0);
         assert_eq!(adam.states.tables[0].s2[1], 0.0);
+    }
+
+    #[test]
+    fn dense_updates_keep_moving_rows_the_batch_did_not_read() {
+        // Step 1 reads row 0 with g = 1: m = 0.1, v = 0.001, w₀ = −lr (as lazy).
+        // Step 2 reads only row 1 with g = 1. Dense: row 0 sees g = 0, so
+        // m = 0.09, v = 0.000999; m̂ = 0.09/0.19 = 0.473684, v̂ = 0.000999/0.001999
+        // = 0.499750, Δ = lr · 0.473684/0.706930 = 0.670058·lr → w₀ = −0.1 − 0.0670058.
+        // Row 1's first update is −lr·ĝ/|ĝ| with the step-2 corrections:
+        // m̂ = 0.1/0.19, v̂ = 0.001/0.001999, Δ = lr · 0.526316/0.707284 = 0.744136·lr.
+        // Lazy leaves row 0 at −0.1 and gives row 1 the same −0.0744136.
+        for (updates, row0) in [
+            (TableUpdates::Lazy, -0.1),
+            (TableUpdates::Dense, -0.167_005_8),
+        ] {
+            let (params, t) = one_table(&[0.0, 0.0], 2, 1);
+            let mut adam = Adam::new(&params, AdamConfig::new(0.1, 0.0));
+            adam.set_table_updates(updates);
+            step(&mut adam, &params, Some((t, &[0], &[1.0])), &[]);
+            step(&mut adam, &params, Some((t, &[1], &[1.0])), &[]);
+            assert_close(&table_values(&params, t), &[row0, -0.074_413_6], 1e-5);
+        }
     }
 
     #[test]

@@ -75,6 +75,10 @@ impl Adamax {
 }
 
 impl Optimizer for Adamax {
+    fn set_table_updates(&mut self, updates: lazy::TableUpdates) {
+        self.states.updates = updates;
+    }
+
     fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
         self.step += 1;
         let c = self.config;

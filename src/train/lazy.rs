@@ -50,6 +50,8 @@ pub(crate) struct State {
     pub(crate) s2: Vec<f32>,
     order: Vec<u64>,
     sum: Vec<f32>,
+    /// Whole-table gradient, used only by [`TableUpdates::Dense`].
+    full: Vec<f32>,
 }
 
 impl State {
@@ -62,6 +64,19 @@ impl State {
     }
 }
 
+/// Which rows of an embedding table a step updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TableUpdates {
+    /// Only the rows the batch read (the default, O(batch) per step).
+    #[default]
+    Lazy,
+    /// Every row, untouched ones with a zero gradient, so their moments decay and
+    /// momentum keeps moving them: what PyTorch's and Keras's dense optimisers do with a
+    /// dense embedding gradient. O(table) per step; a reference for accuracy checks,
+    /// not for training.
+    Dense,
+}
+
 /// The state of every parameter of a model, indexed like [`Params::tables`] and
 /// [`Params::dense_vars`].
 #[derive(Debug, Clone)]
@@ -70,6 +85,8 @@ pub(crate) struct States {
     pub(crate) tables: Vec<State>,
     /// One per dense variable.
     pub(crate) dense: Vec<State>,
+    /// Which table rows a step updates.
+    pub(crate) updates: TableUpdates,
 }
 
 impl States {
@@ -86,6 +103,7 @@ impl States {
                 .iter()
                 .map(|(_, v)| State::zeros(v.elem_count(), slots))
                 .collect(),
+            updates: TableUpdates::Lazy,
         }
     }
 }
@@ -116,6 +134,7 @@ pub(crate) fn step<R: Rule>(
     grads: &GradStore,
     states: &mut States,
 ) -> Result<()> {
+    let updates = states.updates;
     for gathered in &tape.entries {
         let Some(grad) = grads.get(gathered.rows.as_tensor()) else {
             continue;
@@ -130,6 +149,7 @@ pub(crate) fn step<R: Rule>(
             rule,
             l2: penalties.l2 as f32,
             frozen_column: table.frozen_column,
+            updates,
             state: RefCell::new(state),
         };
         table.weight.inplace_op3(&gathered.ids, grad, &op)?;
@@ -163,6 +183,7 @@ struct RowsOp<'a, R> {
     rule: R,
     l2: f32,
     frozen_column: Option<usize>,
+    updates: TableUpdates,
     state: RefCell<&'a mut State>,
 }
 
@@ -204,7 +225,17 @@ impl<R: Rule> InplaceOp3 for RowsOp<'_, R> {
             );
         }
         let mut state = self.state.borrow_mut();
-        let State { s1, s2, order, sum } = &mut **state;
+        let State {
+            s1,
+            s2,
+            order,
+            sum,
+            full,
+        } = &mut **state;
+        if self.updates == TableUpdates::Dense {
+            full.clear();
+            full.resize(w.len(), 0.0);
+        }
         // Sum the gradient of rows read more than once, then update each row once. Sorting
         // (row << 32 | position) keys keeps equal rows together without indirection.
         order.clear();
@@ -240,8 +271,17 @@ impl<R: Rule> InplaceOp3 for RowsOp<'_, R> {
                 // moves (Adam and AdaMax: m = 0; SGD: no step, a zero buffer).
                 *s = 0.0;
             }
-            self.rule
-                .apply(w_row, slot(s1, span.clone()), slot(s2, span), sum);
+            match self.updates {
+                TableUpdates::Lazy => {
+                    self.rule
+                        .apply(w_row, slot(s1, span.clone()), slot(s2, span), sum)
+                }
+                TableUpdates::Dense => slot(full, span).copy_from_slice(sum),
+            }
+        }
+        if self.updates == TableUpdates::Dense {
+            let n = w.len();
+            self.rule.apply(w, slot(s1, 0..n), slot(s2, 0..n), full);
         }
         Ok(())
     }

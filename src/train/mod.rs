@@ -7,7 +7,7 @@ mod lazy;
 pub mod loss;
 pub mod sgd;
 
-pub use lazy::decays;
+pub use lazy::{TableUpdates, decays};
 
 use std::time::Instant;
 
@@ -25,6 +25,10 @@ use crate::models::{Batch, Params, RatingModel, Tape};
 pub trait Optimizer: Send {
     /// One step: embedding rows recorded on `tape` and every dense variable.
     fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> candle_core::Result<()>;
+
+    /// Chooses which embedding-table rows later steps update (lazy by default); the
+    /// dense mode exists to check that lazy updates cost no accuracy.
+    fn set_table_updates(&mut self, updates: TableUpdates);
 }
 
 /// Builds the optimiser `spec` names for `params`, with `training.learning_rate`,

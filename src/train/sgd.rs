@@ -54,6 +54,10 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
+    fn set_table_updates(&mut self, updates: lazy::TableUpdates) {
+        self.states.updates = updates;
+    }
+
     fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
         let c = self.config;
         let penalties = Penalties {
