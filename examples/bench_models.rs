@@ -27,6 +27,7 @@ fn main() -> anyhow::Result<()> {
         // SAFETY: no other thread exists yet.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
+    exp::alloc::keep_freed_pages();
     println!(
         "| experiment | data set | model | batch | epochs | s/epoch median | min | max | ratings/s | test RMSE |"
     );

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         // SAFETY: no other thread exists yet.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
+    exp::alloc::keep_freed_pages();
     let cli = exp::cli::Cli::parse();
     match exp::commands::dispatch(cli) {
         Ok(code) => code,
