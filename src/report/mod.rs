@@ -11,7 +11,7 @@
 
 pub mod charts;
 pub mod compare;
-mod font;
+pub(crate) mod font;
 
 use std::path::PathBuf;
 
