@@ -179,7 +179,8 @@ pub fn draw_histogram(chart: &Histogram, path: &Path) -> Result<(), ReportError>
         .margin(MARGIN)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d((0..n).into_segmented(), 0.0..top)
+        // A segmented range `0..m` has m + 1 segments: `0..n - 1` gives one per bar.
+        .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)
         .map_err(draw_err(path))?;
     let labels: Vec<String> = chart.bars.iter().map(|b| b.0.clone()).collect();
     plot.configure_mesh()
@@ -240,7 +241,8 @@ pub fn draw_ranked(chart: &Ranked, path: &Path) -> Result<(), ReportError> {
         .margin(MARGIN)
         .x_label_area_size(50)
         .y_label_area_size(label_area.min(WIDTH / 2))
-        .build_cartesian_2d(0.0..max, (0..rows).into_segmented())
+        // One segment per row (see `draw_histogram`).
+        .build_cartesian_2d(0.0..max, (0..rows - 1).into_segmented())
         .map_err(draw_err(path))?;
     let labels: Vec<String> = chart.rows.iter().map(|r| r.0.clone()).collect();
     plot.configure_mesh()
