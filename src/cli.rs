@@ -35,6 +35,65 @@ re-running an interrupted sweep resumes it. Charts are written to <db dir>/<expe
     /// Parse and validate an experiment file and print its grid; trains nothing.
     #[command(after_help = "Example:\n  exp validate experiments/sweep.toml")]
     Validate(ValidateArgs),
+    /// Data sets: download the GroupLens sets, describe any data set.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// `exp data …`.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download a GroupLens data set, verify its SHA-256 and unpack it.
+    #[command(
+        after_help = "Example:\n  exp data download ml-100k\n  EXP_DATA_DIR=~/data exp data download ml-1m\n\n\
+Unpacks into $EXP_DATA_DIR/<name>/ when EXP_DATA_DIR is set, else into the platform cache\n\
+folder (~/.cache/exp/data/<name>/ on Linux), where `exp run` looks for it. The archive is\n\
+checked against a pinned SHA-256 before use; on a mismatch nothing is kept. Amazon files\n\
+cannot be downloaded: the command says where to get them."
+    )]
+    Download(DownloadArgs),
+    /// Describe a data set: sizes, sparsity, quantiles, rating distribution, and charts.
+    #[command(
+        after_help = "Example:\n  exp data stats ml-latest-small\n  exp data stats experiments/amazon-sample.toml --out results/data/amazon\n\n\
+Given an experiment file, its [data] section is used (path and filters included). The\n\
+table goes to stdout; the PNG charts (rating histogram, top-20 items and users, long-tail\n\
+curve) to results/data/<name>/ or --out."
+    )]
+    Stats(StatsArgs),
+}
+
+/// `exp data download`.
+#[derive(Debug, clap::Args)]
+pub struct DownloadArgs {
+    /// ml-100k, ml-1m or ml-latest-small.
+    pub dataset: String,
+    /// Folder holding the archives instead of the GroupLens site (a mirror); default
+    /// $EXP_DOWNLOAD_BASE_URL, else https://files.grouplens.org/datasets/movielens.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Expect this SHA-256 (hex) for the archive instead of the pinned one.
+    #[arg(long)]
+    pub sha256: Option<String>,
+    /// Download again even if the data set is already unpacked.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `exp data stats`.
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// A data set name (ml-100k, ml-1m, ml-latest-small, amazon-movies-tv) or an
+    /// experiment file (.toml) whose [data] section to use.
+    pub target: String,
+    /// The data set's folder or file (with a data set name; overrides EXP_DATA_DIR).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Folder for the PNG charts (default: results/data/<name>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How many users and items the top charts show.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
 }
 
 /// `exp run`.

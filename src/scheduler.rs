@@ -260,7 +260,9 @@ mod tests {
             users: IdMap::default(),
             items: IdMap::default(),
             item_info: Vec::new(),
+            user_info: Vec::new(),
             rating_range: (0.5, 5.0),
+            report: Default::default(),
         })
     }
 

@@ -383,10 +383,7 @@ training.learning_rate = [0.1, 0.01]
 
     fn fixed_config() -> RunConfig {
         RunConfig {
-            data: DataSpec {
-                dataset: DatasetName::MlLatestSmall,
-                path: None,
-            },
+            data: DataSpec::new(DatasetName::MlLatestSmall),
             split: SplitSpec::Kfold {
                 k: 5,
                 validation_fraction: 0.0,

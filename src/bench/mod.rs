@@ -82,10 +82,7 @@ impl BenchData {
 
     /// Loads or generates the set; MovieLens 100K comes from `$EXP_DATA_DIR/ml-100k`.
     pub fn load(self) -> Result<Dataset, BenchError> {
-        let spec = |dataset| config::spec::DataSpec {
-            dataset,
-            path: None,
-        };
+        let spec = config::spec::DataSpec::new;
         Ok(match self {
             BenchData::MlLatestSmall => {
                 data::load(&spec(config::spec::DatasetName::MlLatestSmall))?

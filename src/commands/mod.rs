@@ -1,6 +1,7 @@
 //! One file per subcommand; [`dispatch`] routes the parsed command line to it.
 
 pub mod compare;
+pub mod data;
 pub mod run;
 pub mod validate;
 
@@ -14,5 +15,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Validate(args) => validate::validate(&args),
+        Command::Data(command) => data::data(&command),
     }
 }

@@ -36,6 +36,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 dataset.n_items(),
                 dataset.ratings.len()
             );
+            // Skipped lines and what the [data] filters removed.
+            for line in dataset.report.lines() {
+                eprintln!("{line}");
+            }
             datasets.insert(run.config.data.clone(), Arc::new(dataset));
         }
     }

@@ -37,7 +37,7 @@ pub use validate::{DEFAULT_INIT_SCALE, DEFAULT_METRICS, DEFAULT_SEED};
 
 use raw::{FIXED_TABLE, SWEEP_TABLE};
 use source::Source;
-use spec::{Experiment, InitSpec, RunConfig, SplitSpec, SweepAxis};
+use spec::{BadLinePolicy, Experiment, InitSpec, RunConfig, SplitSpec, SweepAxis};
 use validate::Checker;
 
 /// The most grid points a sweep may ask for. Every point is validated when the file is
@@ -462,15 +462,31 @@ fn raw_table(config: &RunConfig, written: Written) -> toml::Table {
     }
     let string = |s: &str| Some(Value::String(s.to_string()));
 
+    let d = &config.data;
+    let f = &d.filters;
+    let at_least_two = |n: usize| (n > 1).then(|| int(n));
     let data = table([
-        ("dataset", string(config.data.dataset.as_str())),
+        ("dataset", string(d.dataset.as_str())),
         (
             "path",
-            config
-                .data
-                .path
+            d.path
                 .as_ref()
                 .and_then(|path| string(&path.to_string_lossy())),
+        ),
+        ("min_year", f.min_year.map(|y| Value::Integer(y.into()))),
+        ("max_year", f.max_year.map(|y| Value::Integer(y.into()))),
+        (
+            "verified_only",
+            f.verified_only.then_some(Value::Boolean(true)),
+        ),
+        ("min_user_ratings", at_least_two(f.min_user_ratings)),
+        ("min_item_ratings", at_least_two(f.min_item_ratings)),
+        ("k_core", f.k_core.map(int)),
+        (
+            "on_bad_line",
+            (d.on_bad_line != BadLinePolicy::Error)
+                .then(|| string(d.on_bad_line.as_str()))
+                .flatten(),
         ),
     ]);
     let split = match &config.split {

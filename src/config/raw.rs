@@ -30,6 +30,8 @@ pub(crate) enum Kind {
     Float,
     /// A TOML string.
     Str,
+    /// A TOML boolean, e.g. `data.verified_only`.
+    Bool,
     /// An array of strings.
     StrList,
     /// An array of integers, e.g. `model.hidden_layers`.
@@ -45,6 +47,7 @@ impl Kind {
             Kind::Int => "an integer",
             Kind::Float => "a number",
             Kind::Str => "a string",
+            Kind::Bool => "a boolean",
             Kind::StrList => "a list of strings",
             Kind::IntList => "a list of integers",
             Kind::FloatList => "a list of numbers",
@@ -57,7 +60,7 @@ impl Kind {
             Kind::StrList => Some(Kind::Str),
             Kind::IntList => Some(Kind::Int),
             Kind::FloatList => Some(Kind::Float),
-            Kind::Int | Kind::Float | Kind::Str => None,
+            Kind::Int | Kind::Float | Kind::Str | Kind::Bool => None,
         }
     }
 }
@@ -86,7 +89,17 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
     },
     TableSchema {
         name: "data",
-        keys: &[("dataset", Kind::Str), ("path", Kind::Str)],
+        keys: &[
+            ("dataset", Kind::Str),
+            ("path", Kind::Str),
+            ("min_year", Kind::Int),
+            ("max_year", Kind::Int),
+            ("verified_only", Kind::Bool),
+            ("min_user_ratings", Kind::Int),
+            ("min_item_ratings", Kind::Int),
+            ("k_core", Kind::Int),
+            ("on_bad_line", Kind::Str),
+        ],
     },
     TableSchema {
         name: "split",
@@ -303,6 +316,7 @@ fn check_leaf(
         }
         (Kind::Float, DeValue::Integer(_) | DeValue::Float(_)) => true,
         (Kind::Str, DeValue::String(_)) => true,
+        (Kind::Bool, DeValue::Boolean(_)) => true,
         (Kind::StrList | Kind::IntList | Kind::FloatList, DeValue::Array(items)) => {
             let element = kind.element().unwrap_or(Kind::Str);
             let before = out.len();
@@ -424,6 +438,20 @@ pub(crate) struct RawData {
     pub dataset: Option<Spanned<String>>,
     /// Optional.
     pub path: Option<Spanned<String>>,
+    /// Optional: keep ratings from this year on.
+    pub min_year: Option<Spanned<i64>>,
+    /// Optional: keep ratings up to this year.
+    pub max_year: Option<Spanned<i64>>,
+    /// Default false; Amazon only.
+    pub verified_only: Option<Spanned<bool>>,
+    /// Default 1 (off).
+    pub min_user_ratings: Option<Spanned<i64>>,
+    /// Default 1 (off).
+    pub min_item_ratings: Option<Spanned<i64>>,
+    /// Optional.
+    pub k_core: Option<Spanned<i64>>,
+    /// `error` (default) or `skip`.
+    pub on_bad_line: Option<Spanned<String>>,
 }
 
 /// `[split]`.

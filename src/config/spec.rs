@@ -50,14 +50,104 @@ pub struct RunConfig {
     pub metrics: Vec<MetricName>,
 }
 
-/// `[data]`: the data set and where its files are.
+/// `[data]`: the data set, where its files are, and which ratings to keep.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DataSpec {
     /// `data.dataset`.
     pub dataset: DatasetName,
-    /// `data.path`: directory holding the data set's files; `None` means the embedded copy
-    /// (ml-latest-small) or `$EXP_DATA_DIR/<dataset>`.
+    /// `data.path`: directory holding the data set's files (for Amazon also the reviews
+    /// file itself); `None` means the embedded copy (ml-latest-small),
+    /// `$EXP_DATA_DIR/<dataset>` or the download cache.
     pub path: Option<PathBuf>,
+    /// The `data.*` filters; all off by default. Flattened and left out of the serialised
+    /// form while off, so run keys of experiments without filters do not change.
+    #[serde(default, flatten)]
+    pub filters: FilterSpec,
+    /// `data.on_bad_line`: stop at a malformed line (default) or skip and count it.
+    #[serde(default, skip_serializing_if = "BadLinePolicy::is_error")]
+    pub on_bad_line: BadLinePolicy,
+}
+
+impl DataSpec {
+    /// `dataset` read from its default place, with no filter and strict parsing.
+    pub fn new(dataset: DatasetName) -> Self {
+        DataSpec {
+            dataset,
+            path: None,
+            filters: FilterSpec::default(),
+            on_bad_line: BadLinePolicy::Error,
+        }
+    }
+}
+
+/// Which ratings to keep after reading (the `[data]` filter keys). Applied in the order
+/// of the fields: year, verified, then the per-user/per-item minimums, then the k-core.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FilterSpec {
+    /// `data.min_year`: keep ratings made in this calendar year (UTC) or later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_year: Option<i32>,
+    /// `data.max_year`: keep ratings made in this calendar year (UTC) or earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_year: Option<i32>,
+    /// `data.verified_only`: Amazon only, keep reviews marked `verified`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified_only: bool,
+    /// `data.min_user_ratings`: drop users with fewer ratings (counted once, after the
+    /// year and verified filters, together with `min_item_ratings`); 0 or 1 = off.
+    #[serde(default, skip_serializing_if = "is_at_most_one")]
+    pub min_user_ratings: usize,
+    /// `data.min_item_ratings`: drop items with fewer ratings (see `min_user_ratings`).
+    #[serde(default, skip_serializing_if = "is_at_most_one")]
+    pub min_item_ratings: usize,
+    /// `data.k_core`: then drop users and items with fewer than k ratings, repeatedly,
+    /// until every remaining user and item has at least k; `None` = off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k_core: Option<usize>,
+}
+
+fn is_at_most_one(n: &usize) -> bool {
+    *n <= 1
+}
+
+impl FilterSpec {
+    /// True when no filter is set (loading keeps every rating).
+    pub fn is_off(&self) -> bool {
+        self.min_year.is_none()
+            && self.max_year.is_none()
+            && !self.verified_only
+            && self.min_user_ratings <= 1
+            && self.min_item_ratings <= 1
+            && self.k_core.is_none_or(|k| k <= 1)
+    }
+}
+
+/// What loading does with a malformed line (`data.on_bad_line`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BadLinePolicy {
+    /// Stop with the file, line and what was wrong (the default).
+    #[default]
+    Error,
+    /// Skip the line, count it, and report the count and the first line numbers.
+    Skip,
+}
+
+impl BadLinePolicy {
+    /// Both policies, in documentation order.
+    pub const ALL: [BadLinePolicy; 2] = [BadLinePolicy::Error, BadLinePolicy::Skip];
+
+    /// The name as written in `data.on_bad_line`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadLinePolicy::Error => "error",
+            BadLinePolicy::Skip => "skip",
+        }
+    }
+
+    fn is_error(&self) -> bool {
+        *self == BadLinePolicy::Error
+    }
 }
 
 /// The data sets exp can read.
@@ -72,14 +162,17 @@ pub enum DatasetName {
     Ml1m,
     /// MovieLens latest-small, 2018 (ratings.csv, movies.csv); embedded in the binary.
     MlLatestSmall,
+    /// Amazon reviews, Movies & TV (2018 or 2014 JSON lines, or the ratings-only CSV).
+    AmazonMoviesTv,
 }
 
 impl DatasetName {
     /// Every data set, in documentation order.
-    pub const ALL: [DatasetName; 3] = [
+    pub const ALL: [DatasetName; 4] = [
         DatasetName::Ml100k,
         DatasetName::Ml1m,
         DatasetName::MlLatestSmall,
+        DatasetName::AmazonMoviesTv,
     ];
 
     /// The name as written in experiment files and directory names.
@@ -88,6 +181,7 @@ impl DatasetName {
             DatasetName::Ml100k => "ml-100k",
             DatasetName::Ml1m => "ml-1m",
             DatasetName::MlLatestSmall => "ml-latest-small",
+            DatasetName::AmazonMoviesTv => "amazon-movies-tv",
         }
     }
 }

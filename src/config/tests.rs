@@ -87,9 +87,9 @@ fn valid_file_parses_to_the_expected_spec() {
             source_text: text.clone(),
             base: RunConfig {
                 data: DataSpec {
-                    dataset: DatasetName::Ml100k,
                     // Relative to the experiment file's directory.
                     path: Some(PathBuf::from("experiments/data/ml-100k")),
+                    ..DataSpec::new(DatasetName::Ml100k)
                 },
                 split: SplitSpec::Holdout {
                     test_fraction: 0.2,
@@ -244,7 +244,7 @@ fn unknown_names_list_the_allowed_ones() {
             6,
             "dataset = \"ml-10m\"",
             "data.dataset",
-            "`ml-100k`, `ml-1m`, `ml-latest-small`, got `ml-10m`",
+            "`ml-100k`, `ml-1m`, `ml-latest-small`, `amazon-movies-tv`, got `ml-10m`",
         ),
         (
             10,
@@ -632,6 +632,7 @@ fn schema_and_raw_structs_agree() {
                 raw::Kind::Int => "1",
                 raw::Kind::Float => "0.5",
                 raw::Kind::Str => "\"x\"",
+                raw::Kind::Bool => "true",
                 raw::Kind::StrList => "[\"x\"]",
                 raw::Kind::IntList => "[1, 2]",
                 raw::Kind::FloatList => "[0.5, 1]",
@@ -1240,4 +1241,98 @@ fn list_valued_keys_sweep_as_lists_of_lists() {
         "model.dropouts",
         "`model.hidden_layers` has 2, `model.dropouts` has 1",
     );
+}
+
+// ---- [data] filters ---------------------------------------------------------------------
+
+fn data_section(keys: &str) -> String {
+    format!(
+        "[experiment]\nname = \"t\"\n[data]\ndataset = \"amazon-movies-tv\"\n{keys}\n\
+         [split]\nkind = \"holdout\"\ntest_fraction = 0.1\n[model]\narchitecture = \"biased-mf\"\n\
+         embedding_size = 8\n[training]\nepochs = 1\nbatch_size = 8\nlearning_rate = 0.01\n"
+    )
+}
+
+#[test]
+fn data_filters_are_read_and_checked() {
+    let exp = parse(&data_section(
+        "min_year = 2018\nmax_year = 2018\nverified_only = true\nmin_user_ratings = 2\n\
+         min_item_ratings = 2\nk_core = 5\non_bad_line = \"skip\"",
+    ))
+    .expect("valid");
+    let data = &exp.base.data;
+    assert_eq!(
+        data.filters,
+        crate::config::spec::FilterSpec {
+            min_year: Some(2018),
+            max_year: Some(2018),
+            verified_only: true,
+            min_user_ratings: 2,
+            min_item_ratings: 2,
+            k_core: Some(5),
+        }
+    );
+    assert_eq!(data.on_bad_line, crate::config::spec::BadLinePolicy::Skip);
+
+    let err = parse(&data_section(
+        "min_year = 2019\nmax_year = 2018\nmin_user_ratings = 0\nk_core = \"5\"\non_bad_line = \"ignore\"",
+    ))
+    .expect_err("invalid")
+    .to_string();
+    for line in [
+        "experiments/bad.toml:6: `data.max_year` must be >= data.min_year, got 2018 (data.min_year is 2019)",
+        "experiments/bad.toml:7: `data.min_user_ratings` must be >= 1, got 0",
+        "experiments/bad.toml:8: `data.k_core` must be an integer, got string \"5\"",
+        "experiments/bad.toml:9: `data.on_bad_line` must be one of `error`, `skip`, got `ignore`",
+    ] {
+        assert!(
+            err.lines().any(|l| l == line),
+            "no line {line:?} in:\n{err}"
+        );
+    }
+    let err = parse(
+        &data_section("")
+            .replace("amazon-movies-tv", "ml-100k")
+            .replace(
+                "dataset = \"ml-100k\"\n",
+                "dataset = \"ml-100k\"\nverified_only = true",
+            ),
+    )
+    .expect_err("verified needs amazon")
+    .to_string();
+    assert!(
+        err.contains(
+            "`data.verified_only` is only allowed with `data.dataset = \"amazon-movies-tv\"`"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn data_filters_can_be_swept_and_keep_old_run_keys() {
+    let text = data_section("min_user_ratings = 2")
+        + "[sweep]\n\"data.k_core\" = [2, 3]\n\"data.verified_only\" = [false, true]\n";
+    let exp = parse(&text).expect("valid");
+    let runs = crate::sweep::runs(&exp).expect("grid");
+    assert_eq!(runs.len(), 4);
+    let cores: Vec<(Option<usize>, bool, usize)> = runs
+        .iter()
+        .map(|r| {
+            let f = &r.config.data.filters;
+            (f.k_core, f.verified_only, f.min_user_ratings)
+        })
+        .collect();
+    assert_eq!(
+        cores,
+        [
+            (Some(2), false, 2),
+            (Some(2), true, 2),
+            (Some(3), false, 2),
+            (Some(3), true, 2)
+        ]
+    );
+    // Off filters are not serialised: the configuration JSON is what it was before them.
+    let plain = parse(&data_section("")).expect("valid");
+    let json = serde_json::to_string(&plain.base.data).expect("json");
+    assert_eq!(json, r#"{"dataset":"amazon-movies-tv","path":null}"#);
 }

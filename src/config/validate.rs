@@ -10,8 +10,8 @@ use super::error::{Diagnostic, Problem};
 use super::raw::{RawData, RawExperiment, RawFile, RawMetrics, RawModel, RawSplit, RawTraining};
 use super::source::Source;
 use super::spec::{
-    Architecture, DataSpec, DatasetName, EarlyStopping, InitSpec, LossName, MetricName, ModelSpec,
-    OptimizerName, RunConfig, SplitSpec, TrainingSpec,
+    Architecture, BadLinePolicy, DataSpec, DatasetName, EarlyStopping, FilterSpec, InitSpec,
+    LossName, MetricName, ModelSpec, OptimizerName, RunConfig, SplitSpec, TrainingSpec,
 };
 
 /// `model.init_scale` when `model.init` is `normal` or `uniform` and the file gives none.
@@ -269,7 +269,21 @@ pub(crate) fn run_config(cx: &mut Checker<'_>, raw: RawFile) -> Option<RunConfig
 }
 
 fn data(cx: &mut Checker<'_>, raw: Option<Spanned<RawData>>) -> Option<DataSpec> {
-    let (span, RawData { dataset, path }) = cx.table(raw, "data")?;
+    let (
+        span,
+        RawData {
+            dataset,
+            path,
+            min_year,
+            max_year,
+            verified_only,
+            min_user_ratings,
+            min_item_ratings,
+            k_core,
+            on_bad_line,
+        },
+    ) = cx.table(raw, "data")?;
+    let dataset_span = dataset.as_ref().map(Spanned::span);
     let dataset = cx
         .required(dataset, &span, "data.dataset")
         .and_then(|dataset| {
@@ -295,9 +309,88 @@ fn data(cx: &mut Checker<'_>, raw: Option<Spanned<RawData>>) -> Option<DataSpec>
         }
         Some(path) => Some(Some(PathBuf::from(path.into_inner()))),
     };
+    let year = |cx: &mut Checker<'_>, value: Option<Spanned<i64>>, key: &str| match value {
+        None => Some(None),
+        Some(value) => {
+            let year = *value.get_ref();
+            if (1900..=2100).contains(&year) {
+                Some(i32::try_from(year).ok())
+            } else {
+                let found = cx.source.snippet(&value.span());
+                let expected = ">= 1900 and <= 2100";
+                cx.push(&value.span(), key, Problem::OutOfRange { expected, found });
+                None
+            }
+        }
+    };
+    let max_year_span = max_year.as_ref().map(Spanned::span);
+    let min_year = year(cx, min_year, "data.min_year");
+    let max_year = year(cx, max_year, "data.max_year");
+    if let (Some(Some(lo)), Some(Some(hi)), Some(span)) = (min_year, max_year, &max_year_span)
+        && hi < lo
+    {
+        let found = format!("{hi} (data.min_year is {lo})");
+        cx.push(
+            span,
+            "data.max_year",
+            Problem::OutOfRange {
+                expected: ">= data.min_year",
+                found,
+            },
+        );
+    }
+    let verified_only = match verified_only {
+        None => Some(false),
+        Some(flag) => match dataset {
+            Some(DatasetName::AmazonMoviesTv) | None => Some(*flag.get_ref()),
+            Some(other) => {
+                let actual = format!(
+                    "the data set is `{}`{}",
+                    other.as_str(),
+                    cx.where_set(dataset_span.as_ref())
+                );
+                cx.requires(
+                    &flag.span(),
+                    "data.verified_only",
+                    "`data.dataset = \"amazon-movies-tv\"` (only Amazon reviews carry a verified flag)"
+                        .to_string(),
+                    actual,
+                );
+                None
+            }
+        },
+    };
+    let minimum = |cx: &mut Checker<'_>, value: Option<Spanned<i64>>, key: &str| match value {
+        None => Some(0),
+        Some(value) => cx.count(value, key, 1, ">= 1"),
+    };
+    let min_user_ratings = minimum(cx, min_user_ratings, "data.min_user_ratings");
+    let min_item_ratings = minimum(cx, min_item_ratings, "data.min_item_ratings");
+    let k_core = match k_core {
+        None => Some(None),
+        Some(k) => cx.count(k, "data.k_core", 1, ">= 1").map(Some),
+    };
+    let on_bad_line = match on_bad_line {
+        None => Some(BadLinePolicy::Error),
+        Some(name) => cx.choice(
+            &name,
+            "data.on_bad_line",
+            &BadLinePolicy::ALL,
+            BadLinePolicy::as_str,
+        ),
+    };
     Some(DataSpec {
         dataset: dataset?,
         path: path?,
+        filters: FilterSpec {
+            min_year: min_year?,
+            max_year: max_year?,
+            verified_only: verified_only?,
+            min_user_ratings: min_user_ratings?,
+            min_item_ratings: min_item_ratings?,
+            k_core: k_core?,
+        },
+        on_bad_line: on_bad_line?,
     })
 }
 

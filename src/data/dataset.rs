@@ -78,13 +78,155 @@ impl IdMap {
     }
 }
 
-/// What is known about an item besides its ratings (used for listings and later models).
+/// What is known about an item besides its ratings (used for listings, content models
+/// and recommendations).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemInfo {
     /// Title as in the source, e.g. `Toy Story (1995)`; empty when unknown.
     pub title: String,
-    /// Genre names, e.g. `["Animation", "Children's", "Comedy"]`.
+    /// Genre names, e.g. `["Animation", "Children's", "Comedy"]`; for Amazon the
+    /// metadata's categories below `Movies & TV`.
     pub genres: Vec<String>,
+    /// Release year: from ML-100K's release date, else the title's trailing `(YYYY)`.
+    pub year: Option<u16>,
+    /// Release date as ISO `YYYY-MM-DD` where the source has one (ML-100K `u.item`).
+    pub release_date: Option<String>,
+}
+
+/// What is known about a user besides their ratings: the demographics MovieLens 100K
+/// (`u.user`) and 1M (`users.dat`) ship. Fields a source lacks are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    /// `M` or `F` as in the source.
+    pub gender: Option<String>,
+    /// Age in years (ML-100K); for ML-1M the lower bound of the age group
+    /// (1 = under 18, 18, 25, 35, 45, 50, 56 = 56 and over).
+    pub age: Option<u8>,
+    /// Occupation name, e.g. `technician` (ML-1M's codes are mapped to its README's names).
+    pub occupation: Option<String>,
+    /// Zip code as written (not always numeric).
+    pub zip: Option<String>,
+}
+
+/// What loading left out, for the summary commands print on stderr.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// Malformed lines skipped under `data.on_bad_line = "skip"`, per file.
+    pub skipped: Vec<SkippedLines>,
+    /// What the `[data]` filters removed; `None` when no filter is set.
+    pub filtered: Option<FilterReport>,
+}
+
+/// Malformed lines skipped in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLines {
+    /// The file as shown to the user.
+    pub file: String,
+    /// How many lines were skipped.
+    pub count: usize,
+    /// The first few skipped line numbers (1-based), at most [`SkippedLines::KEEP`].
+    pub first_lines: Vec<usize>,
+    /// The first problem, as the error would have said it.
+    pub first_message: String,
+}
+
+impl SkippedLines {
+    /// How many line numbers are kept for the summary.
+    pub const KEEP: usize = 5;
+
+    /// An empty tally for `file`.
+    pub fn new(file: &str) -> Self {
+        SkippedLines {
+            file: file.to_owned(),
+            count: 0,
+            first_lines: Vec::new(),
+            first_message: String::new(),
+        }
+    }
+
+    /// Counts line `line`, skipped because of `message`.
+    pub fn record(&mut self, line: usize, message: impl FnOnce() -> String) {
+        if self.count == 0 {
+            self.first_message = message();
+        }
+        self.count += 1;
+        if self.first_lines.len() < Self::KEEP {
+            self.first_lines.push(line);
+        }
+    }
+}
+
+/// Sizes before and after the `[data]` filters, and how many ratings each step removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterReport {
+    /// (users, items, ratings) as read.
+    pub before: (usize, usize, usize),
+    /// Ratings outside `min_year..=max_year`.
+    pub by_year: usize,
+    /// Amazon reviews not marked verified.
+    pub unverified: usize,
+    /// Ratings of users or items below `min_user_ratings` / `min_item_ratings`.
+    pub by_min_ratings: usize,
+    /// Ratings removed by the k-core rounds.
+    pub by_k_core: usize,
+    /// Rounds the k-core took until nothing changed.
+    pub k_core_rounds: usize,
+    /// (users, items, ratings) kept.
+    pub after: (usize, usize, usize),
+}
+
+impl LoadReport {
+    /// One line per note, for stderr: skipped lines (count and first line numbers) and
+    /// what the filters removed.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.skipped {
+            if s.count == 0 {
+                continue;
+            }
+            let lines: Vec<String> = s.first_lines.iter().map(ToString::to_string).collect();
+            let more = if s.count > s.first_lines.len() {
+                ", …"
+            } else {
+                ""
+            };
+            out.push(format!(
+                "{}: skipped {} malformed line(s) (lines {}{more}); first: {}",
+                s.file,
+                s.count,
+                lines.join(", "),
+                s.first_message
+            ));
+        }
+        if let Some(f) = &self.filtered {
+            let (u0, i0, r0) = f.before;
+            let (u1, i1, r1) = f.after;
+            let mut steps = Vec::new();
+            for (n, what) in [
+                (f.by_year, "outside the years"),
+                (f.unverified, "unverified"),
+                (f.by_min_ratings, "below the minimum ratings per user/item"),
+                (f.by_k_core, "by the k-core"),
+            ] {
+                if n > 0 {
+                    steps.push(format!("{n} {what}"));
+                }
+            }
+            if f.k_core_rounds > 0 {
+                steps.push(format!("k-core: {} round(s)", f.k_core_rounds));
+            }
+            let steps = if steps.is_empty() {
+                "nothing removed".to_owned()
+            } else {
+                steps.join(", ")
+            };
+            out.push(format!(
+                "filters: {u0} users, {i0} items, {r0} ratings → {u1} users, {i1} items, \
+                 {r1} ratings ({steps})"
+            ));
+        }
+        out
+    }
 }
 
 /// A loaded data set, ready to split.
@@ -100,9 +242,14 @@ pub struct Dataset {
     pub items: IdMap,
     /// Per dense item id; items present in the metadata but never rated are not included.
     pub item_info: Vec<ItemInfo>,
+    /// Per dense user id where the data set has demographics (ML-100K, ML-1M); empty
+    /// otherwise.
+    pub user_info: Vec<UserInfo>,
     /// Smallest and largest possible rating (e.g. 0.5 and 5.0), the range a
     /// sigmoid-scaled model predicts in.
     pub rating_range: (f32, f32),
+    /// Lines skipped and ratings filtered out while loading.
+    pub report: LoadReport,
 }
 
 impl Dataset {

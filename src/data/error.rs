@@ -12,6 +12,8 @@ pub enum DirOrigin {
     DataPath,
     /// `$EXP_DATA_DIR/<dataset>`.
     DataDirEnv,
+    /// The download cache (`exp data download`), used when neither is set.
+    DownloadCache,
 }
 
 /// An error while locating or reading a data set.
@@ -42,6 +44,26 @@ pub enum DataError {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+
+    /// Reading a file failed part-way, e.g. a truncated gzip stream.
+    #[error("cannot read `{}` at line {line}: {source}", .path.display())]
+    ReadLine {
+        /// The file.
+        path: PathBuf,
+        /// The line being read (1-based).
+        line: usize,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// The `[data]` filters removed every rating.
+    #[error("{dataset}: the data filters leave no rating ({summary}); loosen them")]
+    FilteredOut {
+        /// The data set's name.
+        dataset: String,
+        /// What each filter removed.
+        summary: String,
     },
 
     /// A line (or CSV record) does not have the expected form.
@@ -100,18 +122,40 @@ pub(crate) fn layout(dataset: DatasetName) -> Layout {
             metadata: "movies.csv",
             url: "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
         },
+        DatasetName::AmazonMoviesTv => Layout {
+            ratings: "Movies_and_TV.json.gz",
+            metadata: "meta_Movies_and_TV.json.gz",
+            url: super::amazon::DOWNLOAD_PAGE,
+        },
     }
+}
+
+/// How to get the Amazon files and tell exp where they are.
+fn amazon_message(problem: &str) -> String {
+    format!(
+        "{problem}. exp reads the Amazon Movies & TV reviews from a file or folder you \
+         download yourself: the 2018 `Movies_and_TV.json.gz` (optionally with \
+         `meta_Movies_and_TV.json.gz` for titles) from {}, or the 2014 \
+         `reviews_Movies_and_TV_5.json.gz` or `ratings_Movies_and_TV.csv` from {}. Set \
+         data.path to the file or to the folder holding it, or put it in \
+         $EXP_DATA_DIR/amazon-movies-tv/",
+        super::amazon::DOWNLOAD_PAGE,
+        super::amazon::DOWNLOAD_PAGE_2014,
+    )
 }
 
 fn no_source_message(dataset: DatasetName) -> String {
     let name = dataset.as_str();
+    if dataset == DatasetName::AmazonMoviesTv {
+        return amazon_message("amazon-movies-tv: no folder is set for it");
+    }
     let l = layout(dataset);
     format!(
         "{name} is not embedded in exp (its licence forbids redistribution) and no folder is \
          set for it: set data.path to the folder holding {r} and {m}, or set EXP_DATA_DIR so \
-         that $EXP_DATA_DIR/{name}/{r} and $EXP_DATA_DIR/{name}/{m} exist. Get the files from \
-         {url} (the zip holds a folder named {name}, so `unzip {name}.zip -d \
-         \"$EXP_DATA_DIR\"` puts them in place)",
+         that $EXP_DATA_DIR/{name}/{r} and $EXP_DATA_DIR/{name}/{m} exist. `exp data download \
+         {name}` fetches and checks them; or get the files from {url} (the zip holds a \
+         folder named {name}, so `unzip {name}.zip -d \"$EXP_DATA_DIR\"` puts them in place)",
         r = l.ratings,
         m = l.metadata,
         url = l.url,
@@ -120,6 +164,12 @@ fn no_source_message(dataset: DatasetName) -> String {
 
 fn missing_file_message(dataset: DatasetName, path: &std::path::Path, origin: DirOrigin) -> String {
     let name = dataset.as_str();
+    if dataset == DatasetName::AmazonMoviesTv {
+        return amazon_message(&format!(
+            "no Amazon review file found at `{}`",
+            path.display()
+        ));
+    }
     let l = layout(dataset);
     let dir = path.parent().unwrap_or(path);
     let (origin, fix) = match origin {
@@ -130,6 +180,10 @@ fn missing_file_message(dataset: DatasetName, path: &std::path::Path, origin: Di
         DirOrigin::DataDirEnv => (
             format!("the folder $EXP_DATA_DIR/{name}"),
             "unzipping it into $EXP_DATA_DIR makes that folder; or set data.path",
+        ),
+        DirOrigin::DownloadCache => (
+            "the download cache".to_owned(),
+            "`exp data download` fetches it again; or set data.path",
         ),
     };
     let embedded = match dataset {

@@ -291,6 +291,7 @@ mod tests {
         let info = |title: &str, genres: &[&str]| ItemInfo {
             title: title.to_owned(),
             genres: genres.iter().map(|g| g.to_string()).collect(),
+            ..ItemInfo::default()
         };
         let mut ratings = Ratings::default();
         for (u, i, r) in [
@@ -313,7 +314,9 @@ mod tests {
                 info("B (2000)", &["Drama", "Comedy"]),
                 info("C", &["Drama"]),
             ],
+            user_info: Vec::new(),
             rating_range: (1.0, 5.0),
+            report: Default::default(),
         };
         (data, vec![0, 1, 2, 5])
     }

@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use super::DataError;
-use super::dataset::{Dataset, IdMap, ItemInfo, Ratings};
+use super::dataset::{Dataset, IdMap, ItemInfo, LoadReport, Ratings, SkippedLines, UserInfo};
+use super::features::title_year;
+use crate::config::spec::BadLinePolicy;
 
 /// The valid ratings of a data set: `min..=max` in steps of `step`.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +44,8 @@ pub(crate) const HALF_STARS: Scale = Scale {
 };
 
 impl Scale {
-    fn contains(self, v: f32) -> bool {
+    /// True when `v` is a valid rating of this scale.
+    pub(crate) fn contains(self, v: f32) -> bool {
         // NaN fails the comparisons; the division is exact for the scales above.
         v >= self.min && v <= self.max && ((v - self.min) / self.step).fract() == 0.0
     }
@@ -73,13 +76,35 @@ pub(crate) const ML100K_GENRES: [&str; 19] = [
 ];
 
 /// ML-100K `u.data`: `user<TAB>item<TAB>rating<TAB>timestamp`.
+#[cfg(test)]
 pub(crate) fn ml100k_ratings(bytes: &[u8], file: &str) -> Result<RatingsTable, DataError> {
-    delimited_ratings(bytes, file, b"\t", "user<TAB>item<TAB>rating<TAB>timestamp")
+    ml100k_ratings_with(bytes, file, BadLinePolicy::Error)
+}
+
+/// [`ml100k_ratings`] with a policy for malformed lines.
+pub(crate) fn ml100k_ratings_with(
+    bytes: &[u8],
+    file: &str,
+    policy: BadLinePolicy,
+) -> Result<RatingsTable, DataError> {
+    let layout = "user<TAB>item<TAB>rating<TAB>timestamp";
+    delimited_ratings(bytes, file, b"\t", layout, policy)
 }
 
 /// ML-1M `ratings.dat`: `UserID::MovieID::Rating::Timestamp`.
+#[cfg(test)]
 pub(crate) fn ml1m_ratings(bytes: &[u8], file: &str) -> Result<RatingsTable, DataError> {
-    delimited_ratings(bytes, file, b"::", "UserID::MovieID::Rating::Timestamp")
+    ml1m_ratings_with(bytes, file, BadLinePolicy::Error)
+}
+
+/// [`ml1m_ratings`] with a policy for malformed lines.
+pub(crate) fn ml1m_ratings_with(
+    bytes: &[u8],
+    file: &str,
+    policy: BadLinePolicy,
+) -> Result<RatingsTable, DataError> {
+    let layout = "UserID::MovieID::Rating::Timestamp";
+    delimited_ratings(bytes, file, b"::", layout, policy)
 }
 
 /// Ratings with their dense id maps, before metadata is attached.
@@ -88,6 +113,7 @@ pub(crate) struct RatingsTable {
     ratings: Ratings,
     users: DenseIds,
     items: DenseIds,
+    skipped: SkippedLines,
 }
 
 impl RatingsTable {
@@ -101,7 +127,28 @@ impl RatingsTable {
             ratings,
             users: DenseIds::default(),
             items: DenseIds::default(),
+            skipped: SkippedLines::new(""),
         }
+    }
+
+    /// Attaches user demographics by raw user id (users who rated nothing are dropped;
+    /// raters without an entry get an empty [`UserInfo`]).
+    pub(crate) fn into_dataset_with_users(
+        self,
+        name: &str,
+        scale: Scale,
+        metadata: impl IntoIterator<Item = (u32, ItemInfo)>,
+        users: impl IntoIterator<Item = (u32, UserInfo)>,
+    ) -> Dataset {
+        let mut user_info = vec![UserInfo::default(); self.users.map.len()];
+        for (raw, info) in users {
+            if let Some(dense) = self.users.get(raw) {
+                user_info[dense as usize] = info;
+            }
+        }
+        let mut dataset = self.into_dataset(name, scale, metadata);
+        dataset.user_info = user_info;
+        dataset
     }
 
     /// The finished data set; `metadata` gives the info of raw item ids (unrated ones
@@ -119,13 +166,23 @@ impl RatingsTable {
                 item_info[dense as usize] = info;
             }
         }
+        let skipped = if self.skipped.count > 0 {
+            vec![self.skipped]
+        } else {
+            Vec::new()
+        };
         Dataset {
             name: name.to_owned(),
             ratings: self.ratings,
             users: self.users.map,
             items: self.items.map,
             item_info,
+            user_info: Vec::new(),
             rating_range: (scale.min, scale.max),
+            report: LoadReport {
+                skipped,
+                filtered: None,
+            },
         }
     }
 
@@ -189,20 +246,32 @@ fn delimited_ratings(
     file: &str,
     sep: &[u8],
     layout: &str,
+    policy: BadLinePolicy,
 ) -> Result<RatingsTable, DataError> {
     let mut table = RatingsTable::with_capacity(count_lines(bytes));
+    table.skipped = SkippedLines::new(file);
     for (line_no, line) in lines(bytes) {
-        let err = |message: String| parse_error(file, line_no, message);
-        let [user, item, rating, timestamp] = split_exact::<4>(line, sep).map_err(|found| {
-            err(format!(
-                "expected 4 fields `{layout}`, found {found} in `{}`",
-                shown(line)
+        let parsed = (|| -> Result<_, String> {
+            let [user, item, rating, timestamp] = split_exact::<4>(line, sep).map_err(|found| {
+                format!(
+                    "expected 4 fields `{layout}`, found {found} in `{}`",
+                    shown(line)
+                )
+            })?;
+            Ok((
+                parse_id(user, "a user id")?,
+                parse_id(item, "an item id")?,
+                parse_rating(rating, WHOLE_STARS)?,
+                parse_timestamp(timestamp)?,
             ))
-        })?;
-        let user = parse_id(user, "a user id").map_err(err)?;
-        let item = parse_id(item, "an item id").map_err(err)?;
-        let value = parse_rating(rating, WHOLE_STARS).map_err(err)?;
-        let timestamp = parse_timestamp(timestamp).map_err(err)?;
+        })();
+        let (user, item, value, timestamp) = match parsed {
+            Ok(fields) => fields,
+            Err(message) => {
+                on_bad_line(policy, &mut table.skipped, file, line_no, message)?;
+                continue;
+            }
+        };
         let (user, item) = (table.users.intern(user), table.items.intern(item));
         table.ratings.push(user, item, value, timestamp);
     }
@@ -274,11 +343,16 @@ pub(crate) fn ml100k_items(
                 }
             }
         }
+        let release_date = ml100k_date(fields[2]);
+        let year = release_date.as_deref().and_then(|d| d[..4].parse().ok());
+        let title = decode_text(fields[1]);
         items.push((
             id,
             ItemInfo {
-                title: decode_text(fields[1]),
+                year: year.or_else(|| title_year(&title)),
+                title,
                 genres: item_genres,
+                release_date,
             },
         ));
     }
@@ -302,21 +376,146 @@ pub(crate) fn ml1m_movies(bytes: &[u8], file: &str) -> Result<Vec<(u32, ItemInfo
             )));
         };
         let id = parse_id(id, "a movie id").map_err(err)?;
+        let title = decode_text(title);
         items.push((
             id,
             ItemInfo {
-                title: decode_text(title),
+                year: title_year(&title),
+                title,
                 genres: split_genres(genres, b""),
+                release_date: None,
             },
         ));
     }
     Ok(items)
 }
 
+/// ML-100K's release date `01-Jan-1995` as ISO `1995-01-01`; `None` for an empty or
+/// unreadable date (a few items have none).
+fn ml100k_date(field: &[u8]) -> Option<String> {
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let [day, month, year] = split_exact::<3>(field, b"-").ok()?;
+    let month = MONTHS.iter().position(|m| *m == month)? + 1;
+    let day = parse_digits(day).filter(|d| (1..=31).contains(d))?;
+    let year = parse_digits(year).filter(|y| (1000..=9999).contains(y))?;
+    Some(format!("{year:04}-{month:02}-{day:02}"))
+}
+
+/// ML-100K `u.user`: `user id|age|gender|occupation|zip code`.
+pub(crate) fn ml100k_users(bytes: &[u8], file: &str) -> Result<Vec<(u32, UserInfo)>, DataError> {
+    let mut users = Vec::new();
+    for (line_no, line) in lines(bytes) {
+        let err = |message: String| parse_error(file, line_no, message);
+        let [id, age, gender, occupation, zip] = split_exact::<5>(line, b"|").map_err(|n| {
+            err(format!(
+                "expected 5 fields `user id|age|gender|occupation|zip code`, found {n} in `{}`",
+                shown(line)
+            ))
+        })?;
+        let id = parse_id(id, "a user id").map_err(err)?;
+        let age = parse_digits(age)
+            .and_then(|a| u8::try_from(a).ok())
+            .ok_or_else(|| err(format!("expected an age in years, found {}", found(age))))?;
+        users.push((
+            id,
+            UserInfo {
+                gender: Some(decode_text(gender)),
+                age: Some(age),
+                occupation: Some(decode_text(occupation)),
+                zip: Some(decode_text(zip)),
+            },
+        ));
+    }
+    Ok(users)
+}
+
+/// ML-1M occupation codes 0–20, from the data set's README.
+const ML1M_OCCUPATIONS: [&str; 21] = [
+    "other",
+    "academic/educator",
+    "artist",
+    "clerical/admin",
+    "college/grad student",
+    "customer service",
+    "doctor/health care",
+    "executive/managerial",
+    "farmer",
+    "homemaker",
+    "K-12 student",
+    "lawyer",
+    "programmer",
+    "retired",
+    "sales/marketing",
+    "scientist",
+    "self-employed",
+    "technician/engineer",
+    "tradesman/craftsman",
+    "unemployed",
+    "writer",
+];
+
+/// ML-1M `users.dat`: `UserID::Gender::Age::Occupation::Zip-code`; ages are group codes
+/// (1, 18, 25, 35, 45, 50, 56), occupations codes 0–20.
+pub(crate) fn ml1m_users(bytes: &[u8], file: &str) -> Result<Vec<(u32, UserInfo)>, DataError> {
+    let mut users = Vec::new();
+    for (line_no, line) in lines(bytes) {
+        let err = |message: String| parse_error(file, line_no, message);
+        let [id, gender, age, occupation, zip] = split_exact::<5>(line, b"::").map_err(|n| {
+            err(format!(
+                "expected 5 fields `UserID::Gender::Age::Occupation::Zip-code`, found {n} in `{}`",
+                shown(line)
+            ))
+        })?;
+        let id = parse_id(id, "a user id").map_err(err)?;
+        let age = parse_digits(age)
+            .and_then(|a| u8::try_from(a).ok())
+            .filter(|a| [1, 18, 25, 35, 45, 50, 56].contains(a))
+            .ok_or_else(|| {
+                err(format!(
+                    "expected an age group (1, 18, 25, 35, 45, 50 or 56), found {}",
+                    found(age)
+                ))
+            })?;
+        let occupation = parse_digits(occupation)
+            .and_then(|o| ML1M_OCCUPATIONS.get(usize::try_from(o).ok()?))
+            .ok_or_else(|| {
+                err(format!(
+                    "expected an occupation code 0 to 20, found {}",
+                    found(occupation)
+                ))
+            })?;
+        users.push((
+            id,
+            UserInfo {
+                gender: Some(decode_text(gender)),
+                age: Some(age),
+                occupation: Some((*occupation).to_owned()),
+                zip: Some(decode_text(zip)),
+            },
+        ));
+    }
+    Ok(users)
+}
+
 /// ml-latest-small `ratings.csv`: header `userId,movieId,rating,timestamp`.
+#[cfg(test)]
 pub(crate) fn latest_small_ratings(bytes: &[u8], file: &str) -> Result<RatingsTable, DataError> {
+    latest_small_ratings_with(bytes, file, BadLinePolicy::Error)
+}
+
+/// [`latest_small_ratings`] with a policy for malformed records (the header and CSV
+/// syntax errors always stop loading).
+pub(crate) fn latest_small_ratings_with(
+    bytes: &[u8],
+    file: &str,
+    policy: BadLinePolicy,
+) -> Result<RatingsTable, DataError> {
     let bytes = strip_bom(bytes);
     let mut table = RatingsTable::with_capacity(count_lines(bytes));
+    table.skipped = SkippedLines::new(file);
     let mut reader = csv_reader(bytes);
     let mut record = csv::ByteRecord::new();
     expect_header(
@@ -327,17 +526,26 @@ pub(crate) fn latest_small_ratings(bytes: &[u8], file: &str) -> Result<RatingsTa
         "userId,movieId,rating,timestamp",
     )?;
     while next_record(bytes, &mut reader, &mut record, file)? {
-        // The line number is only worked out for an error (it costs a scan of the file).
-        let err = |message: String| parse_error(file, record_line(bytes, &record), message);
-        let [user, item, rating, timestamp] = record_fields::<4>(&record).map_err(|found| {
-            err(format!(
-                "expected 4 fields `userId,movieId,rating,timestamp`, found {found}"
+        let parsed = (|| -> Result<_, String> {
+            let [user, item, rating, timestamp] = record_fields::<4>(&record).map_err(|found| {
+                format!("expected 4 fields `userId,movieId,rating,timestamp`, found {found}")
+            })?;
+            Ok((
+                parse_id(user, "a user id")?,
+                parse_id(item, "a movie id")?,
+                parse_rating(rating, HALF_STARS)?,
+                parse_timestamp(timestamp)?,
             ))
-        })?;
-        let user = parse_id(user, "a user id").map_err(err)?;
-        let item = parse_id(item, "a movie id").map_err(err)?;
-        let value = parse_rating(rating, HALF_STARS).map_err(err)?;
-        let timestamp = parse_timestamp(timestamp).map_err(err)?;
+        })();
+        let (user, item, value, timestamp) = match parsed {
+            Ok(fields) => fields,
+            Err(message) => {
+                // The line number is only worked out for a bad record (it costs a scan).
+                let line = record_line(bytes, &record);
+                on_bad_line(policy, &mut table.skipped, file, line, message)?;
+                continue;
+            }
+        };
         let (user, item) = (table.users.intern(user), table.items.intern(item));
         table.ratings.push(user, item, value, timestamp);
     }
@@ -375,11 +583,14 @@ pub(crate) fn latest_small_movies(
             ))
         })?;
         let id = parse_id(id, "a movie id").map_err(err)?;
+        let title = decode_text(title);
         items.push((
             id,
             ItemInfo {
-                title: decode_text(title),
+                year: title_year(&title),
+                title,
                 genres: split_genres(genres, b"(no genres listed)"),
+                release_date: None,
             },
         ));
     }
@@ -389,7 +600,24 @@ pub(crate) fn latest_small_movies(
 // ---------------------------------------------------------------------------------------
 // Line and field helpers.
 
-fn parse_error(file: &str, line: usize, message: String) -> DataError {
+/// A malformed line: an error under [`BadLinePolicy::Error`], else counted in `skipped`.
+pub(crate) fn on_bad_line(
+    policy: BadLinePolicy,
+    skipped: &mut SkippedLines,
+    file: &str,
+    line: usize,
+    message: String,
+) -> Result<(), DataError> {
+    match policy {
+        BadLinePolicy::Error => Err(parse_error(file, line, message)),
+        BadLinePolicy::Skip => {
+            skipped.record(line, || format!("line {line}: {message}"));
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn parse_error(file: &str, line: usize, message: String) -> DataError {
     DataError::Parse {
         file: file.to_owned(),
         line,
@@ -417,7 +645,10 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 }
 
 /// `line` split on `sep` into exactly `N` fields, or the number of fields found.
-fn split_exact<'a, const N: usize>(line: &'a [u8], sep: &[u8]) -> Result<[&'a [u8]; N], usize> {
+pub(crate) fn split_exact<'a, const N: usize>(
+    line: &'a [u8],
+    sep: &[u8],
+) -> Result<[&'a [u8]; N], usize> {
     let mut out: [&[u8]; N] = [&[]; N];
     let mut count = 0;
     let mut rest = Some(line);
@@ -468,7 +699,7 @@ fn split_genres(field: &[u8], none: &[u8]) -> Vec<String> {
 /// field as UTF-8 first also handles copies that were converted to UTF-8. A latin-1
 /// title that happens to be valid UTF-8 would need a byte pair like `Ã©`, which does not
 /// occur in these files.
-fn decode_text(bytes: &[u8]) -> String {
+pub(crate) fn decode_text(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
         Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
@@ -482,7 +713,7 @@ fn parse_num<T: FromStr>(field: &[u8]) -> Option<T> {
 /// A non-negative decimal integer of ASCII digits only (no sign, no spaces), checked for
 /// overflow. Hand-written because it is the hot path (three fields per rating) and skips
 /// the UTF-8 validation of `str::parse`.
-fn parse_digits(field: &[u8]) -> Option<u64> {
+pub(crate) fn parse_digits(field: &[u8]) -> Option<u64> {
     if field.is_empty() || field.len() > 19 {
         // 19 digits always fit in a u64; longer is out of range for our uses anyway.
         return None;
@@ -505,7 +736,7 @@ fn parse_id(field: &[u8], what: &str) -> Result<u32, String> {
         })
 }
 
-fn parse_rating(field: &[u8], scale: Scale) -> Result<f32, String> {
+pub(crate) fn parse_rating(field: &[u8], scale: Scale) -> Result<f32, String> {
     // Fast path for the forms in the files (`3`, `3.5`); anything else goes through the
     // full float parser, and the scale check applies to both.
     let value = match *field {
@@ -527,7 +758,7 @@ fn parse_rating(field: &[u8], scale: Scale) -> Result<f32, String> {
     }
 }
 
-fn parse_timestamp(field: &[u8]) -> Result<i64, String> {
+pub(crate) fn parse_timestamp(field: &[u8]) -> Result<i64, String> {
     let value = match field.strip_prefix(b"-") {
         Some(digits) => parse_digits(digits).and_then(|v| 0i64.checked_sub_unsigned(v)),
         None => parse_digits(field).and_then(|v| i64::try_from(v).ok()),
@@ -541,7 +772,7 @@ fn parse_timestamp(field: &[u8]) -> Result<i64, String> {
 }
 
 /// A field for an error message: `` `text` `` (shortened), or "an empty field".
-fn found(field: &[u8]) -> String {
+pub(crate) fn found(field: &[u8]) -> String {
     if field.is_empty() {
         "an empty field".to_owned()
     } else {
@@ -551,7 +782,7 @@ fn found(field: &[u8]) -> String {
 
 /// At most 60 characters of `bytes`, lossily decoded and with control characters
 /// escaped, for quoting in an error message.
-fn shown(bytes: &[u8]) -> String {
+pub(crate) fn shown(bytes: &[u8]) -> String {
     const MAX: usize = 60;
     let text = decode_text(&bytes[..bytes.len().min(4 * MAX)]);
     let mut out: String = text

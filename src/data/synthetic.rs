@@ -145,7 +145,7 @@ pub fn generate(spec: &SyntheticSpec) -> Result<Dataset, SyntheticError> {
     let item_info = (0..item_ids.len())
         .map(|id| ItemInfo {
             title: format!("Synthetic item {}", item_ids.raw(id as u32)),
-            genres: Vec::new(),
+            ..Default::default()
         })
         .collect();
     Ok(Dataset {
@@ -154,7 +154,9 @@ pub fn generate(spec: &SyntheticSpec) -> Result<Dataset, SyntheticError> {
         users: user_ids,
         items: item_ids,
         item_info,
+        user_info: Vec::new(),
         rating_range: (1.0, 5.0),
+        report: Default::default(),
     })
 }
 

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::config::spec::{BadLinePolicy, FilterSpec};
 
 /// `shared/data/<sub>`, or a panic that says where the data was expected.
 fn shared(sub: &str) -> PathBuf {
@@ -33,8 +34,8 @@ fn dir(path: &Path) -> Source {
 
 fn spec(dataset: DatasetName, path: Option<&str>) -> DataSpec {
     DataSpec {
-        dataset,
         path: path.map(PathBuf::from),
+        ..DataSpec::new(dataset)
     }
 }
 
@@ -365,9 +366,304 @@ fn load_uses_data_path() {
     // `load` with data.path set does not depend on EXP_DATA_DIR.
     let path = shared("ml-100k");
     let ds = load(&DataSpec {
-        dataset: DatasetName::Ml100k,
         path: Some(path),
+        ..DataSpec::new(DatasetName::Ml100k)
     })
     .unwrap();
     assert_eq!(ds.ratings.len(), 100_000);
+}
+
+// ---------------------------------------------------------------------------------------
+// Amazon samples, filters and side information on the real files.
+//
+// Every expected count below was computed independently of exp with Python's json and
+// collections modules over the same files, e.g. for the 2018 sample:
+//
+//   rs = [json.loads(l) for l in open('amazon/2018/Movies_and_TV.json')]
+//   U = Counter(r['reviewerID'] for r in rs); I = Counter(r['asin'] for r in rs)
+//   len(rs), len(U), len(I)                                      # 5000 4624 61
+//   ver = [r for r in rs if r['verified']]                         # 3356, 3258 users, 53 items
+//   keep = [r for r in rs if U[r['reviewerID']] >= 2 and I[r['asin']] >= 2]  # 645 269 47
+//   k-core: repeat the line above with the counts of what is left until nothing changes
+//   year: datetime.utcfromtimestamp(r['unixReviewTime']).year
+//
+// (SOURCES.md gives the same totals: 4624 reviewers, 61 items; ratings 1: 241, 2: 170,
+// 3: 393, 4: 822, 5: 3374.)
+
+fn amazon(sub: &str, filters: FilterSpec) -> Dataset {
+    let spec = DataSpec {
+        path: Some(shared("amazon").join(sub)),
+        filters,
+        ..DataSpec::new(DatasetName::AmazonMoviesTv)
+    };
+    load(&spec).unwrap_or_else(|e| panic!("{sub}: {e}"))
+}
+
+fn sizes(ds: &Dataset) -> (usize, usize, usize) {
+    (ds.n_users(), ds.n_items(), ds.ratings.len())
+}
+
+#[test]
+fn amazon_2018_sample_loads() {
+    let ds = amazon("2018", FilterSpec::default());
+    assert_eq!(sizes(&ds), (4624, 61, 5000));
+    assert_eq!(ds.rating_range, (1.0, 5.0));
+    let stats = stats::compute(&ds, 20);
+    assert_eq!(
+        stats.distribution,
+        [(1.0, 241), (2.0, 170), (3.0, 393), (4.0, 822), (5.0, 3374)]
+    );
+    // First record: reviewer A2M1CU2IRZG0K9, asin 0005089549, 5 stars, 1352419200.
+    assert_eq!(ds.users.raw(ds.ratings.users[0]), "A2M1CU2IRZG0K9");
+    assert_eq!(ds.items.raw(ds.ratings.items[0]), "0005089549");
+    assert_eq!(ds.ratings.timestamps[0], 1_352_419_200);
+    // No metadata file beside the sample: asins stand in for titles.
+    assert!(ds.item_info.iter().all(|i| i.title.is_empty()));
+    assert!(ds.report.filtered.is_none());
+    assert_eq!(stats::iso_date(stats.time_range.unwrap().0), "1998-06-03");
+    assert_eq!(stats::iso_date(stats.time_range.unwrap().1), "2018-04-15");
+}
+
+#[test]
+fn amazon_2014_five_core_sample_loads() {
+    // The folder holds reviews_Movies_and_TV_5.json (2014 format, no `verified`).
+    let ds = amazon("2014", FilterSpec::default());
+    assert_eq!(sizes(&ds), (934, 11, 999));
+    let stats = stats::compute(&ds, 20);
+    assert_eq!(
+        stats.distribution,
+        [(1.0, 70), (2.0, 50), (3.0, 69), (4.0, 133), (5.0, 677)]
+    );
+    assert_eq!(ds.users.raw(ds.ratings.users[0]), "ADZPIG9QOCDG5");
+    assert_eq!(ds.items.raw(ds.ratings.items[0]), "0005019281");
+    // Asking for verified reviews of a file without the flag is an error on line 1.
+    let spec = DataSpec {
+        path: Some(shared("amazon/2014")),
+        filters: FilterSpec {
+            verified_only: true,
+            ..FilterSpec::default()
+        },
+        ..DataSpec::new(DatasetName::AmazonMoviesTv)
+    };
+    let err = load(&spec).expect_err("no verified flag").to_string();
+    assert!(
+        err.contains("reviews_Movies_and_TV_5.json:1: no `verified` field"),
+        "{err}"
+    );
+}
+
+#[test]
+fn amazon_filters_match_hand_counts() {
+    let verified = amazon(
+        "2018",
+        FilterSpec {
+            verified_only: true,
+            ..FilterSpec::default()
+        },
+    );
+    assert_eq!(sizes(&verified), (3258, 53, 3356));
+    assert_eq!(verified.report.filtered.as_ref().unwrap().unverified, 1644);
+
+    // The notebook's filter: drop users and items with a single rating (one pass).
+    let min2 = amazon(
+        "2018",
+        FilterSpec {
+            min_user_ratings: 2,
+            min_item_ratings: 2,
+            ..FilterSpec::default()
+        },
+    );
+    assert_eq!(sizes(&min2), (269, 47, 645));
+
+    // Iterative 2-core: 5 rounds remove ratings; 3-core likewise.
+    let core2 = amazon(
+        "2018",
+        FilterSpec {
+            k_core: Some(2),
+            ..FilterSpec::default()
+        },
+    );
+    assert_eq!(sizes(&core2), (262, 35, 627));
+    assert_eq!(core2.report.filtered.as_ref().unwrap().k_core_rounds, 5);
+    let core3 = amazon(
+        "2018",
+        FilterSpec {
+            k_core: Some(3),
+            ..FilterSpec::default()
+        },
+    );
+    assert_eq!(sizes(&core3), (63, 23, 215));
+
+    // Years: 2014 and later keep 2821 reviews; 2018 only, 48.
+    let recent = amazon(
+        "2018",
+        FilterSpec {
+            min_year: Some(2014),
+            ..FilterSpec::default()
+        },
+    );
+    assert_eq!(recent.ratings.len(), 2821);
+    let only_2018 = amazon(
+        "2018",
+        FilterSpec {
+            min_year: Some(2018),
+            max_year: Some(2018),
+            ..FilterSpec::default()
+        },
+    );
+    assert_eq!(only_2018.ratings.len(), 48);
+    assert_eq!(only_2018.report.filtered.as_ref().unwrap().by_year, 4952);
+
+    // 2014 sample: one-pass minimum 2 keeps 114 ratings of 49 users on 10 items; the
+    // 2-core 113 (9 items); a 5-core leaves nothing, which is an error.
+    let min2 = amazon(
+        "2014",
+        FilterSpec {
+            min_user_ratings: 2,
+            min_item_ratings: 2,
+            ..FilterSpec::default()
+        },
+    );
+    assert_eq!(sizes(&min2), (49, 10, 114));
+    let core2 = amazon(
+        "2014",
+        FilterSpec {
+            k_core: Some(2),
+            ..FilterSpec::default()
+        },
+    );
+    assert_eq!(sizes(&core2), (49, 9, 113));
+    let spec = DataSpec {
+        path: Some(shared("amazon/2014")),
+        filters: FilterSpec {
+            k_core: Some(5),
+            ..FilterSpec::default()
+        },
+        ..DataSpec::new(DatasetName::AmazonMoviesTv)
+    };
+    let err = load(&spec).expect_err("empty").to_string();
+    assert!(err.contains("the data filters leave no rating"), "{err}");
+}
+
+#[test]
+fn filters_apply_to_movielens() {
+    // python3: I = Counter(item of u.data); 141 items have one rating, dropping them keeps
+    // 99,859 ratings on 1,541 items; the 20-core keeps 94,443 ratings, 917 users, 937
+    // items after 3 rounds; 1998 alone has 47,101 ratings.
+    let path = shared("ml-100k");
+    let with = |filters: FilterSpec| {
+        load(&DataSpec {
+            path: Some(path.clone()),
+            filters,
+            ..DataSpec::new(DatasetName::Ml100k)
+        })
+        .unwrap()
+    };
+    let ds = with(FilterSpec {
+        min_item_ratings: 2,
+        ..FilterSpec::default()
+    });
+    assert_eq!(sizes(&ds), (943, 1541, 99_859));
+    let ds = with(FilterSpec {
+        k_core: Some(20),
+        ..FilterSpec::default()
+    });
+    assert_eq!(sizes(&ds), (917, 937, 94_443));
+    assert_eq!(ds.report.filtered.as_ref().unwrap().k_core_rounds, 3);
+    // Side information follows the re-indexing.
+    assert_eq!(ds.item_info.len(), 937);
+    assert_eq!(ds.user_info.len(), 917);
+    assert_eq!(info(&ds, "1").title, "Toy Story (1995)");
+    let u1 = ds.users.get("1").unwrap() as usize;
+    assert_eq!(ds.user_info[u1].occupation.as_deref(), Some("technician"));
+    let ds = with(FilterSpec {
+        min_year: Some(1998),
+        max_year: Some(1998),
+        ..FilterSpec::default()
+    });
+    assert_eq!(ds.ratings.len(), 47_101);
+}
+
+#[test]
+fn ml100k_side_information() {
+    let ds = load_from(DatasetName::Ml100k, &dir(&shared("ml-100k"))).unwrap();
+    // u.item line 1: `1|Toy Story (1995)|01-Jan-1995||…`.
+    let toy = info(&ds, "1");
+    assert_eq!(toy.release_date.as_deref(), Some("1995-01-01"));
+    assert_eq!(toy.year, Some(1995));
+    // u.user line 1: `1|24|M|technician|85711`.
+    assert_eq!(ds.user_info.len(), 943);
+    let u1 = &ds.user_info[ds.users.get("1").unwrap() as usize];
+    assert_eq!(
+        u1,
+        &UserInfo {
+            gender: Some("M".into()),
+            age: Some(24),
+            occupation: Some("technician".into()),
+            zip: Some("85711".into()),
+        }
+    );
+    // Item 267 has no release date (`267|unknown||…`).
+    assert_eq!(info(&ds, "267").release_date, None);
+}
+
+#[test]
+fn ml1m_users_and_latest_small_years() {
+    // users.dat line 1: `1::F::1::10::48067` (age group "under 18", occupation 10).
+    let bytes = fs::read(shared("ml-1m").join("users.dat")).unwrap();
+    let users = movielens::ml1m_users(&bytes, "users.dat").unwrap();
+    assert_eq!(users.len(), 6040);
+    assert_eq!(
+        users[0],
+        (
+            1,
+            UserInfo {
+                gender: Some("F".into()),
+                age: Some(1),
+                occupation: Some("K-12 student".into()),
+                zip: Some("48067".into()),
+            }
+        )
+    );
+    let msg = movielens::ml1m_users(b"1::F::2::10::48067\n", "users.dat")
+        .expect_err("bad age group")
+        .to_string();
+    assert_eq!(
+        msg,
+        "users.dat:1: expected an age group (1, 18, 25, 35, 45, 50 or 56), found `2`"
+    );
+    let ds = load_from(DatasetName::MlLatestSmall, &Source::Embedded).unwrap();
+    assert_eq!(info(&ds, "1").year, Some(1995));
+    assert!(ds.user_info.is_empty());
+}
+
+#[test]
+fn skip_policy_on_movielens_ratings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = shared("ml-100k");
+    fs::copy(src.join("u.item"), tmp.path().join("u.item")).unwrap();
+    fs::write(
+        tmp.path().join("u.data"),
+        "1\t1\t5\t0\n1\t2\t9\t0\n2\t1\tx\t0\n2\t2\t3\n3\t3\t4\t0\n",
+    )
+    .unwrap();
+    let spec = DataSpec {
+        path: Some(tmp.path().to_owned()),
+        on_bad_line: BadLinePolicy::Skip,
+        ..DataSpec::new(DatasetName::Ml100k)
+    };
+    let ds = load(&spec).unwrap();
+    assert_eq!(ds.ratings.len(), 2);
+    let skipped = &ds.report.skipped[0];
+    assert_eq!(
+        (skipped.count, skipped.first_lines.clone()),
+        (3, vec![2, 3, 4])
+    );
+    assert!(skipped.first_message.contains("line 2: expected a rating"));
+    let strict = DataSpec {
+        on_bad_line: BadLinePolicy::Error,
+        ..spec
+    };
+    let err = load(&strict).expect_err("strict").to_string();
+    assert!(err.ends_with("u.data:2: expected a rating from 1 to 5 in steps of 1, found `9`"));
 }

@@ -1,0 +1,405 @@
+//! End-to-end tests of `exp data stats` and `exp data download`: the real binary, the real
+//! Amazon samples and MovieLens files from `shared/data`, and a local HTTP server on
+//! 127.0.0.1 standing in for GroupLens (no test talks to a remote host).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+/// Runs `exp` in `cwd` with no data-related environment of the caller's.
+fn exp(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_exp"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("EXP_DATA_DIR")
+        .env_remove("EXP_DOWNLOAD_BASE_URL");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.output().expect("the exp binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `shared/data` beside the checkout, or `$EXP_SHARED_DATA`.
+fn shared_data() -> PathBuf {
+    let dir = std::env::var_os("EXP_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        dir.join("amazon/2018/Movies_and_TV.json").is_file(),
+        "the Amazon samples are expected in {}/amazon (set EXP_SHARED_DATA)",
+        dir.display()
+    );
+    dir
+}
+
+/// Decodes the PNG at `path` and returns its size.
+fn decode_png(path: &Path) -> (u32, u32) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(file)
+        .read_info()
+        .unwrap_or_else(|e| panic!("{} is not a PNG: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let frame = reader
+        .next_frame(&mut buf)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // Not a blank canvas: some pixels are neither white nor fully transparent.
+    let coloured = buf[..frame.buffer_size()]
+        .chunks(3)
+        .filter(|px| px.iter().any(|&c| c < 200))
+        .count();
+    assert!(coloured > 1000, "{} looks empty", path.display());
+    (frame.width, frame.height)
+}
+
+#[test]
+fn data_stats_on_the_amazon_sample_prints_the_table_and_draws_four_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = shared_data().join("amazon/2018");
+    let out = exp(
+        &[
+            "data",
+            "stats",
+            "amazon-movies-tv",
+            "--path",
+            sample.to_str().unwrap(),
+            "--out",
+            "charts",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // Counts from SOURCES.md: 5000 reviews, 4624 reviewers, 61 items; 3374 five-star.
+    for needle in [
+        "data set      amazon-movies-tv",
+        "users         4624",
+        "items         61",
+        "ratings       5000",
+        "dates         1998-06-03 .. 2018-04-15",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} not in:\n{stdout}");
+    }
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("5 ") && l.ends_with(" 3374   67.48%")),
+        "five stars: 3374 of 5000 in:\n{stdout}"
+    );
+    for file in [
+        "rating-histogram.png",
+        "top-items.png",
+        "top-users.png",
+        "long-tail.png",
+    ] {
+        let (w, h) = decode_png(&dir.path().join("charts").join(file));
+        assert!(w >= 800 && h >= 500, "{file}: {w}×{h}");
+    }
+}
+
+#[test]
+fn data_stats_of_an_experiment_file_applies_its_filters_and_skips_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    // The 2018 sample with line 3 truncated and line 5 given a rating of 7.
+    let original = std::fs::read_to_string(shared_data().join("amazon/2018/Movies_and_TV.json"))
+        .expect("sample");
+    let mut lines: Vec<String> = original.lines().map(str::to_owned).collect();
+    lines[2].truncate(40);
+    lines[4] = lines[4].replacen("\"overall\": 5.0", "\"overall\": 7.0", 1);
+    assert!(
+        lines[4].contains("7.0"),
+        "line 5 of the sample is a 5-star review"
+    );
+    let data = dir.path().join("amazon");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("Movies_and_TV.json"), lines.join("\n")).unwrap();
+    let experiment = dir.path().join("exp.toml");
+    std::fs::write(
+        &experiment,
+        "[experiment]\nname = \"a\"\n[data]\ndataset = \"amazon-movies-tv\"\npath = \"amazon\"\n\
+         verified_only = true\non_bad_line = \"skip\"\n[split]\nkind = \"holdout\"\n\
+         test_fraction = 0.1\n[model]\narchitecture = \"biased-mf\"\nembedding_size = 8\n\
+         [training]\nepochs = 1\nbatch_size = 8\nlearning_rate = 0.01\n",
+    )
+    .unwrap();
+    let out = exp(
+        &["data", "stats", "exp.toml", "--out", "c"],
+        dir.path(),
+        &[],
+    );
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Movies_and_TV.json: skipped 2 malformed line(s) (lines 3, 5); first: line 3: invalid review JSON: EOF while parsing"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unverified"), "{stderr}");
+    // Strict parsing stops at line 3 with the file and line.
+    let strict = std::fs::read_to_string(&experiment)
+        .unwrap()
+        .replace("on_bad_line = \"skip\"\n", "");
+    std::fs::write(&experiment, strict).unwrap();
+    let out = exp(
+        &["data", "stats", "exp.toml", "--out", "c"],
+        dir.path(),
+        &[],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Movies_and_TV.json:3: invalid review JSON: EOF while parsing"),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Downloads from a local server.
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 serving `files` (path → bytes), 404 otherwise;
+/// returns its base URL. The thread lives until the test process ends.
+fn serve(files: Vec<(String, Vec<u8>)>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let files = Arc::new(files);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let files = Arc::clone(&files);
+            std::thread::spawn(move || respond(stream, &files));
+        }
+    });
+    format!("http://{addr}/datasets")
+}
+
+fn respond(mut stream: TcpStream, files: &[(String, Vec<u8>)]) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    // Skip the headers.
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("");
+    let body = files.iter().find(|(p, _)| p == path).map(|(_, b)| b);
+    let _ = match body {
+        Some(body) => stream
+            .write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/zip\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .and_then(|()| stream.write_all(body)),
+        None => stream.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ),
+    };
+}
+
+/// A zip laid out like GroupLens' ml-100k.zip (a top folder `ml-100k/`), holding the real
+/// files from shared/data (so the content check of u.data passes) and returns its bytes.
+fn ml100k_zip() -> Vec<u8> {
+    let src = shared_data().join("ml-100k");
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.add_directory("ml-100k/", options).unwrap();
+    for file in ["u.data", "u.item", "u.genre", "u.user", "README"] {
+        zip.start_file(format!("ml-100k/{file}"), options).unwrap();
+        zip.write_all(&std::fs::read(src.join(file)).unwrap())
+            .unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every entry left in `dir` (names only).
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn data_download_verifies_unpacks_and_is_then_loaded() {
+    let archive = ml100k_zip();
+    let sha = sha256_hex(&archive);
+    let base = serve(vec![("/datasets/ml-100k.zip".into(), archive)]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    // Our zip is not GroupLens' byte for byte (compression differs), so the pinned digest
+    // refuses it, and nothing is left behind.
+    let out = exp(
+        &["data", "download", "ml-100k", "--base-url", &base],
+        dir.path(),
+        &[("EXP_DATA_DIR", &data)],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("checksum mismatch")
+            && stderr.contains("50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229")
+            && stderr.contains("the partial download was removed"),
+        "{stderr}"
+    );
+    assert_eq!(entries(&data), Vec::<String>::new(), "left behind");
+
+    // With the digest of this copy (a trusted mirror), it is unpacked; u.data is still
+    // checked against SOURCES.md's SHA-256.
+    let out = exp(
+        &[
+            "data",
+            "download",
+            "ml-100k",
+            "--base-url",
+            &base,
+            "--sha256",
+            &sha,
+        ],
+        dir.path(),
+        &[("EXP_DATA_DIR", &data)],
+    );
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    assert_eq!(entries(&data), ["ml-100k"]);
+    assert_eq!(
+        entries(&data.join("ml-100k")),
+        ["README", "u.data", "u.genre", "u.item", "u.user"]
+    );
+    assert_eq!(
+        std::fs::read(data.join("ml-100k/u.data")).unwrap(),
+        std::fs::read(shared_data().join("ml-100k/u.data")).unwrap()
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        data.join("ml-100k").display().to_string()
+    );
+
+    // A second call finds it there; `exp data stats` loads it through EXP_DATA_DIR.
+    let out = exp(
+        &["data", "download", "ml-100k", "--base-url", &base],
+        dir.path(),
+        &[("EXP_DATA_DIR", &data)],
+    );
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("already in"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = exp(
+        &["data", "stats", "ml-100k", "--out", "c"],
+        dir.path(),
+        &[("EXP_DATA_DIR", &data)],
+    );
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ratings       100000"));
+}
+
+#[test]
+fn data_download_content_check_refuses_a_modified_ratings_file() {
+    // A zip whose u.data lost its last line: its archive digest is given (so it passes the
+    // first check) but u.data does not match the published SHA-256.
+    let src = shared_data().join("ml-100k/u.data");
+    let udata = std::fs::read_to_string(src).unwrap();
+    let cut = udata.trim_end().rsplit_once('\n').unwrap().0.to_owned() + "\n";
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("ml-100k/u.data", options).unwrap();
+    zip.write_all(cut.as_bytes()).unwrap();
+    let archive = zip.finish().unwrap().into_inner();
+    let sha = sha256_hex(&archive);
+    let base = serve(vec![("/datasets/ml-100k.zip".into(), archive)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = exp(
+        &[
+            "data",
+            "download",
+            "ml-100k",
+            "--base-url",
+            &base,
+            "--sha256",
+            &sha,
+        ],
+        dir.path(),
+        &[("EXP_DATA_DIR", dir.path())],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("`u.data` unpacked from") && stderr.contains("nothing was installed"),
+        "{stderr}"
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn data_download_reports_offline_missing_and_amazon_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: bind, note it, close.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let offline = format!("http://127.0.0.1:{port}/datasets");
+    let out = exp(
+        &["data", "download", "ml-1m"],
+        dir.path(),
+        &[
+            ("EXP_DATA_DIR", dir.path()),
+            ("EXP_DOWNLOAD_BASE_URL", Path::new(&offline)),
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot download `{offline}/ml-1m.zip` (offline")),
+        "{stderr}"
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+
+    let base = serve(Vec::new());
+    let out = exp(
+        &["data", "download", "ml-latest-small", "--base-url", &base],
+        dir.path(),
+        &[("EXP_DATA_DIR", dir.path())],
+    );
+    assert!(
+        text(&out.stderr).contains("the server answered HTTP 404"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+
+    let out = exp(&["data", "download", "amazon-movies-tv"], dir.path(), &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("https://nijianmo.github.io/amazon/index.html"),
+        "{}",
+        text(&out.stderr)
+    );
+}
