@@ -16,6 +16,7 @@ pub mod config;
 pub mod data;
 pub mod metrics;
 pub mod models;
+pub mod rank;
 pub mod report;
 pub mod runner;
 pub mod scheduler;
