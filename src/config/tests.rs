@@ -538,6 +538,26 @@ fn bad_ranking_metrics_name_the_line_and_what_is_expected() {
     );
 }
 
+#[test]
+fn ranking_metrics_reach_every_grid_point() {
+    let text = edit(
+        &[(27, "names = [\"rmse\", \"ndcg@10\"]")],
+        &[
+            "relevance_threshold = 3.5",
+            "[sweep]",
+            "\"model.embedding_size\" = [8, 16]",
+        ],
+    );
+    let exp = parse(&text).expect("valid");
+    let runs = crate::sweep::runs(&exp).expect("grid");
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        assert_eq!(run.config.ranking, exp.base.ranking, "{:?}", run.params);
+        assert_eq!(run.config.metrics, vec![MetricName::Rmse]);
+    }
+    assert_eq!(exp.base.ranking.map(|r| r.relevance_threshold), Some(3.5));
+}
+
 /// Ranking metrics change the run key only when asked for: the serialised configuration
 /// of a file without them is what it was before they existed.
 #[test]
