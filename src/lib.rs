@@ -17,6 +17,7 @@ pub mod data;
 pub mod metrics;
 pub mod models;
 pub mod rank;
+pub mod reload;
 pub mod report;
 pub mod runner;
 pub mod scheduler;
