@@ -1,7 +1,10 @@
 //! One file per subcommand; [`dispatch`] routes the parsed command line to it.
 
 pub mod compare;
+pub mod listing;
+pub mod recommend;
 pub mod run;
+pub mod similar;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -14,5 +17,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Validate(args) => validate::validate(&args),
+        Command::Recommend(args) => recommend::recommend(&args),
+        Command::Similar(args) => similar::similar(&args),
     }
 }
