@@ -35,6 +35,14 @@ re-running an interrupted sweep resumes it. Charts are written to <db dir>/<expe
     /// Parse and validate an experiment file and print its grid; trains nothing.
     #[command(after_help = "Example:\n  exp validate experiments/sweep.toml")]
     Validate(ValidateArgs),
+    /// A stored run's top-N items for a user: the items they did not rate in training,
+    /// ranked by predicted rating.
+    #[command(after_help = RECOMMEND_HELP)]
+    Recommend(RecommendArgs),
+    /// The items nearest to an item by the cosine similarity of a stored run's item
+    /// vectors.
+    #[command(after_help = SIMILAR_HELP)]
+    Similar(SimilarArgs),
     /// Data sets: download the GroupLens sets, describe any data set.
     #[command(subcommand)]
     Data(DataCommand),
@@ -96,6 +104,16 @@ pub struct StatsArgs {
     pub top: usize,
 }
 
+const RECOMMEND_HELP: &str = "Example:\n  exp recommend --run 12 --user 1\n  exp recommend --run 12 --user 1 -n 10 --rated\n\n\
+The model is rebuilt from the run's stored configuration and checkpoint, on the same data\n\
+set and split (the experiment's seed and the run's fold), so \"not rated in training\" is\n\
+exact. Run ids: sqlite3 results/exp.sqlite \"SELECT id, params_json, fold, rmse FROM runs\"";
+
+const SIMILAR_HELP: &str = "Example:\n  exp similar --run 12 --item 1\n  exp similar --run 12 --item \"toy story (1995)\" -n 5\n\n\
+--item takes a raw item id or a piece of a title (any case); a title piece that matches\n\
+several items lists them and exits with an error. Models without item vectors (the\n\
+global-mean and biases baselines) cannot answer.";
+
 /// `exp run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -131,6 +149,47 @@ pub struct CompareArgs {
 pub struct ValidateArgs {
     /// The experiment file (TOML).
     pub experiment: PathBuf,
+}
+
+/// `exp recommend`.
+#[derive(Debug, clap::Args)]
+pub struct RecommendArgs {
+    /// Id of a finished run (the `id` column of the `runs` table).
+    #[arg(long)]
+    pub run: i64,
+    /// The user's raw id as in the data set (e.g. `1` for ml-latest-small's `userId` 1).
+    #[arg(long)]
+    pub user: String,
+    /// How many items to recommend.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub n: usize,
+    /// Also list every item the user rated, true rating beside the prediction.
+    #[arg(long)]
+    pub rated: bool,
+    /// SQLite database to read.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+/// `exp similar`.
+#[derive(Debug, clap::Args)]
+pub struct SimilarArgs {
+    /// Id of a finished run (the `id` column of the `runs` table).
+    #[arg(long)]
+    pub run: i64,
+    /// A raw item id, or a piece of a title (case does not matter).
+    #[arg(long)]
+    pub item: String,
+    /// How many similar items to list.
+    #[arg(long, short = 'n', default_value_t = 10)]
+    pub n: usize,
+    /// List only items with at least this many ratings in the run's training split (the
+    /// vectors of rarely rated items are mostly their initial noise).
+    #[arg(long, default_value_t = 0)]
+    pub min_ratings: usize,
+    /// SQLite database to read.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
 }
 
 /// Metrics `exp compare` can rank by.

@@ -18,6 +18,8 @@ pub mod config;
 pub mod data;
 pub mod metrics;
 pub mod models;
+pub mod rank;
+pub mod reload;
 pub mod report;
 pub mod runner;
 pub mod scheduler;

@@ -1,4 +1,7 @@
-//! Rating-prediction metrics.
+//! Rating-prediction metrics (RMSE, MAE) here; ranking metrics (precision@k, NDCG@k, …)
+//! in [`ranking`].
+
+pub mod ranking;
 
 use crate::config::spec::MetricName;
 

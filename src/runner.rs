@@ -177,7 +177,13 @@ impl CandleExecutor {
             best_epoch: trained.best_epoch,
             seconds: started.elapsed().as_secs_f64(),
             checkpoint,
-            metrics: Vec::new(),
+            metrics: crate::rank::run_metrics(
+                run.config.ranking.as_ref(),
+                model.as_ref(),
+                data,
+                &split,
+            )
+            .map_err(|e| format!("ranking metrics: {e}"))?,
         })
     }
 }

@@ -391,6 +391,7 @@ training.learning_rate = [0.1, 0.01]
             model: ModelSpec::with_defaults(Architecture::BiasedMf, 32),
             training: TrainingSpec::adam(10, 256, 0.005, 0.0),
             metrics: vec![MetricName::Rmse, MetricName::Mae],
+            ranking: None,
         }
     }
 

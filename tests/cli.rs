@@ -393,3 +393,142 @@ fn every_architecture_trains_end_to_end() {
     let bytes = std::fs::read(&path).unwrap();
     assert!(text(&bytes[..bytes.len().min(8192)]).contains("item_vectors"));
 }
+
+/// A quick biased-MF run and a closed-form baseline with ranking metrics; then
+/// `exp recommend` and `exp similar` rebuild them from the database and list items with
+/// titles, and their mistakes name what was expected.
+#[test]
+fn recommend_and_similar_rebuild_stored_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rec.toml");
+    std::fs::write(
+        &file,
+        "[experiment]\nname = \"rec\"\nseed = 5\n[data]\ndataset = \"ml-latest-small\"\n\
+         [split]\nkind = \"holdout\"\ntest_fraction = 0.1\n\
+         [model]\narchitecture = \"biased-mf\"\nembedding_size = 8\n\
+         [training]\nepochs = 2\nbatch_size = 1024\nlearning_rate = 0.01\n\
+         [metrics]\nnames = [\"rmse\", \"ndcg@10\", \"recall@20\", \"mrr\"]\n\
+         [sweep]\n\"model.architecture\" = [\"biased-mf\", \"biases\"]\n",
+    )
+    .unwrap();
+    let db = dir.path().join("exp.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let conn = Connection::open(&db).unwrap();
+    let id_of = |architecture: &str| -> i64 {
+        conn.query_row(
+            "SELECT id FROM runs WHERE params_json LIKE ?1",
+            [format!("%\"{architecture}\"%")],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let (mf, biases) = (id_of("biased-mf").to_string(), id_of("biases").to_string());
+    let ranking: Vec<(String, f64)> = conn
+        .prepare("SELECT name, value FROM run_metrics WHERE run_id = ?1 ORDER BY name")
+        .unwrap()
+        .query_map([&mf], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let names: Vec<&str> = ranking.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["mrr", "ndcg@10", "recall@20"]);
+    assert!(
+        ranking.iter().all(|(_, v)| *v > 0.0 && *v < 1.0),
+        "{ranking:?}"
+    );
+
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--db", db_arg]);
+        exp(&all, dir.path())
+    };
+    let out = run(&[
+        "recommend",
+        "--run",
+        &mf,
+        "--user",
+        "1",
+        "-n",
+        "5",
+        "--rated",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("top 5 for user 1"), "{stdout}");
+    assert!(stdout.contains("did not rate in training"), "{stdout}");
+    assert!(stdout.contains("rank  item  predicted  title"), "{stdout}");
+    assert!(stdout.contains("user 1 rated 232 items"), "{stdout}");
+    // Five recommendations, each with a title and genres, e.g. `… (1994)  Crime|Drama`.
+    let listed: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("rank  item"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(listed.len(), 5, "{stdout}");
+    assert!(
+        listed.iter().all(|l| l.contains(") ") || l.contains("…")),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("as stored"),
+        "the rebuilt model scores the stored test RMSE: {}",
+        text(&out.stderr)
+    );
+
+    // Closed-form baselines are refitted and recommend too, but have no item vectors.
+    let out = run(&["recommend", "--run", &biases, "--user", "1", "-n", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["similar", "--run", &biases, "--item", "1"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no item vectors"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(&[
+        "similar",
+        "--run",
+        &mf,
+        "--item",
+        "toy story (1995)",
+        "-n",
+        "3",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("nearest to 1 \"Toy Story (1995)\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cosine similarity"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2 + 1 + 3, "{stdout}");
+
+    // An ambiguous title lists the candidates and fails.
+    let out = run(&["similar", "--run", &mf, "--item", "toy story"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("matches 3 titles"), "{stderr}");
+    assert!(stderr.contains("3114  Toy Story 2 (1999)"), "{stderr}");
+
+    // Unknown user, run and a missing checkpoint name what was expected.
+    let out = run(&["recommend", "--run", &mf, "--user", "nobody"]);
+    assert!(text(&out.stderr).contains("user `nobody` is not in data set ml-latest-small"));
+    let out = run(&["recommend", "--run", "999", "--user", "1"]);
+    assert!(text(&out.stderr).contains("there is no run with id 999"));
+    let checkpoint: String = conn
+        .query_row("SELECT checkpoint FROM runs WHERE id = ?1", [&mf], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    std::fs::remove_file(dir.path().join(&checkpoint)).unwrap();
+    let out = run(&["similar", "--run", &mf, "--item", "1"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("checkpoint file not found"), "{stderr}");
+    assert!(stderr.contains(&checkpoint), "{stderr}");
+}

@@ -2,7 +2,10 @@
 
 pub mod compare;
 pub mod data;
+pub mod listing;
+pub mod recommend;
 pub mod run;
+pub mod similar;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -16,5 +19,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => compare::compare(&args),
         Command::Validate(args) => validate::validate(&args),
         Command::Data(command) => data::data(&command),
+        Command::Recommend(args) => recommend::recommend(&args),
+        Command::Similar(args) => similar::similar(&args),
     }
 }

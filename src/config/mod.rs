@@ -583,12 +583,27 @@ fn raw_table(config: &RunConfig, written: Written) -> toml::Table {
                 .and_then(|stopping| string(stopping.monitor.as_str())),
         ),
     ]);
+    // Rating metrics first, then ranking metrics: each list keeps its own order, which is
+    // all the spec records.
+    let ranking = config.ranking.as_ref();
     let names = config
         .metrics
         .iter()
-        .map(|metric| Value::String(metric.as_str().to_string()))
+        .map(|metric| metric.as_str().to_string())
+        .chain(
+            ranking
+                .into_iter()
+                .flat_map(|r| r.metrics.iter().map(|m| m.name())),
+        )
+        .map(Value::String)
         .collect();
-    let metrics = table([("names", Some(Value::Array(names)))]);
+    let metrics = table([
+        ("names", Some(Value::Array(names))),
+        (
+            "relevance_threshold",
+            ranking.map(|r| Value::Float(r.relevance_threshold)),
+        ),
+    ]);
 
     [
         ("data", data),

@@ -142,7 +142,10 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
     },
     TableSchema {
         name: "metrics",
-        keys: &[("names", Kind::StrList)],
+        keys: &[
+            ("names", Kind::StrList),
+            ("relevance_threshold", Kind::Float),
+        ],
     },
 ];
 
@@ -526,4 +529,6 @@ pub(crate) struct RawTraining {
 pub(crate) struct RawMetrics {
     /// Default `["rmse", "mae"]`.
     pub names: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Default 4; only with a ranking metric in `names`.
+    pub relevance_threshold: Option<Spanned<f64>>,
 }

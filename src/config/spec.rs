@@ -46,8 +46,14 @@ pub struct RunConfig {
     pub model: ModelSpec,
     /// How to train it.
     pub training: TrainingSpec,
-    /// What to measure on the test split, in the order written.
+    /// The rating metrics of `metrics.names`, in the order written (RMSE and MAE are
+    /// stored for every run regardless).
     pub metrics: Vec<MetricName>,
+    /// The ranking metrics of `metrics.names` (e.g. `ndcg@10`) with the relevance
+    /// threshold; `None` when none is asked for. Left out of the serialised configuration
+    /// when `None`, so runs that ask for no ranking metric keep their run keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingSpec>,
 }
 
 /// `[data]`: the data set, where its files are, and which ratings to keep.
@@ -534,5 +540,142 @@ impl MetricName {
             MetricName::Rmse => "rmse",
             MetricName::Mae => "mae",
         }
+    }
+}
+
+/// The ranking metrics a run computes after training, on the reported epoch's weights.
+///
+/// Every user with at least one relevant test rating gets a ranked list of the items they
+/// did not rate in the training part of the split (training and validation ratings); the
+/// metrics compare its head with the user's relevant test items. See `metrics::ranking`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankingSpec {
+    /// The ranking metrics of `metrics.names`, in the order written; never empty.
+    pub metrics: Vec<RankingMetric>,
+    /// `metrics.relevance_threshold`: a test rating at least this high makes the item
+    /// relevant to its user; default [`DEFAULT_RELEVANCE_THRESHOLD`].
+    pub relevance_threshold: f64,
+}
+
+/// `metrics.relevance_threshold` when the file gives none: 4 stars and up are relevant.
+pub const DEFAULT_RELEVANCE_THRESHOLD: f64 = 4.0;
+
+/// A family of ranking metrics; most are cut off at a depth k (`ndcg@10`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RankingKind {
+    /// Relevant items in the top k, over k.
+    Precision,
+    /// Relevant items in the top k, over the user's relevant items.
+    Recall,
+    /// Normalised discounted cumulative gain with binary gains.
+    Ndcg,
+    /// 1 when the top k holds at least one relevant item, else 0.
+    HitRate,
+    /// Mean average precision at k.
+    Map,
+    /// Reciprocal rank of the first relevant item (in the whole ranking without k).
+    Mrr,
+    /// Fraction of the catalogue that appears in some evaluated user's top k.
+    Coverage,
+}
+
+impl RankingKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [RankingKind; 7] = [
+        RankingKind::Precision,
+        RankingKind::Recall,
+        RankingKind::Ndcg,
+        RankingKind::HitRate,
+        RankingKind::Map,
+        RankingKind::Mrr,
+        RankingKind::Coverage,
+    ];
+
+    /// The name before the `@`, as written in `metrics.names`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RankingKind::Precision => "precision",
+            RankingKind::Recall => "recall",
+            RankingKind::Ndcg => "ndcg",
+            RankingKind::HitRate => "hit-rate",
+            RankingKind::Map => "map",
+            RankingKind::Mrr => "mrr",
+            RankingKind::Coverage => "coverage",
+        }
+    }
+
+    /// True for the kinds that may be written without `@k` (only `mrr`).
+    pub fn k_optional(self) -> bool {
+        self == RankingKind::Mrr
+    }
+}
+
+/// One ranking metric, written `kind@k` (`ndcg@10`, `recall@20`) or `mrr`; serialised as
+/// that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct RankingMetric {
+    /// Which metric.
+    pub kind: RankingKind,
+    /// The cut-off depth, at least 1; `None` only for `mrr` (the whole ranking).
+    pub k: Option<usize>,
+}
+
+/// Why a name is not a ranking metric (the config layer turns it into a diagnostic).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RankingNameError {
+    /// Not a known metric family.
+    #[error("not a known metric")]
+    Unknown,
+    /// A family that needs a depth, written without one (`ndcg`).
+    #[error("`{0}` needs a cut-off depth, e.g. `{0}@10`")]
+    MissingK(&'static str),
+    /// The depth is not an integer ≥ 1 (`ndcg@0`, `ndcg@x`).
+    #[error("the depth after `@` must be an integer >= 1, got `{0}`")]
+    BadK(String),
+}
+
+impl RankingMetric {
+    /// The metric named `name` (`ndcg@10`, `mrr`), if it is one.
+    pub fn parse(name: &str) -> Result<RankingMetric, RankingNameError> {
+        let (kind, k) = match name.split_once('@') {
+            Some((kind, k)) => (kind, Some(k)),
+            None => (name, None),
+        };
+        let kind = RankingKind::ALL
+            .into_iter()
+            .find(|candidate| candidate.as_str() == kind)
+            .ok_or(RankingNameError::Unknown)?;
+        let k = match k {
+            None if kind.k_optional() => None,
+            None => return Err(RankingNameError::MissingK(kind.as_str())),
+            Some(text) => match text.parse::<usize>() {
+                Ok(k) if k >= 1 && text.bytes().all(|b| b.is_ascii_digit()) => Some(k),
+                _ => return Err(RankingNameError::BadK(text.to_string())),
+            },
+        };
+        Ok(RankingMetric { kind, k })
+    }
+
+    /// The name as written and stored, e.g. `ndcg@10`.
+    pub fn name(&self) -> String {
+        match self.k {
+            Some(k) => format!("{}@{k}", self.kind.as_str()),
+            None => self.kind.as_str().to_string(),
+        }
+    }
+}
+
+impl From<RankingMetric> for String {
+    fn from(metric: RankingMetric) -> String {
+        metric.name()
+    }
+}
+
+impl TryFrom<String> for RankingMetric {
+    type Error = RankingNameError;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        RankingMetric::parse(&name)
     }
 }

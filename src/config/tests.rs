@@ -98,6 +98,7 @@ fn valid_file_parses_to_the_expected_spec() {
                 model: ModelSpec::with_defaults(Architecture::DotMf, 16),
                 training: TrainingSpec::adam(3, 128, 0.01, 0.001),
                 metrics: vec![MetricName::Mae, MetricName::Rmse],
+                ranking: None,
             },
             sweep: vec![],
         }
@@ -274,7 +275,7 @@ fn unknown_names_list_the_allowed_ones() {
             27,
             "names = [\"rmse\", \"auc\"]",
             "metrics.names",
-            "`rmse`, `mae`, got `auc`",
+            "`rmse`, `mae`, `precision@K`",
         ),
     ];
     for &(line, text, key, what) in cases {
@@ -453,6 +454,135 @@ fn metrics_must_be_non_empty_and_distinct() {
         "metrics.names",
         "lists `rmse` more than once",
     );
+}
+
+#[test]
+fn ranking_metrics_parse_with_their_depth_and_default_threshold() {
+    let text = edit(
+        &[(
+            27,
+            "names = [\"rmse\", \"ndcg@10\", \"recall@20\", \"mrr\", \"hit-rate@5\"]",
+        )],
+        &[],
+    );
+    let exp = parse(&text).expect("valid");
+    assert_eq!(exp.base.metrics, vec![MetricName::Rmse]);
+    let ranking = exp.base.ranking.expect("ranking metrics");
+    let names: Vec<String> = ranking.metrics.iter().map(RankingMetric::name).collect();
+    assert_eq!(names, ["ndcg@10", "recall@20", "mrr", "hit-rate@5"]);
+    assert_eq!(ranking.metrics[0].k, Some(10));
+    assert_eq!(ranking.metrics[2].k, None);
+    assert_eq!(ranking.relevance_threshold, DEFAULT_RELEVANCE_THRESHOLD);
+
+    let text = edit(
+        &[(27, "names = [\"map@10\", \"coverage@10\", \"precision@1\"]")],
+        &["relevance_threshold = 3.5"],
+    );
+    let ranking = parse(&text).expect("valid").base.ranking.expect("ranking");
+    assert_eq!(ranking.relevance_threshold, 3.5);
+}
+
+#[test]
+fn bad_ranking_metrics_name_the_line_and_what_is_expected() {
+    assert_reports(
+        &edit(&[(27, "names = [\"ndgc@10\"]")], &[]),
+        27,
+        "metrics.names",
+        "`ndcg@K`",
+    );
+    assert_reports(
+        &edit(&[(27, "names = [\"ndcg@0\"]")], &[]),
+        27,
+        "metrics.names",
+        "integer >= 1, got `0`",
+    );
+    assert_reports(
+        &edit(&[(27, "names = [\"recall@x\"]")], &[]),
+        27,
+        "metrics.names",
+        "got `x`",
+    );
+    assert_reports(
+        &edit(&[(27, "names = [\"ndcg\"]")], &[]),
+        27,
+        "metrics.names",
+        "needs a cut-off depth, e.g. `ndcg@10`",
+    );
+    assert_reports(
+        &edit(&[(27, "names = [\"ndcg@10\", \"ndcg@10\"]")], &[]),
+        27,
+        "metrics.names",
+        "lists `ndcg@10` more than once",
+    );
+    assert_reports(
+        &edit(
+            &[(27, "names = [\"ndcg@10\"]")],
+            &["relevance_threshold = 0"],
+        ),
+        28,
+        "metrics.relevance_threshold",
+        "must be > 0",
+    );
+    // A threshold without a ranking metric would do nothing.
+    assert_reports(
+        &edit(&[], &["relevance_threshold = 4.0"]),
+        28,
+        "metrics.relevance_threshold",
+        "only allowed with a ranking metric",
+    );
+    assert_reports(
+        &edit(&[(27, "")], &["relevance_threshold = 4.0"]),
+        28,
+        "metrics.relevance_threshold",
+        "`metrics.names` is not set",
+    );
+}
+
+#[test]
+fn ranking_metrics_reach_every_grid_point() {
+    let text = edit(
+        &[(27, "names = [\"rmse\", \"ndcg@10\"]")],
+        &[
+            "relevance_threshold = 3.5",
+            "[sweep]",
+            "\"model.embedding_size\" = [8, 16]",
+        ],
+    );
+    let exp = parse(&text).expect("valid");
+    let runs = crate::sweep::runs(&exp).expect("grid");
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        assert_eq!(run.config.ranking, exp.base.ranking, "{:?}", run.params);
+        assert_eq!(run.config.metrics, vec![MetricName::Rmse]);
+    }
+    assert_eq!(exp.base.ranking.map(|r| r.relevance_threshold), Some(3.5));
+}
+
+/// Ranking metrics change the run key only when asked for: the serialised configuration
+/// of a file without them is what it was before they existed.
+#[test]
+fn ranking_metrics_change_run_keys_only_when_requested() {
+    let plain = parse(&edit(&[], &[])).expect("valid").base;
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("ranking"), "{json}");
+    let ranked = parse(&edit(
+        &[(27, "names = [\"mae\", \"rmse\", \"ndcg@10\"]")],
+        &[],
+    ))
+    .expect("valid")
+    .base;
+    assert_eq!(ranked.metrics, plain.metrics);
+    assert_ne!(
+        crate::sweep::run_key(7, &plain, 0),
+        crate::sweep::run_key(7, &ranked, 0)
+    );
+    let json = serde_json::to_string(&ranked).unwrap();
+    assert!(
+        json.ends_with(r#""metrics":["mae","rmse"],"ranking":{"metrics":["ndcg@10"],"relevance_threshold":4.0}}"#),
+        "{json}"
+    );
+    let back: RunConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, ranked);
 }
 
 #[test]
@@ -674,7 +804,8 @@ fn docs_describe_every_key_and_name() {
         .chain(OptimizerName::ALL.map(OptimizerName::as_str))
         .chain(LossName::ALL.map(LossName::as_str))
         .chain(MetricName::ALL.map(MetricName::as_str));
-    for name in names {
+    let ranking = RankingKind::ALL.map(|kind| format!("{}@K", kind.as_str()));
+    for name in names.chain(ranking.iter().map(String::as_str)) {
         assert!(
             docs.contains(&format!("`{name}`")),
             "docs/experiment-file.md lacks `{name}`"

@@ -10,8 +10,9 @@ use super::error::{Diagnostic, Problem};
 use super::raw::{RawData, RawExperiment, RawFile, RawMetrics, RawModel, RawSplit, RawTraining};
 use super::source::Source;
 use super::spec::{
-    Architecture, BadLinePolicy, DataSpec, DatasetName, EarlyStopping, FilterSpec, InitSpec,
-    LossName, MetricName, ModelSpec, OptimizerName, RunConfig, SplitSpec, TrainingSpec,
+    Architecture, BadLinePolicy, DEFAULT_RELEVANCE_THRESHOLD, DataSpec, DatasetName, EarlyStopping,
+    FilterSpec, InitSpec, LossName, MetricName, ModelSpec, OptimizerName, RankingMetric,
+    RankingNameError, RankingSpec, RunConfig, SplitSpec, TrainingSpec,
 };
 
 /// `model.init_scale` when `model.init` is `normal` or `uniform` and the file gives none.
@@ -258,13 +259,14 @@ pub(crate) fn run_config(cx: &mut Checker<'_>, raw: RawFile) -> Option<RunConfig
         } => *validation_fraction,
     });
     let training = training(cx, raw.training, validation_fraction);
-    let metrics = metrics(cx, raw.metrics);
+    let (metrics, ranking) = metrics(cx, raw.metrics)?;
     Some(RunConfig {
         data: data?,
         split: split?,
         model: model?,
         training: training?,
-        metrics: metrics?,
+        metrics,
+        ranking,
     })
 }
 
@@ -802,32 +804,124 @@ fn early_stopping(
 /// `metrics.names` when the file gives none.
 pub const DEFAULT_METRICS: [MetricName; 2] = [MetricName::Rmse, MetricName::Mae];
 
-fn metrics(cx: &mut Checker<'_>, raw: Option<Spanned<RawMetrics>>) -> Option<Vec<MetricName>> {
-    let Some(names) = raw.and_then(|raw| raw.into_inner().names) else {
-        return Some(DEFAULT_METRICS.to_vec());
+/// The names `metrics.names` accepts besides the rating metrics, as shown in messages.
+const RANKING_NAMES: [&str; 8] = [
+    "precision@K",
+    "recall@K",
+    "ndcg@K",
+    "hit-rate@K",
+    "map@K",
+    "mrr",
+    "mrr@K",
+    "coverage@K",
+];
+
+/// `[metrics]`: the rating metrics and, when `names` lists any ranking metric, the
+/// ranking specification with `relevance_threshold`.
+fn metrics(
+    cx: &mut Checker<'_>,
+    raw: Option<Spanned<RawMetrics>>,
+) -> Option<(Vec<MetricName>, Option<RankingSpec>)> {
+    let (names, threshold) = match raw.map(Spanned::into_inner) {
+        Some(raw) => (raw.names, raw.relevance_threshold),
+        None => (None, None),
+    };
+    let threshold = match threshold {
+        None => Some(None),
+        Some(value) => {
+            let span = value.span();
+            cx.number(
+                value,
+                "metrics.relevance_threshold",
+                |t| t > 0.0,
+                "> 0 (a rating)",
+            )
+            .map(|t| Some((span, t)))
+        }
     };
     let key = "metrics.names";
+    let Some(names) = names else {
+        if let Some(Some((span, _))) = threshold {
+            cx.requires(
+                &span,
+                "metrics.relevance_threshold",
+                "a ranking metric such as `ndcg@10` in `metrics.names`".to_string(),
+                "`metrics.names` is not set (`rmse` and `mae` only)".to_string(),
+            );
+            return None;
+        }
+        return Some((DEFAULT_METRICS.to_vec(), None));
+    };
     if names.get_ref().is_empty() {
         cx.push(&names.span(), key, Problem::EmptyList);
         return None;
     }
+    let names_span = names.span();
     let mut metrics = Vec::new();
+    let mut ranking = Vec::new();
+    let mut seen = Vec::new();
     let mut valid = true;
     for name in names.into_inner() {
-        match cx.choice(&name, key, &MetricName::ALL, MetricName::as_str) {
-            Some(metric) if metrics.contains(&metric) => {
-                cx.push(
-                    &name.span(),
-                    key,
-                    Problem::Duplicate {
-                        item: name.into_inner(),
-                    },
-                );
+        let text = name.get_ref().as_str();
+        if seen.iter().any(|s| s == text) {
+            let span = name.span();
+            let item = name.into_inner();
+            cx.push(&span, key, Problem::Duplicate { item });
+            valid = false;
+            continue;
+        }
+        seen.push(text.to_string());
+        if let Some(metric) = MetricName::ALL.into_iter().find(|m| m.as_str() == text) {
+            metrics.push(metric);
+            continue;
+        }
+        match RankingMetric::parse(text) {
+            Ok(metric) => ranking.push(metric),
+            Err(error) => {
                 valid = false;
+                let found = name.get_ref().clone();
+                let problem = match error {
+                    RankingNameError::Unknown => Problem::UnknownName {
+                        allowed: MetricName::ALL
+                            .iter()
+                            .map(|m| m.as_str())
+                            .chain(RANKING_NAMES)
+                            .collect(),
+                        found,
+                    },
+                    other => Problem::Other {
+                        message: format!("`{found}`: {other}"),
+                    },
+                };
+                cx.push(&name.span(), key, problem);
             }
-            Some(metric) => metrics.push(metric),
-            None => valid = false,
         }
     }
-    valid.then_some(metrics)
+    let threshold = threshold?;
+    if !valid {
+        return None;
+    }
+    if ranking.is_empty() {
+        if let Some((span, _)) = threshold {
+            cx.requires(
+                &span,
+                "metrics.relevance_threshold",
+                "a ranking metric such as `ndcg@10` in `metrics.names`".to_string(),
+                format!(
+                    "`metrics.names` has none{}",
+                    cx.where_set(Some(&names_span))
+                ),
+            );
+            return None;
+        }
+        return Some((metrics, None));
+    }
+    let relevance_threshold = threshold.map_or(DEFAULT_RELEVANCE_THRESHOLD, |(_, t)| t);
+    Some((
+        metrics,
+        Some(RankingSpec {
+            metrics: ranking,
+            relevance_threshold,
+        }),
+    ))
 }

@@ -39,6 +39,12 @@ impl RatingModel for GlobalMean {
         Tensor::full(self.mean.get(), n, self.params.device())
     }
 
+    /// The mean for every pair: every item ties.
+    fn score_items(&self, users: &Tensor, n_items: usize) -> Result<Tensor> {
+        let n = users.dims1()?;
+        Tensor::full(self.mean.get(), (n, n_items), self.params.device())
+    }
+
     fn params(&self) -> &Params {
         &self.params
     }
@@ -81,6 +87,16 @@ impl RatingModel for Biases {
         let bu = self.params.gather(self.users, &batch.users, tape)?;
         let bi = self.params.gather(self.items, &batch.items, tape)?;
         (bu + bi)?.squeeze(1)? + self.mean.get() as f64
+    }
+
+    /// `μ + b_u + b_i` by broadcasting the user biases against every item bias.
+    fn score_items(&self, users: &Tensor, n_items: usize) -> Result<Tensor> {
+        let items = &self.params.tables()[self.items.0];
+        super::expect_items(n_items, items.rows())?;
+        let bu = self.params.tables()[self.users.0]
+            .weight
+            .index_select(users, 0)?;
+        bu.broadcast_add(&items.weight.t()?)? + self.mean.get() as f64
     }
 
     fn params(&self) -> &Params {

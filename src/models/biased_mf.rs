@@ -68,6 +68,20 @@ impl RatingModel for BiasedMf {
         candle_nn::ops::sigmoid(&logit)?.affine((hi - lo) as f64, lo as f64)
     }
 
+    /// The scaled sigmoid of `U[users] · Vᵀ` (biases included by the bias trick).
+    fn score_items(&self, users: &Tensor, n_items: usize) -> Result<Tensor> {
+        super::expect_items(n_items, self.params.tables()[self.items.0].rows())?;
+        let logit = self.params.dot_all(self.users, users, self.items)?;
+        let (lo, hi) = self.range;
+        candle_nn::ops::sigmoid(&logit)?.affine((hi - lo) as f64, lo as f64)
+    }
+
+    /// The item factors, without the constant and bias columns.
+    fn item_vectors(&self) -> Result<Option<Tensor>> {
+        let items = &self.params.tables()[self.items.0];
+        Ok(Some(items.weight.narrow(1, 0, items.dim() - 2)?))
+    }
+
     fn params(&self) -> &Params {
         &self.params
     }

@@ -55,6 +55,16 @@ impl RatingModel for DotMf {
         (u * v)?.sum(1)
     }
 
+    /// `U[users] · Vᵀ`: one matrix product.
+    fn score_items(&self, users: &Tensor, n_items: usize) -> Result<Tensor> {
+        super::expect_items(n_items, self.params.tables()[self.items.0].rows())?;
+        self.params.dot_all(self.users, users, self.items)
+    }
+
+    fn item_vectors(&self) -> Result<Option<Tensor>> {
+        Ok(Some(self.params.tables()[self.items.0].weight.clone()))
+    }
+
     fn params(&self) -> &Params {
         &self.params
     }

@@ -73,6 +73,20 @@ impl RatingModel for FunkSvd {
         (u * v)?.sum(1)?.affine(1.0, self.mean as f64)
     }
 
+    /// `μ + U[users] · Vᵀ` (biases included by the bias trick).
+    fn score_items(&self, users: &Tensor, n_items: usize) -> Result<Tensor> {
+        super::expect_items(n_items, self.params.tables()[self.items.0].rows())?;
+        self.params
+            .dot_all(self.users, users, self.items)?
+            .affine(1.0, self.mean as f64)
+    }
+
+    /// The item factors, without the constant and bias columns.
+    fn item_vectors(&self) -> Result<Option<Tensor>> {
+        let items = &self.params.tables()[self.items.0];
+        Ok(Some(items.weight.narrow(1, 0, items.dim() - 2)?))
+    }
+
     fn params(&self) -> &Params {
         &self.params
     }

@@ -89,6 +89,11 @@ impl RatingModel for Mlp {
     fn params(&self) -> &Params {
         &self.params
     }
+
+    /// The item embedding table.
+    fn item_vectors(&self) -> Result<Option<Tensor>> {
+        Ok(Some(self.params.tables()[self.items.0].weight.clone()))
+    }
 }
 
 #[cfg(test)]

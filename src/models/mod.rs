@@ -70,6 +70,52 @@ pub trait RatingModel: Send {
         Ok(Vec::new())
     }
 
+    /// Predicted ratings, unclipped, of every item for each user of `users`: the block that
+    /// ranking metrics and `exp recommend` rank. Row `r` holds user `users[r]`'s scores of
+    /// items `0..n_items` (dense ids).
+    ///
+    /// The default runs batched forward passes over all the pairs (at most
+    /// [`PAIR_BATCH`] per pass), which every model supports; factor models override it
+    /// with one matrix product per block.
+    ///
+    /// # Shapes
+    /// `users`: `(U,)` u32 → `(U, n_items)` f32.
+    fn score_items(&self, users: &Tensor, n_items: usize) -> Result<Tensor> {
+        let users: Vec<u32> = users.to_vec1()?;
+        let device = self.params().device().clone();
+        let per_pass = (PAIR_BATCH / n_items.max(1)).max(1);
+        let mut blocks = Vec::with_capacity(users.len().div_ceil(per_pass));
+        for chunk in users.chunks(per_pass) {
+            let pairs = chunk.len() * n_items;
+            let user_ids: Vec<u32> = chunk
+                .iter()
+                .flat_map(|&u| std::iter::repeat_n(u, n_items))
+                .collect();
+            let item_ids: Vec<u32> = (0..chunk.len()).flat_map(|_| 0..n_items as u32).collect();
+            let batch = Batch {
+                users: Tensor::from_vec(user_ids, pairs, &device)?,
+                items: Tensor::from_vec(item_ids, pairs, &device)?,
+            };
+            let scores = self.forward(&batch, &mut Tape::off())?;
+            blocks.push(scores.reshape((chunk.len(), n_items))?);
+        }
+        if blocks.is_empty() {
+            return Tensor::zeros((0, n_items), candle_core::DType::F32, &device);
+        }
+        Tensor::cat(&blocks, 0)
+    }
+
+    /// One vector per item (row = dense item id) whose cosine similarity tells which items
+    /// the model treats alike: MF item factors (without bias columns), NCF and MLP item
+    /// embeddings, two-tower item-tower outputs. `None` for models without item vectors
+    /// (the closed-form baselines).
+    ///
+    /// # Shapes
+    /// `(n_items, d)` f32.
+    fn item_vectors(&self) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
     /// For models fitted in closed form rather than trained by epochs (the classical
     /// baselines): fit on the ratings at `train` and return `Some`. Trained models keep
     /// the default, `None`.
@@ -81,6 +127,19 @@ pub trait RatingModel: Send {
         None
     }
 }
+
+/// Checks that a block asks for as many items as the model has rows for (`score_items`).
+pub(crate) fn expect_items(n_items: usize, rows: usize) -> Result<()> {
+    if n_items != rows {
+        candle_core::bail!("asked to score {n_items} items, but the model has {rows} item rows")
+    }
+    Ok(())
+}
+
+/// Most (user, item) pairs one forward pass of the default [`RatingModel::score_items`]
+/// scores: large enough to amortise the per-pass overhead, small enough that the hidden
+/// activations of the neural models stay a few megabytes.
+pub const PAIR_BATCH: usize = 1 << 16;
 
 /// Builds the model `spec` describes, initialised from `rng`.
 pub fn build(
@@ -238,6 +297,94 @@ mod tests {
                 "{architecture:?}: σ {}",
                 var.sqrt()
             );
+        }
+    }
+
+    /// Every architecture without content features, its weights drawn at random (biases
+    /// and all), as a test subject for block scoring and checkpoints.
+    fn random_models(n_users: usize, n_items: usize) -> Vec<(Architecture, Box<dyn RatingModel>)> {
+        use rand::Rng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let ctx = testing::ctx(n_users, n_items);
+        Architecture::ALL
+            .into_iter()
+            .filter(|a| *a != Architecture::TwoTower)
+            .map(|architecture| {
+                let spec = ModelSpec::with_defaults(architecture, 3);
+                let model = build(&spec, &ctx, &mut rng).unwrap();
+                for table in model.params().tables() {
+                    let n = table.weight.elem_count();
+                    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+                    let t = Tensor::from_vec(values, table.weight.dims(), &Device::Cpu).unwrap();
+                    table.weight.slice_set(&t, 0, 0).unwrap();
+                }
+                (architecture, model)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn score_items_matches_the_pairwise_forward_pass_for_every_architecture() {
+        let (n_users, n_items) = (4, 6);
+        for (architecture, model) in random_models(n_users, n_items) {
+            let users = [3u32, 0, 2];
+            let block: Vec<Vec<f32>> = model
+                .score_items(&Tensor::new(&users, &Device::Cpu).unwrap(), n_items)
+                .unwrap()
+                .to_vec2()
+                .unwrap();
+            for (row, &u) in block.iter().zip(&users) {
+                let items: Vec<u32> = (0..n_items as u32).collect();
+                let pairwise = testing::predict(
+                    model.as_ref(),
+                    &batch(&vec![u; n_items], &items),
+                    &mut Tape::off(),
+                );
+                for (a, b) in row.iter().zip(&pairwise) {
+                    assert!(
+                        (a - b).abs() < 1e-5,
+                        "{architecture:?}, user {u}: {row:?} vs {pairwise:?}"
+                    );
+                }
+            }
+            let vectors = model.item_vectors().unwrap();
+            let expected = !architecture.is_closed_form();
+            assert_eq!(vectors.is_some(), expected, "{architecture:?}");
+            if let Some(v) = vectors {
+                assert_eq!(v.dims(), [n_items, 3], "{architecture:?}: factors only");
+            }
+        }
+    }
+
+    #[test]
+    fn checkpoints_load_back_into_a_fresh_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = testing::ctx(4, 6);
+        for (architecture, model) in random_models(4, 6) {
+            if model.params().count() == 0 {
+                continue;
+            }
+            let path = dir
+                .path()
+                .join(format!("{}.safetensors", architecture.as_str()));
+            model.params().save(&path, Vec::new()).unwrap();
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+            let spec = ModelSpec::with_defaults(architecture, 3);
+            let fresh = build(&spec, &ctx, &mut rng).unwrap();
+            fresh.params().load(&path).unwrap();
+            let b = batch(&[0, 1, 3], &[5, 2, 0]);
+            assert_eq!(
+                testing::predict(model.as_ref(), &b, &mut Tape::off()),
+                testing::predict(fresh.as_ref(), &b, &mut Tape::off()),
+                "{architecture:?}"
+            );
+            if architecture.is_closed_form() {
+                continue;
+            }
+            // A checkpoint of another shape is refused, naming the tensor.
+            let other = build(&ModelSpec::with_defaults(architecture, 5), &ctx, &mut rng).unwrap();
+            let error = other.params().load(&path).unwrap_err().to_string();
+            assert!(error.contains("shape"), "{architecture:?}: {error}");
         }
     }
 

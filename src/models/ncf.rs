@@ -86,6 +86,11 @@ impl RatingModel for Ncf {
     fn params(&self) -> &Params {
         &self.params
     }
+
+    /// The item embedding table.
+    fn item_vectors(&self) -> Result<Option<Tensor>> {
+        Ok(Some(self.params.tables()[self.items.0].weight.clone()))
+    }
 }
 
 #[cfg(test)]

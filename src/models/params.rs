@@ -296,6 +296,45 @@ impl Params {
         candle_core::safetensors::save(&tensors, path)
     }
 
+    /// Overwrites every table and dense variable with the tensor of the same name in the
+    /// safetensors file at `path`, as written by [`Params::save`] for a model of the same
+    /// configuration. Extra tensors in the file (derived outputs such as item vectors)
+    /// are ignored; a missing name or a different shape is an error naming both.
+    pub fn load(&self, path: &std::path::Path) -> Result<()> {
+        let saved = candle_core::safetensors::load(path, &self.device)?;
+        let find = |name: &str, dims: &[usize]| -> Result<Tensor> {
+            let Some(tensor) = saved.get(name) else {
+                candle_core::bail!("{}: no tensor named `{name}`", path.display())
+            };
+            if tensor.dims() != dims {
+                candle_core::bail!(
+                    "{}: tensor `{name}` has shape {:?}, the model expects {dims:?}",
+                    path.display(),
+                    tensor.dims()
+                )
+            }
+            tensor.to_dtype(DType::F32)
+        };
+        for table in &self.tables {
+            let values = find(&table.name, table.weight.dims())?;
+            table.weight.slice_set(&values, 0, 0)?;
+        }
+        for (name, var) in &self.dense {
+            var.set(&find(name, var.dims())?)?;
+        }
+        Ok(())
+    }
+
+    /// The dot product of each row `ids` of table `left` with every row of table `right`:
+    /// one matrix product, the block scoring of the factor models.
+    ///
+    /// # Shapes
+    /// `ids`: `(U,)` u32 → `(U, right.rows())`.
+    pub fn dot_all(&self, left: TableId, ids: &Tensor, right: TableId) -> Result<Tensor> {
+        let rows = self.tables[left.0].weight.index_select(ids, 0)?;
+        rows.matmul(&self.tables[right.0].weight.t()?)
+    }
+
     /// Total number of scalar parameters.
     pub fn count(&self) -> usize {
         self.named_tensors()

@@ -155,6 +155,20 @@ impl RatingModel for TwoTower {
         cosine_to_rating(&(u * v)?.sum(1)?, self.range)
     }
 
+    /// The user-tower outputs of `users` against [`TwoTower::item_vectors`], one matrix
+    /// product (the item vectors are recomputed per call: a few milliseconds per
+    /// thousand items).
+    fn score_items(&self, users: &Tensor, n_items: usize) -> Result<Tensor> {
+        super::expect_items(n_items, self.item_features.dim(0)?)?;
+        let u = self.embed_users(users, &Tape::off())?;
+        let dots = u.matmul(&self.item_vectors()?.t()?)?;
+        cosine_to_rating(&dots, self.range)
+    }
+
+    fn item_vectors(&self) -> Result<Option<Tensor>> {
+        TwoTower::item_vectors(self).map(Some)
+    }
+
     fn checkpoint_extras(&self) -> Result<Vec<(String, Tensor)>> {
         Ok(vec![("item_vectors".to_owned(), self.item_vectors()?)])
     }
@@ -355,6 +369,30 @@ mod tests {
         let f = features(item, 5, user, 3);
         let model = TwoTower::new(&spec(hidden), &f, &ctx(&f, (0.5, 5.0)), &mut rng).unwrap();
         (model, f)
+    }
+
+    #[test]
+    fn score_items_matches_the_pairwise_forward_pass() {
+        let (model, f) = random_model(&[8, 4], 11);
+        let users = [0u32, 3, 5];
+        let block: Vec<Vec<f32>> = model
+            .score_items(&Tensor::new(&users, &Device::Cpu).unwrap(), f.n_items)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        for (row, &u) in block.iter().zip(&users) {
+            let items: Vec<u32> = (0..f.n_items as u32).collect();
+            let pairwise: Vec<f32> = model
+                .forward(&batch(&vec![u; f.n_items], &items), &mut Tape::off())
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for (a, b) in row.iter().zip(&pairwise) {
+                assert!((a - b).abs() < 1e-5, "user {u}: {row:?} vs {pairwise:?}");
+            }
+        }
+        let vectors = RatingModel::item_vectors(&model).unwrap().unwrap();
+        assert_eq!(vectors.dims(), [f.n_items, 4]);
     }
 
     #[test]

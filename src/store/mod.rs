@@ -406,6 +406,70 @@ impl Store {
         Ok(runs)
     }
 
+    /// The run with id `run_id`, with its named metrics; [`StoreError::NoSuchRun`] if
+    /// there is none. What `exp recommend` and `exp similar` start from.
+    pub fn run(&self, run_id: i64) -> Result<StoredRun> {
+        let action = format!("reading run {run_id}");
+        let found = self
+            .conn
+            .query_row(
+                "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
+                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint
+                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
+                 WHERE r.id = ?1",
+                [run_id],
+                read_run,
+            )
+            .optional()
+            .map_err(sql(&self.path, &action))?;
+        let Some((run, status)) = found else {
+            return Err(StoreError::NoSuchRun {
+                path: self.path.clone(),
+                run_id,
+            });
+        };
+        let Some(status) = RunStatus::from_name(&status) else {
+            return Err(StoreError::BadStatus {
+                path: self.path.clone(),
+                run_id,
+                status,
+            });
+        };
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, value FROM run_metrics WHERE run_id = ?1")
+            .map_err(sql(&self.path, &action))?;
+        let metrics = stmt
+            .query_map([run_id], |row| {
+                let value: Option<f64> = row.get(1)?;
+                Ok((row.get::<_, String>(0)?, value.unwrap_or(f64::NAN)))
+            })
+            .map_err(sql(&self.path, &action))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(sql(&self.path, &action))?;
+        Ok(StoredRun {
+            status,
+            metrics,
+            ..run
+        })
+    }
+
+    /// The stored text of experiment `name`'s file (as of its latest `exp run`), if the
+    /// experiment exists.
+    pub fn experiment_source(&self, name: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT source_toml FROM experiments WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql(
+                &self.path,
+                &format!("reading the file of experiment `{name}`"),
+            ))
+    }
+
     /// The recorded epochs of a run, in epoch order (empty for an unknown id).
     pub fn epochs(&self, run_id: i64) -> Result<Vec<EpochRecord>> {
         let action = format!("reading the epochs of run {run_id}");
@@ -519,6 +583,29 @@ mod tests {
 
     fn store() -> Store {
         Store::open_in_memory().expect("in-memory store")
+    }
+
+    #[test]
+    fn one_run_reads_back_by_id_with_its_metrics_and_experiment_file() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "seed = 3").unwrap();
+        let id = store.claim_run(exp, &new_run("k", 1)).unwrap().unwrap();
+        store.finish_run(id, &finished(0.9)).unwrap();
+        let run = store.run(id).unwrap();
+        assert_eq!((run.key.as_str(), run.fold), ("k", 1));
+        assert_eq!(run.status, RunStatus::Finished);
+        assert_eq!(run.metric("ndcg@10"), Some(0.25));
+        assert_eq!(run, store.runs(None).unwrap()[0]);
+        assert_eq!(
+            store.experiment_source("e").unwrap().as_deref(),
+            Some("seed = 3")
+        );
+        assert_eq!(store.experiment_source("nope").unwrap(), None);
+        let missing = store.run(id + 1).unwrap_err().to_string();
+        assert!(
+            missing.contains(&format!("no run with id {}", id + 1)),
+            "{missing}"
+        );
     }
 
     #[test]

@@ -1,0 +1,333 @@
+//! Rebuilding a finished run from the database: its configuration, data set, split and
+//! trained model, so that `exp recommend` and `exp similar` can use runs trained earlier.
+//!
+//! A run stores its resolved configuration (`config_json`), its fold and its key; the seed
+//! is the experiment's (`experiment.seed` in the stored experiment file), and the key — a
+//! hash of seed, configuration and fold — confirms it. With those the data set, the split
+//! and the model's context are rebuilt exactly as the run had them, so "not rated in
+//! training" means what it meant when the run trained. Trained models then read the
+//! weights of the reported epoch from the run's checkpoint; the closed-form baselines are
+//! fitted again on the rebuilt training split (deterministic, and a few milliseconds).
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use rand::SeedableRng;
+
+use crate::config::DEFAULT_SEED;
+use crate::config::spec::RunConfig;
+use crate::data::{self, DataError, Dataset, Split};
+use crate::models::{self, RatingModel};
+use crate::rank::UserItems;
+use crate::runner;
+use crate::store::records::{RunStatus, StoredRun};
+use crate::store::{Store, StoreError};
+use crate::sweep::{self, RunSpec};
+
+/// Why a stored run cannot be rebuilt. Every variant names the run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// Reading the database failed, or there is no such run.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Only finished runs have trained weights.
+    #[error("run {run_id} is {status}, not finished: only a finished run has a trained model")]
+    NotFinished {
+        /// The run.
+        run_id: i64,
+        /// Its status, `running` or `failed`.
+        status: &'static str,
+    },
+    /// The stored configuration is not one this exp can read (written by another version).
+    #[error("run {run_id}: its stored configuration (`runs.config_json`) cannot be read")]
+    Config {
+        /// The run.
+        run_id: i64,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// No candidate seed reproduces the run's key.
+    #[error(
+        "run {run_id}: cannot recover its seed: its key `{key}` matches neither the seed of \
+         experiment `{experiment}`'s stored file nor the default ({tried}); was the file's \
+         `experiment.seed` changed after this run?"
+    )]
+    Seed {
+        /// The run.
+        run_id: i64,
+        /// Its key.
+        key: String,
+        /// Its experiment.
+        experiment: String,
+        /// The seeds tried, e.g. `7, 42`.
+        tried: String,
+    },
+    /// The run's data set cannot be loaded here.
+    #[error("run {run_id}: loading data set {dataset}")]
+    Data {
+        /// The run.
+        run_id: i64,
+        /// The data set's name.
+        dataset: &'static str,
+        /// Why.
+        #[source]
+        source: DataError,
+    },
+    /// A trained run without a recorded checkpoint.
+    #[error(
+        "run {run_id} ({architecture}) has no saved weights: `runs.checkpoint` is empty \
+         (`exp run` saves them as results/<experiment>/checkpoints/<run key>.safetensors); \
+         train it again with `exp run` after deleting the run"
+    )]
+    NoCheckpoint {
+        /// The run.
+        run_id: i64,
+        /// Its architecture.
+        architecture: &'static str,
+    },
+    /// The checkpoint file is not where the run says, nor beside the database.
+    #[error("run {run_id}: checkpoint file not found; looked for {}", list(.tried))]
+    MissingCheckpoint {
+        /// The run.
+        run_id: i64,
+        /// Every path tried.
+        tried: Vec<PathBuf>,
+    },
+    /// Building the model or reading its weights failed.
+    #[error("run {run_id}: rebuilding the {architecture} model")]
+    Model {
+        /// The run.
+        run_id: i64,
+        /// Its architecture.
+        architecture: &'static str,
+        /// The tensor error (e.g. a checkpoint of another shape).
+        #[source]
+        source: candle_core::Error,
+    },
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+    shown.join(" and ")
+}
+
+/// Where a reloaded model's weights came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Weights {
+    /// Read from this checkpoint file.
+    Checkpoint(PathBuf),
+    /// A closed-form baseline, fitted again on the rebuilt training split.
+    Refitted,
+}
+
+/// A finished run, rebuilt.
+pub struct Reloaded {
+    /// The run as stored.
+    pub stored: StoredRun,
+    /// The run as the runner saw it (seed recovered; grid point and labels left empty).
+    pub run: RunSpec,
+    /// Its data set.
+    pub data: Dataset,
+    /// Its split, rebuilt from the seed and fold.
+    pub split: Split,
+    /// The trained model, holding the reported epoch's weights.
+    pub model: Box<dyn RatingModel>,
+    /// Where the weights came from.
+    pub weights: Weights,
+}
+
+impl std::fmt::Debug for Reloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloaded")
+            .field("stored", &self.stored)
+            .field("weights", &self.weights)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloaded {
+    /// The items each user rated in the training part of the split (training and
+    /// validation ratings): what recommendations and ranking metrics leave out.
+    pub fn training_items(&self) -> UserItems {
+        let part = self.split.train.iter().chain(&self.split.validation);
+        UserItems::new(&self.data.ratings, part.copied(), self.data.n_users())
+    }
+
+    /// Test RMSE of the rebuilt model: equal to the stored one when the rebuild is exact.
+    pub fn test_rmse(&self) -> candle_core::Result<f64> {
+        let scores = crate::train::evaluate(
+            self.model.as_ref(),
+            &self.data.ratings,
+            &self.split.test,
+            self.data.rating_range,
+        )?;
+        Ok(scores.rmse)
+    }
+
+    /// The architecture's name, e.g. `biased-mf`.
+    pub fn architecture(&self) -> &'static str {
+        self.run.config.model.architecture.as_str()
+    }
+
+    /// A one-line description: `run 12 (experiment sweep, biased-mf, ml-latest-small,
+    /// fold 1/5)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "run {} (experiment {}, {}, {}, fold {}/{})",
+            self.stored.id,
+            self.stored.experiment,
+            self.architecture(),
+            self.data.name,
+            self.run.fold + 1,
+            self.run.folds
+        )
+    }
+}
+
+/// Rebuilds finished run `run_id` of `store`. Checkpoint paths are tried as stored
+/// (relative to where `exp run` was started), then under the database's directory as
+/// `<experiment>/checkpoints/<key>.safetensors`.
+pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
+    let stored = store.run(run_id)?;
+    if stored.status != RunStatus::Finished {
+        return Err(ReloadError::NotFinished {
+            run_id,
+            status: stored.status.as_str(),
+        });
+    }
+    let config: RunConfig = serde_json::from_str(&stored.config_json)
+        .map_err(|source| ReloadError::Config { run_id, source })?;
+    let source = store.experiment_source(&stored.experiment)?;
+    let seed = recover_seed(&stored, &config, source.as_deref())?;
+    let run = RunSpec {
+        experiment: stored.experiment.clone(),
+        point: 0,
+        params: Vec::new(),
+        folds: config.split.folds(),
+        config,
+        seed,
+        fold: stored.fold,
+        key: stored.key.clone(),
+    };
+    let data = data::load(&run.config.data).map_err(|source| ReloadError::Data {
+        run_id,
+        dataset: run.config.data.dataset.as_str(),
+        source,
+    })?;
+    let split = runner::split_for(&run, data.ratings.len());
+    let architecture = run.config.model.architecture.as_str();
+    let model_error = |source| ReloadError::Model {
+        run_id,
+        architecture,
+        source,
+    };
+    let ctx = runner::model_context(&run, &data, &split.train, &Device::Cpu);
+    // The initial values do not matter: they are overwritten or refitted below.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let model = models::build(&run.config.model, &ctx, &mut rng).map_err(model_error)?;
+    let weights = match model.fit_closed_form(&data.ratings, &split.train) {
+        Some(fitted) => {
+            fitted.map_err(model_error)?;
+            Weights::Refitted
+        }
+        None => {
+            let path = checkpoint_path(store.path(), &stored, architecture)?;
+            model.params().load(&path).map_err(model_error)?;
+            Weights::Checkpoint(path)
+        }
+    };
+    Ok(Reloaded {
+        stored,
+        run,
+        data,
+        split,
+        model,
+        weights,
+    })
+}
+
+/// The seed whose run key matches the stored one: the stored experiment file's
+/// `experiment.seed` first, then the default.
+fn recover_seed(
+    stored: &StoredRun,
+    config: &RunConfig,
+    source: Option<&str>,
+) -> Result<u64, ReloadError> {
+    let mut candidates = Vec::new();
+    if let Some(seed) = source.and_then(file_seed) {
+        candidates.push(seed);
+    }
+    if !candidates.contains(&DEFAULT_SEED) {
+        candidates.push(DEFAULT_SEED);
+    }
+    candidates
+        .iter()
+        .copied()
+        .find(|&seed| sweep::run_key(seed, config, stored.fold) == stored.key)
+        .ok_or_else(|| ReloadError::Seed {
+            run_id: stored.id,
+            key: stored.key.clone(),
+            experiment: stored.experiment.clone(),
+            tried: candidates
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// `experiment.seed` of an experiment file's text; the default when the file sets none,
+/// `None` when the text is not TOML.
+fn file_seed(text: &str) -> Option<u64> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    match table.get("experiment").and_then(|e| e.get("seed")) {
+        None => Some(DEFAULT_SEED),
+        Some(toml::Value::Integer(seed)) => u64::try_from(*seed).ok(),
+        Some(_) => None,
+    }
+}
+
+/// The first existing path of the run's checkpoint (see [`reload`]).
+fn checkpoint_path(
+    db: &Path,
+    stored: &StoredRun,
+    architecture: &'static str,
+) -> Result<PathBuf, ReloadError> {
+    let Some(recorded) = stored.checkpoint.as_deref() else {
+        return Err(ReloadError::NoCheckpoint {
+            run_id: stored.id,
+            architecture,
+        });
+    };
+    let beside_db = crate::commands::run::results_dir(db, &stored.experiment)
+        .join("checkpoints")
+        .join(format!("{}.safetensors", stored.key));
+    let mut tried = vec![PathBuf::from(recorded)];
+    if !tried.contains(&beside_db) {
+        tried.push(beside_db);
+    }
+    match tried.iter().find(|path| path.is_file()) {
+        Some(path) => Ok(path.clone()),
+        None => Err(ReloadError::MissingCheckpoint {
+            run_id: stored.id,
+            tried,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_comes_from_the_stored_file_or_the_default() {
+        assert_eq!(file_seed("[experiment]\nname = \"x\"\nseed = 7\n"), Some(7));
+        assert_eq!(
+            file_seed("[experiment]\nname = \"x\"\n"),
+            Some(DEFAULT_SEED)
+        );
+        assert_eq!(file_seed("not toml ["), None);
+        assert_eq!(file_seed("[experiment]\nseed = -1\n"), None);
+    }
+}
