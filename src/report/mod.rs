@@ -12,6 +12,8 @@
 pub mod charts;
 pub mod compare;
 mod font;
+pub mod metric;
+pub mod stats;
 
 use std::path::PathBuf;
 
