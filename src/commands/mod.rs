@@ -1,6 +1,7 @@
 //! One file per subcommand; [`dispatch`] routes the parsed command line to it.
 
 pub mod compare;
+pub mod report;
 pub mod run;
 pub mod validate;
 
@@ -13,6 +14,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::compare(&args),
+        Command::Report(args) => report::report(&args),
         Command::Validate(args) => validate::validate(&args),
     }
 }
