@@ -1,11 +1,14 @@
-//! `exp compare`: rank an experiment's configurations by a metric, mean ± std over folds.
+//! `exp compare`: rank an experiment's configurations by a metric over folds, with
+//! confidence intervals and significance tests against the best.
 
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
-use crate::cli::{CompareArgs, FormatArg, MetricArg};
-use crate::report::compare::{self, Format, Metric};
+use crate::cli::{CompareArgs, FormatArg};
+use crate::report::compare::{self, Comparison, Format};
+use crate::report::filter::{self, Filter};
+use crate::report::{Metric, missing_experiment};
 use crate::store::Store;
 
 /// Prints the ranking of one experiment (or of each experiment, for the table formats).
@@ -16,6 +19,13 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             args.db.display()
         );
     }
+    // Argument mistakes are reported before anything is read.
+    let filters = args
+        .filters
+        .iter()
+        .map(|f| Filter::parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let metric = Metric::new(args.metric.trim());
     let store = Store::open(&args.db)?;
     let names: Vec<String> = match &args.experiment {
         Some(name) => vec![name.clone()],
@@ -36,13 +46,22 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     }
     for name in &names {
         let runs = store.runs(Some(name))?;
-        if runs.is_empty() {
-            let known: Vec<String> = store.experiments()?.into_iter().map(|(_, n)| n).collect();
-            bail!(
-                "no experiment named `{name}` in `{}` (it holds: {})",
-                args.db.display(),
-                known.join(", ")
-            );
+        let summaries = compare::summarize(&runs);
+        if summaries.is_empty() {
+            let error = missing_experiment(&store, name);
+            if names.len() > 1 {
+                eprintln!("{name}: skipped ({error})");
+                continue;
+            }
+            return Err(error.into());
+        }
+        compare::check_metric(&summaries, &metric)
+            .with_context(|| format!("--metric for experiment `{name}`"))?;
+        let kept = filter::apply(&summaries, &filters)
+            .with_context(|| format!("filtering experiment `{name}`"))?;
+        let mut comparison = Comparison::new(&kept, &metric);
+        if let Some(n) = args.top {
+            comparison = comparison.top(n);
         }
         if names.len() > 1 {
             println!(
@@ -54,25 +73,12 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
                 }
             );
         }
-        let summaries = compare::summarize(&runs);
-        print!(
-            "{}",
-            compare::render(&summaries, args.metric.into(), format)
-        );
+        print!("{}", comparison.render(format));
         if names.len() > 1 {
             println!();
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-impl From<MetricArg> for Metric {
-    fn from(m: MetricArg) -> Self {
-        match m {
-            MetricArg::Rmse => Metric::Rmse,
-            MetricArg::Mae => Metric::Mae,
-        }
-    }
 }
 
 impl From<FormatArg> for Format {

@@ -4,6 +4,7 @@ pub mod compare;
 pub mod data;
 pub mod listing;
 pub mod recommend;
+pub mod report;
 pub mod run;
 pub mod similar;
 pub mod validate;
@@ -17,6 +18,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::compare(&args),
+        Command::Report(args) => report::report(&args),
         Command::Validate(args) => validate::validate(&args),
         Command::Data(command) => data::data(&command),
         Command::Recommend(args) => recommend::recommend(&args),

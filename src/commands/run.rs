@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
-use crate::cli::{MetricArg, RunArgs};
+use crate::cli::RunArgs;
 use crate::config;
 use crate::data;
 use crate::report;
@@ -105,7 +105,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         "{}",
         report::compare::render(
             &summaries,
-            MetricArg::Rmse.into(),
+            &report::Metric::rmse(),
             report::compare::Format::Table
         )
     );

@@ -15,8 +15,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::compare::{ConfigSummary, Metric, rank, short_names, summarize};
+use super::compare::{ConfigSummary, rank, short_names, summarize};
 use super::font::{FAMILY, ensure_registered};
+use super::metric::Metric;
 use super::{ReportError, missing_experiment};
 use crate::store::Store;
 use crate::store::records::{EpochRecord, RunStatus, StoredRun};
@@ -45,16 +46,16 @@ pub const PALETTE: [RGBColor; 10] = [
 // Layout, in pixels. The prepare functions estimate text widths from character counts
 // so they stay pure: at plotters' font sizes DejaVu Sans measures 0.43–0.54 px per
 // character per px of size (lower case to digits), so 0.55 errs on the wide side.
-const MARGIN: u32 = 20;
-const Y_LABEL_AREA: u32 = 80;
-const TITLE_PX: f64 = 22.0;
-const TITLE_BAND: u32 = 48;
-const DESC_PX: f64 = 16.0;
-const TICK_PX: f64 = 14.0;
-const VALUE_PX: f64 = 13.0;
-const LEGEND_PX: f64 = 14.0;
-const LINE_GAP: u32 = 18;
-const CHAR_EM: f64 = 0.55;
+pub(crate) const MARGIN: u32 = 20;
+pub(crate) const Y_LABEL_AREA: u32 = 80;
+pub(crate) const TITLE_PX: f64 = 22.0;
+pub(crate) const TITLE_BAND: u32 = 48;
+pub(crate) const DESC_PX: f64 = 16.0;
+pub(crate) const TICK_PX: f64 = 14.0;
+pub(crate) const VALUE_PX: f64 = 13.0;
+pub(crate) const LEGEND_PX: f64 = 14.0;
+pub(crate) const LINE_GAP: u32 = 18;
+pub(crate) const CHAR_EM: f64 = 0.55;
 /// Tick-label lines longer than this are cut with `…`.
 const MAX_LINE_CHARS: usize = 24;
 /// In vertical tick labels (all values on one line) each value longer than this is cut
@@ -62,20 +63,20 @@ const MAX_LINE_CHARS: usize = 24;
 /// numbers, visible.
 const MAX_VERTICAL_VALUE_CHARS: usize = 16;
 /// Legend: top of the first entry, row height and font size when there is room.
-const LEGEND_TOP: u32 = 74;
-const LEGEND_ROW: u32 = 24;
+pub(crate) const LEGEND_TOP: u32 = 74;
+pub(crate) const LEGEND_ROW: u32 = 24;
 /// The smallest legend row before entries are left out.
-const LEGEND_MIN_ROW: u32 = 14;
+pub(crate) const LEGEND_MIN_ROW: u32 = 14;
 /// Legend labels longer than this are cut with `…`.
-const MAX_LEGEND_CHARS: usize = 36;
+pub(crate) const MAX_LEGEND_CHARS: usize = 36;
 
 /// Estimated width in pixels of `text` at `px`.
-fn text_width(text: &str, px: f64) -> f64 {
+pub(crate) fn text_width(text: &str, px: f64) -> f64 {
     text.chars().count() as f64 * px * CHAR_EM
 }
 
 /// `text` cut to at most `max` characters, ending in `…` when cut.
-fn abbreviate(text: &str, max: usize) -> String {
+pub(crate) fn abbreviate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
     } else {
@@ -86,7 +87,7 @@ fn abbreviate(text: &str, max: usize) -> String {
 }
 
 /// A font size that fits `text` into `width` pixels, at most `max_px`.
-fn fit_font(text: &str, width: f64, max_px: f64) -> f64 {
+pub(crate) fn fit_font(text: &str, width: f64, max_px: f64) -> f64 {
     let needed = text_width(text, max_px);
     if needed <= width {
         max_px
@@ -96,7 +97,7 @@ fn fit_font(text: &str, width: f64, max_px: f64) -> f64 {
 }
 
 /// "5 folds", "1 fold", or "3–5 folds" when configurations differ.
-fn folds_phrase(summaries: &[ConfigSummary]) -> String {
+pub(crate) fn folds_phrase(summaries: &[ConfigSummary]) -> String {
     let min = summaries.iter().map(|s| s.folds).min().unwrap_or(0);
     let max = summaries.iter().map(|s| s.folds).max().unwrap_or(0);
     match (min, max) {
@@ -107,7 +108,7 @@ fn folds_phrase(summaries: &[ConfigSummary]) -> String {
 }
 
 /// Short names of the swept keys, in sweep order (`architecture`, `embedding_size`).
-fn param_names(summaries: &[ConfigSummary]) -> Vec<String> {
+pub(crate) fn param_names(summaries: &[ConfigSummary]) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for (k, _) in summaries.iter().flat_map(|s| &s.params) {
         if !keys.contains(k) {
@@ -119,7 +120,7 @@ fn param_names(summaries: &[ConfigSummary]) -> Vec<String> {
 }
 
 /// A configuration's parameter values, or `base` when nothing is swept.
-fn value_lines(summary: &ConfigSummary) -> Vec<String> {
+pub(crate) fn value_lines(summary: &ConfigSummary) -> Vec<String> {
     if summary.params.is_empty() {
         vec!["base".to_string()]
     } else {
@@ -169,13 +170,13 @@ pub struct BarChart {
 
 /// Prepares the bar chart of `metric` for `experiment`: one bar per configuration,
 /// ranked best first, with error bars of ± one standard deviation over folds.
-pub fn metric_bars(experiment: &str, summaries: &[ConfigSummary], metric: Metric) -> BarChart {
+pub fn metric_bars(experiment: &str, summaries: &[ConfigSummary], metric: &Metric) -> BarChart {
     let mut ranked = summaries.to_vec();
     rank(&mut ranked, metric);
     let bars: Vec<Bar> = ranked
         .iter()
         .map(|s| {
-            let stat = metric.stat(s);
+            let stat = s.stat(metric.name());
             let values = value_lines(s);
             Bar {
                 one_line: values
@@ -220,9 +221,10 @@ pub fn metric_bars(experiment: &str, summaries: &[ConfigSummary], metric: Metric
     let names = param_names(summaries);
     BarChart {
         title: format!(
-            "{experiment}: test {} by configuration (mean ± std over {})",
+            "{experiment}: test {} by configuration (mean ± std over {}; {})",
             metric.label(),
-            folds_phrase(summaries)
+            folds_phrase(summaries),
+            metric.direction().phrase()
         ),
         x_desc: if names.is_empty() {
             "configuration".to_string()
@@ -231,7 +233,7 @@ pub fn metric_bars(experiment: &str, summaries: &[ConfigSummary], metric: Metric
         } else {
             names.join(" / ")
         },
-        y_desc: format!("test {}", metric.label()),
+        y_desc: format!("test {}", metric.label_with_unit()),
         y_range: bar_range(&bars),
         bars,
         vertical_labels,
@@ -267,7 +269,7 @@ fn bar_range(bars: &[Bar]) -> (f64, f64) {
     (bottom, hi + 0.25 * spread)
 }
 
-/// One line of [`CurveChart`].
+/// One line of a [`CurvePanel`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
     /// Legend text: the parameter values, comma-separated.
@@ -276,25 +278,35 @@ pub struct Curve {
     pub colour: usize,
     /// Dashed, for the eleventh configuration on, whose colour repeats an earlier one.
     pub dashed: bool,
-    /// `(epoch, mean test RMSE)` in epoch order.
+    /// `(epoch, mean value)` in epoch order.
     pub points: Vec<(usize, f64)>,
+}
+
+/// One plot of a [`CurveChart`]: a quantity per epoch, one curve per configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurvePanel {
+    /// The y-axis description, e.g. `training loss (MSE)` or `validation RMSE`.
+    pub y_desc: String,
+    /// Curves in legend order (the chart's ranking, best first).
+    pub curves: Vec<Curve>,
+    /// The y-axis range, padded 5 % each way.
+    pub y_range: (f64, f64),
 }
 
 /// Everything [`draw_learning_curves`] draws, decided by [`learning_curves`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurveChart {
-    /// `<experiment>: test RMSE per epoch (mean over N folds)`.
+    /// `<experiment>: learning curves (mean over N folds)`.
     pub title: String,
     /// Heading of the legend: the swept keys.
     pub legend_title: String,
-    /// Curves in legend order: by the runs' reported test RMSE, best first (the RMSE bar
-    /// chart's order).
-    pub curves: Vec<Curve>,
+    /// The second legend heading line: what the order means.
+    pub legend_note: String,
+    /// Training loss on top, validation (or test) RMSE below.
+    pub panels: Vec<CurvePanel>,
     /// The last epoch of any curve (at least 1).
     pub max_epoch: usize,
-    /// The y-axis range, padded 5 % each way.
-    pub y_range: (f64, f64),
-    /// Width in pixels of the legend panel right of the plot.
+    /// Width in pixels of the legend panel right of the plots.
     pub legend_width: u32,
     /// Height in pixels of one legend row (smaller when there are many curves).
     pub legend_row: u32,
@@ -303,59 +315,56 @@ pub struct CurveChart {
     pub legend_hidden: usize,
 }
 
-/// Prepares the learning curves: for each configuration, the test RMSE of each epoch
-/// averaged over the folds (finished runs) that reached it. With early stopping the
-/// later epochs of a curve therefore average fewer folds. Non-finite values are skipped.
-///
-/// `runs` pairs each run with its epochs (see [`Store::epochs`]); runs that are not
-/// finished, or whose `params_json` matches no summary, are ignored.
-pub fn learning_curves(
-    experiment: &str,
-    summaries: &[ConfigSummary],
-    runs: &[(StoredRun, Vec<EpochRecord>)],
-) -> CurveChart {
-    let mut ranked = summaries.to_vec();
-    rank(&mut ranked, Metric::Rmse);
-    let curves: Vec<Curve> = ranked
-        .iter()
-        .map(|s| {
-            let mut sums: Vec<(f64, usize)> = Vec::new();
-            let epochs = runs
-                .iter()
-                .filter(|(r, _)| r.status == RunStatus::Finished && r.params_json == s.params_json)
-                .flat_map(|(_, epochs)| epochs);
-            for e in epochs.filter(|e| e.rmse.is_finite() && e.epoch > 0) {
-                if sums.len() < e.epoch {
-                    sums.resize(e.epoch, (0.0, 0));
-                }
-                sums[e.epoch - 1].0 += e.rmse;
-                sums[e.epoch - 1].1 += 1;
-            }
-            let points = sums
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, n))| *n > 0)
-                .map(|(i, (sum, n))| (i + 1, sum / *n as f64))
-                .collect();
-            Curve {
-                label: abbreviate(&value_lines(s).join(", "), MAX_LEGEND_CHARS),
-                colour: s.grid_index % PALETTE.len(),
-                dashed: s.grid_index >= PALETTE.len(),
-                points,
-            }
-        })
-        .collect();
+/// Height of the learning-curve chart: two panels stacked.
+pub const CURVES_HEIGHT: u32 = 800;
 
-    let max_epoch = curves
-        .iter()
-        .filter_map(|c| c.points.last().map(|p| p.0))
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let values = curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
-    let lo = values.clone().fold(f64::INFINITY, f64::min);
-    let hi = values.fold(f64::NEG_INFINITY, f64::max);
-    let y_range = if lo.is_finite() && hi.is_finite() {
+/// The training loss's name for the axis, from the runs' resolved configuration
+/// (`training.loss`), e.g. `MSE`; `None` when the runs do not say or disagree.
+fn loss_name<'a>(runs: impl Iterator<Item = &'a StoredRun>) -> Option<String> {
+    let mut names = runs.map(|r| {
+        serde_json::from_str::<serde_json::Value>(&r.config_json)
+            .ok()
+            .and_then(|v| v["training"]["loss"].as_str().map(str::to_ascii_uppercase))
+    });
+    let first = names.next()??;
+    names
+        .all(|n| n.as_deref() == Some(first.as_str()))
+        .then_some(first)
+}
+
+/// Mean per epoch of `value` over the runs' epochs (skipping non-finite values).
+fn per_epoch_mean<'a>(
+    epochs: impl Iterator<Item = &'a EpochRecord>,
+    value: impl Fn(&EpochRecord) -> Option<f64>,
+) -> Vec<(usize, f64)> {
+    let mut sums: Vec<(f64, usize)> = Vec::new();
+    for e in epochs.filter(|e| e.epoch > 0) {
+        let Some(v) = value(e).filter(|v| v.is_finite()) else {
+            continue;
+        };
+        if sums.len() < e.epoch {
+            sums.resize(e.epoch, (0.0, 0));
+        }
+        sums[e.epoch - 1].0 += v;
+        sums[e.epoch - 1].1 += 1;
+    }
+    sums.iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(i, (sum, n))| (i + 1, sum / *n as f64))
+        .collect()
+}
+
+/// A y range over `values` padded 5 % each way; (0, 1) when there are none.
+pub(crate) fn padded_range(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let lo = values
+        .clone()
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let hi = values
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    if lo.is_finite() && hi.is_finite() {
         let pad = if hi > lo {
             0.05 * (hi - lo)
         } else {
@@ -364,39 +373,108 @@ pub fn learning_curves(
         (lo - pad, hi + pad)
     } else {
         (0.0, 1.0)
+    }
+}
+
+/// Prepares the learning curves: for each configuration, the training loss and the
+/// validation RMSE of each epoch, averaged over the folds (finished runs) that reached
+/// it; the test RMSE instead of the validation RMSE when no run has a validation split.
+/// With early stopping the later epochs of a curve therefore average fewer folds.
+/// Non-finite values are skipped.
+///
+/// `runs` pairs each run with its epochs (see [`Store::epochs`]); runs that are not
+/// finished, or whose `params_json` matches no summary, are ignored. Curves are listed
+/// in the order of `metric`'s ranking, best first.
+pub fn learning_curves(
+    experiment: &str,
+    summaries: &[ConfigSummary],
+    runs: &[(StoredRun, Vec<EpochRecord>)],
+    metric: &Metric,
+) -> CurveChart {
+    let mut ranked = summaries.to_vec();
+    rank(&mut ranked, metric);
+    let finished = || runs.iter().filter(|(r, _)| r.status == RunStatus::Finished);
+    let validation = finished()
+        .flat_map(|(_, e)| e)
+        .any(|e| e.validation_rmse.is_some_and(f64::is_finite));
+    let curves = |value: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<Curve> {
+        ranked
+            .iter()
+            .map(|s| Curve {
+                label: abbreviate(&value_lines(s).join(", "), MAX_LEGEND_CHARS),
+                colour: s.grid_index % PALETTE.len(),
+                dashed: s.grid_index >= PALETTE.len(),
+                points: per_epoch_mean(
+                    finished()
+                        .filter(|(r, _)| r.params_json == s.params_json)
+                        .flat_map(|(_, e)| e),
+                    value,
+                ),
+            })
+            .collect()
     };
-    let (legend_row, legend_hidden) = legend_rows(curves.len());
+    let loss = curves(&|e| Some(e.train_loss));
+    let rmse = if validation {
+        curves(&|e| e.validation_rmse)
+    } else {
+        curves(&|e| Some(e.rmse))
+    };
+    let max_epoch = loss
+        .iter()
+        .chain(&rmse)
+        .filter_map(|c| c.points.last().map(|p| p.0))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let panel = |y_desc: String, curves: Vec<Curve>| CurvePanel {
+        y_range: padded_range(curves.iter().flat_map(|c| c.points.iter().map(|p| p.1))),
+        y_desc,
+        curves,
+    };
+    let loss_desc = match loss_name(finished().map(|(r, _)| r)) {
+        Some(name) => format!("training loss ({name})"),
+        None => "training loss".to_string(),
+    };
+    let rmse_desc = format!(
+        "{} RMSE (rating points)",
+        if validation { "validation" } else { "test" }
+    );
+    let (legend_row, legend_hidden) = legend_rows(ranked.len(), CURVES_HEIGHT);
     let names = param_names(summaries);
     let legend_title = if names.is_empty() {
         "configuration".to_string()
     } else {
         names.join(", ")
     };
-    let widest = curves
+    let legend_note = format!("ranked by test {}, best first", metric.label());
+    let widest = loss
         .iter()
         .map(|c| text_width(&c.label, LEGEND_PX) + 50.0)
-        .chain(std::iter::once(text_width(&legend_title, LEGEND_PX) + 20.0))
+        .chain([
+            text_width(&legend_title, LEGEND_PX) + 20.0,
+            text_width(&legend_note, LEGEND_PX) + 20.0,
+        ])
         .fold(0.0, f64::max);
     CurveChart {
         title: format!(
-            "{experiment}: test RMSE per epoch (mean over {})",
+            "{experiment}: learning curves (mean over {})",
             folds_phrase(summaries)
         ),
         legend_title,
-        curves,
+        legend_note,
+        panels: vec![panel(loss_desc, loss), panel(rmse_desc, rmse)],
         max_epoch,
-        y_range,
         legend_width: (widest as u32).clamp(160, 360),
         legend_row,
         legend_hidden,
     }
 }
 
-/// Legend row height and the number of entries left out, for `n` entries: rows shrink
-/// from [`LEGEND_ROW`] to fit the panel, and below [`LEGEND_MIN_ROW`] the last entries
-/// give way to a `… N more` line.
-fn legend_rows(n: usize) -> (u32, usize) {
-    let available = HEIGHT - TITLE_BAND - LEGEND_TOP - 10;
+/// Legend row height and the number of entries left out, for `n` entries in a chart of
+/// `height` pixels: rows shrink from [`LEGEND_ROW`] to fit the panel, and below
+/// [`LEGEND_MIN_ROW`] the last entries give way to a `… N more` line.
+pub(crate) fn legend_rows(n: usize, height: u32) -> (u32, usize) {
+    let available = height - TITLE_BAND - LEGEND_TOP - 10;
     let n32 = u32::try_from(n).unwrap_or(u32::MAX).max(1);
     let row = (available / n32).min(LEGEND_ROW);
     if row >= LEGEND_MIN_ROW {
@@ -409,7 +487,7 @@ fn legend_rows(n: usize) -> (u32, usize) {
 }
 
 /// Wraps a plotters error with the chart's path.
-fn draw_err<E>(path: &Path) -> impl FnOnce(E) -> ReportError + '_
+pub(crate) fn draw_err<E>(path: &Path) -> impl FnOnce(E) -> ReportError + '_
 where
     E: std::error::Error + Send + Sync + 'static,
 {
@@ -421,21 +499,103 @@ where
 
 /// Draws the title centred in a band across the top of `root`; returns the area below.
 /// (plotters' own `titled` puts the glyphs flush against the top edge.)
-fn titled<'a>(
+pub(crate) fn titled<'a>(
     root: &DrawingArea<BitMapBackend<'a>, Shift>,
     title: &str,
     path: &Path,
 ) -> Result<DrawingArea<BitMapBackend<'a>, Shift>, ReportError> {
-    let px = fit_font(title, f64::from(WIDTH - 2 * MARGIN), TITLE_PX);
+    let width = root.dim_in_pixel().0;
+    let px = fit_font(title, f64::from(width.saturating_sub(2 * MARGIN)), TITLE_PX);
     let (band, rest) = root.split_vertically(TITLE_BAND);
     let style = TextStyle::from((FAMILY, px).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
     let centre = (
-        i32::try_from(WIDTH / 2).unwrap_or(0),
+        i32::try_from(width / 2).unwrap_or(0),
         i32::try_from(TITLE_BAND / 2).unwrap_or(0) + 2,
     );
     band.draw(&Text::new(title.to_string(), centre, style))
         .map_err(draw_err(path))?;
     Ok(rest)
+}
+
+/// Height of the title band with a note line under the title.
+pub(crate) const NOTE_BAND: u32 = 70;
+/// Font size of the note line.
+pub(crate) const NOTE_PX: f64 = 15.0;
+
+/// Draws the title and, under it, a grey note (what is held fixed, what the colours
+/// mean), centred; returns the area below.
+pub(crate) fn titled_with_note<'a>(
+    root: &DrawingArea<BitMapBackend<'a>, Shift>,
+    title: &str,
+    note: &str,
+    path: &Path,
+) -> Result<DrawingArea<BitMapBackend<'a>, Shift>, ReportError> {
+    let width = root.dim_in_pixel().0;
+    let usable = f64::from(width.saturating_sub(2 * MARGIN));
+    let (band, rest) = root.split_vertically(NOTE_BAND);
+    let centre = i32::try_from(width / 2).unwrap_or(0);
+    let title_style = TextStyle::from((FAMILY, fit_font(title, usable, TITLE_PX)).into_font())
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    band.draw(&Text::new(title.to_string(), (centre, 24), title_style))
+        .map_err(draw_err(path))?;
+    let grey = BLACK.mix(0.65);
+    let note_style = TextStyle::from((FAMILY, fit_font(note, usable, NOTE_PX)).into_font())
+        .color(&grey)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    band.draw(&Text::new(note.to_string(), (centre, 52), note_style))
+        .map_err(draw_err(path))?;
+    Ok(rest)
+}
+
+/// Draws a vertical colour bar for `scale` in `area`: the best value at the top, the
+/// worst at the bottom, five labelled ticks, and `desc` above it.
+pub(crate) fn draw_colour_bar(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    scale: &crate::report::colormap::Scale,
+    desc: &str,
+    path: &Path,
+) -> Result<(), ReportError> {
+    let (_, h) = area.dim_in_pixel();
+    let h = i32::try_from(h).unwrap_or(400);
+    let (x0, x1, top, bottom) = (14, 36, 60, h - 50);
+    let heading = TextStyle::from((FAMILY, LEGEND_PX).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    area.draw(&Text::new(desc.to_string(), (8, 20), heading.clone()))
+        .map_err(draw_err(path))?;
+    area.draw(&Text::new(
+        "darker is better".to_string(),
+        (8, 40),
+        heading.color(&BLACK.mix(0.6)),
+    ))
+    .map_err(draw_err(path))?;
+    let span = f64::from((bottom - top).max(1));
+    for y in top..=bottom {
+        let t = f64::from(y - top) / span;
+        let c = crate::report::colormap::colour(t);
+        area.draw(&PathElement::new(vec![(x0, y), (x1, y)], c))
+            .map_err(draw_err(path))?;
+    }
+    area.draw(&Rectangle::new([(x0, top), (x1, bottom)], BLACK.mix(0.5)))
+        .map_err(draw_err(path))?;
+    let (best, worst) = scale.best_worst();
+    let label = TextStyle::from((FAMILY, TICK_PX).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for k in 0..=4 {
+        let t = f64::from(k) / 4.0;
+        let value = best + (worst - best) * t;
+        let y = top + (t * span).round() as i32;
+        area.draw(&PathElement::new(vec![(x1, y), (x1 + 5, y)], BLACK))
+            .map_err(draw_err(path))?;
+        area.draw(&Text::new(
+            format!("{value:.4}"),
+            (x1 + 9, y),
+            label.clone(),
+        ))
+        .map_err(draw_err(path))?;
+    }
+    Ok(())
 }
 
 /// Draws a [`BarChart`] as a PNG at `path`.
@@ -521,114 +681,188 @@ pub fn draw_metric_bars(chart: &BarChart, path: &Path) -> Result<(), ReportError
     Ok(())
 }
 
-/// Draws a [`CurveChart`] as a PNG at `path`: the plot on the left, the legend in its
-/// own panel on the right so it never hides a line.
+/// One entry of a legend drawn by [`draw_legend`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LegendEntry {
+    /// The text.
+    pub label: String,
+    /// Index into [`PALETTE`].
+    pub colour: usize,
+    /// Whether the sample line is dashed.
+    pub dashed: bool,
+    /// Whether a line sample is drawn (points-only charts draw just the marker).
+    pub line: bool,
+    /// The marker: see [`draw_marker`].
+    pub marker: usize,
+}
+
+/// Draws marker `kind` at `at` (pixel coordinates): 0 a circle, 1 a triangle, 2 a
+/// square; markers tell apart configurations whose palette colours repeat.
+pub(crate) fn draw_marker(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    at: (i32, i32),
+    kind: usize,
+    size: i32,
+    colour: RGBColor,
+    path: &Path,
+) -> Result<(), ReportError> {
+    let (x, y) = at;
+    let style = colour.filled();
+    match kind % 3 {
+        0 => area.draw(&Circle::new(at, size, style)),
+        1 => area.draw(&Polygon::new(
+            vec![
+                (x, y - size - 1),
+                (x - size - 1, y + size),
+                (x + size + 1, y + size),
+            ],
+            style,
+        )),
+        _ => area.draw(&Rectangle::new(
+            [(x - size, y - size), (x + size, y + size)],
+            style,
+        )),
+    }
+    .map_err(draw_err(path))
+}
+
+/// Draws a legend into its own panel: a heading, a grey note, then one line sample and
+/// label per entry (`row` pixels apart), and `… N more` when `hidden` entries did not
+/// fit.
+pub(crate) fn draw_legend(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    heading: (&str, &str),
+    entries: &[LegendEntry],
+    row: u32,
+    hidden: usize,
+    path: &Path,
+) -> Result<(), ReportError> {
+    let style = TextStyle::from((FAMILY, LEGEND_PX).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    area.draw(&Text::new(heading.0.to_string(), (8, 24), style.clone()))
+        .map_err(draw_err(path))?;
+    area.draw(&Text::new(
+        heading.1.to_string(),
+        (8, 44),
+        style.color(&BLACK.mix(0.6)),
+    ))
+    .map_err(draw_err(path))?;
+    let row_px = i32::try_from(row).unwrap_or(LEGEND_ROW as i32);
+    let entry_px = LEGEND_PX.min(f64::from(row) - 2.0);
+    let entry_style = TextStyle::from((FAMILY, entry_px).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let shown = entries.len() - hidden.min(entries.len());
+    let top = LEGEND_TOP as i32;
+    for (k, entry) in entries.iter().take(shown).enumerate() {
+        let y = top + row_px * k as i32;
+        let colour = PALETTE[entry.colour % PALETTE.len()];
+        let stroke = colour.stroke_width(3);
+        let segments = match (entry.line, entry.dashed) {
+            (false, _) => vec![],
+            (true, true) => vec![vec![(8, y), (18, y)], vec![(30, y), (40, y)]],
+            (true, false) => vec![vec![(8, y), (40, y)]],
+        };
+        for segment in segments {
+            area.draw(&PathElement::new(segment, stroke))
+                .map_err(draw_err(path))?;
+        }
+        let size = if entry.line { 4 } else { 5 };
+        draw_marker(area, (24, y), entry.marker, size, colour, path)?;
+        area.draw(&Text::new(
+            entry.label.clone(),
+            (48, y),
+            entry_style.clone(),
+        ))
+        .map_err(draw_err(path))?;
+    }
+    if hidden > 0 {
+        let y = top + row_px * shown as i32;
+        area.draw(&Text::new(
+            format!("… {hidden} more"),
+            (48, y),
+            entry_style.color(&BLACK.mix(0.6)),
+        ))
+        .map_err(draw_err(path))?;
+    }
+    Ok(())
+}
+
+/// Draws a [`CurveChart`] as a PNG at `path`: the panels stacked on the left, the legend
+/// in its own panel on the right so it never hides a line.
 pub fn draw_learning_curves(chart: &CurveChart, path: &Path) -> Result<(), ReportError> {
     ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    let root = BitMapBackend::new(path, (WIDTH, CURVES_HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
     let area = titled(&root, &chart.title, path)?;
     let legend_width = chart.legend_width.min(WIDTH / 2);
     let (left, legend) = area.split_horizontally(WIDTH - legend_width);
     let max_epoch = i32::try_from(chart.max_epoch).unwrap_or(i32::MAX).max(2);
-    let (y0, y1) = chart.y_range;
-    let mut plot = ChartBuilder::on(&left)
-        .margin(MARGIN)
-        .margin_top(10)
-        .x_label_area_size(50)
-        .y_label_area_size(Y_LABEL_AREA)
-        .build_cartesian_2d(1..max_epoch, y0..y1)
-        .map_err(draw_err(path))?;
-    plot.configure_mesh()
-        .x_labels(chart.max_epoch.clamp(2, 20))
-        .y_labels(8)
-        .y_label_formatter(&|y| format!("{y:.3}"))
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .x_desc("epoch")
-        .y_desc("test RMSE")
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12))
-        .draw()
-        .map_err(draw_err(path))?;
-
     let to_i32 = |e: usize| i32::try_from(e).unwrap_or(i32::MAX);
-    // Draw the worst first so the best curves end up on top.
-    for curve in chart.curves.iter().rev() {
-        let colour = PALETTE[curve.colour % PALETTE.len()];
-        let style = colour.stroke_width(2);
-        let points: Vec<(i32, f64)> = curve.points.iter().map(|&(e, v)| (to_i32(e), v)).collect();
-        if curve.dashed {
-            plot.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
-                .map_err(draw_err(path))?;
-        } else {
-            plot.draw_series(LineSeries::new(points.clone(), style))
-                .map_err(draw_err(path))?;
-        }
-        plot.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+    let panels = left.split_evenly((chart.panels.len().max(1), 1));
+    for (panel, area) in chart.panels.iter().zip(&panels) {
+        let (y0, y1) = panel.y_range;
+        let mut plot = ChartBuilder::on(area)
+            .margin(MARGIN)
+            .margin_top(6)
+            .x_label_area_size(50)
+            .y_label_area_size(Y_LABEL_AREA)
+            .build_cartesian_2d(1..max_epoch, y0..y1)
             .map_err(draw_err(path))?;
-    }
-
-    let heading = TextStyle::from((FAMILY, LEGEND_PX).into_font())
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Left, VPos::Center));
-    legend
-        .draw(&Text::new(
-            chart.legend_title.clone(),
-            (8, 24),
-            heading.clone(),
-        ))
-        .map_err(draw_err(path))?;
-    legend
-        .draw(&Text::new(
-            "ranked by test RMSE, best first".to_string(),
-            (8, 44),
-            heading.color(&BLACK.mix(0.6)),
-        ))
-        .map_err(draw_err(path))?;
-    let row = i32::try_from(chart.legend_row).unwrap_or(LEGEND_ROW as i32);
-    let entry_px = LEGEND_PX.min(f64::from(chart.legend_row) - 2.0);
-    let entry_style = TextStyle::from((FAMILY, entry_px).into_font())
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Left, VPos::Center));
-    let shown = chart.curves.len() - chart.legend_hidden.min(chart.curves.len());
-    let top = LEGEND_TOP as i32;
-    for (k, curve) in chart.curves.iter().take(shown).enumerate() {
-        let y = top + row * k as i32;
-        let colour = PALETTE[curve.colour % PALETTE.len()];
-        let stroke = colour.stroke_width(3);
-        let segments = if curve.dashed {
-            vec![vec![(8, y), (18, y)], vec![(30, y), (40, y)]]
-        } else {
-            vec![vec![(8, y), (40, y)]]
-        };
-        for segment in segments {
-            legend
-                .draw(&PathElement::new(segment, stroke))
+        plot.configure_mesh()
+            .x_labels(chart.max_epoch.clamp(2, 20))
+            .y_labels(6)
+            .y_label_formatter(&|y| format!("{y:.3}"))
+            .label_style((FAMILY, TICK_PX))
+            .axis_desc_style((FAMILY, DESC_PX))
+            .x_desc("epoch")
+            .y_desc(panel.y_desc.as_str())
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(BLACK.mix(0.12))
+            .draw()
+            .map_err(draw_err(path))?;
+        // Draw the worst first so the best curves end up on top.
+        for curve in panel.curves.iter().rev() {
+            let colour = PALETTE[curve.colour % PALETTE.len()];
+            let style = colour.stroke_width(2);
+            let points: Vec<(i32, f64)> =
+                curve.points.iter().map(|&(e, v)| (to_i32(e), v)).collect();
+            if curve.dashed {
+                plot.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
+                    .map_err(draw_err(path))?;
+            } else {
+                plot.draw_series(LineSeries::new(points.clone(), style))
+                    .map_err(draw_err(path))?;
+            }
+            plot.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
                 .map_err(draw_err(path))?;
         }
-        legend
-            .draw(&Circle::new((24, y), 4, colour.filled()))
-            .map_err(draw_err(path))?;
-        legend
-            .draw(&Text::new(
-                curve.label.clone(),
-                (48, y),
-                entry_style.clone(),
-            ))
-            .map_err(draw_err(path))?;
     }
-    if chart.legend_hidden > 0 {
-        let y = top + row * shown as i32;
-        let more = format!("… {} more", chart.legend_hidden);
-        legend
-            .draw(&Text::new(
-                more,
-                (48, y),
-                entry_style.color(&BLACK.mix(0.6)),
-            ))
-            .map_err(draw_err(path))?;
-    }
+    let entries: Vec<LegendEntry> = chart
+        .panels
+        .first()
+        .map(|p| {
+            p.curves
+                .iter()
+                .map(|c| LegendEntry {
+                    label: c.label.clone(),
+                    colour: c.colour,
+                    dashed: c.dashed,
+                    line: true,
+                    marker: 0,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    draw_legend(
+        &legend,
+        (&chart.legend_title, &chart.legend_note),
+        &entries,
+        chart.legend_row,
+        chart.legend_hidden,
+        path,
+    )?;
     root.present().map_err(draw_err(path))?;
     Ok(())
 }
@@ -666,12 +900,15 @@ pub fn write_experiment_charts(
     })?;
     let paths: Vec<PathBuf> = CHART_FILES.iter().map(|f| out_dir.join(f)).collect();
     draw_metric_bars(
-        &metric_bars(experiment, &summaries, Metric::Rmse),
+        &metric_bars(experiment, &summaries, &Metric::rmse()),
         &paths[0],
     )?;
-    draw_metric_bars(&metric_bars(experiment, &summaries, Metric::Mae), &paths[1])?;
+    draw_metric_bars(
+        &metric_bars(experiment, &summaries, &Metric::mae()),
+        &paths[1],
+    )?;
     draw_learning_curves(
-        &learning_curves(experiment, &summaries, &with_epochs),
+        &learning_curves(experiment, &summaries, &with_epochs, &Metric::rmse()),
         &paths[2],
     )?;
     Ok(paths)
@@ -681,6 +918,15 @@ pub fn write_experiment_charts(
 mod tests {
     use super::*;
     use crate::report::compare::{Format, Stat};
+
+    fn stat(mean: f64, std: f64) -> Stat {
+        Stat {
+            mean,
+            std,
+            n: 5,
+            ci95: crate::report::stats::ci95_half_width(std, 5),
+        }
+    }
     use crate::store::records::{NewRun, RunOutcome};
 
     fn summary(grid_index: usize, arch: &str, size: u32, rmse: f64, std: f64) -> ConfigSummary {
@@ -702,15 +948,13 @@ mod tests {
             params,
             grid_index,
             folds: 5,
-            rmse: Stat { mean: rmse, std },
-            mae: Stat {
-                mean: rmse * 0.78,
-                std,
-            },
-            seconds: Stat {
-                mean: 10.0,
-                std: 1.0,
-            },
+            metrics: [
+                ("rmse".to_string(), stat(rmse, std)),
+                ("mae".to_string(), stat(rmse * 0.78, std)),
+            ]
+            .into(),
+            fold_values: Default::default(),
+            seconds: stat(10.0, 1.0),
         }
     }
 
@@ -721,12 +965,12 @@ mod tests {
             summary(1, "biased-mf", 8, 0.90, 0.01),
             summary(2, "biased-mf", 16, 0.95, 0.03),
         ];
-        let chart = metric_bars("mf", &summaries, Metric::Rmse);
+        let chart = metric_bars("mf", &summaries, &Metric::rmse());
         assert_eq!(
             chart.title,
-            "mf: test RMSE by configuration (mean ± std over 5 folds)"
+            "mf: test RMSE by configuration (mean ± std over 5 folds; lower is better)"
         );
-        assert_eq!(chart.y_desc, "test RMSE");
+        assert_eq!(chart.y_desc, "test RMSE (rating points)");
         assert_eq!(chart.x_desc, "architecture / embedding_size");
         let order: Vec<(Vec<String>, usize, &str)> = chart
             .bars
@@ -785,7 +1029,7 @@ mod tests {
                 )
             })
             .collect();
-        let chart = metric_bars("wide", &summaries, Metric::Mae);
+        let chart = metric_bars("wide", &summaries, &Metric::mae());
         assert!(chart.vertical_labels);
         assert!(!chart.show_values);
         assert_eq!(chart.x_desc, "architecture, embedding_size");
@@ -793,7 +1037,7 @@ mod tests {
         assert_eq!(chart.x_label_area, 151);
         assert_eq!(chart.bars[0].one_line, "biased-mf, 8");
         let long = summary(0, "neural-collaborative-filtering", 128, 1.0, 0.0);
-        let one = metric_bars("e", &[long], Metric::Rmse);
+        let one = metric_bars("e", &[long], &Metric::rmse());
         assert_eq!(one.bars[0].one_line, "neural-collabor…, 128");
         assert_eq!(one.bars[0].lines, ["neural-collaborative-fi…", "128"]);
         assert_eq!(chart.bars[0].colour, 0);
@@ -803,7 +1047,7 @@ mod tests {
     #[test]
     fn eight_realistic_configurations_keep_horizontal_labels() {
         let summaries = realistic_summaries();
-        let chart = metric_bars("mf", &summaries, Metric::Rmse);
+        let chart = metric_bars("mf", &summaries, &Metric::rmse());
         assert_eq!(chart.bars.len(), 8);
         assert!(!chart.vertical_labels && chart.show_values);
     }
@@ -847,7 +1091,7 @@ mod tests {
             .enumerate()
             .map(|(i, &r)| EpochRecord {
                 epoch: i + 1,
-                train_loss: 1.0,
+                train_loss: r * 2.0,
                 rmse: r,
                 mae: r * 0.8,
                 seconds: 1.0,
@@ -857,61 +1101,92 @@ mod tests {
             .collect()
     }
 
+    fn close_points(p: &[(usize, f64)], q: &[(usize, f64)]) -> bool {
+        p.len() == q.len()
+            && p.iter()
+                .zip(q)
+                .all(|(x, y)| x.0 == y.0 && (x.1 - y.1).abs() < 1e-12)
+    }
+
     #[test]
     fn curves_average_folds_per_epoch() {
         let a = summary(0, "dot-mf", 8, 1.00, 0.0);
         let b = summary(1, "biased-mf", 8, 0.90, 0.0);
+        let mut mse = stored(1, &a, RunStatus::Finished);
+        mse.config_json = r#"{"training":{"loss":"mse"}}"#.into();
         let runs = vec![
             // a: fold 0 stops early at epoch 2; fold 1 runs 3 epochs.
-            (stored(1, &a, RunStatus::Finished), epochs(&[1.4, 1.2])),
+            (mse, epochs(&[1.4, 1.2])),
             (stored(2, &a, RunStatus::Finished), epochs(&[1.2, 1.0, 0.9])),
             // b: NaN epoch 2 of one fold is skipped; the failed run is ignored.
             (stored(3, &b, RunStatus::Finished), epochs(&[1.0, f64::NAN])),
             (stored(4, &b, RunStatus::Finished), epochs(&[1.2, 0.8])),
             (stored(5, &b, RunStatus::Failed), epochs(&[9.0, 9.0])),
         ];
-        let chart = learning_curves("mf", &[a, b], &runs);
-        assert_eq!(chart.title, "mf: test RMSE per epoch (mean over 5 folds)");
+        let chart = learning_curves("mf", &[a, b], &runs, &Metric::rmse());
+        assert_eq!(chart.title, "mf: learning curves (mean over 5 folds)");
         assert_eq!(chart.legend_title, "architecture, embedding_size");
+        assert_eq!(chart.legend_note, "ranked by test RMSE, best first");
+        assert_eq!(chart.panels.len(), 2);
+        // The runs disagree on the loss (one says mse, the others nothing).
+        assert_eq!(chart.panels[0].y_desc, "training loss");
+        // No validation split: the test RMSE is drawn.
+        assert_eq!(chart.panels[1].y_desc, "test RMSE (rating points)");
+        let rmse = &chart.panels[1];
         // Legend order is the RMSE ranking: b (0.90) before a (1.00).
-        assert_eq!(chart.curves[0].label, "biased-mf, 8");
-        assert_eq!(chart.curves[0].colour, 1);
+        assert_eq!(rmse.curves[0].label, "biased-mf, 8");
+        assert_eq!(rmse.curves[0].colour, 1);
         // b: epoch 1 (1.0 + 1.2) / 2 = 1.1; epoch 2 only 0.8
-        let close = |p: &[(usize, f64)], q: &[(usize, f64)]| {
-            p.len() == q.len()
-                && p.iter()
-                    .zip(q)
-                    .all(|(x, y)| x.0 == y.0 && (x.1 - y.1).abs() < 1e-12)
-        };
         assert!(
-            close(&chart.curves[0].points, &[(1, 1.1), (2, 0.8)]),
+            close_points(&rmse.curves[0].points, &[(1, 1.1), (2, 0.8)]),
             "{:?}",
-            chart.curves[0]
+            rmse.curves[0]
         );
         // a: epoch 1 (1.4 + 1.2) / 2 = 1.3; epoch 2 (1.2 + 1.0) / 2 = 1.1; epoch 3 0.9
-        assert!(close(
-            &chart.curves[1].points,
+        assert!(close_points(
+            &rmse.curves[1].points,
             &[(1, 1.3), (2, 1.1), (3, 0.9)]
         ));
+        // Training loss is 2 × RMSE in this fixture: a's epoch 1 is 2.6.
+        assert!((chart.panels[0].curves[1].points[0].1 - 2.6).abs() < 1e-12);
         assert_eq!(chart.max_epoch, 3);
         // values 0.8 .. 1.3, padded by 5 % of 0.5
-        let (lo, hi) = chart.y_range;
+        let (lo, hi) = rmse.y_range;
         assert!(
             (lo - 0.775).abs() < 1e-12 && (hi - 1.325).abs() < 1e-12,
             "{lo} {hi}"
         );
-        assert!(chart.curves.iter().all(|c| !c.dashed));
+        assert!(rmse.curves.iter().all(|c| !c.dashed));
+    }
+
+    #[test]
+    fn curves_prefer_the_validation_rmse_and_name_the_loss() {
+        let a = summary(0, "dot-mf", 8, 1.00, 0.0);
+        let mut run = stored(1, &a, RunStatus::Finished);
+        run.config_json = r#"{"training":{"loss":"huber"}}"#.into();
+        let mut e = epochs(&[1.0, 0.9]);
+        e[0].validation_rmse = Some(1.05);
+        e[1].validation_rmse = Some(0.95);
+        let chart = learning_curves("v", &[a], &[(run, e)], &Metric::rmse());
+        assert_eq!(chart.panels[0].y_desc, "training loss (HUBER)");
+        assert_eq!(chart.panels[1].y_desc, "validation RMSE (rating points)");
+        assert!(close_points(
+            &chart.panels[1].curves[0].points,
+            &[(1, 1.05), (2, 0.95)]
+        ));
     }
 
     #[test]
     fn legend_rows_shrink_then_leave_out_the_worst() {
-        // The panel has 600 - 48 - 74 - 10 = 468 px for entries.
-        assert_eq!(legend_rows(8), (24, 0));
+        // At 600 px the panel has 600 - 48 - 74 - 10 = 468 px for entries.
+        assert_eq!(legend_rows(8, 600), (24, 0));
         // 468 / 24 = 19.5 → 19 px rows, all shown
-        assert_eq!(legend_rows(24), (19, 0));
+        assert_eq!(legend_rows(24, 600), (19, 0));
         // 468 / 40 = 11.7 < 14: 468 / 14 = 33 rows, 32 entries + "… 8 more"
-        assert_eq!(legend_rows(40), (14, 8));
-        assert_eq!(legend_rows(0), (24, 0));
+        assert_eq!(legend_rows(40, 600), (14, 8));
+        assert_eq!(legend_rows(0, 600), (24, 0));
+        // At 800 px: 668 px; 40 entries of 16 px fit.
+        assert_eq!(legend_rows(40, 800), (16, 0));
     }
 
     #[test]
@@ -919,12 +1194,13 @@ mod tests {
         let summaries: Vec<ConfigSummary> = (0..11)
             .map(|i| summary(i, "dot-mf", i as u32, 1.0 + i as f64 * 0.01, 0.0))
             .collect();
-        let chart = learning_curves("e", &summaries, &[]);
-        assert_eq!(chart.curves.len(), 11);
-        assert!(chart.curves[10].dashed && chart.curves[10].colour == 0);
-        assert!(chart.curves[..10].iter().all(|c| !c.dashed));
+        let chart = learning_curves("e", &summaries, &[], &Metric::rmse());
+        let curves = &chart.panels[1].curves;
+        assert_eq!(curves.len(), 11);
+        assert!(curves[10].dashed && curves[10].colour == 0);
+        assert!(curves[..10].iter().all(|c| !c.dashed));
         assert_eq!(chart.max_epoch, 1);
-        assert_eq!(chart.y_range, (0.0, 1.0));
+        assert_eq!(chart.panels[1].y_range, (0.0, 1.0));
     }
 
     // ---- fake store and PNG checks -------------------------------------------------
@@ -1066,7 +1342,8 @@ mod tests {
             let size = std::fs::metadata(path).expect("written").len();
             assert!(size > 10_000, "{} is only {size} bytes", path.display());
             let (w, h, counts) = decode_png(path);
-            assert_eq!((w, h), (WIDTH, HEIGHT));
+            assert_eq!(w, WIDTH);
+            assert!(h == HEIGHT || h == CURVES_HEIGHT, "{h}");
             // All eight configurations are drawn in their own colour.
             for (c, n) in counts.iter().enumerate().take(8) {
                 assert!(
@@ -1118,7 +1395,7 @@ mod tests {
         let mut store = Store::open(&db).expect("demo store");
         fill_realistic(&mut store, "movielens-mf", &ARCHS, &SIZES);
         let runs = store.runs(Some("movielens-mf")).expect("runs");
-        let table = crate::report::render(&summarize(&runs), Metric::Rmse, Format::Table);
+        let table = crate::report::render(&summarize(&runs), &Metric::rmse(), Format::Table);
         println!("{table}");
         for path in write_experiment_charts(&store, "movielens-mf", &dir).expect("charts") {
             println!("{}", path.display());

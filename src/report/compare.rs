@@ -1,80 +1,38 @@
-//! `exp compare`: finished runs grouped into configurations, ranked, and rendered as a
-//! table, CSV, JSON or Markdown.
+//! `exp compare`: finished runs grouped into configurations, ranked by any stored
+//! metric, tested against the best, and rendered as a table, CSV, JSON or Markdown.
 //!
 //! A *configuration* is a grid point: all runs with the same `params_json`, one per
-//! fold. [`summarize`] turns runs into [`ConfigSummary`]s (mean and sample standard
-//! deviation over folds), [`rank`] orders them by a [`Metric`], and [`render`] formats
-//! them. Floats are printed with a fixed number of decimals (4 in the human formats,
-//! 6 in CSV and JSON) so the output is stable enough to snapshot.
+//! fold. [`summarize`] turns runs into [`ConfigSummary`]s (mean, sample standard
+//! deviation and t-based 95 % confidence interval over folds, for every metric the runs
+//! have), [`Comparison::new`] ranks them by a [`Metric`] and tests each against the best
+//! ([`significance`](super::significance)), and [`Comparison::render`] formats them.
+//! Floats are printed with a fixed number of decimals (4 in the human formats, 6 in CSV
+//! and JSON) so the output is stable enough to snapshot.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ReportError;
+use super::metric::{self, Metric};
+use super::significance::{self, Significance};
+use super::stats::ci95_half_width;
 use crate::store::records::{RunStatus, StoredRun};
-
-/// A test metric configurations can be ranked by. Lower is better for both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Metric {
-    /// Root mean squared error.
-    Rmse,
-    /// Mean absolute error.
-    Mae,
-}
-
-impl Metric {
-    /// The name used on the command line and in CSV/JSON keys: `rmse`, `mae`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Rmse => "rmse",
-            Metric::Mae => "mae",
-        }
-    }
-
-    /// The name for people: `RMSE`, `MAE`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Metric::Rmse => "RMSE",
-            Metric::Mae => "MAE",
-        }
-    }
-
-    /// This metric's statistic in a summary.
-    pub fn stat(self, summary: &ConfigSummary) -> Stat {
-        match self {
-            Metric::Rmse => summary.rmse,
-            Metric::Mae => summary.mae,
-        }
-    }
-}
-
-impl FromStr for Metric {
-    type Err = ReportError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "rmse" => Ok(Metric::Rmse),
-            "mae" => Ok(Metric::Mae),
-            other => Err(ReportError::UnknownMetric(other.to_string())),
-        }
-    }
-}
 
 /// An output format of [`render`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// Aligned columns for a terminal.
+    /// Aligned columns for a terminal, with a footer naming the tests.
     Table,
-    /// Comma-separated values with a header row; mean and std in separate columns.
+    /// Comma-separated values with a header row; mean, std and CI in separate columns.
     Csv,
-    /// A JSON array of objects, one per configuration.
+    /// A JSON object: the metric, the tests used and one object per configuration.
     Json,
-    /// A GitHub-flavoured Markdown table.
+    /// A GitHub-flavoured Markdown table, with a footer naming the tests.
     Markdown,
 }
 
@@ -92,13 +50,19 @@ impl FromStr for Format {
     }
 }
 
-/// Mean and sample standard deviation of one quantity over the folds of a configuration.
+/// Mean, spread and 95 % confidence interval of one quantity over the folds of a
+/// configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stat {
     /// Arithmetic mean (NaN when there are no values).
     pub mean: f64,
     /// Sample standard deviation, dividing by n − 1; 0 for a single value, NaN for none.
     pub std: f64,
+    /// Number of values.
+    pub n: usize,
+    /// Half-width of the t-based 95 % confidence interval of the mean,
+    /// t₀.₉₇₅,ₙ₋₁ · std / √n; NaN for fewer than 2 values.
+    pub ci95: f64,
 }
 
 impl Stat {
@@ -109,6 +73,8 @@ impl Stat {
             return Stat {
                 mean: f64::NAN,
                 std: f64::NAN,
+                n,
+                ci95: f64::NAN,
             };
         }
         let mean = values.iter().sum::<f64>() / n as f64;
@@ -118,7 +84,27 @@ impl Stat {
             let ss: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
             (ss / (n - 1) as f64).sqrt()
         };
-        Stat { mean, std }
+        Stat {
+            mean,
+            std,
+            n,
+            ci95: ci95_half_width(std, n),
+        }
+    }
+
+    /// The statistic of nothing: every field NaN, n = 0.
+    pub fn missing() -> Stat {
+        Stat::of(&[])
+    }
+
+    /// Lower end of the 95 % confidence interval.
+    pub fn ci_low(&self) -> f64 {
+        self.mean - self.ci95
+    }
+
+    /// Upper end of the 95 % confidence interval.
+    pub fn ci_high(&self) -> f64 {
+        self.mean + self.ci95
     }
 }
 
@@ -138,11 +124,12 @@ pub struct ConfigSummary {
     pub grid_index: usize,
     /// Number of finished runs (folds) averaged.
     pub folds: usize,
-    /// Test RMSE over folds.
-    pub rmse: Stat,
-    /// Test MAE over folds.
-    pub mae: Stat,
-    /// Wall-clock seconds per run over folds.
+    /// Every metric the runs have (`rmse`, `mae`, `ndcg@10`, …) over folds.
+    pub metrics: BTreeMap<String, Stat>,
+    /// The per-fold values behind [`ConfigSummary::metrics`]: metric → fold → value;
+    /// what the significance tests pair.
+    pub fold_values: BTreeMap<String, BTreeMap<usize, f64>>,
+    /// Wall-clock seconds per run (training and evaluation) over folds.
     pub seconds: Stat,
 }
 
@@ -151,11 +138,24 @@ impl ConfigSummary {
     pub fn values(&self) -> Vec<String> {
         self.params.iter().map(|(_, v)| display_value(v)).collect()
     }
+
+    /// The statistic of metric `name` (all NaN when the runs lack it).
+    pub fn stat(&self, name: &str) -> Stat {
+        self.metrics
+            .get(name)
+            .copied()
+            .unwrap_or_else(Stat::missing)
+    }
+
+    /// The value of the swept parameter `key` (full key), if this configuration has it.
+    pub fn param(&self, key: &str) -> Option<&Value> {
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
 }
 
 /// Groups the finished runs into configurations by `params_json`, in grid order (the
 /// order in which each configuration first appears in `runs`). Running and failed runs
-/// are left out, as are finished runs without metrics.
+/// are left out; non-finite metric values are left out of that metric's statistics.
 ///
 /// Pass the runs of one experiment ([`Store::runs`](crate::store::Store::runs) orders
 /// them by id, which is grid order). A `params_json` that is not a JSON object, which exp
@@ -164,7 +164,7 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
     let mut order: Vec<&str> = Vec::new();
     let mut groups: HashMap<&str, Vec<&StoredRun>> = HashMap::new();
     for run in runs {
-        if run.status != RunStatus::Finished || run.rmse.is_none() || run.mae.is_none() {
+        if run.status != RunStatus::Finished {
             continue;
         }
         let key = run.params_json.as_str();
@@ -184,9 +184,29 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
         .enumerate()
         .map(|(grid_index, (json, params))| {
             let runs = &groups[json];
-            let stat = |f: fn(&StoredRun) -> Option<f64>| {
-                Stat::of(&runs.iter().filter_map(|r| f(r)).collect::<Vec<_>>())
-            };
+            let mut fold_values: BTreeMap<String, BTreeMap<usize, f64>> = BTreeMap::new();
+            for run in runs {
+                let named = run.metrics.iter().map(|(k, v)| (k.as_str(), Some(*v)));
+                let all = [("rmse", run.rmse), ("mae", run.mae)]
+                    .into_iter()
+                    .chain(named);
+                for (name, value) in all {
+                    if let Some(v) = value.filter(|v| v.is_finite()) {
+                        fold_values
+                            .entry(name.to_string())
+                            .or_default()
+                            .insert(run.fold, v);
+                    }
+                }
+            }
+            let metrics = fold_values
+                .iter()
+                .map(|(name, folds)| {
+                    let values: Vec<f64> = folds.values().copied().collect();
+                    (name.clone(), Stat::of(&values))
+                })
+                .collect();
+            let seconds: Vec<f64> = runs.iter().filter_map(|r| r.seconds).collect();
             let label = if params.is_empty() {
                 "base".to_string()
             } else {
@@ -201,40 +221,120 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
                 label,
                 grid_index,
                 folds: runs.len(),
-                rmse: stat(|r| r.rmse),
-                mae: stat(|r| r.mae),
-                seconds: stat(|r| r.seconds),
+                metrics,
+                fold_values,
+                seconds: Stat::of(&seconds),
                 params,
             }
         })
         .collect()
 }
 
-/// Orders configurations best first by the mean of `metric` (lower is better). Ties keep
-/// their order; a NaN mean sorts last.
-pub fn rank(summaries: &mut [ConfigSummary], metric: Metric) {
-    summaries.sort_by(|a, b| {
-        let (x, y) = (metric.stat(a).mean, metric.stat(b).mean);
-        x.is_nan().cmp(&y.is_nan()).then(x.total_cmp(&y))
-    });
+/// The names of the metrics any configuration has, in report order (`rmse`, `mae`,
+/// then the others alphabetically).
+pub fn metric_names(summaries: &[ConfigSummary]) -> Vec<String> {
+    metric::order(
+        summaries
+            .iter()
+            .flat_map(|s| s.metrics.keys().map(String::as_str)),
+    )
 }
 
-/// Renders the configurations ranked by `metric` (see [`rank`]) in `format`. The output
-/// ends with a newline. Parameter columns are the union of all swept keys in sweep order.
-pub fn render(summaries: &[ConfigSummary], metric: Metric, format: Format) -> String {
-    let mut ranked = summaries.to_vec();
-    rank(&mut ranked, metric);
-    let table = Rows::new(&ranked);
-    match format {
-        Format::Table => table.text(),
-        Format::Markdown => table.markdown(),
-        Format::Csv => csv_rows(&ranked, &table.keys),
-        Format::Json => json_rows(&ranked),
+/// Checks that some configuration has `metric`; the error lists the metrics they have.
+pub fn check_metric(summaries: &[ConfigSummary], metric: &Metric) -> Result<(), ReportError> {
+    let names = metric_names(summaries);
+    if names.iter().any(|n| n == metric.name()) {
+        Ok(())
+    } else {
+        Err(ReportError::UnknownMetric {
+            name: metric.name().to_string(),
+            known: if names.is_empty() {
+                "no metrics".to_string()
+            } else {
+                names.join(", ")
+            },
+        })
     }
 }
 
+/// Orders configurations best first by the mean of `metric` (ascending for errors,
+/// descending for ranking metrics, see [`metric::direction`]). Ties keep their order; a
+/// missing or NaN mean sorts last.
+pub fn rank(summaries: &mut [ConfigSummary], metric: &Metric) {
+    summaries
+        .sort_by(|a, b| metric.compare(a.stat(metric.name()).mean, b.stat(metric.name()).mean));
+}
+
+/// Configurations ranked by a metric, each tested against the best: what every output
+/// format shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The ranking metric.
+    pub metric: Metric,
+    /// Every metric shown, in report order.
+    pub metrics: Vec<String>,
+    /// The configurations, best first.
+    pub ranked: Vec<ConfigSummary>,
+    /// Per configuration, its test against `ranked[0]` (`None` for `ranked[0]`).
+    pub significance: Vec<Option<Significance>>,
+}
+
+impl Comparison {
+    /// Ranks `summaries` by `metric` and tests each against the best.
+    pub fn new(summaries: &[ConfigSummary], metric: &Metric) -> Comparison {
+        let mut ranked = summaries.to_vec();
+        rank(&mut ranked, metric);
+        let significance = significance::against_first(&ranked, metric.name());
+        Comparison {
+            metric: metric.clone(),
+            metrics: metric_names(summaries),
+            ranked,
+            significance,
+        }
+    }
+
+    /// Keeps the best `n` configurations (the tests stay against the overall best).
+    pub fn top(mut self, n: usize) -> Comparison {
+        self.ranked.truncate(n);
+        self.significance.truncate(n);
+        self
+    }
+
+    /// The comparison in `format`; ends with a newline.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Table => {
+                let rows = Rows::new(self);
+                format!("{}\n{}\n", rows.text(), self.footer())
+            }
+            Format::Markdown => {
+                let rows = Rows::new(self);
+                format!("{}\n{}\n", rows.markdown(), self.footer())
+            }
+            Format::Csv => csv_rows(self),
+            Format::Json => json_rows(self),
+        }
+    }
+
+    /// What the table shows and which tests the p columns come from.
+    fn footer(&self) -> String {
+        let label = format!("test {}", self.metric.label());
+        format!(
+            "Ranked by {label} ({}); mean ± sample std and t-based 95% CI over folds; seconds per run.\n{}",
+            self.metric.direction().phrase(),
+            significance::footer(&label)
+        )
+    }
+}
+
+/// Renders the configurations ranked by `metric`, with significance, in `format` (see
+/// [`Comparison`]). The output ends with a newline.
+pub fn render(summaries: &[ConfigSummary], metric: &Metric, format: Format) -> String {
+    Comparison::new(summaries, metric).render(format)
+}
+
 /// The parameter keys of all configurations, in first-seen order.
-fn column_keys(params: &[Vec<(String, Value)>]) -> Vec<String> {
+pub(crate) fn column_keys(params: &[Vec<(String, Value)>]) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for (k, _) in params.iter().flatten() {
         if !keys.contains(k) {
@@ -271,7 +371,7 @@ pub(crate) fn display_value(v: &Value) -> String {
 
 /// Reads `params_json` keeping the keys in their written (sweep) order, which
 /// `serde_json::Map` without `preserve_order` would sort.
-fn parse_params(json: &str) -> Vec<(String, Value)> {
+pub(crate) fn parse_params(json: &str) -> Vec<(String, Value)> {
     match serde_json::from_str::<OrderedObject>(json) {
         Ok(OrderedObject(entries)) => entries,
         Err(_) => vec![("params".to_string(), Value::String(json.to_string()))],
@@ -301,71 +401,110 @@ impl<'de> Deserialize<'de> for OrderedObject {
     }
 }
 
-/// A number with 4 decimals, `-` when it is not finite.
+/// A number with 4 decimals, `–` when it is not finite.
 fn fixed4(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.4}")
     } else {
-        "-".to_string()
+        "–".to_string()
     }
 }
 
 /// `mean ± std` with 4 decimals each.
 fn mean_std(s: Stat) -> String {
-    format!("{} ± {}", fixed4(s.mean), fixed4(s.std))
+    if s.mean.is_finite() {
+        format!("{} ± {}", fixed4(s.mean), fixed4(s.std))
+    } else {
+        "–".to_string()
+    }
 }
 
-/// Seconds with one decimal, `-` when unknown.
+/// `[low, high]` of the 95 % CI, `–` with fewer than 2 folds.
+fn interval(s: Stat) -> String {
+    if s.ci95.is_finite() {
+        format!("[{}, {}]", fixed4(s.ci_low()), fixed4(s.ci_high()))
+    } else {
+        "–".to_string()
+    }
+}
+
+/// Seconds with one decimal, `–` when unknown.
 fn seconds(s: Stat) -> String {
     if s.mean.is_finite() {
         format!("{:.1}", s.mean)
     } else {
-        "-".to_string()
+        "–".to_string()
     }
+}
+
+/// A p-value for people: 4 decimals, `<0.0001` below that, `–` when not computed.
+fn p_value(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p.is_finite() && p < 0.0001 => "<0.0001".to_string(),
+        Some(p) if p.is_finite() => format!("{p:.4}"),
+        _ => "–".to_string(),
+    }
+}
+
+/// The two p-value cells of a row: `best` for rank 1.
+fn p_cells(sig: Option<&Significance>) -> [String; 2] {
+    match sig {
+        None => ["best".to_string(), "best".to_string()],
+        Some(s) => [
+            p_value(s.t_test.map(|t| t.p)),
+            p_value(s.wilcoxon.map(|w| w.p)),
+        ],
+    }
+}
+
+/// The value of `key` in `s`, as printed; empty when `s` does not sweep it.
+fn param_cell(s: &ConfigSummary, key: &str) -> String {
+    s.param(key).map_or_else(String::new, display_value)
 }
 
 /// The human formats' cells: header and one row per configuration, with which columns
 /// are right-aligned.
 struct Rows {
-    keys: Vec<String>,
     header: Vec<String>,
     right: Vec<bool>,
     cells: Vec<Vec<String>>,
 }
 
 impl Rows {
-    fn new(ranked: &[ConfigSummary]) -> Rows {
-        let params: Vec<Vec<(String, Value)>> = ranked.iter().map(|s| s.params.clone()).collect();
+    fn new(cmp: &Comparison) -> Rows {
+        let params: Vec<Vec<(String, Value)>> =
+            cmp.ranked.iter().map(|s| s.params.clone()).collect();
         let keys = column_keys(&params);
         let names = short_names(&keys);
+        let sort = cmp.metric.name();
+        let others: Vec<&String> = cmp.metrics.iter().filter(|m| *m != sort).collect();
         let mut header = vec!["rank".to_string()];
         header.extend(keys.iter().map(|k| names[k].clone()));
-        header.extend(["RMSE", "MAE", "folds", "seconds"].map(String::from));
+        header.push(cmp.metric.label());
+        header.push("95% CI".to_string());
+        header.extend(others.iter().map(|m| metric::label(m)));
+        header.extend(["folds", "seconds", "p t-test", "p Wilcoxon"].map(String::from));
         let mut right = vec![true];
         right.extend(keys.iter().map(|_| false));
-        right.extend([true; 4]);
-        let cells = ranked
+        right.extend(std::iter::repeat_n(true, header.len() - right.len()));
+        let cells = cmp
+            .ranked
             .iter()
+            .zip(&cmp.significance)
             .enumerate()
-            .map(|(i, s)| {
+            .map(|(i, (s, sig))| {
                 let mut row = vec![(i + 1).to_string()];
-                row.extend(keys.iter().map(|k| {
-                    s.params
-                        .iter()
-                        .find(|(pk, _)| pk == k)
-                        .map_or_else(String::new, |(_, v)| display_value(v))
-                }));
-                row.extend([
-                    mean_std(s.rmse),
-                    mean_std(s.mae),
-                    s.folds.to_string(),
-                    seconds(s.seconds),
-                ]);
+                row.extend(keys.iter().map(|k| param_cell(s, k)));
+                row.push(mean_std(s.stat(sort)));
+                row.push(interval(s.stat(sort)));
+                row.extend(others.iter().map(|m| mean_std(s.stat(m))));
+                row.push(s.folds.to_string());
+                row.push(seconds(s.seconds));
+                row.extend(p_cells(sig.as_ref()));
                 row
             })
             .collect();
         Rows {
-            keys,
             header,
             right,
             cells,
@@ -430,37 +569,49 @@ fn fixed6(x: f64) -> String {
     }
 }
 
-/// CSV with full parameter keys as column names and mean/std in separate columns.
-fn csv_rows(ranked: &[ConfigSummary], keys: &[String]) -> String {
+/// CSV with full parameter keys as column names; for every metric its mean, std and CI
+/// bounds in separate columns; then time, the number of paired folds and the p-values
+/// (empty where not computed).
+fn csv_rows(cmp: &Comparison) -> String {
+    let params: Vec<Vec<(String, Value)>> = cmp.ranked.iter().map(|s| s.params.clone()).collect();
+    let keys = column_keys(&params);
     let mut header: Vec<String> = vec!["rank".to_string()];
     header.extend(keys.iter().cloned());
+    header.extend(["label", "folds"].map(String::from));
+    for m in &cmp.metrics {
+        for part in ["mean", "std", "ci95_low", "ci95_high"] {
+            header.push(format!("{m}_{part}"));
+        }
+    }
     header.extend(
         [
-            "label",
-            "folds",
-            "rmse_mean",
-            "rmse_std",
-            "mae_mean",
-            "mae_std",
             "seconds_mean",
             "seconds_std",
+            "paired_folds",
+            "p_ttest",
+            "p_wilcoxon",
         ]
         .map(String::from),
     );
     let mut records = vec![header];
-    for (i, s) in ranked.iter().enumerate() {
+    for (i, (s, sig)) in cmp.ranked.iter().zip(&cmp.significance).enumerate() {
         let mut row = vec![(i + 1).to_string()];
-        row.extend(keys.iter().map(|k| {
-            s.params
-                .iter()
-                .find(|(pk, _)| pk == k)
-                .map_or_else(String::new, |(_, v)| display_value(v))
-        }));
+        row.extend(keys.iter().map(|k| param_cell(s, k)));
         row.push(s.label.clone());
         row.push(s.folds.to_string());
-        for stat in [s.rmse, s.mae, s.seconds] {
-            row.push(fixed6(stat.mean));
-            row.push(fixed6(stat.std));
+        for m in &cmp.metrics {
+            let stat = s.stat(m);
+            row.extend([stat.mean, stat.std, stat.ci_low(), stat.ci_high()].map(fixed6));
+        }
+        row.push(fixed6(s.seconds.mean));
+        row.push(fixed6(s.seconds.std));
+        match sig {
+            None => row.extend([String::new(), String::new(), String::new()]),
+            Some(sig) => {
+                row.push(sig.paired_folds.to_string());
+                row.push(sig.t_test.map_or_else(String::new, |t| fixed6(t.p)));
+                row.push(sig.wilcoxon.map_or_else(String::new, |w| fixed6(w.p)));
+            }
         }
         records.push(row);
     }
@@ -482,6 +633,29 @@ fn csv_field(field: &str) -> String {
     }
 }
 
+/// Rounds to 6 decimals for JSON; NaN and infinities become `null`.
+fn round6(x: f64) -> Option<f64> {
+    x.is_finite().then(|| (x * 1e6).round() / 1e6)
+}
+
+/// The JSON output: what was compared and how, then the configurations.
+#[derive(Serialize)]
+struct JsonComparison<'a> {
+    metric: &'a str,
+    direction: &'static str,
+    significance: JsonMethod,
+    configurations: Vec<JsonRow<'a>>,
+}
+
+/// Which tests and pairing the p-values come from.
+#[derive(Serialize)]
+struct JsonMethod {
+    against: &'static str,
+    pairing: &'static str,
+    t_test: &'static str,
+    wilcoxon: &'static str,
+}
+
 /// One configuration in the JSON output.
 #[derive(Serialize)]
 struct JsonRow<'a> {
@@ -489,9 +663,9 @@ struct JsonRow<'a> {
     label: &'a str,
     params: JsonParams<'a>,
     folds: usize,
-    rmse: JsonStat,
-    mae: JsonStat,
+    metrics: Ordered<'a, JsonStat>,
     seconds: JsonStat,
+    significance: Option<JsonSignificance>,
 }
 
 /// Parameters serialized as an object in sweep order.
@@ -507,41 +681,119 @@ impl Serialize for JsonParams<'_> {
     }
 }
 
+/// Entries serialized as an object in the given order (metrics in report order).
+struct Ordered<'a, V>(Vec<(&'a str, V)>);
+
+impl<V: Serialize> Serialize for Ordered<'_, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
 /// A [`Stat`] rounded to 6 decimals; NaN becomes `null`.
 #[derive(Serialize)]
 struct JsonStat {
     mean: Option<f64>,
     std: Option<f64>,
+    ci95_low: Option<f64>,
+    ci95_high: Option<f64>,
+    n: usize,
 }
 
 impl From<Stat> for JsonStat {
     fn from(s: Stat) -> Self {
-        let round = |x: f64| x.is_finite().then(|| (x * 1e6).round() / 1e6);
         JsonStat {
-            mean: round(s.mean),
-            std: round(s.std),
+            mean: round6(s.mean),
+            std: round6(s.std),
+            ci95_low: round6(s.ci_low()),
+            ci95_high: round6(s.ci_high()),
+            n: s.n,
         }
     }
 }
 
-/// A pretty-printed JSON array.
-fn json_rows(ranked: &[ConfigSummary]) -> String {
-    let rows: Vec<JsonRow> = ranked
+/// A [`Significance`] for JSON; tests not computed are `null`.
+#[derive(Serialize)]
+struct JsonSignificance {
+    paired_folds: usize,
+    t_test: Option<JsonTTest>,
+    wilcoxon: Option<JsonWilcoxon>,
+}
+
+#[derive(Serialize)]
+struct JsonTTest {
+    t: Option<f64>,
+    df: usize,
+    p: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct JsonWilcoxon {
+    statistic: f64,
+    n: usize,
+    p: Option<f64>,
+    method: &'static str,
+}
+
+impl From<&Significance> for JsonSignificance {
+    fn from(s: &Significance) -> Self {
+        JsonSignificance {
+            paired_folds: s.paired_folds,
+            t_test: s.t_test.map(|t| JsonTTest {
+                t: round6(t.t),
+                df: t.df,
+                p: round6(t.p),
+            }),
+            wilcoxon: s.wilcoxon.map(|w| JsonWilcoxon {
+                statistic: w.statistic,
+                n: w.n,
+                p: round6(w.p),
+                method: w.method.as_str(),
+            }),
+        }
+    }
+}
+
+/// The pretty-printed JSON object.
+fn json_rows(cmp: &Comparison) -> String {
+    let configurations = cmp
+        .ranked
         .iter()
+        .zip(&cmp.significance)
         .enumerate()
-        .map(|(i, s)| JsonRow {
+        .map(|(i, (s, sig))| JsonRow {
             rank: i + 1,
             label: &s.label,
             params: JsonParams(&s.params),
             folds: s.folds,
-            rmse: s.rmse.into(),
-            mae: s.mae.into(),
+            metrics: Ordered(
+                cmp.metrics
+                    .iter()
+                    .map(|m| (m.as_str(), s.stat(m).into()))
+                    .collect(),
+            ),
             seconds: s.seconds.into(),
+            significance: sig.as_ref().map(JsonSignificance::from),
         })
         .collect();
+    let doc = JsonComparison {
+        metric: cmp.metric.name(),
+        direction: cmp.metric.direction().as_str(),
+        significance: JsonMethod {
+            against: "rank 1",
+            pairing: "by fold number, on the folds both configurations have; tests are null with fewer than 2 common folds",
+            t_test: significance::TESTS[0],
+            wilcoxon: significance::TESTS[1],
+        },
+        configurations,
+    };
     // Serializing plain structs of strings and numbers into a String cannot fail; fall
-    // back to an empty array rather than panic if it ever did.
-    let mut out = serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".to_string());
+    // back to an empty object rather than panic if it ever did.
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_string());
     out.push('\n');
     out
 }
@@ -574,7 +826,8 @@ mod tests {
     const BIASED8: &str = r#"{"model.architecture":"biased-mf","model.embedding_size":8}"#;
     const BIASED16: &str = r#"{"model.architecture":"biased-mf","model.embedding_size":16}"#;
 
-    /// Three configurations; values chosen so means and stds are easy by hand.
+    /// Three configurations; values chosen so means and stds are easy by hand. Every
+    /// run also has `ndcg@10` (higher is better).
     fn fixture() -> Vec<StoredRun> {
         let mut failed = run(7, BIASED16, 2, 0.0, 0.0, 1.0);
         failed.status = RunStatus::Failed;
@@ -582,7 +835,7 @@ mod tests {
         failed.mae = None;
         let mut running = run(8, DOT8, 3, 0.0, 0.0, 1.0);
         running.status = RunStatus::Running;
-        vec![
+        let mut runs = vec![
             run(1, DOT8, 0, 1.00, 0.80, 10.0),
             run(2, DOT8, 1, 1.10, 0.90, 12.0),
             run(3, DOT8, 2, 0.90, 0.70, 14.0),
@@ -591,7 +844,11 @@ mod tests {
             run(6, BIASED16, 0, 0.95, 0.69, 30.0),
             failed,
             running,
-        ]
+        ];
+        for (run, ndcg) in runs.iter_mut().zip([0.10, 0.12, 0.11, 0.20, 0.22, 0.15]) {
+            run.metrics.insert("ndcg@10".to_string(), ndcg);
+        }
+        runs
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -599,22 +856,22 @@ mod tests {
     }
 
     #[test]
-    fn stat_is_mean_and_sample_std() {
+    fn stat_is_mean_sample_std_and_t_interval() {
         // values 1, 2, 3, 4: mean = 10 / 4 = 2.5;
         // squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5; 5 / (4 - 1) = 1.6667;
         // std = sqrt(5 / 3) = 1.2909944487358056
+        // ci95 = t(0.975, 3) · std / √4 = 3.182446305284263 · 1.2909944 / 2 = 2.0542603
         let s = Stat::of(&[1.0, 2.0, 3.0, 4.0]);
         assert!(close(s.mean, 2.5));
         assert!(close(s.std, 1.290_994_448_735_805_6), "{}", s.std);
-        assert_eq!(
-            Stat::of(&[0.7]),
-            Stat {
-                mean: 0.7,
-                std: 0.0
-            }
-        );
+        assert_eq!(s.n, 4);
+        assert!((s.ci95 - 2.054_260_3).abs() < 1e-6, "{}", s.ci95);
+        assert!(close(s.ci_low(), 2.5 - s.ci95) && close(s.ci_high(), 2.5 + s.ci95));
+        let one = Stat::of(&[0.7]);
+        assert_eq!((one.mean, one.std, one.n), (0.7, 0.0, 1));
+        assert!(one.ci95.is_nan());
         let empty = Stat::of(&[]);
-        assert!(empty.mean.is_nan() && empty.std.is_nan());
+        assert!(empty.mean.is_nan() && empty.std.is_nan() && empty.n == 0);
     }
 
     #[test]
@@ -637,21 +894,26 @@ mod tests {
         assert_eq!(s.iter().map(|c| c.folds).collect::<Vec<_>>(), [3, 2, 1]);
         // dot-mf rmse 1.00, 1.10, 0.90: mean 1.0; deviations 0, .1, -.1 → ss = 0.02,
         // 0.02 / 2 = 0.01, std = 0.1. seconds 10, 12, 14: mean 12, std sqrt(8 / 2) = 2.
-        assert!(close(s[0].rmse.mean, 1.0) && close(s[0].rmse.std, 0.1));
-        assert!(close(s[0].mae.mean, 0.8) && close(s[0].mae.std, 0.1));
+        assert!(close(s[0].stat("rmse").mean, 1.0) && close(s[0].stat("rmse").std, 0.1));
+        assert!(close(s[0].stat("mae").mean, 0.8) && close(s[0].stat("mae").std, 0.1));
         assert!(close(s[0].seconds.mean, 12.0) && close(s[0].seconds.std, 2.0));
+        // ndcg@10 0.10, 0.12, 0.11: mean 0.11, std 0.01
+        assert!(close(s[0].stat("ndcg@10").mean, 0.11));
+        assert!(close(s[0].stat("ndcg@10").std, 0.01));
         // biased-mf/8 rmse 0.90, 0.94: mean 0.92; ss = 2 * 0.02² = 0.0008, std = sqrt(0.0008)
         // = 0.028284271247461905. mae 0.72, 0.70: mean 0.71, std 0.014142135623730951.
-        assert!(close(s[1].rmse.mean, 0.92));
-        assert!(close(s[1].rmse.std, 0.028_284_271_247_461_905));
-        assert!(close(s[1].mae.std, 0.014_142_135_623_730_95));
-        // One fold: std 0.
+        assert!(close(s[1].stat("rmse").mean, 0.92));
+        assert!(close(s[1].stat("rmse").std, 0.028_284_271_247_461_905));
+        assert!(close(s[1].stat("mae").std, 0.014_142_135_623_730_95));
+        // One fold: std 0, no interval.
+        assert_eq!(s[2].stat("rmse").mean, 0.95);
+        assert_eq!(s[2].stat("rmse").std, 0.0);
+        assert!(s[2].stat("rmse").ci95.is_nan());
+        assert!(s[2].stat("recall@10").mean.is_nan());
+        // Per-fold values keyed by fold number, for pairing.
         assert_eq!(
-            s[2].rmse,
-            Stat {
-                mean: 0.95,
-                std: 0.0
-            }
+            s[1].fold_values["rmse"].iter().collect::<Vec<_>>(),
+            [(&0, &0.90), (&1, &0.94)]
         );
         assert_eq!(
             s[2].params,
@@ -660,6 +922,7 @@ mod tests {
                 ("model.embedding_size".to_string(), Value::from(16)),
             ]
         );
+        assert_eq!(metric_names(&s), ["rmse", "mae", "ndcg@10"]);
     }
 
     #[test]
@@ -695,19 +958,25 @@ mod tests {
     }
 
     #[test]
-    fn rank_orders_by_chosen_metric_ascending() {
+    fn rank_follows_the_metric_direction() {
         let mut s = summarize(&fixture());
-        rank(&mut s, Metric::Rmse);
-        // rmse means: dot-mf/8 1.0, biased/8 0.92, biased/16 0.95
+        rank(&mut s, &Metric::rmse());
+        // rmse means: dot-mf/8 1.0, biased/8 0.92, biased/16 0.95 (lower is better)
         assert_eq!(
             s.iter().map(|c| c.grid_index).collect::<Vec<_>>(),
             [1, 2, 0]
         );
-        rank(&mut s, Metric::Mae);
+        rank(&mut s, &Metric::mae());
         // mae means: dot-mf/8 0.8, biased/8 0.71, biased/16 0.69
         assert_eq!(
             s.iter().map(|c| c.grid_index).collect::<Vec<_>>(),
             [2, 1, 0]
+        );
+        rank(&mut s, &Metric::new("ndcg@10"));
+        // ndcg@10 means: dot-mf/8 0.11, biased/8 0.21, biased/16 0.15 (higher is better)
+        assert_eq!(
+            s.iter().map(|c| c.grid_index).collect::<Vec<_>>(),
+            [1, 2, 0]
         );
     }
 
@@ -719,7 +988,7 @@ mod tests {
             run(3, r#"{"a":3}"#, 0, 0.9, 0.7, 1.0),
             run(4, r#"{"a":4}"#, 0, 0.8, 0.7, 1.0),
         ]);
-        rank(&mut s, Metric::Rmse);
+        rank(&mut s, &Metric::rmse());
         assert_eq!(
             s.iter().map(|c| c.grid_index).collect::<Vec<_>>(),
             [3, 0, 2, 1]
@@ -727,53 +996,85 @@ mod tests {
     }
 
     #[test]
-    fn metric_and_format_parse() {
-        assert_eq!("rmse".parse::<Metric>().ok(), Some(Metric::Rmse));
-        assert_eq!("mae".parse::<Metric>().ok(), Some(Metric::Mae));
-        let err = "ndcg".parse::<Metric>().expect_err("unknown");
+    fn unknown_metric_lists_the_metrics_the_runs_have() {
+        let s = summarize(&fixture());
+        assert!(check_metric(&s, &Metric::new("ndcg@10")).is_ok());
+        let err = check_metric(&s, &Metric::new("ndcg@5")).expect_err("unknown");
         assert_eq!(
             err.to_string(),
-            "unknown metric `ndcg`: expected `rmse` or `mae`"
+            "unknown metric `ndcg@5`: the runs have rmse, mae, ndcg@10"
         );
         assert_eq!("md".parse::<Format>().ok(), Some(Format::Markdown));
         assert!("xml".parse::<Format>().is_err());
     }
 
     #[test]
+    fn top_keeps_the_best_and_their_tests() {
+        let c = Comparison::new(&summarize(&fixture()), &Metric::rmse()).top(2);
+        assert_eq!(c.ranked.len(), 2);
+        assert_eq!(c.significance.len(), 2);
+        assert_eq!(c.ranked[0].grid_index, 1);
+    }
+
+    #[test]
     fn table_snapshot() {
-        let out = render(&summarize(&fixture()), Metric::Rmse, Format::Table);
+        let out = render(&summarize(&fixture()), &Metric::rmse(), Format::Table);
         let expected = "\
-rank  architecture  embedding_size             RMSE              MAE  folds  seconds
-   1  biased-mf     8               0.9200 ± 0.0283  0.7100 ± 0.0141      2     21.0
-   2  biased-mf     16              0.9500 ± 0.0000  0.6900 ± 0.0000      1     30.0
-   3  dot-mf        8               1.0000 ± 0.1000  0.8000 ± 0.1000      3     12.0
+rank  architecture  embedding_size             RMSE            95% CI              MAE          nDCG@10  folds  seconds  p t-test  p Wilcoxon
+   1  biased-mf     8               0.9200 ± 0.0283  [0.6659, 1.1741]  0.7100 ± 0.0141  0.2100 ± 0.0141      2     21.0      best        best
+   2  biased-mf     16              0.9500 ± 0.0000                 –  0.6900 ± 0.0000  0.1500 ± 0.0000      1     30.0         –           –
+   3  dot-mf        8               1.0000 ± 0.1000  [0.7516, 1.2484]  0.8000 ± 0.1000  0.1100 ± 0.0100      3     12.0    0.1444      0.5000
+
+Ranked by test RMSE (lower is better); mean ± sample std and t-based 95% CI over folds; seconds per run.
+p: test RMSE of each configuration against rank 1, paired by fold number on the folds both have; – when fewer than 2 folds are common. Tests: paired t-test, two-sided; Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction. With n folds the exact Wilcoxon p-value cannot go below 2/2^n (0.0625 for 5; exact up to n = 25).
 ";
         assert_eq!(out, expected, "\n{out}");
     }
 
     #[test]
     fn markdown_snapshot() {
-        let out = render(&summarize(&fixture()), Metric::Mae, Format::Markdown);
+        let out = render(
+            &summarize(&fixture()),
+            &Metric::new("ndcg@10"),
+            Format::Markdown,
+        );
         let expected = "\
-| rank | architecture | embedding_size | RMSE | MAE | folds | seconds |
-| ---: | :--- | :--- | ---: | ---: | ---: | ---: |
-| 1 | biased-mf | 16 | 0.9500 ± 0.0000 | 0.6900 ± 0.0000 | 1 | 30.0 |
-| 2 | biased-mf | 8 | 0.9200 ± 0.0283 | 0.7100 ± 0.0141 | 2 | 21.0 |
-| 3 | dot-mf | 8 | 1.0000 ± 0.1000 | 0.8000 ± 0.1000 | 3 | 12.0 |
+| rank | architecture | embedding_size | nDCG@10 | 95% CI | RMSE | MAE | folds | seconds | p t-test | p Wilcoxon |
+| ---: | :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| 1 | biased-mf | 8 | 0.2100 ± 0.0141 | [0.0829, 0.3371] | 0.9200 ± 0.0283 | 0.7100 ± 0.0141 | 2 | 21.0 | best | best |
+| 2 | biased-mf | 16 | 0.1500 ± 0.0000 | – | 0.9500 ± 0.0000 | 0.6900 ± 0.0000 | 1 | 30.0 | – | – |
+| 3 | dot-mf | 8 | 0.1100 ± 0.0100 | [0.0852, 0.1348] | 1.0000 ± 0.1000 | 0.8000 ± 0.1000 | 3 | 12.0 | <0.0001 | 0.1573 |
+
+Ranked by test nDCG@10 (higher is better); mean ± sample std and t-based 95% CI over folds; seconds per run.
+p: test nDCG@10 of each configuration against rank 1, paired by fold number on the folds both have; – when fewer than 2 folds are common. Tests: paired t-test, two-sided; Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction. With n folds the exact Wilcoxon p-value cannot go below 2/2^n (0.0625 for 5; exact up to n = 25).
 ";
         assert_eq!(out, expected, "\n{out}");
     }
 
     #[test]
-    fn csv_snapshot() {
-        let out = render(&summarize(&fixture()), Metric::Rmse, Format::Csv);
+    fn csv_snapshot_parses_with_the_csv_crate() {
+        let out = render(&summarize(&fixture()), &Metric::rmse(), Format::Csv);
         let expected = "\
-rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,mae_mean,mae_std,seconds_mean,seconds_std
-1,biased-mf,8,architecture=biased-mf embedding_size=8,2,0.920000,0.028284,0.710000,0.014142,21.000000,1.414214
-2,biased-mf,16,architecture=biased-mf embedding_size=16,1,0.950000,0.000000,0.690000,0.000000,30.000000,0.000000
-3,dot-mf,8,architecture=dot-mf embedding_size=8,3,1.000000,0.100000,0.800000,0.100000,12.000000,2.000000
+rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse_ci95_low,rmse_ci95_high,mae_mean,mae_std,mae_ci95_low,mae_ci95_high,ndcg@10_mean,ndcg@10_std,ndcg@10_ci95_low,ndcg@10_ci95_high,seconds_mean,seconds_std,paired_folds,p_ttest,p_wilcoxon
+1,biased-mf,8,architecture=biased-mf embedding_size=8,2,0.920000,0.028284,0.665876,1.174124,0.710000,0.014142,0.582938,0.837062,0.210000,0.014142,0.082938,0.337062,21.000000,1.414214,,,
+2,biased-mf,16,architecture=biased-mf embedding_size=16,1,0.950000,0.000000,,,0.690000,0.000000,,,0.150000,0.000000,,,30.000000,0.000000,1,,
+3,dot-mf,8,architecture=dot-mf embedding_size=8,3,1.000000,0.100000,0.751586,1.248414,0.800000,0.100000,0.551586,1.048414,0.110000,0.010000,0.085159,0.134841,12.000000,2.000000,2,0.144385,0.500000
 ";
         assert_eq!(out, expected, "\n{out}");
+        let mut reader = csv::Reader::from_reader(out.as_bytes());
+        let header = reader.headers().expect("header").clone();
+        let rows: Vec<csv::StringRecord> = reader
+            .records()
+            .collect::<Result<_, _>>()
+            .expect("every row parses");
+        assert_eq!(rows.len(), 3);
+        let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+        assert_eq!(&rows[0][col("model.architecture")], "biased-mf");
+        assert_eq!(&rows[0][col("rmse_mean")], "0.920000");
+        assert_eq!(&rows[0][col("p_ttest")], "", "rank 1 is not tested");
+        assert_eq!(&rows[1][col("paired_folds")], "1");
+        assert_eq!(&rows[2][col("paired_folds")], "2");
+        assert!(rows.iter().all(|r| r.len() == header.len()));
     }
 
     #[test]
@@ -781,7 +1082,7 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,mae_
         let json = r#"{"model.layers":[64,32],"data.name":"a \"b\""}"#;
         let out = render(
             &summarize(&[run(1, json, 0, 1.0, 0.8, 1.0)]),
-            Metric::Rmse,
+            &Metric::rmse(),
             Format::Csv,
         );
         let row = out.lines().nth(1).expect("one row");
@@ -792,62 +1093,134 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,mae_
     }
 
     #[test]
-    fn json_snapshot() {
-        let out = render(&summarize(&fixture()[..5]), Metric::Rmse, Format::Json);
-        let expected = r#"[
-  {
-    "rank": 1,
-    "label": "architecture=biased-mf embedding_size=8",
-    "params": {
-      "model.architecture": "biased-mf",
-      "model.embedding_size": 8
-    },
-    "folds": 2,
-    "rmse": {
-      "mean": 0.92,
-      "std": 0.028284
-    },
-    "mae": {
-      "mean": 0.71,
-      "std": 0.014142
-    },
-    "seconds": {
-      "mean": 21.0,
-      "std": 1.414214
-    }
+    fn json_snapshot_parses_with_serde_json() {
+        let out = render(&summarize(&fixture()[..5]), &Metric::rmse(), Format::Json);
+        let expected = r#"{
+  "metric": "rmse",
+  "direction": "lower",
+  "significance": {
+    "against": "rank 1",
+    "pairing": "by fold number, on the folds both configurations have; tests are null with fewer than 2 common folds",
+    "t_test": "paired t-test, two-sided",
+    "wilcoxon": "Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction"
   },
-  {
-    "rank": 2,
-    "label": "architecture=dot-mf embedding_size=8",
-    "params": {
-      "model.architecture": "dot-mf",
-      "model.embedding_size": 8
+  "configurations": [
+    {
+      "rank": 1,
+      "label": "architecture=biased-mf embedding_size=8",
+      "params": {
+        "model.architecture": "biased-mf",
+        "model.embedding_size": 8
+      },
+      "folds": 2,
+      "metrics": {
+        "rmse": {
+          "mean": 0.92,
+          "std": 0.028284,
+          "ci95_low": 0.665876,
+          "ci95_high": 1.174124,
+          "n": 2
+        },
+        "mae": {
+          "mean": 0.71,
+          "std": 0.014142,
+          "ci95_low": 0.582938,
+          "ci95_high": 0.837062,
+          "n": 2
+        },
+        "ndcg@10": {
+          "mean": 0.21,
+          "std": 0.014142,
+          "ci95_low": 0.082938,
+          "ci95_high": 0.337062,
+          "n": 2
+        }
+      },
+      "seconds": {
+        "mean": 21.0,
+        "std": 1.414214,
+        "ci95_low": 8.293795,
+        "ci95_high": 33.706205,
+        "n": 2
+      },
+      "significance": null
     },
-    "folds": 3,
-    "rmse": {
-      "mean": 1.0,
-      "std": 0.1
-    },
-    "mae": {
-      "mean": 0.8,
-      "std": 0.1
-    },
-    "seconds": {
-      "mean": 12.0,
-      "std": 2.0
+    {
+      "rank": 2,
+      "label": "architecture=dot-mf embedding_size=8",
+      "params": {
+        "model.architecture": "dot-mf",
+        "model.embedding_size": 8
+      },
+      "folds": 3,
+      "metrics": {
+        "rmse": {
+          "mean": 1.0,
+          "std": 0.1,
+          "ci95_low": 0.751586,
+          "ci95_high": 1.248414,
+          "n": 3
+        },
+        "mae": {
+          "mean": 0.8,
+          "std": 0.1,
+          "ci95_low": 0.551586,
+          "ci95_high": 1.048414,
+          "n": 3
+        },
+        "ndcg@10": {
+          "mean": 0.11,
+          "std": 0.01,
+          "ci95_low": 0.085159,
+          "ci95_high": 0.134841,
+          "n": 3
+        }
+      },
+      "seconds": {
+        "mean": 12.0,
+        "std": 2.0,
+        "ci95_low": 7.031725,
+        "ci95_high": 16.968275,
+        "n": 3
+      },
+      "significance": {
+        "paired_folds": 2,
+        "t_test": {
+          "t": 4.333333,
+          "df": 1,
+          "p": 0.144385
+        },
+        "wilcoxon": {
+          "statistic": 0.0,
+          "n": 2,
+          "p": 0.5,
+          "method": "exact"
+        }
+      }
     }
-  }
-]
+  ]
+}
 "#;
         assert_eq!(out, expected, "\n{out}");
+        let doc: Value = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(doc["metric"], "rmse");
+        assert_eq!(doc["direction"], "lower");
+        assert!(doc["significance"]["wilcoxon"].as_str().is_some());
+        let rows = doc["configurations"].as_array().expect("array");
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0]["significance"].is_null());
+        assert_eq!(rows[1]["significance"]["paired_folds"], 2);
     }
 
     #[test]
     fn empty_input_renders_headers_only() {
-        assert_eq!(render(&[], Metric::Rmse, Format::Json), "[]\n");
-        assert_eq!(
-            render(&[], Metric::Rmse, Format::Table),
-            "rank  RMSE  MAE  folds  seconds\n"
+        let json = render(&[], &Metric::rmse(), Format::Json);
+        let doc: Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(doc["configurations"], Value::Array(vec![]));
+        let table = render(&[], &Metric::rmse(), Format::Table);
+        assert!(
+            table.starts_with("rank  RMSE  95% CI  folds  seconds  p t-test  p Wilcoxon\n"),
+            "{table}"
         );
     }
 }

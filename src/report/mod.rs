@@ -10,15 +10,27 @@
 //! [`Store`]: crate::store::Store
 
 pub mod charts;
+pub mod colormap;
 pub mod compare;
+pub mod document;
+pub mod filter;
 pub(crate) mod font;
+pub mod grid;
+pub mod heatmap;
+pub mod metric;
+pub mod parallel;
+pub mod pareto;
+pub mod sensitivity;
+pub mod significance;
+pub mod stats;
 
 use std::path::PathBuf;
 
 use crate::store::{Store, StoreError};
 
 pub use charts::write_experiment_charts;
-pub use compare::{ConfigSummary, Format, Metric, Stat, rank, render, summarize};
+pub use compare::{Comparison, ConfigSummary, Format, Stat, rank, render, summarize};
+pub use metric::{Direction, Metric};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +56,55 @@ pub enum ReportError {
         /// The experiment.
         name: String,
     },
-    /// `--by` named a metric reports cannot rank by.
-    #[error("unknown metric `{0}`: expected `rmse` or `mae`")]
-    UnknownMetric(String),
+    /// `--metric` named a metric none of the runs has.
+    #[error("unknown metric `{name}`: the runs have {known}")]
+    UnknownMetric {
+        /// The name asked for.
+        name: String,
+        /// The metric names the runs do have, comma-separated.
+        known: String,
+    },
+    /// A `--where` argument is not `key=value`.
+    #[error("--where `{0}`: expected key=value, e.g. --where architecture=biased-mf")]
+    BadFilter(String),
+    /// `--where` named a key that is not swept.
+    #[error("--where: no swept parameter `{key}`; swept: {known}")]
+    UnknownParam {
+        /// The key as written.
+        key: String,
+        /// The swept keys, comma-separated.
+        known: String,
+    },
+    /// `--where` used a short key that two swept keys end with.
+    #[error("--where: `{key}` could be {candidates}; use the full key")]
+    AmbiguousParam {
+        /// The key as written.
+        key: String,
+        /// The full keys it could mean.
+        candidates: String,
+    },
+    /// `--where` asked for a value no configuration has.
+    #[error("--where: no configuration has {key}={value}; its values: {known}")]
+    UnknownValue {
+        /// The full key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// The values the configurations have, comma-separated.
+        known: String,
+    },
+    /// Every filter matches something, but no configuration matches them all.
+    #[error("--where: no configuration has {0}")]
+    NoMatch(String),
+    /// Writing the Markdown report failed.
+    #[error("cannot write report `{path}`")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// `--format` named an unknown output format.
     #[error("unknown format `{0}`: expected `table`, `csv`, `json` or `markdown`")]
     UnknownFormat(String),
@@ -75,7 +133,7 @@ pub enum ReportError {
 
 /// The error for an experiment with nothing to report: [`ReportError::UnknownExperiment`]
 /// (listing the known names) or [`ReportError::NoFinishedRuns`].
-pub(crate) fn missing_experiment(store: &Store, experiment: &str) -> ReportError {
+pub fn missing_experiment(store: &Store, experiment: &str) -> ReportError {
     match store.experiments() {
         Err(e) => ReportError::Store(e),
         Ok(list) if list.iter().any(|(_, name)| name == experiment) => {

@@ -1,0 +1,419 @@
+//! `exp report`: every chart of an experiment and `report.md`, a Markdown page that
+//! shows them with the comparison table.
+//!
+//! The page links its PNGs by relative path, so the directory can be moved or viewed
+//! on any Markdown renderer. Chart file names are derived from metric and parameter
+//! names, so re-running the report overwrites the same files.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::charts::{draw_learning_curves, draw_metric_bars, learning_curves, metric_bars};
+use super::compare::{Comparison, ConfigSummary, Format, check_metric, metric_names, summarize};
+use super::grid::{self, Axis};
+use super::metric::{Metric, file_stem, label};
+use super::{ReportError, heatmap, missing_experiment, parallel, pareto, sensitivity};
+use crate::store::Store;
+use crate::store::records::{RunStatus, StoredRun};
+
+/// File name of the Markdown report.
+pub const REPORT_FILE: &str = "report.md";
+
+/// What [`write_report`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The Markdown file.
+    pub markdown: PathBuf,
+    /// Every PNG, in the order the report shows them.
+    pub charts: Vec<PathBuf>,
+}
+
+/// One chart of the report: its file name and the caption under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// File name inside the report directory.
+    pub file: String,
+    /// Alt text and caption.
+    pub caption: String,
+}
+
+/// A section of the report: a heading, a sentence on how to read it, its charts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// `## ` heading text.
+    pub heading: String,
+    /// How to read the charts.
+    pub text: String,
+    /// The charts.
+    pub charts: Vec<Planned>,
+}
+
+/// The file name of the heatmap of axes `a` × `b`.
+fn heatmap_file(a: &Axis, b: &Axis) -> String {
+    format!("heatmap_{}_{}.png", file_stem(&a.name), file_stem(&b.name))
+}
+
+/// The file name of the sensitivity chart of `metric` to `axis`.
+fn sensitivity_file(metric: &str, axis: &Axis) -> String {
+    format!(
+        "sensitivity_{}_{}.png",
+        file_stem(metric),
+        file_stem(&axis.name)
+    )
+}
+
+/// Plans the report's sections and chart files (pure: decides what exists, draws
+/// nothing). Bars and sensitivity cover every metric; heatmaps, the time trade-off and
+/// parallel coordinates show `metric`.
+pub fn plan(summaries: &[ConfigSummary], metric: &Metric) -> Vec<Section> {
+    let metrics = metric_names(summaries);
+    let axes = grid::axes(summaries);
+    let numeric: Vec<&Axis> = axes
+        .iter()
+        .filter(|a| a.numeric && a.values.len() >= 2)
+        .collect();
+    let m = metric.label();
+    let mut sections = vec![
+        Section {
+            heading: "Metrics by configuration".to_string(),
+            text: "One bar per configuration, best first; error bars are ± 1 standard deviation over folds; colours follow the grid order and are the same in every chart.".to_string(),
+            charts: metrics
+                .iter()
+                .map(|name| Planned {
+                    file: format!("{}_by_config.png", file_stem(name)),
+                    caption: format!("test {} by configuration", label(name)),
+                })
+                .collect(),
+        },
+        Section {
+            heading: "Learning curves".to_string(),
+            text: "Training loss (top) and validation RMSE (bottom; the test RMSE when the runs had no validation split) per epoch, averaged over folds.".to_string(),
+            charts: vec![Planned {
+                file: "learning_curves.png".to_string(),
+                caption: "learning curves".to_string(),
+            }],
+        },
+    ];
+    if !numeric.is_empty() {
+        sections.push(Section {
+            heading: "Sensitivity".to_string(),
+            text: "Each metric against each numeric parameter, one line per value of the categorical parameters, ± 1 std over folds shaded. Parameters not on the chart are held at the best configuration's values.".to_string(),
+            charts: metrics
+                .iter()
+                .flat_map(|name| {
+                    numeric.iter().map(move |a| Planned {
+                        file: sensitivity_file(name, a),
+                        caption: format!("test {} vs {}", label(name), a.name),
+                    })
+                })
+                .collect(),
+        });
+    }
+    let pairs: Vec<(&Axis, &Axis)> = axes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| axes[i + 1..].iter().map(move |b| (a, b)))
+        .collect();
+    if !pairs.is_empty() {
+        sections.push(Section {
+            heading: "Heatmaps".to_string(),
+            text: format!("Test {m} for every pair of swept parameters; each cell is one configuration's mean over folds (other parameters at the best configuration's values); darker is better, the best cell is outlined."),
+            charts: pairs
+                .iter()
+                .map(|(a, b)| Planned {
+                    file: heatmap_file(a, b),
+                    caption: format!("test {m} by {} × {}", a.name, b.name),
+                })
+                .collect(),
+        });
+    }
+    sections.push(Section {
+        heading: "Accuracy against training time".to_string(),
+        text: format!("Test {m} against seconds per run; the line joins the Pareto front, the configurations that no other beats on both time and accuracy (circled and labelled)."),
+        charts: vec![Planned {
+            file: format!("pareto_{}_time.png", file_stem(metric.name())),
+            caption: format!("test {m} against training time"),
+        }],
+    });
+    if !axes.is_empty() {
+        sections.push(Section {
+            heading: "Parallel coordinates".to_string(),
+            text: format!("Every configuration as a line across the swept parameters and test {m}, coloured by test {m} (darker is better, best drawn on top)."),
+            charts: vec![Planned {
+                file: format!("parallel_{}.png", file_stem(metric.name())),
+                caption: format!("parallel coordinates of test {m}"),
+            }],
+        });
+    }
+    sections
+}
+
+/// Writes every chart of `experiment` and `report.md` into `out_dir` (created if
+/// needed), ranked by `metric`.
+///
+/// Fails before writing anything when the experiment is unknown, has no finished runs,
+/// or its runs lack `metric` (the error lists the metrics they have).
+pub fn write_report(
+    store: &Store,
+    experiment: &str,
+    metric: &Metric,
+    out_dir: &Path,
+) -> Result<Written, ReportError> {
+    let runs = store.runs(Some(experiment))?;
+    let summaries = summarize(&runs);
+    if summaries.is_empty() {
+        return Err(missing_experiment(store, experiment));
+    }
+    check_metric(&summaries, metric)?;
+    let mut with_epochs = Vec::new();
+    for run in runs.iter().filter(|r| r.status == RunStatus::Finished) {
+        with_epochs.push((run.clone(), store.epochs(run.id)?));
+    }
+    std::fs::create_dir_all(out_dir).map_err(|source| ReportError::CreateDir {
+        dir: out_dir.to_path_buf(),
+        source,
+    })?;
+    let sections = plan(&summaries, metric);
+    let charts = draw_all(experiment, &summaries, &with_epochs, metric, out_dir)?;
+    let markdown = out_dir.join(REPORT_FILE);
+    let text = markdown_text(
+        experiment,
+        store.path(),
+        &runs,
+        &summaries,
+        metric,
+        &sections,
+    );
+    std::fs::write(&markdown, text).map_err(|source| ReportError::Write {
+        path: markdown.clone(),
+        source,
+    })?;
+    Ok(Written { markdown, charts })
+}
+
+/// Draws every planned chart; returns the paths in plan order.
+fn draw_all(
+    experiment: &str,
+    summaries: &[ConfigSummary],
+    with_epochs: &[(StoredRun, Vec<crate::store::records::EpochRecord>)],
+    metric: &Metric,
+    out_dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let metrics = metric_names(summaries);
+    let axes = grid::axes(summaries);
+    let mut paths = Vec::new();
+    let mut out = |file: String| {
+        let p = out_dir.join(file);
+        paths.push(p.clone());
+        p
+    };
+    for name in &metrics {
+        let m = Metric::new(name.clone());
+        let path = out(format!("{}_by_config.png", file_stem(name)));
+        draw_metric_bars(&metric_bars(experiment, summaries, &m), &path)?;
+    }
+    let path = out("learning_curves.png".to_string());
+    draw_learning_curves(
+        &learning_curves(experiment, summaries, with_epochs, metric),
+        &path,
+    )?;
+    for name in &metrics {
+        let m = Metric::new(name.clone());
+        for axis in axes.iter().filter(|a| a.numeric && a.values.len() >= 2) {
+            if let Some(chart) = sensitivity::prepare(experiment, summaries, &m, axis, &axes) {
+                sensitivity::draw(&chart, &out(sensitivity_file(name, axis)))?;
+            }
+        }
+    }
+    for (i, a) in axes.iter().enumerate() {
+        for b in &axes[i + 1..] {
+            if let Some(chart) = heatmap::prepare(experiment, summaries, metric, a, b, &axes) {
+                heatmap::draw(&chart, &out(heatmap_file(a, b)))?;
+            }
+        }
+    }
+    let path = out(format!("pareto_{}_time.png", file_stem(metric.name())));
+    pareto::draw(&pareto::prepare(experiment, summaries, metric), &path)?;
+    if let Some(chart) = parallel::prepare(experiment, summaries, metric, &axes) {
+        parallel::draw(
+            &chart,
+            &out(format!("parallel_{}.png", file_stem(metric.name()))),
+        )?;
+    }
+    Ok(paths)
+}
+
+/// The Markdown page: a summary line, the comparison table with its footer, then each
+/// section's text and images.
+fn markdown_text(
+    experiment: &str,
+    db: &Path,
+    runs: &[StoredRun],
+    summaries: &[ConfigSummary],
+    metric: &Metric,
+    sections: &[Section],
+) -> String {
+    let count = |s: RunStatus| runs.iter().filter(|r| r.status == s).count();
+    let mut md = String::new();
+    let _ = writeln!(md, "# Report: {experiment}\n");
+    let _ = writeln!(
+        md,
+        "{} finished runs ({} failed, {} unfinished) in {} configurations, read from `{}`. \
+         Metrics: {}. Ranked by test {} ({}).\n",
+        count(RunStatus::Finished),
+        count(RunStatus::Failed),
+        count(RunStatus::Running),
+        summaries.len(),
+        db.display(),
+        metric_names(summaries).join(", "),
+        metric.label(),
+        metric.direction().phrase()
+    );
+    let _ = writeln!(md, "## Ranking\n");
+    md.push_str(&Comparison::new(summaries, metric).render(Format::Markdown));
+    for section in sections {
+        let _ = writeln!(md, "\n## {}\n\n{}\n", section.heading, section.text);
+        for chart in &section.charts {
+            let _ = writeln!(md, "![{}]({})\n", chart.caption, chart.file);
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::{EpochRecord, NewRun, RunOutcome};
+
+    /// A 2 × 2 × 2 grid (architecture × embedding size × learning rate), 2 folds, 2
+    /// epochs, with an ndcg@10 besides RMSE and MAE.
+    fn store() -> Store {
+        let mut store = Store::open_in_memory().expect("store");
+        let exp = store
+            .upsert_experiment("demo", "demo.toml", "")
+            .expect("exp");
+        let mut k = 0;
+        for (arch, a) in [("dot-mf", 0.95), ("biased-mf", 0.86)] {
+            for (size, b) in [(8, 0.01), (64, 0.0)] {
+                for (lr, c) in [(0.001, 0.03), (0.01, 0.0)] {
+                    for fold in 0..2 {
+                        k += 1;
+                        let run = NewRun {
+                            key: format!("k{k}"),
+                            params_json: format!(
+                                r#"{{"model.architecture":"{arch}","model.embedding_size":{size},"training.learning_rate":{lr}}}"#
+                            ),
+                            config_json: r#"{"training":{"loss":"mse"}}"#.into(),
+                            fold,
+                        };
+                        let id = store.claim_run(exp, &run).expect("claim").expect("new");
+                        let rmse = a + b + c + 0.004 * fold as f64;
+                        for epoch in 1..=2 {
+                            let e = EpochRecord {
+                                epoch,
+                                train_loss: 1.0 / epoch as f64,
+                                rmse: rmse + 0.05 / epoch as f64,
+                                mae: rmse * 0.78,
+                                seconds: 0.1,
+                                validation_rmse: None,
+                                validation_mae: None,
+                            };
+                            store.add_epoch(id, &e).expect("epoch");
+                        }
+                        let outcome = RunOutcome::Finished {
+                            rmse,
+                            mae: rmse * 0.78,
+                            best_epoch: 2,
+                            seconds: f64::from(size) / 8.0 * (1.0 + fold as f64 * 0.1),
+                            checkpoint: None,
+                            metrics: vec![("ndcg@10".to_string(), 1.0 - rmse)],
+                        };
+                        store.finish_run(id, &outcome).expect("finish");
+                    }
+                }
+            }
+        }
+        store
+    }
+
+    #[test]
+    fn plan_lists_every_chart_of_a_three_parameter_sweep() {
+        let store = store();
+        let s = summarize(&store.runs(Some("demo")).expect("runs"));
+        let sections = plan(&s, &Metric::rmse());
+        let files: Vec<&str> = sections
+            .iter()
+            .flat_map(|s| s.charts.iter().map(|c| c.file.as_str()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                "rmse_by_config.png",
+                "mae_by_config.png",
+                "ndcg_at_10_by_config.png",
+                "learning_curves.png",
+                "sensitivity_rmse_embedding_size.png",
+                "sensitivity_rmse_learning_rate.png",
+                "sensitivity_mae_embedding_size.png",
+                "sensitivity_mae_learning_rate.png",
+                "sensitivity_ndcg_at_10_embedding_size.png",
+                "sensitivity_ndcg_at_10_learning_rate.png",
+                "heatmap_architecture_embedding_size.png",
+                "heatmap_architecture_learning_rate.png",
+                "heatmap_embedding_size_learning_rate.png",
+                "pareto_rmse_time.png",
+                "parallel_rmse.png",
+            ]
+        );
+    }
+
+    #[test]
+    fn report_writes_every_planned_png_and_the_markdown_that_links_them() {
+        let store = store();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("demo");
+        let metric = Metric::new("ndcg@10");
+        let written = write_report(&store, "demo", &metric, &out).expect("report");
+        let s = summarize(&store.runs(Some("demo")).expect("runs"));
+        let planned: Vec<PathBuf> = plan(&s, &metric)
+            .iter()
+            .flat_map(|s| s.charts.iter().map(|c| out.join(&c.file)))
+            .collect();
+        assert_eq!(written.charts, planned);
+        let md = std::fs::read_to_string(&written.markdown).expect("report.md");
+        assert!(md.starts_with("# Report: demo\n"), "{md}");
+        assert!(md.contains("16 finished runs (0 failed, 0 unfinished) in 8 configurations"));
+        assert!(md.contains("Ranked by test nDCG@10 (higher is better)"));
+        assert!(md.contains("| rank | architecture | embedding_size | learning_rate | nDCG@10 |"));
+        assert!(md.contains("paired by fold number"));
+        for path in &written.charts {
+            let file = path.file_name().and_then(|f| f.to_str()).expect("name");
+            assert!(md.contains(&format!("]({file})")), "{file} not linked");
+            let bytes = std::fs::read(path).expect("png written");
+            let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+            let mut reader = decoder.read_info().expect("png header");
+            let mut buf = vec![0; reader.output_buffer_size()];
+            let info = reader.next_frame(&mut buf).expect("png decodes");
+            assert_eq!(info.width, 1000, "{file}");
+            assert!(info.height == 600 || info.height == 800, "{file}");
+            // Not blank: more than a few distinct colours.
+            let mut colours: Vec<&[u8]> = buf[..info.buffer_size()].chunks_exact(3).collect();
+            colours.sort_unstable();
+            colours.dedup();
+            assert!(colours.len() > 20, "{file} looks blank");
+        }
+    }
+
+    #[test]
+    fn report_of_a_missing_metric_lists_the_metrics() {
+        let store = store();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = write_report(&store, "demo", &Metric::new("recall@10"), dir.path())
+            .expect_err("unknown metric");
+        assert_eq!(
+            err.to_string(),
+            "unknown metric `recall@10`: the runs have rmse, mae, ndcg@10"
+        );
+        assert!(std::fs::read_dir(dir.path()).expect("dir").next().is_none());
+    }
+}

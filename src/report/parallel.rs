@@ -1,0 +1,287 @@
+//! Parallel coordinates: every configuration as a line across one vertical axis per
+//! swept parameter and a last axis for the metric, coloured by the metric (darker is
+//! better, with a colour bar), so patterns across all parameters show at once.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::ReportError;
+use super::charts::{
+    HEIGHT, MARGIN, TICK_PX, WIDTH, abbreviate, draw_colour_bar, draw_err, folds_phrase,
+    titled_with_note,
+};
+use super::colormap::Scale;
+use super::compare::ConfigSummary;
+use super::font::{FAMILY, ensure_registered};
+use super::grid::Axis;
+use super::metric::Metric;
+
+/// Width of the colour-bar panel on the right.
+const BAR_PANEL: u32 = 170;
+
+/// One vertical axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParallelAxis {
+    /// The heading: parameter name (with `log` where it is) or the metric.
+    pub name: String,
+    /// Tick heights in [0, 1] (0 bottom) and labels.
+    pub ticks: Vec<(f64, String)>,
+}
+
+/// One configuration's line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParallelLine {
+    /// Height on each axis, in [0, 1]; the last is the metric (best at the top).
+    pub ys: Vec<f64>,
+    /// The metric's mean, which sets the colour.
+    pub value: f64,
+}
+
+/// Everything [`draw`] draws, decided by [`prepare`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParallelChart {
+    /// `<experiment>: parallel coordinates of test RMSE`.
+    pub title: String,
+    /// How to read it.
+    pub note: String,
+    /// The parameter axes, then the metric axis.
+    pub axes: Vec<ParallelAxis>,
+    /// Lines, worst first so the best are drawn on top.
+    pub lines: Vec<ParallelLine>,
+    /// The colour scale.
+    pub scale: Scale,
+    /// The colour bar's heading.
+    pub colour_desc: String,
+}
+
+/// Height in [0, 1] of `position` among `positions` (categorical: evenly spaced by
+/// index; numeric: by value between the smallest and largest); 0.5 for a single value.
+fn height(axis: &Axis, value: &serde_json::Value) -> Option<f64> {
+    let positions: Vec<f64> = axis
+        .values
+        .iter()
+        .filter_map(|v| axis.position(v))
+        .collect();
+    let lo = positions.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = positions.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let p = axis.position(value)?;
+    Some(if hi > lo { (p - lo) / (hi - lo) } else { 0.5 })
+}
+
+/// Prepares the parallel coordinates of `metric` over every swept parameter; `None`
+/// when nothing is swept or nothing has the metric.
+pub fn prepare(
+    experiment: &str,
+    summaries: &[ConfigSummary],
+    metric: &Metric,
+    axes: &[Axis],
+) -> Option<ParallelChart> {
+    if axes.is_empty() {
+        return None;
+    }
+    let values: Vec<f64> = summaries
+        .iter()
+        .map(|s| s.stat(metric.name()).mean)
+        .filter(|v| v.is_finite())
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    let scale = Scale::new(values.into_iter(), metric);
+    let mut lines: Vec<ParallelLine> = summaries
+        .iter()
+        .filter_map(|s| {
+            let value = s.stat(metric.name()).mean;
+            if !value.is_finite() {
+                return None;
+            }
+            let mut ys = Vec::with_capacity(axes.len() + 1);
+            for a in axes {
+                ys.push(s.param(&a.key).and_then(|v| height(a, v))?);
+            }
+            ys.push(1.0 - scale.t(value));
+            Some(ParallelLine { ys, value })
+        })
+        .collect();
+    // Worst first: the best lines are drawn last, on top.
+    lines.sort_by(|a, b| metric.compare(b.value, a.value));
+    let mut chart_axes: Vec<ParallelAxis> = axes
+        .iter()
+        .map(|a| ParallelAxis {
+            name: if a.log {
+                format!("{} (log)", a.name)
+            } else {
+                a.name.clone()
+            },
+            ticks: a
+                .values
+                .iter()
+                .filter_map(|v| {
+                    height(a, v).map(|h| (h, abbreviate(&super::compare::display_value(v), 14)))
+                })
+                .collect(),
+        })
+        .collect();
+    let (best, worst) = scale.best_worst();
+    chart_axes.push(ParallelAxis {
+        name: format!("test {}", metric.label()),
+        ticks: (0..=4)
+            .map(|k| {
+                let f = f64::from(k) / 4.0;
+                (1.0 - f, format!("{:.4}", best + (worst - best) * f))
+            })
+            .collect(),
+    });
+    Some(ParallelChart {
+        title: format!(
+            "{experiment}: parallel coordinates of test {}",
+            metric.label()
+        ),
+        note: format!(
+            "one line per configuration (mean over {}); last axis: the metric, best at the top; darker is better",
+            folds_phrase(summaries)
+        ),
+        axes: chart_axes,
+        lines,
+        scale,
+        colour_desc: format!("test {}", metric.label()),
+    })
+}
+
+/// Draws a [`ParallelChart`] as a PNG at `path`, the colour bar on the right.
+pub fn draw(chart: &ParallelChart, path: &Path) -> Result<(), ReportError> {
+    ensure_registered()?;
+    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err(path))?;
+    let area = titled_with_note(&root, &chart.title, &chart.note, path)?;
+    let (left, bar) = area.split_horizontally(WIDTH - BAR_PANEL);
+    let n = chart.axes.len().max(2) as f64;
+    // Room left and right of the outer axes for their tick labels, above for headings.
+    let mut plot = ChartBuilder::on(&left)
+        .margin(MARGIN)
+        .margin_top(40)
+        .margin_left(70)
+        .margin_right(90)
+        .build_cartesian_2d(0.0..n - 1.0, -0.03..1.03)
+        .map_err(draw_err(path))?;
+    for line in &chart.lines {
+        let colour = chart.scale.colour(line.value);
+        let points: Vec<(f64, f64)> = line
+            .ys
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| (i as f64, y))
+            .collect();
+        plot.draw_series(std::iter::once(PathElement::new(
+            points,
+            colour.stroke_width(3),
+        )))
+        .map_err(draw_err(path))?;
+    }
+    let heading = TextStyle::from((FAMILY, 15.0).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    let tick = TextStyle::from((FAMILY, TICK_PX).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, axis) in chart.axes.iter().enumerate() {
+        let x = i as f64;
+        plot.draw_series(std::iter::once(PathElement::new(
+            vec![(x, 0.0), (x, 1.0)],
+            BLACK.stroke_width(2),
+        )))
+        .map_err(draw_err(path))?;
+        let (hx, hy) = plot.backend_coord(&(x, 1.0));
+        root.draw(&Text::new(
+            axis.name.clone(),
+            (hx, hy - 14),
+            heading.clone(),
+        ))
+        .map_err(draw_err(path))?;
+        for (h, label) in &axis.ticks {
+            let (px, py) = plot.backend_coord(&(x, *h));
+            root.draw(&PathElement::new(vec![(px, py), (px + 6, py)], BLACK))
+                .map_err(draw_err(path))?;
+            // A white box under the label keeps it readable over the lines.
+            let w = (label.chars().count() as f64 * TICK_PX * 0.6) as i32 + 6;
+            root.draw(&Rectangle::new(
+                [(px + 7, py - 9), (px + 7 + w, py + 9)],
+                WHITE.mix(0.85).filled(),
+            ))
+            .map_err(draw_err(path))?;
+            root.draw(&Text::new(label.clone(), (px + 9, py), tick.clone()))
+                .map_err(draw_err(path))?;
+        }
+    }
+    draw_colour_bar(&bar, &chart.scale, &chart.colour_desc, path)?;
+    root.present().map_err(draw_err(path))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::compare::summarize;
+    use crate::report::grid;
+    use crate::store::records::{RunStatus, StoredRun};
+
+    fn run(id: i64, arch: &str, lr: f64, rmse: f64) -> StoredRun {
+        StoredRun {
+            id,
+            experiment: "e".into(),
+            key: format!("k{id}"),
+            params_json: format!(
+                r#"{{"model.architecture":"{arch}","training.learning_rate":{lr}}}"#
+            ),
+            config_json: "{}".into(),
+            fold: 0,
+            status: RunStatus::Finished,
+            rmse: Some(rmse),
+            mae: Some(rmse * 0.8),
+            best_epoch: Some(1),
+            seconds: Some(1.0),
+            error: None,
+            checkpoint: None,
+            metrics: Default::default(),
+        }
+    }
+
+    #[test]
+    fn lines_place_values_and_put_the_best_on_top() {
+        let s = summarize(&[
+            run(1, "dot-mf", 0.001, 1.00),
+            run(2, "dot-mf", 0.1, 0.90),
+            run(3, "biased-mf", 0.01, 0.80),
+            run(4, "ncf", 0.1, 0.85),
+        ]);
+        let axes = grid::axes(&s);
+        let chart = prepare("demo", &s, &Metric::rmse(), &axes).expect("chart");
+        assert_eq!(chart.title, "demo: parallel coordinates of test RMSE");
+        let names: Vec<&str> = chart.axes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["architecture", "learning_rate (log)", "test RMSE"]);
+        // Drawn worst first: dot-mf/0.001 (1.00) … biased-mf (0.80) last.
+        let values: Vec<f64> = chart.lines.iter().map(|l| l.value).collect();
+        assert_eq!(values, [1.00, 0.90, 0.85, 0.80]);
+        // biased-mf: architecture index 1 of 3 → 0.5; lr 0.01 halfway between 0.001
+        // and 0.1 on a log axis → 0.5; rmse best → top (1.0).
+        let best = &chart.lines[3];
+        assert!((best.ys[0] - 0.5).abs() < 1e-12);
+        assert!((best.ys[1] - 0.5).abs() < 1e-12);
+        assert_eq!(best.ys[2], 1.0);
+        assert_eq!(chart.lines[0].ys[2], 0.0);
+        // The metric axis is labelled best at the top.
+        assert_eq!(chart.axes[2].ticks[0], (1.0, "0.8000".to_string()));
+        assert_eq!(chart.axes[2].ticks[4], (0.0, "1.0000".to_string()));
+    }
+
+    #[test]
+    fn nothing_swept_draws_nothing() {
+        let s = summarize(&[StoredRun {
+            params_json: "{}".into(),
+            ..run(1, "x", 0.1, 0.9)
+        }]);
+        assert!(prepare("demo", &s, &Metric::rmse(), &grid::axes(&s)).is_none());
+    }
+}

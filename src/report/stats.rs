@@ -1,0 +1,555 @@
+//! The statistics behind `exp compare`: confidence intervals and paired tests over folds.
+//!
+//! Written out here rather than pulled from a crate because it is small and the report
+//! must say exactly what it computed: the Student-t distribution (through the
+//! regularised incomplete beta function), the normal distribution (through the
+//! regularised incomplete gamma function), a two-sided paired t-test and a two-sided
+//! Wilcoxon signed-rank test. The tests compare against reference values computed with
+//! `mpmath`, pasted in comments.
+
+use std::f64::consts::PI;
+
+/// Relative precision the series and continued fractions iterate to.
+const EPS: f64 = 1e-15;
+/// Iteration cap of the series and continued fractions (they converge in far fewer).
+const MAX_ITER: usize = 500;
+/// Largest number of non-zero differences the Wilcoxon test treats exactly.
+pub const WILCOXON_EXACT_MAX_N: usize = 25;
+
+/// ln Γ(x) for x > 0 (Lanczos approximation, g = 7, nine coefficients; ~15 digits).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 − x) = π / sin(πx).
+        return (PI / (PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = C[0];
+    let t = x + G + 0.5;
+    for (i, c) in C.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    0.5 * (2.0 * PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// The regularised incomplete beta function I_x(a, b) for a, b > 0 and x in [0, 1]
+/// (continued fraction, Numerical Recipes §6.4).
+pub fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    // The continued fraction converges fast for x < (a + 1) / (a + b + 2); use the
+    // symmetry I_x(a, b) = 1 − I_{1−x}(b, a) on the other side.
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_fraction(a, b, x) / a
+    } else {
+        1.0 - front * beta_fraction(b, a, 1.0 - x) / b
+    }
+}
+
+/// The continued fraction of [`incomplete_beta`] (modified Lentz's method).
+fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..=MAX_ITER {
+        let m = m as f64;
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        let del = d * c;
+        h *= del;
+        if (del - 1.0).abs() < EPS {
+            break;
+        }
+    }
+    h
+}
+
+/// The regularised upper incomplete gamma function Q(a, x) = Γ(a, x) / Γ(a), for a > 0
+/// and x ≥ 0 (series below a + 1, continued fraction above; Numerical Recipes §6.2).
+pub fn upper_incomplete_gamma(a: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 1.0;
+    }
+    let log_front = -x + a * x.ln() - ln_gamma(a);
+    if x < a + 1.0 {
+        let (mut ap, mut del) = (a, 1.0 / a);
+        let mut sum = del;
+        for _ in 0..MAX_ITER {
+            ap += 1.0;
+            del *= x / ap;
+            sum += del;
+            if del.abs() < sum.abs() * EPS {
+                break;
+            }
+        }
+        1.0 - sum * log_front.exp()
+    } else {
+        const TINY: f64 = 1e-300;
+        let mut b = x + 1.0 - a;
+        let mut c = 1.0 / TINY;
+        let mut d = 1.0 / b;
+        let mut h = d;
+        for i in 1..=MAX_ITER {
+            let an = -(i as f64) * (i as f64 - a);
+            b += 2.0;
+            d = an * d + b;
+            if d.abs() < TINY {
+                d = TINY;
+            }
+            c = b + an / c;
+            if c.abs() < TINY {
+                c = TINY;
+            }
+            d = 1.0 / d;
+            let del = d * c;
+            h *= del;
+            if (del - 1.0).abs() < EPS {
+                break;
+            }
+        }
+        log_front.exp() * h
+    }
+}
+
+/// Two-sided tail probability of a standard normal: P(|Z| ≥ |z|) = erfc(|z| / √2).
+pub fn normal_two_sided_p(z: f64) -> f64 {
+    if z.is_nan() {
+        return f64::NAN;
+    }
+    // erfc(y) = Q(1/2, y²), so erfc(|z| / √2) = Q(1/2, z² / 2).
+    upper_incomplete_gamma(0.5, z * z / 2.0)
+}
+
+/// Two-sided tail probability of Student's t with `df` degrees of freedom:
+/// P(|T| ≥ |t|) = I_{df / (df + t²)}(df / 2, 1 / 2).
+pub fn t_two_sided_p(t: f64, df: f64) -> f64 {
+    if t.is_nan() || df.is_nan() || df <= 0.0 {
+        return f64::NAN;
+    }
+    if t.is_infinite() {
+        return 0.0;
+    }
+    incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+}
+
+/// The quantile t such that P(|T| ≥ t) = `p` for Student's t with `df` degrees of
+/// freedom (bisection on [`t_two_sided_p`]); e.g. `t_critical(0.05, 4)` = 2.776 for a
+/// 95 % interval from 5 folds.
+pub fn t_critical(p: f64, df: f64) -> f64 {
+    if !(p > 0.0 && p < 1.0) || df.is_nan() || df <= 0.0 {
+        return f64::NAN;
+    }
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    while t_two_sided_p(hi, df) > p {
+        hi *= 2.0;
+        if hi > 1e12 {
+            return f64::INFINITY;
+        }
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if t_two_sided_p(mid, df) > p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= 1e-13 * hi {
+            break;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Half-width of the two-sided 95 % confidence interval of a mean of `n` values with
+/// sample standard deviation `std`: t₀.₉₇₅,ₙ₋₁ · std / √n. NaN for fewer than 2 values.
+pub fn ci95_half_width(std: f64, n: usize) -> f64 {
+    if n < 2 || !std.is_finite() {
+        return f64::NAN;
+    }
+    t_critical(0.05, (n - 1) as f64) * std / (n as f64).sqrt()
+}
+
+/// The result of [`paired_t_test`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TTest {
+    /// t = mean(d) / (sd(d) / √n) for the differences d = a − b.
+    pub t: f64,
+    /// Degrees of freedom, n − 1.
+    pub df: usize,
+    /// Two-sided p-value.
+    pub p: f64,
+}
+
+/// Paired (dependent-samples) t-test of `a` against `b`, two-sided, the same as
+/// `scipy.stats.ttest_rel(a, b)`. `None` with fewer than 2 pairs or unequal lengths.
+///
+/// When all differences are equal the statistic is undefined (scipy answers NaN): here
+/// equal differences of 0 give t = 0, p = 1 (no difference at all), and equal non-zero
+/// differences give t = ±∞, p = 0.
+pub fn paired_t_test(a: &[f64], b: &[f64]) -> Option<TTest> {
+    let n = a.len();
+    if n < 2 || b.len() != n {
+        return None;
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
+    let df = n - 1;
+    let se = (var / n as f64).sqrt();
+    let (t, p) = if se > 0.0 {
+        let t = mean / se;
+        (t, t_two_sided_p(t, df as f64))
+    } else if mean == 0.0 {
+        (0.0, 1.0)
+    } else {
+        (mean.signum() * f64::INFINITY, 0.0)
+    };
+    Some(TTest { t, df, p })
+}
+
+/// How [`wilcoxon_signed_rank`] computed its p-value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WilcoxonMethod {
+    /// The exact distribution of the statistic (n ≤ 25, no tied absolute differences).
+    Exact,
+    /// The normal approximation with the tie correction of the variance, no continuity
+    /// correction (scipy's `method="approx"`).
+    Normal,
+}
+
+impl WilcoxonMethod {
+    /// `exact` or `normal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WilcoxonMethod::Exact => "exact",
+            WilcoxonMethod::Normal => "normal",
+        }
+    }
+}
+
+/// The result of [`wilcoxon_signed_rank`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wilcoxon {
+    /// The statistic: min(W⁺, W⁻), the smaller of the rank sums of positive and negative
+    /// differences (scipy's two-sided `statistic`).
+    pub statistic: f64,
+    /// The number of non-zero differences ranked.
+    pub n: usize,
+    /// Two-sided p-value.
+    pub p: f64,
+    /// Exact distribution or normal approximation.
+    pub method: WilcoxonMethod,
+}
+
+/// Wilcoxon signed-rank test of `a` against `b` (paired), two-sided, the same as
+/// `scipy.stats.wilcoxon(a, b)` with its defaults: zero differences are dropped before
+/// ranking (Wilcoxon's method, `zero_method="wilcox"`, not Pratt's), tied absolute
+/// differences get their average rank, the p-value is exact for at most
+/// [`WILCOXON_EXACT_MAX_N`] differences without ties and otherwise from the normal
+/// approximation with tie correction and no continuity correction.
+///
+/// `None` with unequal lengths or when no non-zero difference is left.
+pub fn wilcoxon_signed_rank(a: &[f64], b: &[f64]) -> Option<Wilcoxon> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x - y)
+        .filter(|d| *d != 0.0 && !d.is_nan())
+        .collect();
+    let n = d.len();
+    if n == 0 {
+        return None;
+    }
+    let (ranks, tie_sizes) = average_ranks(&d.iter().map(|x| x.abs()).collect::<Vec<_>>());
+    let w_plus: f64 = d
+        .iter()
+        .zip(&ranks)
+        .filter(|(x, _)| **x > 0.0)
+        .map(|(_, r)| r)
+        .sum();
+    let total = (n * (n + 1)) as f64 / 2.0;
+    let statistic = w_plus.min(total - w_plus);
+    let ties = tie_sizes.iter().any(|&t| t > 1);
+    if n <= WILCOXON_EXACT_MAX_N && !ties {
+        // Without ties the ranks are 1..=n and the statistic an integer.
+        let counts = signed_rank_counts(n);
+        let t = statistic.round() as usize;
+        let below: f64 = counts.iter().take(t + 1).sum();
+        let p = (2.0 * below / 2f64.powi(n as i32)).min(1.0);
+        Some(Wilcoxon {
+            statistic,
+            n,
+            p,
+            method: WilcoxonMethod::Exact,
+        })
+    } else {
+        let nf = n as f64;
+        let mean = nf * (nf + 1.0) / 4.0;
+        let tie_term: f64 = tie_sizes
+            .iter()
+            .map(|&t| {
+                let t = t as f64;
+                t * t * t - t
+            })
+            .sum();
+        let var = nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0 - tie_term / 48.0;
+        let z = (statistic - mean) / var.sqrt();
+        Some(Wilcoxon {
+            statistic,
+            n,
+            p: normal_two_sided_p(z).min(1.0),
+            method: WilcoxonMethod::Normal,
+        })
+    }
+}
+
+/// Ranks of `values` (1-based, ascending, ties get the average of their ranks) and the
+/// sizes of the groups of tied values.
+fn average_ranks(values: &[f64]) -> (Vec<f64>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&i, &j| values[i].total_cmp(&values[j]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut groups = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && values[order[end]] == values[order[start]] {
+            end += 1;
+        }
+        // Positions start..end hold ranks start + 1 ..= end; their average:
+        let rank = (start + 1 + end) as f64 / 2.0;
+        for &i in &order[start..end] {
+            ranks[i] = rank;
+        }
+        groups.push(end - start);
+        start = end;
+    }
+    (ranks, groups)
+}
+
+/// `counts[s]`: how many of the 2ⁿ sign assignments of the ranks 1..=n give W⁺ = s (the
+/// number of subsets of {1, …, n} summing to s).
+fn signed_rank_counts(n: usize) -> Vec<f64> {
+    let max = n * (n + 1) / 2;
+    let mut counts = vec![0.0; max + 1];
+    counts[0] = 1.0;
+    for k in 1..=n {
+        for s in (k..=max).rev() {
+            counts[s] += counts[s - k];
+        }
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    //! Reference values were computed with mpmath 1.3 at 30 digits (`betainc`, `erfc`,
+    //! `findroot`) and, for the exact Wilcoxon p-values, by enumerating every subset of
+    //! ranks; the script is `scripts/stats-reference.py`. scipy computes the same
+    //! quantities (`ttest_rel`, `t.ppf`, `wilcoxon` with its defaults) by definition.
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn gamma_and_special_functions_match_references() {
+        // Γ(5) = 24, Γ(1/2) = √π
+        assert!(close(ln_gamma(5.0), 24f64.ln(), 1e-13));
+        assert!(close(ln_gamma(0.5), PI.sqrt().ln(), 1e-13));
+        // betainc(2, 3, 0, 0.4, regularized=True) = 0.5248
+        assert!(close(incomplete_beta(2.0, 3.0, 0.4), 0.5248, 1e-13));
+        // erfc(1/sqrt(2)) = 0.317310507862914102829534908736
+        assert!(close(
+            normal_two_sided_p(1.0),
+            0.317_310_507_862_914_1,
+            1e-13
+        ));
+        // erfc(3/sqrt(2)) = 0.00269979606326018905330362953519
+        assert!(close(
+            normal_two_sided_p(3.0),
+            0.002_699_796_063_260_189,
+            1e-15
+        ));
+        assert!(close(normal_two_sided_p(0.0), 1.0, 1e-15));
+    }
+
+    #[test]
+    fn student_t_matches_references() {
+        // P(|T| ≥ 2), 4 df = betainc(2, 1/2, 0, 4/(4 + 2²), regularized=True)
+        //   = 0.116116523516815594498944547369
+        assert!(close(
+            t_two_sided_p(2.0, 4.0),
+            0.116_116_523_516_815_6,
+            1e-13
+        ));
+        // 1 df is the Cauchy distribution: p = 1 − (2/π) atan(t); t = 1 → 0.5.
+        assert!(close(t_two_sided_p(1.0, 1.0), 0.5, 1e-13));
+        // t₀.₉₇₅ (findroot of p(t) = 0.05): 4 df 2.77644510519779435780310484675,
+        // 1 df 12.7062047361747046460216799788, 29 df 2.04522964213270429819377222151
+        assert!(close(t_critical(0.05, 4.0), 2.776_445_105_197_794, 1e-9));
+        assert!(close(t_critical(0.05, 1.0), 12.706_204_736_174_705, 1e-8));
+        assert!(close(t_critical(0.05, 29.0), 2.045_229_642_132_704, 1e-9));
+    }
+
+    #[test]
+    fn ci95_is_t_times_standard_error() {
+        // std 0.1 over 5 folds: 2.776445105197794 · 0.1 / √5 = 0.124166399820376457
+        assert!(close(
+            ci95_half_width(0.1, 5),
+            0.124_166_399_820_376_46,
+            1e-10
+        ));
+        assert!(ci95_half_width(0.1, 1).is_nan());
+    }
+
+    #[test]
+    fn paired_t_test_matches_references() {
+        // a = [0.90, 0.85, 0.88, 0.92, 0.87], b = [0.88, 0.84, 0.85, 0.91, 0.86]
+        // d = a − b = [0.02, 0.01, 0.03, 0.01, 0.01]; mean 0.016;
+        // sd = sqrt((0.004² + 0.006² + 0.014² + 0.006² + 0.006²) / 4) = sqrt(0.00008)
+        //    = 0.0089443; se = sd / √5 = 0.004; t = 0.016 / 0.004 = 4.0, df = 4;
+        // p = betainc(2, 1/2, 0, 4/(4 + 16)) = 0.016130089900092533579963585758
+        let a = [0.90, 0.85, 0.88, 0.92, 0.87];
+        let b = [0.88, 0.84, 0.85, 0.91, 0.86];
+        let r = paired_t_test(&a, &b).expect("5 pairs");
+        assert!(close(r.t, 4.0, 1e-9), "{r:?}");
+        assert_eq!(r.df, 4);
+        assert!(close(r.p, 0.016_130_089_900_092_534, 1e-10), "{r:?}");
+        // Reversed order: t changes sign, p does not.
+        let r2 = paired_t_test(&b, &a).expect("5 pairs");
+        assert!(close(r2.t, -4.0, 1e-9) && close(r2.p, r.p, 1e-15));
+        // a = [1, 2, 3], b = [1.5, 2.1, 3.9]: d = [−0.5, −0.1, −0.9], mean −0.5, sd 0.4,
+        // t = −0.5 / (0.4 / √3) = −2.16506350946109661690930792688, df 2,
+        // p = 0.162781641721078636231480602773
+        let r = paired_t_test(&[1.0, 2.0, 3.0], &[1.5, 2.1, 3.9]).expect("3 pairs");
+        assert!(close(r.t, -2.165_063_509_461_096_6, 1e-12), "{r:?}");
+        assert!(close(r.p, 0.162_781_641_721_078_64, 1e-12), "{r:?}");
+    }
+
+    #[test]
+    fn paired_t_test_edge_cases() {
+        assert_eq!(paired_t_test(&[1.0], &[2.0]), None);
+        assert_eq!(paired_t_test(&[1.0, 2.0], &[2.0]), None);
+        let same = paired_t_test(&[1.0, 2.0], &[1.0, 2.0]).expect("pairs");
+        assert_eq!((same.t, same.p), (0.0, 1.0));
+        let shifted = paired_t_test(&[2.0, 3.0], &[1.0, 2.0]).expect("pairs");
+        assert_eq!((shifted.t, shifted.p), (f64::INFINITY, 0.0));
+    }
+
+    #[test]
+    fn wilcoxon_exact_matches_enumeration() {
+        // a = [1, 2, 3, 4, 5], b = [1.1, 2.3, 2.8, 4.4, 5.5]
+        // d = [−0.1, −0.3, 0.2, −0.4, −0.5]; ranks of |d| = [1, 3, 2, 4, 5]
+        // W+ = 2 (only d = 0.2), W− = 13, statistic = min = 2.
+        // Exact: subsets of {1..5} with sum ≤ 2: {}, {1}, {2} → 3 of 32;
+        // p = 2 · 3/32 = 0.1875
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let b = [1.1, 2.3, 2.8, 4.4, 5.5];
+        let r = wilcoxon_signed_rank(&a, &b).expect("5 differences");
+        assert_eq!(r.method, WilcoxonMethod::Exact);
+        assert_eq!((r.statistic, r.n), (2.0, 5));
+        assert!(close(r.p, 0.1875, 1e-15), "{r:?}");
+        // All five of one sign: W+ = 0; p = 2 · 1/32 = 0.0625, the smallest p five folds
+        // can give.
+        let r = wilcoxon_signed_rank(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 4.0, 6.0, 8.0, 10.0])
+            .expect("5");
+        assert!(close(r.p, 0.0625, 1e-15) && r.statistic == 0.0, "{r:?}");
+        // A zero difference is dropped (Wilcoxon's method): d = [0, 1, 2, −3] → n = 3,
+        // ranks 1, 2, 3; W+ = 3, W− = 3, statistic 3; subsets of {1,2,3} with sum ≤ 3:
+        // {}, {1}, {2}, {3}, {1,2} → 5 of 8; p = min(1, 2 · 5/8) = 1
+        let r = wilcoxon_signed_rank(&[0.0, 1.0, 2.0, -3.0], &[0.0; 4]).expect("3");
+        assert_eq!((r.n, r.statistic, r.p), (3, 3.0, 1.0));
+        // n = 10, one negative difference of rank 3:
+        // d = [1, 2, −3, 4, …, 10] → W− = 3; subsets summing to ≤ 3:
+        // {}, {1}, {2}, {3}, {1,2} → 5 of 1024; p = 10/1024 = 0.009765625
+        let d = [1.0, 2.0, -3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        let r = wilcoxon_signed_rank(&d, &[0.0; 10]).expect("10");
+        assert!(close(r.p, 0.009_765_625, 1e-15), "{r:?}");
+    }
+
+    #[test]
+    fn wilcoxon_normal_approximation_with_ties() {
+        // d = [2, 1, 3, 1, 1]: the three 1s share ranks 1..3 → 2 each; 2 → 4; 3 → 5.
+        // W+ = 15, W− = 0, statistic 0. Ties → normal approximation:
+        // mean = 5·6/4 = 7.5; var = 5·6·11/24 − (3³ − 3)/48 = 13.75 − 0.5 = 13.25;
+        // z = −7.5 / √13.25; p = erfc(7.5 / √13.25 / √2) = 0.0393595088882497245698803734
+        let r = wilcoxon_signed_rank(&[2.0, 1.0, 3.0, 1.0, 1.0], &[0.0; 5]).expect("5");
+        assert_eq!(r.method, WilcoxonMethod::Normal);
+        assert_eq!((r.statistic, r.n), (0.0, 5));
+        assert!(close(r.p, 0.039_359_508_888_249_72, 1e-12), "{r:?}");
+    }
+
+    #[test]
+    fn wilcoxon_beyond_25_uses_the_normal_approximation() {
+        // d = 1..=30, all positive, no ties: W− = 0, n = 30;
+        // mean = 30·31/4 = 232.5; var = 30·31·61/24 = 2363.75;
+        // p = erfc(232.5 / √2363.75 / √2) = 1.73439762832057638515788033712e-6
+        let d: Vec<f64> = (1..=30).map(f64::from).collect();
+        let r = wilcoxon_signed_rank(&d, &[0.0; 30]).expect("30");
+        assert_eq!(r.method, WilcoxonMethod::Normal);
+        assert!(close(r.p, 1.734_397_628_320_576_4e-6, 1e-17), "{r:?}");
+    }
+
+    #[test]
+    fn wilcoxon_edge_cases() {
+        assert_eq!(wilcoxon_signed_rank(&[1.0, 2.0], &[1.0, 2.0]), None);
+        assert_eq!(wilcoxon_signed_rank(&[1.0], &[1.0, 2.0]), None);
+    }
+
+    #[test]
+    fn ranks_average_ties() {
+        let (r, g) = average_ranks(&[3.0, 1.0, 1.0, 2.0]);
+        assert_eq!(r, [4.0, 1.5, 1.5, 3.0]);
+        assert_eq!(g, [2, 1, 1]);
+        // Subset sums of {1, 2, 3}: 0, 1, 2, 3, 3, 4, 5, 6
+        assert_eq!(signed_rank_counts(3), [1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0]);
+    }
+}
