@@ -13,6 +13,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::fused_dot::{DotHead, row_dot};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
@@ -63,9 +64,8 @@ impl RatingModel for BiasedMf {
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
         let u = self.params.gather(self.users, &batch.users, tape)?;
         let v = self.params.gather(self.items, &batch.items, tape)?;
-        let logit = (u * v)?.sum(1)?;
         let (lo, hi) = self.range;
-        candle_nn::ops::sigmoid(&logit)?.affine((hi - lo) as f64, lo as f64)
+        row_dot(&u, &v, DotHead::ScaledSigmoid { lo, hi })
     }
 
     /// The scaled sigmoid of `U[users] · Vᵀ` (biases included by the bias trick).

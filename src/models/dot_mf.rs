@@ -6,6 +6,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::fused_dot::{DotHead, row_dot};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
@@ -52,7 +53,7 @@ impl RatingModel for DotMf {
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
         let u = self.params.gather(self.users, &batch.users, tape)?;
         let v = self.params.gather(self.items, &batch.items, tape)?;
-        (u * v)?.sum(1)
+        row_dot(&u, &v, DotHead::Offset(0.0))
     }
 
     /// `U[users] · Vᵀ`: one matrix product.

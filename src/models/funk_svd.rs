@@ -17,6 +17,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::fused_dot::{DotHead, row_dot};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
@@ -70,7 +71,7 @@ impl RatingModel for FunkSvd {
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
         let u = self.params.gather(self.users, &batch.users, tape)?;
         let v = self.params.gather(self.items, &batch.items, tape)?;
-        (u * v)?.sum(1)?.affine(1.0, self.mean as f64)
+        row_dot(&u, &v, DotHead::Offset(self.mean))
     }
 
     /// `μ + U[users] · Vᵀ` (biases included by the bias trick).
