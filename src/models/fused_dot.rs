@@ -46,7 +46,7 @@ impl DotHead {
     /// The head with candle's generic operations, for devices without the fused op.
     fn generic(self, z: &Tensor) -> Result<Tensor> {
         match self {
-            DotHead::Offset(c) if c == 0.0 => Ok(z.clone()),
+            DotHead::Offset(0.0) => Ok(z.clone()),
             DotHead::Offset(c) => z.affine(1.0, c as f64),
             DotHead::ScaledSigmoid { lo, hi } => {
                 candle_nn::ops::sigmoid(z)?.affine((hi - lo) as f64, lo as f64)
