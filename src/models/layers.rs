@@ -4,7 +4,7 @@
 //! Layers are plain structs built by a free function that registers their variables in
 //! the model's [`Params`], as candle-nn builds layers from a `VarBuilder`.
 
-use candle_core::{Result, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, Var, bail};
 use rand::Rng;
 
 use super::params::{Init, Params, Tape};
@@ -44,7 +44,151 @@ impl Linear {
     /// # Shapes
     /// `x`: `(B, in)` → `(B, out)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+        bias_add(&x.matmul(&self.weight.t()?)?, &self.bias)
+    }
+}
+
+/// `x + b` for `x` of shape `(B, n)` and `b` of shape `(n,)`, differentiable in both.
+///
+/// candle's `broadcast_add` gets the bias gradient by a generic strided sum over the
+/// batch axis, which profiled as a quarter of an MLP epoch at batch 64; on the CPU this
+/// sums the columns in one contiguous pass instead.
+pub fn bias_add(x: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.is_contiguous() && x.rank() == 2 {
+        x.apply_op2(b, BiasAdd)
+    } else {
+        x.broadcast_add(b)
+    }
+}
+
+/// The forward op of [`bias_add`].
+struct BiasAdd;
+
+/// `(values, columns)` of a contiguous f32 operand whose last dimension is the columns.
+fn columns<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<(&'a [f32], usize)> {
+    let (CpuStorage::F32(v), Some((a, b)), Some(&n)) = (s, l.contiguous_offsets(), l.dims().last())
+    else {
+        bail!("{op}: expected contiguous f32 operands");
+    };
+    Ok((&v[a..b], n))
+}
+
+impl CustomOp2 for BiasAdd {
+    fn name(&self) -> &'static str {
+        "bias-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, n) = columns(s1, l1, self.name())?;
+        let (b, m) = columns(s2, l2, self.name())?;
+        if n != m || b.len() != n {
+            bail!("bias-add: {n} columns and a bias of {}", b.len());
+        }
+        let mut out = Vec::with_capacity(x.len());
+        for row in x.chunks_exact(n.max(1)) {
+            out.extend(row.iter().zip(b).map(|(x, b)| x + b));
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad_b = grad_res.contiguous()?.apply_op1_no_bwd(&ColumnSums)?;
+        Ok((Some(grad_res.clone()), Some(grad_b)))
+    }
+}
+
+/// `max(x, 0)` element-wise, differentiable (gradient 0 at 0, as candle's own).
+///
+/// candle's `relu` backward builds a comparison mask with its generic (unvectorised)
+/// binary kernel, then converts and multiplies it: 14% of an MLP epoch in a profile. On
+/// the CPU the backward pass here is one loop over the output and its gradient.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.is_contiguous() {
+        x.apply_op1(Relu)
+    } else {
+        x.relu()
+    }
+}
+
+/// The forward op of [`relu`].
+struct Relu;
+
+impl CustomOp1 for Relu {
+    fn name(&self) -> &'static str {
+        "relu"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (x, _) = columns(s, l, self.name())?;
+        let out = x.iter().map(|&v| v.max(0.0)).collect();
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(
+            grad_res.contiguous()?.apply_op2_no_bwd(res, &ReluGrad)?,
+        ))
+    }
+}
+
+/// `g` where the ReLU's output is positive, else 0.
+struct ReluGrad;
+
+impl CustomOp2 for ReluGrad {
+    fn name(&self) -> &'static str {
+        "relu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (g, _) = columns(s1, l1, self.name())?;
+        let (y, _) = columns(s2, l2, self.name())?;
+        if g.len() != y.len() {
+            bail!("relu-grad: {} gradients for {} outputs", g.len(), y.len());
+        }
+        let out = g
+            .iter()
+            .zip(y)
+            .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 })
+            .collect();
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// The sum of each column of a `(B, n)` tensor: the bias gradient.
+struct ColumnSums;
+
+impl CustomOp1 for ColumnSums {
+    fn name(&self) -> &'static str {
+        "column-sums"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (g, n) = columns(s, l, self.name())?;
+        let mut sums = vec![0.0f32; n];
+        for row in g.chunks_exact(n.max(1)) {
+            for (s, g) in sums.iter_mut().zip(row) {
+                *s += g;
+            }
+        }
+        Ok((CpuStorage::F32(sums), Shape::from(n)))
     }
 }
 
@@ -113,7 +257,7 @@ impl ReluStack {
     pub fn forward(&self, x: &Tensor, tape: &Tape) -> Result<Tensor> {
         let mut x = x.clone();
         for (layer, p) in &self.hidden {
-            x = dropout(&layer.forward(&x)?.relu()?, *p, tape)?;
+            x = dropout(&relu(&layer.forward(&x)?)?, *p, tape)?;
         }
         self.output.forward(&x)?.squeeze(1)
     }
@@ -134,6 +278,41 @@ mod tests {
     use super::*;
     use candle_core::Device;
     use rand::SeedableRng;
+
+    #[test]
+    fn relu_value_and_gradient_by_hand() {
+        // x = [−1, 0, 2, 3] → [0, 0, 2, 3]; loss Σ w ⊙ relu(x) with w = [5, 6, 7, 8] has
+        // gradient w where x > 0, 0 elsewhere (0 at x = 0, as candle's relu).
+        let dev = &Device::Cpu;
+        let x = Var::new(&[-1.0f32, 0.0, 2.0, 3.0], dev).unwrap();
+        let y = relu(x.as_tensor()).unwrap();
+        assert_eq!(y.to_vec1::<f32>().unwrap(), [0.0, 0.0, 2.0, 3.0]);
+        let w = Tensor::new(&[5.0f32, 6.0, 7.0, 8.0], dev).unwrap();
+        let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(g, [0.0, 0.0, 7.0, 8.0]);
+    }
+
+    #[test]
+    fn bias_add_value_and_gradients_by_hand() {
+        // x = [[1, 2], [3, 4], [5, 6]], b = [10, −1] → x + b row by row. With the loss
+        // Σ w ⊙ (x + b), w = [[1, 2], [3, 4], [5, 6]]: ∂/∂x = w, ∂/∂b = column sums of w
+        // = [1 + 3 + 5, 2 + 4 + 6] = [9, 12].
+        let dev = &Device::Cpu;
+        let x = Var::new(&[[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]], dev).unwrap();
+        let b = Var::new(&[10.0f32, -1.0], dev).unwrap();
+        let y = bias_add(x.as_tensor(), b.as_tensor()).unwrap();
+        assert_eq!(
+            y.to_vec2::<f32>().unwrap(),
+            [[11.0, 1.0], [13.0, 3.0], [15.0, 5.0]]
+        );
+        let w = x.as_tensor().detach();
+        let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let gx = grads.get(x.as_tensor()).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(gx, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+        let gb = grads.get(b.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(gb, [9.0, 12.0]);
+    }
 
     #[test]
     fn linear_is_x_times_w_transposed_plus_b() {

@@ -281,7 +281,7 @@ impl Tower {
                 .matmul(layer.weight.as_tensor())?
                 .broadcast_add(layer.bias.as_tensor())?;
             if k < last {
-                x = x.relu()?;
+                x = super::layers::relu(&x)?;
             }
             x = super::layers::dropout(&x, layer.dropout as f64, tape)?;
         }
