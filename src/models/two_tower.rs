@@ -277,9 +277,10 @@ impl Tower {
         let mut x = x.clone();
         let last = self.layers.len().saturating_sub(1);
         for (k, layer) in self.layers.iter().enumerate() {
-            x = x
-                .matmul(layer.weight.as_tensor())?
-                .broadcast_add(layer.bias.as_tensor())?;
+            x = super::layers::bias_add(
+                &x.matmul(layer.weight.as_tensor())?,
+                layer.bias.as_tensor(),
+            )?;
             if k < last {
                 x = super::layers::relu(&x)?;
             }
