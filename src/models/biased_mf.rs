@@ -73,7 +73,7 @@ impl RatingModel for BiasedMf {
         super::expect_items(n_items, self.params.tables()[self.items.0].rows())?;
         let logit = self.params.dot_all(self.users, users, self.items)?;
         let (lo, hi) = self.range;
-        candle_nn::ops::sigmoid(&logit)?.affine((hi - lo) as f64, lo as f64)
+        super::layers::scaled_sigmoid(&logit, lo, hi)
     }
 
     /// The item factors, without the constant and bias columns.

@@ -48,9 +48,7 @@ impl DotHead {
         match self {
             DotHead::Offset(0.0) => Ok(z.clone()),
             DotHead::Offset(c) => z.affine(1.0, c as f64),
-            DotHead::ScaledSigmoid { lo, hi } => {
-                candle_nn::ops::sigmoid(z)?.affine((hi - lo) as f64, lo as f64)
-            }
+            DotHead::ScaledSigmoid { lo, hi } => super::layers::scaled_sigmoid(z, lo, hi),
         }
     }
 }

@@ -122,6 +122,83 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// `lo + (hi − lo) · σ(x)` element-wise, differentiable: the output head that keeps
+/// predictions inside the rating range.
+///
+/// On the CPU one op forward and one backward (the slope comes from the output,
+/// `(y − lo)(hi − y)/(hi − lo)`), where candle's sigmoid and affine take two each.
+pub fn scaled_sigmoid(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
+    if x.device().is_cpu() && x.is_contiguous() {
+        x.apply_op1(ScaledSigmoid { lo, hi })
+    } else {
+        candle_nn::ops::sigmoid(x)?.affine((hi - lo) as f64, lo as f64)
+    }
+}
+
+/// The forward op of [`scaled_sigmoid`]; also its backward, as `grad` (see
+/// [`ScaledSigmoidGrad`]).
+#[derive(Clone, Copy)]
+struct ScaledSigmoid {
+    lo: f32,
+    hi: f32,
+}
+
+impl CustomOp1 for ScaledSigmoid {
+    fn name(&self) -> &'static str {
+        "scaled-sigmoid"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (x, _) = columns(s, l, self.name())?;
+        let (lo, span) = (self.lo, self.hi - self.lo);
+        let out = x.iter().map(|&v| lo + span / (1.0 + (-v).exp())).collect();
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(
+            grad_res
+                .contiguous()?
+                .apply_op2_no_bwd(res, &ScaledSigmoidGrad(*self))?,
+        ))
+    }
+}
+
+/// `g · (y − lo)(hi − y)/(hi − lo)`: the gradient through [`scaled_sigmoid`].
+struct ScaledSigmoidGrad(ScaledSigmoid);
+
+impl CustomOp2 for ScaledSigmoidGrad {
+    fn name(&self) -> &'static str {
+        "scaled-sigmoid-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (g, _) = columns(s1, l1, self.name())?;
+        let (y, _) = columns(s2, l2, self.name())?;
+        if g.len() != y.len() {
+            bail!(
+                "{}: {} gradients for {} outputs",
+                self.name(),
+                g.len(),
+                y.len()
+            );
+        }
+        let ScaledSigmoid { lo, hi } = self.0;
+        let out = g
+            .iter()
+            .zip(y)
+            .map(|(&g, &y)| g * (y - lo) * (hi - y) / (hi - lo))
+            .collect();
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
 /// The forward op of [`relu`].
 struct Relu;
 
@@ -278,6 +355,32 @@ mod tests {
     use super::*;
     use candle_core::Device;
     use rand::SeedableRng;
+
+    #[test]
+    fn scaled_sigmoid_matches_candle_sigmoid_and_affine() {
+        let dev = &Device::Cpu;
+        let values = [-3.0f32, -0.5, 0.0, 0.7, 4.0];
+        let run = |f: &dyn Fn(&Tensor) -> Result<Tensor>| {
+            let x = Var::new(&values, dev).unwrap();
+            let y = f(x.as_tensor()).unwrap();
+            let w = Tensor::new(&[1.0f32, 2.0, 3.0, 4.0, 5.0], dev).unwrap();
+            let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+            (y.to_vec1::<f32>().unwrap(), g)
+        };
+        let fused = run(&|x| scaled_sigmoid(x, 0.5, 5.0));
+        let generic = run(&|x| candle_nn::ops::sigmoid(x)?.affine(4.5, 0.5));
+        for (a, b) in fused
+            .0
+            .iter()
+            .chain(&fused.1)
+            .zip(generic.0.iter().chain(&generic.1))
+        {
+            assert!((a - b).abs() < 1e-5, "{fused:?} vs {generic:?}");
+        }
+        // σ(0) = ½ → 0.5 + 4.5 · ½ = 2.75.
+        assert!((fused.0[2] - 2.75).abs() < 1e-6);
+    }
 
     #[test]
     fn relu_value_and_gradient_by_hand() {

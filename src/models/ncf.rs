@@ -80,7 +80,7 @@ impl RatingModel for Ncf {
         let x = layers::dropout(&Tensor::cat(&[u, v], 1)?, self.embedding_dropout, tape)?;
         let logit = self.stack.forward(&x, tape)?;
         let (lo, hi) = self.range;
-        candle_nn::ops::sigmoid(&logit)?.affine((hi - lo) as f64, lo as f64)
+        layers::scaled_sigmoid(&logit, lo, hi)
     }
 
     fn params(&self) -> &Params {
