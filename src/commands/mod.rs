@@ -1,7 +1,9 @@
 //! One file per subcommand; [`dispatch`] routes the parsed command line to it.
 
 pub mod compare;
+pub mod progress;
 pub mod run;
+pub mod status;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -14,5 +16,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Validate(args) => validate::validate(&args),
+        Command::Status(args) => status::status(&args),
     }
 }

@@ -85,6 +85,7 @@ fn valid_file_parses_to_the_expected_spec() {
             seed: 7,
             source_path: PathBuf::from(FILE),
             source_text: text.clone(),
+            devices: Vec::new(),
             base: RunConfig {
                 data: DataSpec {
                     dataset: DatasetName::Ml100k,
