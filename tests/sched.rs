@@ -123,8 +123,9 @@ fn a_sweep_killed_with_sigkill_resumes_and_trains_every_run_once() {
         finished_before < RUNS,
         "the sweep ended before it was killed"
     );
-    // The run it was training is left `running`, owned by a dead pid.
-    assert_eq!(sweep.count("running"), 1);
+    // The run it was training (if the kill did not fall between two runs) is left
+    // `running`, owned by a dead pid.
+    assert!(sweep.count("running") <= 1);
 
     let again = sweep.run(&[]);
     let stderr = text(&again.stderr);
