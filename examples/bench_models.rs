@@ -85,6 +85,7 @@ fn bench(file: &Path) -> anyhow::Result<()> {
                 &config.training,
                 train_data,
                 &mut rng,
+                &std::sync::atomic::AtomicBool::new(false),
                 |_| {},
             )?
         }

@@ -83,6 +83,7 @@ fn main() -> anyhow::Result<()> {
         &training,
         data,
         &mut rng,
+        &std::sync::atomic::AtomicBool::new(false),
         |_| {},
     )?;
     bench(

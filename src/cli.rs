@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::spec::DeviceSpec;
+
 /// Default database, relative to the current directory.
 pub const DEFAULT_DB: &str = "results/exp.sqlite";
 
@@ -22,9 +24,12 @@ pub struct Cli {
 pub enum Command {
     /// Expand an experiment file's grid and train every run, storing results in SQLite.
     #[command(
-        after_help = "Example:\n  exp run experiments/sweep.toml\n  exp run experiments/sweep.toml --db results/exp.sqlite --jobs 2\n\n\
+        after_help = "Example:\n  exp run experiments/sweep.toml\n  exp run experiments/sweep.toml --db results/exp.sqlite --jobs 2\n  exp run experiments/sweep.toml --devices cpu:2,cuda:0\n\n\
 Runs already finished in the database (same configuration, seed and fold) are skipped, so\n\
-re-running an interrupted sweep resumes it. Charts are written to <db dir>/<experiment>/."
+re-running an interrupted sweep resumes it (failed and interrupted runs train again;\n\
+--force retrains everything). Several exp run processes may share one database: each run\n\
+is trained once. Ctrl-C stops the sweep, marking running runs interrupted. Charts are\n\
+written to <db dir>/<experiment>/."
     )]
     Run(RunArgs),
     /// Rank an experiment's configurations by a metric over folds, with confidence
@@ -57,6 +62,9 @@ training time with the Pareto front, and parallel coordinates."
     /// Data sets: download the GroupLens sets, describe any data set.
     #[command(subcommand)]
     Data(DataCommand),
+    /// List the experiments in a database with their run counts by status.
+    #[command(after_help = "Example:\n  exp status\n  exp status --db results/exp.sqlite")]
+    Status(StatusArgs),
 }
 
 /// `exp data …`.
@@ -133,9 +141,25 @@ pub struct RunArgs {
     /// SQLite database to write (created if missing).
     #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,
-    /// Runs trained in parallel (default: the number of CPU cores).
-    #[arg(long, short = 'j')]
+    /// Runs trained in parallel on the CPU: shorthand for the device `cpu:N` (keeps the
+    /// file's CUDA devices). Default: one per core.
+    #[arg(long, short = 'j', conflicts_with = "devices")]
     pub jobs: Option<usize>,
+    /// Devices to train on, comma-separated: `cpu`, `cpu:N` (N parallel runs) or
+    /// `cuda:I` (GPU I). Default: the file's `experiment.devices`, else `cpu`.
+    #[arg(long, value_delimiter = ',', value_name = "DEVICE,...")]
+    pub devices: Option<Vec<DeviceSpec>>,
+    /// Retrain every run of the grid, finished ones included.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `exp status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// SQLite database to read.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
 }
 
 /// `exp compare`.

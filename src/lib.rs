@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! experiment TOML ─► config (raw → validated) ─► sweep (grid → RunSpecs with stable keys)
-//!       ─► data (load → index → split) ─► scheduler (parallel runs)
+//!       ─► data (load → index → split) ─► scheduler (device workers, resume, stop)
 //!       ─► train (model + optimiser + loss) ─► metrics ─► store (SQLite)
 //!       ─► report (compare tables, PNG charts)
 //! ```

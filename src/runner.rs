@@ -3,9 +3,9 @@
 //! The scheduler calls runs through the [`Executor`] trait, so the whole pipeline can be
 //! tested with a mock executor that trains nothing.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use candle_core::Device;
@@ -40,32 +40,49 @@ pub struct RunResult {
     pub metrics: Vec<(String, f64)>,
 }
 
+/// Where a run trains and how it learns that it must stop: given by the scheduler's
+/// worker to each run it executes.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnv<'a> {
+    /// The worker's device (CPU, or the CUDA GPU it owns).
+    pub device: &'a Device,
+    /// Raised when the sweep is asked to stop; training checks it before every batch.
+    pub stop: &'a AtomicBool,
+}
+
+/// Why a run did not finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// It failed (divergence, bad data, a panic): the human-readable reason. It fails
+    /// that run only.
+    Failed(String),
+    /// It was stopped on request; the reason says where.
+    Interrupted(String),
+}
+
 /// Runs one [`RunSpec`] on its data set.
 pub trait Executor: Sync {
-    /// Trains and scores `run`, calling `on_epoch` after each epoch; an `Err` is the
-    /// human-readable reason the run failed (it fails that run only).
+    /// Trains and scores `run` on `env.device`, calling `on_epoch` after each epoch and
+    /// stopping with [`RunError::Interrupted`] soon after `env.stop` is raised.
     fn execute(
         &self,
         run: &RunSpec,
         data: &Dataset,
+        env: &RunEnv<'_>,
         on_epoch: &mut dyn FnMut(&EpochRecord),
-    ) -> Result<RunResult, String>;
+    ) -> Result<RunResult, RunError>;
 }
 
-/// Trains runs with candle on the CPU.
-#[derive(Debug, Clone)]
+/// Trains runs with candle on the device each worker gives it.
+#[derive(Debug, Clone, Default)]
 pub struct CandleExecutor {
-    device: Device,
     checkpoints: Option<PathBuf>,
 }
 
 impl CandleExecutor {
-    /// An executor training on the CPU that saves no weights.
-    pub fn cpu() -> Self {
-        CandleExecutor {
-            device: Device::Cpu,
-            checkpoints: None,
-        }
+    /// An executor that saves no weights.
+    pub fn new() -> Self {
+        CandleExecutor::default()
     }
 
     /// Saves each finished run's reported weights as `<dir>/<run key>.safetensors`.
@@ -80,17 +97,11 @@ impl Executor for CandleExecutor {
         &self,
         run: &RunSpec,
         data: &Dataset,
+        env: &RunEnv<'_>,
         on_epoch: &mut dyn FnMut(&EpochRecord),
-    ) -> Result<RunResult, String> {
-        // A panic in one run must fail that run, not the sweep.
-        catch_unwind(AssertUnwindSafe(|| self.train(run, data, on_epoch))).unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
-            Err(format!("internal error (panic): {message}"))
-        })
+    ) -> Result<RunResult, RunError> {
+        // (The scheduler catches a panic here and fails only this run.)
+        self.train(run, data, env, on_epoch)
     }
 }
 
@@ -99,25 +110,27 @@ impl CandleExecutor {
         &self,
         run: &RunSpec,
         data: &Dataset,
+        env: &RunEnv<'_>,
         on_epoch: &mut dyn FnMut(&EpochRecord),
-    ) -> Result<RunResult, String> {
+    ) -> Result<RunResult, RunError> {
+        let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
         let started = Instant::now();
         let split = split_for(run, data.ratings.len());
         if split.train.is_empty() || split.test.is_empty() {
-            return Err(format!(
+            return Err(RunError::Failed(format!(
                 "the split left {} training and {} test ratings; both must be non-empty",
                 split.train.len(),
                 split.test.len()
-            ));
+            )));
         }
         let ratings = &data.ratings;
-        let ctx = model_context(run, data, &split.train, &self.device);
+        let ctx = model_context(run, data, &split.train, env.device);
         // One stream for initialisation, another for shuffling, both from the run's seed
         // and fold, so a run is reproducible on its own whatever else runs beside it.
         let mut init_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 0));
         let mut shuffle_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 1));
         let model =
-            models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| e.to_string())?;
+            models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| failed(&e))?;
         let on_report = |report: &train::EpochReport| {
             on_epoch(&EpochRecord {
                 epoch: report.epoch,
@@ -138,35 +151,41 @@ impl CandleExecutor {
         };
         let trained = match model.fit_closed_form(ratings, &split.train) {
             Some(fitted) => {
-                fitted.map_err(|e| e.to_string())?;
+                fitted.map_err(|e| failed(&e))?;
                 train::closed_form_report(model.as_ref(), train_data, started, on_report)
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| failed(&e))?
             }
             None => {
                 let mut optimizer = train::optimizer(&run.config.training, model.params())
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| failed(&e))?;
                 train::train(
                     model.as_ref(),
                     optimizer.as_mut(),
                     &run.config.training,
                     train_data,
                     &mut shuffle_rng,
+                    env.stop,
                     on_report,
                 )
-                .map_err(|e| e.to_string())?
+                .map_err(|e| match e {
+                    train::TrainError::Interrupted { .. } => RunError::Interrupted(e.to_string()),
+                    e => failed(&e),
+                })?
             }
         };
-        let best = trained.best().ok_or("no epoch was trained")?;
+        let best = trained
+            .best()
+            .ok_or_else(|| RunError::Failed("no epoch was trained".into()))?;
         let checkpoint = match &self.checkpoints {
             Some(dir) if model.params().count() > 0 => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    RunError::Failed(format!("cannot create {}: {e}", dir.display()))
+                })?;
                 let path = dir.join(format!("{}.safetensors", run.key));
-                let extras = model.checkpoint_extras().map_err(|e| e.to_string())?;
-                model
-                    .params()
-                    .save(&path, extras)
-                    .map_err(|e| format!("cannot save weights to {}: {e}", path.display()))?;
+                let extras = model.checkpoint_extras().map_err(|e| failed(&e))?;
+                model.params().save(&path, extras).map_err(|e| {
+                    RunError::Failed(format!("cannot save weights to {}: {e}", path.display()))
+                })?;
                 Some(path)
             }
             _ => None,
@@ -183,7 +202,7 @@ impl CandleExecutor {
                 data,
                 &split,
             )
-            .map_err(|e| format!("ranking metrics: {e}"))?,
+            .map_err(|e| RunError::Failed(format!("ranking metrics: {e}")))?,
         })
     }
 }

@@ -246,6 +246,7 @@ pub fn run_case(case: &Case, seeds_dir: &Path) -> Result<Measurement, BenchError
         &run.config.training,
         train_data,
         &mut rng,
+        &std::sync::atomic::AtomicBool::new(false),
         |_| {},
     )?;
     let times: Vec<f64> = trained.epochs.iter().map(|e| e.train_seconds).collect();

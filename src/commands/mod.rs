@@ -3,10 +3,12 @@
 pub mod compare;
 pub mod data;
 pub mod listing;
+pub mod progress;
 pub mod recommend;
 pub mod report;
 pub mod run;
 pub mod similar;
+pub mod status;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -23,5 +25,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(command) => data::data(&command),
         Command::Recommend(args) => recommend::recommend(&args),
         Command::Similar(args) => similar::similar(&args),
+        Command::Status(args) => status::status(&args),
     }
 }

@@ -1,27 +1,42 @@
-//! `exp run`: validate → load data → train the pending runs in parallel → store → charts.
+//! `exp run`: validate → plan devices → load data → train the pending runs on the device
+//! workers → store → charts.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use crate::cli::RunArgs;
+use crate::commands::progress;
 use crate::config;
+use crate::config::spec::{DeviceKind, DeviceSpec};
 use crate::data;
 use crate::report;
 use crate::runner::CandleExecutor;
-use crate::scheduler::{self, Event};
+use crate::scheduler::{self, Stop, SweepOptions, SweepSummary};
 use crate::store::Store;
+use crate::store::owner::Owner;
 use crate::sweep;
 
-/// Runs the experiment file's grid and prints the ranking; exits non-zero if a run failed.
+/// Exit code of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs the experiment file's grid and prints the ranking; exits non-zero if a run failed
+/// or the sweep was interrupted.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    // Everything that can be wrong with the file is found before the database is touched.
+    // Everything that can be wrong with the file or the devices is found before the
+    // database is touched.
     let experiment = config::load_experiment(&args.experiment)?;
     let runs = sweep::runs(&experiment)?;
+    let requested = requested_devices(args, &experiment.devices)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let plan = scheduler::devices::plan(&requested, cores, cfg!(feature = "cuda"))?;
+    plan.check_pins(&runs)?;
+    for note in &plan.notes {
+        eprintln!("note: {note}");
+    }
 
     let mut datasets = HashMap::new();
     for run in &runs {
@@ -50,52 +65,55 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         &args.experiment.display().to_string(),
         &experiment.source_text,
     )?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let owner = Owner::this_process(store.now()?);
     eprintln!(
-        "{}: {} run(s), {} in parallel, results in {}",
+        "{}: {} run(s) on {}, results in {}",
         experiment.name,
         runs.len(),
-        jobs,
+        plan.describe(),
         args.db.display()
     );
 
+    let stop = Stop::new();
+    install_stop_handler(&stop)?;
+    let progress = progress::on_stderr();
     let out_dir = results_dir(&args.db, &experiment.name);
-    let total = runs.len();
-    let done = AtomicUsize::new(0);
-    let progress = |event: Event<'_>| {
-        if let Event::Ended { run, rmse, error } = event {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            let label = sweep::params_label(&run.params);
-            match (rmse, error) {
-                (_, Some(error)) => {
-                    eprintln!(
-                        "[{n}/{total}] FAILED {label} fold {}: {error}",
-                        run.fold + 1
-                    )
-                }
-                (Some(rmse), None) => {
-                    eprintln!(
-                        "[{n}/{total}] {label} fold {}: test RMSE {rmse:.4}",
-                        run.fold + 1
-                    )
-                }
-                (None, None) => {}
-            }
-        }
-    };
     let store = Mutex::new(store);
-    let summary = scheduler::run_sweep(
+    let options = SweepOptions {
+        slots: &plan.slots,
+        owner: &owner,
+        force: args.force,
+        stop: &stop,
+    };
+    let result = scheduler::run_sweep(
         &runs,
         &datasets,
         &store,
         experiment_id,
-        &CandleExecutor::cpu().with_checkpoints(out_dir.join("checkpoints")),
-        jobs,
-        &progress,
-    )?;
+        &CandleExecutor::new().with_checkpoints(out_dir.join("checkpoints")),
+        &options,
+        &|event| progress.event(&event),
+    );
+    progress.finish();
+    let summary = result?;
     let store = store.into_inner().unwrap_or_else(|p| p.into_inner());
+    for error in &summary.worker_errors {
+        eprintln!("warning: worker {error}");
+    }
+
+    if stop.requested() {
+        eprintln!("{}", summary_line(&experiment.name, &summary));
+        print_failures(&summary);
+        eprintln!(
+            "interrupted: {} running run(s) marked interrupted, {} not started; the database \
+             is consistent. Resume with: exp run {} --db {}",
+            summary.interrupted,
+            summary.not_started,
+            args.experiment.display(),
+            args.db.display()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
 
     let charts = report::charts::write_experiment_charts(&store, &experiment.name, &out_dir)
         .with_context(|| format!("writing charts to {}", out_dir.display()))?;
@@ -110,24 +128,98 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         )
     );
     eprintln!(
-        "{}: {} finished, {} failed, {} already done; charts: {}",
-        experiment.name,
-        summary.finished,
-        summary.failed.len(),
-        summary.skipped,
+        "{}; charts: {}",
+        summary_line(&experiment.name, &summary),
         charts
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
     );
-    if summary.failed.is_empty() {
+    print_failures(&summary);
+    if summary.not_started > 0 {
+        eprintln!(
+            "{} run(s) were not started: no worker could take them (see the warnings above)",
+            summary.not_started
+        );
+    }
+    if summary.failed.is_empty() && summary.not_started == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
-        for (key, error) in &summary.failed {
-            eprintln!("  failed run {key}: {error}");
-        }
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The devices asked for: `--devices`, else the file's `experiment.devices`, else `cpu`;
+/// `--jobs N` then sets the CPU entry to `cpu:N`, keeping any CUDA devices.
+fn requested_devices(args: &RunArgs, from_file: &[DeviceSpec]) -> anyhow::Result<Vec<DeviceSpec>> {
+    let mut devices = match (&args.devices, from_file) {
+        (Some(list), _) => list.clone(),
+        (None, []) => vec![DeviceSpec::Cpu { workers: None }],
+        (None, list) => list.to_vec(),
+    };
+    if let Some(jobs) = args.jobs {
+        if jobs == 0 {
+            bail!("--jobs must be at least 1");
+        }
+        devices.retain(|d| d.kind() != DeviceKind::Cpu);
+        devices.push(DeviceSpec::Cpu {
+            workers: Some(jobs),
+        });
+    }
+    Ok(devices)
+}
+
+/// Ctrl-C and SIGTERM raise `stop` (running runs end at their next batch, marked
+/// interrupted); a second signal exits at once, leaving running rows for the next
+/// `exp run` to reclaim.
+fn install_stop_handler(stop: &Stop) -> anyhow::Result<()> {
+    let stop = stop.clone();
+    let result = ctrlc::set_handler(move || {
+        if stop.requested() {
+            eprintln!("second stop signal: exiting now");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!(
+            "stopping: no new run starts; running runs stop at their next batch \
+             (signal again to exit at once)"
+        );
+        stop.request();
+    });
+    match result {
+        // A handler from an earlier `run` in this process already raises a stop flag.
+        Ok(()) | Err(ctrlc::Error::MultipleHandlers) => Ok(()),
+        Err(e) => Err(e).context("installing the Ctrl-C / SIGTERM handler"),
+    }
+}
+
+/// `sweep: 3 finished, 1 failed, 2 already done` and whatever else happened.
+fn summary_line(name: &str, summary: &SweepSummary) -> String {
+    let mut line = format!(
+        "{name}: {} finished, {} failed, {} already done",
+        summary.finished,
+        summary.failed.len(),
+        summary.skipped
+    );
+    for (n, what) in [
+        (summary.elsewhere, "left to another exp process"),
+        (summary.interrupted, "interrupted"),
+        (summary.not_started, "not started"),
+    ] {
+        if n > 0 {
+            line.push_str(&format!(", {n} {what}"));
+        }
+    }
+    line
+}
+
+fn print_failures(summary: &SweepSummary) {
+    if summary.failed.is_empty() {
+        return;
+    }
+    eprintln!("failed runs:");
+    for failure in &summary.failed {
+        eprintln!("  {}: {}", failure.label, failure.error);
     }
 }
 

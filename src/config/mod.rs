@@ -37,7 +37,7 @@ pub use validate::{DEFAULT_INIT_SCALE, DEFAULT_METRICS, DEFAULT_SEED};
 
 use raw::{FIXED_TABLE, SWEEP_TABLE};
 use source::Source;
-use spec::{BadLinePolicy, Experiment, InitSpec, RunConfig, SplitSpec, SweepAxis};
+use spec::{BadLinePolicy, DevicePin, Experiment, InitSpec, RunConfig, SplitSpec, SweepAxis};
 use validate::Checker;
 
 /// The most grid points a sweep may ask for. Every point is validated when the file is
@@ -116,7 +116,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     }
 
     let problems = dedup_by_line(problems);
-    let Some(((name, seed), mut base)) = base.filter(|_| problems.is_empty()) else {
+    let Some((keys, mut base)) = base.filter(|_| problems.is_empty()) else {
         return Err(ConfigError::Invalid(problems));
     };
     resolve_data_path(&mut base, path);
@@ -141,12 +141,13 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     }
 
     Ok(Experiment {
-        name,
-        seed,
+        name: keys.name,
+        seed: keys.seed,
         source_path: path.to_path_buf(),
         source_text: text.to_string(),
         base,
         sweep,
+        devices: keys.devices,
     })
 }
 
@@ -581,6 +582,12 @@ fn raw_table(config: &RunConfig, written: Written) -> toml::Table {
             "monitor",
             t.early_stopping
                 .and_then(|stopping| string(stopping.monitor.as_str())),
+        ),
+        (
+            "device",
+            (t.device != DevicePin::Any)
+                .then(|| string(t.device.as_str()))
+                .flatten(),
         ),
     ]);
     // Rating metrics first, then ranking metrics: each list keeps its own order, which is

@@ -85,7 +85,11 @@ impl TableSchema {
 pub(crate) const SCHEMA: &[TableSchema] = &[
     TableSchema {
         name: "experiment",
-        keys: &[("name", Kind::Str), ("seed", Kind::Int)],
+        keys: &[
+            ("name", Kind::Str),
+            ("seed", Kind::Int),
+            ("devices", Kind::StrList),
+        ],
     },
     TableSchema {
         name: "data",
@@ -138,6 +142,7 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("huber_delta", Kind::Float),
             ("patience", Kind::Int),
             ("monitor", Kind::Str),
+            ("device", Kind::Str),
         ],
     },
     TableSchema {
@@ -431,6 +436,8 @@ pub(crate) struct RawExperiment {
     pub name: Option<Spanned<String>>,
     /// Default 42.
     pub seed: Option<Spanned<i64>>,
+    /// Default: decided by the command line (all CPU cores).
+    pub devices: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[data]`.
@@ -521,6 +528,8 @@ pub(crate) struct RawTraining {
     pub patience: Option<Spanned<i64>>,
     /// Default `rmse`; only with `patience`.
     pub monitor: Option<Spanned<String>>,
+    /// `any`, `cpu` or `cuda`; default `any`.
+    pub device: Option<Spanned<String>>,
 }
 
 /// `[metrics]`.

@@ -24,6 +24,150 @@ pub struct Experiment {
     pub base: RunConfig,
     /// The swept keys in file order; the grid is their cross product.
     pub sweep: Vec<SweepAxis>,
+    /// `experiment.devices`: where the sweep may train, in the order written; empty when
+    /// the file does not say (the command line or the default decides).
+    pub devices: Vec<DeviceSpec>,
+}
+
+/// A device a sweep may train on, as written in `experiment.devices` or `--devices`:
+/// `cpu` (as many parallel runs as cores), `cpu:N` (N parallel runs, one compute thread
+/// each), `cuda` (GPU 0) or `cuda:I` (GPU I, one run at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceSpec {
+    /// The CPU, with `workers` parallel runs (`None`: one per core).
+    Cpu {
+        /// Parallel runs, at least 1.
+        workers: Option<usize>,
+    },
+    /// One CUDA GPU by index.
+    Cuda {
+        /// The GPU's index (CUDA ordinal).
+        ordinal: usize,
+    },
+}
+
+/// What a device string must look like, for error messages.
+pub const DEVICE_FORMAT: &str =
+    "`cpu`, `cpu:N` (N >= 1 parallel runs) or `cuda:I` (I the GPU index, e.g. `cuda:0`)";
+
+/// Why a device string is not a [`DeviceSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{found}` is not a device; expected {DEVICE_FORMAT}")]
+pub struct DeviceSpecError {
+    /// The string as written.
+    pub found: String,
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = DeviceSpecError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || DeviceSpecError {
+            found: text.to_string(),
+        };
+        let (kind, number) = match text.trim().split_once(':') {
+            Some((kind, number)) => (kind, Some(number.parse::<usize>().map_err(|_| bad())?)),
+            None => (text.trim(), None),
+        };
+        match (kind, number) {
+            ("cpu", None) => Ok(DeviceSpec::Cpu { workers: None }),
+            ("cpu", Some(n)) if n >= 1 => Ok(DeviceSpec::Cpu { workers: Some(n) }),
+            ("cuda", n) => Ok(DeviceSpec::Cuda {
+                ordinal: n.unwrap_or(0),
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Cpu { workers: None } => write!(f, "cpu"),
+            DeviceSpec::Cpu { workers: Some(n) } => write!(f, "cpu:{n}"),
+            DeviceSpec::Cuda { ordinal } => write!(f, "cuda:{ordinal}"),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// The kind of device, for matching against a run's `training.device`.
+    pub fn kind(self) -> DeviceKind {
+        match self {
+            DeviceSpec::Cpu { .. } => DeviceKind::Cpu,
+            DeviceSpec::Cuda { .. } => DeviceKind::Cuda,
+        }
+    }
+
+    /// Whether `self` and `other` name the same device (`cpu:2` and `cpu` do).
+    pub fn same_device(self, other: DeviceSpec) -> bool {
+        match (self, other) {
+            (DeviceSpec::Cpu { .. }, DeviceSpec::Cpu { .. }) => true,
+            (DeviceSpec::Cuda { ordinal: a }, DeviceSpec::Cuda { ordinal: b }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Kinds of device, as a run may pin them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    /// The CPU.
+    Cpu,
+    /// A CUDA GPU.
+    Cuda,
+}
+
+impl DeviceKind {
+    /// The name as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        }
+    }
+}
+
+/// `training.device`: which kind of device a run must train on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DevicePin {
+    /// Whichever worker is free (the default).
+    #[default]
+    Any,
+    /// Only a CPU worker.
+    Cpu,
+    /// Only a CUDA worker.
+    Cuda,
+}
+
+impl DevicePin {
+    /// Every value, in documentation order.
+    pub const ALL: [DevicePin; 3] = [DevicePin::Any, DevicePin::Cpu, DevicePin::Cuda];
+
+    /// The name as written in `training.device`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DevicePin::Any => "any",
+            DevicePin::Cpu => "cpu",
+            DevicePin::Cuda => "cuda",
+        }
+    }
+
+    /// Whether a worker on a device of `kind` may train the run.
+    pub fn allows(self, kind: DeviceKind) -> bool {
+        matches!(
+            (self, kind),
+            (DevicePin::Any, _)
+                | (DevicePin::Cpu, DeviceKind::Cpu)
+                | (DevicePin::Cuda, DeviceKind::Cuda)
+        )
+    }
+
+    fn is_any(&self) -> bool {
+        *self == DevicePin::Any
+    }
 }
 
 /// One swept key and its values, e.g. `model.embedding_size = [8, 16, 32]`.
@@ -431,6 +575,9 @@ pub struct TrainingSpec {
     /// `split.validation_fraction` > 0. `None`: train all epochs, report the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// `training.device`: the kind of device the run must train on; default any.
+    #[serde(default, skip_serializing_if = "DevicePin::is_any")]
+    pub device: DevicePin,
 }
 
 fn one() -> f64 {
@@ -451,6 +598,7 @@ impl TrainingSpec {
             momentum: 0.0,
             huber_delta: 1.0,
             early_stopping: None,
+            device: DevicePin::Any,
         }
     }
 }

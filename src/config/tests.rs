@@ -85,6 +85,7 @@ fn valid_file_parses_to_the_expected_spec() {
             seed: 7,
             source_path: PathBuf::from(FILE),
             source_text: text.clone(),
+            devices: Vec::new(),
             base: RunConfig {
                 data: DataSpec {
                     // Relative to the experiment file's directory.
@@ -1466,4 +1467,60 @@ fn data_filters_can_be_swept_and_keep_old_run_keys() {
     let plain = parse(&data_section("")).expect("valid");
     let json = serde_json::to_string(&plain.base.data).expect("json");
     assert_eq!(json, r#"{"dataset":"amazon-movies-tv","path":null}"#);
+}
+
+#[test]
+fn devices_and_device_pins_are_read_and_checked_with_their_lines() {
+    let exp = parse(&edit(
+        &[(3, "devices = [\"cpu:2\", \"cuda:1\"]")],
+        &["[sweep]", "training.device = [\"cpu\", \"any\"]"],
+    ))
+    .expect("valid");
+    assert_eq!(
+        exp.devices,
+        vec![
+            DeviceSpec::Cpu { workers: Some(2) },
+            DeviceSpec::Cuda { ordinal: 1 }
+        ]
+    );
+    assert_eq!(exp.base.training.device, DevicePin::Any);
+    let grid = crate::sweep::runs(&exp).expect("grid");
+    assert_eq!(grid[0].config.training.device, DevicePin::Cpu);
+    assert_eq!(grid[1].config.training.device, DevicePin::Any);
+    // The default pin leaves run keys as they were before the key existed.
+    let before = crate::sweep::runs(&parse(&edit(&[], &[])).expect("valid")).expect("grid");
+    let pinned_any = parse(&edit(&[(25, "device = \"any\"")], &[])).expect("valid");
+    assert_eq!(
+        crate::sweep::runs(&pinned_any).expect("grid")[0].key,
+        before[0].key
+    );
+
+    assert_reports(
+        &edit(&[(3, "devices = [\"cpu\", \"gpu:0\"]")], &[]),
+        3,
+        "experiment.devices",
+        "must be `cpu`, `cpu:N`",
+    );
+    assert_reports(
+        &edit(&[(3, "devices = [\"cpu:2\", \"cpu\"]")], &[]),
+        3,
+        "experiment.devices",
+        "lists `cpu` more than once",
+    );
+    assert_reports(
+        &edit(&[(3, "devices = []")], &[]),
+        3,
+        "experiment.devices",
+        "must not be empty",
+    );
+    assert_reports(
+        &edit(&[(25, "device = \"tpu\"")], &[]),
+        25,
+        "training.device",
+        "`any`, `cpu`, `cuda`",
+    );
+    assert!(
+        error(&edit(&[], &["[sweep]", "experiment.devices = [[\"cpu\"]]"]))
+            .contains("fixed for the whole experiment")
+    );
 }

@@ -10,9 +10,10 @@ use super::error::{Diagnostic, Problem};
 use super::raw::{RawData, RawExperiment, RawFile, RawMetrics, RawModel, RawSplit, RawTraining};
 use super::source::Source;
 use super::spec::{
-    Architecture, BadLinePolicy, DEFAULT_RELEVANCE_THRESHOLD, DataSpec, DatasetName, EarlyStopping,
-    FilterSpec, InitSpec, LossName, MetricName, ModelSpec, OptimizerName, RankingMetric,
-    RankingNameError, RankingSpec, RunConfig, SplitSpec, TrainingSpec,
+    Architecture, BadLinePolicy, DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName,
+    DevicePin, DeviceSpec, EarlyStopping, FilterSpec, InitSpec, LossName, MetricName, ModelSpec,
+    OptimizerName, RankingMetric, RankingNameError, RankingSpec, RunConfig, SplitSpec,
+    TrainingSpec,
 };
 
 /// `model.init_scale` when `model.init` is `normal` or `uniform` and the file gives none.
@@ -209,12 +210,30 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// `[experiment]`: the name and seed. `None` when something is wrong (see the checker).
+/// The validated `[experiment]` table.
+pub(crate) struct ExperimentKeys {
+    /// `experiment.name`.
+    pub name: String,
+    /// `experiment.seed`.
+    pub seed: u64,
+    /// `experiment.devices` (empty when absent).
+    pub devices: Vec<DeviceSpec>,
+}
+
+/// `[experiment]`: the name, seed and devices. `None` when something is wrong (see the
+/// checker).
 pub(crate) fn experiment(
     cx: &mut Checker<'_>,
     raw: Option<Spanned<RawExperiment>>,
-) -> Option<(String, u64)> {
-    let (span, RawExperiment { name, seed }) = cx.table(raw, "experiment")?;
+) -> Option<ExperimentKeys> {
+    let (
+        span,
+        RawExperiment {
+            name,
+            seed,
+            devices,
+        },
+    ) = cx.table(raw, "experiment")?;
     let name = cx.required(name, &span, "experiment.name").and_then(|name| {
         let text = name.get_ref();
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
@@ -239,7 +258,57 @@ pub(crate) fn experiment(
             .count(seed, "experiment.seed", 0, ">= 0")
             .map(|seed| seed as u64),
     };
-    Some((name?, seed?))
+    let devices = match devices {
+        None => Some(Vec::new()),
+        Some(list) => device_list(cx, list),
+    };
+    Some(ExperimentKeys {
+        name: name?,
+        seed: seed?,
+        devices: devices?,
+    })
+}
+
+/// `experiment.devices`: each entry a [`DeviceSpec`], no device twice, not empty.
+fn device_list(
+    cx: &mut Checker<'_>,
+    list: Spanned<Vec<Spanned<String>>>,
+) -> Option<Vec<DeviceSpec>> {
+    let key = "experiment.devices";
+    if list.get_ref().is_empty() {
+        cx.push(&list.span(), key, Problem::EmptyList);
+        return None;
+    }
+    let mut devices: Vec<DeviceSpec> = Vec::new();
+    let mut valid = true;
+    for entry in list.into_inner() {
+        match entry.get_ref().parse::<DeviceSpec>() {
+            Ok(device) if devices.iter().any(|d| d.same_device(device)) => {
+                cx.push(
+                    &entry.span(),
+                    key,
+                    Problem::Duplicate {
+                        item: device.to_string(),
+                    },
+                );
+                valid = false;
+            }
+            Ok(device) => devices.push(device),
+            Err(_) => {
+                let found = cx.source.snippet(&entry.span());
+                cx.push(
+                    &entry.span(),
+                    key,
+                    Problem::BadFormat {
+                        expected: DEVICE_FORMAT,
+                        found,
+                    },
+                );
+                valid = false;
+            }
+        }
+    }
+    valid.then_some(devices)
 }
 
 /// Everything but `[experiment]` and `[sweep]`: one grid point's configuration. `data.path`
@@ -646,6 +715,7 @@ fn training(
             huber_delta,
             patience,
             monitor,
+            device,
         },
     ) = cx.table(raw, "training")?;
     let epochs = cx
@@ -737,6 +807,10 @@ fn training(
         }
     };
     let early_stopping = early_stopping(cx, patience, monitor, validation_fraction);
+    let device = match device {
+        None => Some(DevicePin::Any),
+        Some(name) => cx.choice(&name, "training.device", &DevicePin::ALL, DevicePin::as_str),
+    };
 
     Some(TrainingSpec {
         epochs: epochs?,
@@ -749,6 +823,7 @@ fn training(
         momentum: momentum?,
         huber_delta: huber_delta?,
         early_stopping: early_stopping?,
+        device: device?,
     })
 }
 

@@ -1249,7 +1249,7 @@ mod tests {
                         config_json: "{}".into(),
                         fold,
                     };
-                    let id = store.claim_run(exp, &run).expect("claim").expect("new");
+                    let id = store.claim(exp, &run).expect("claim").expect("new");
                     let offset = 0.012 * noise(seed);
                     let mut best_epoch = (0, f64::INFINITY);
                     for epoch in 1..=10usize {
@@ -1373,7 +1373,7 @@ mod tests {
             config_json: "{}".into(),
             fold: 0,
         };
-        store.claim_run(id, &run).expect("claim");
+        store.claim(id, &run).expect("claim");
         let err = write_experiment_charts(&store, "fresh", dir.path()).expect_err("unfinished");
         assert!(matches!(err, ReportError::NoFinishedRuns { .. }), "{err}");
         assert!(

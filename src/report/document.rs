@@ -306,7 +306,7 @@ mod tests {
                             config_json: r#"{"training":{"loss":"mse"}}"#.into(),
                             fold,
                         };
-                        let id = store.claim_run(exp, &run).expect("claim").expect("new");
+                        let id = store.claim(exp, &run).expect("claim").expect("new");
                         let rmse = a + b + c + 0.004 * fold as f64;
                         for epoch in 1..=2 {
                             let e = EpochRecord {

@@ -71,6 +71,45 @@ CREATE TABLE run_metrics (
     PRIMARY KEY (run_id, name)
 );
 "#,
+    // 4: the `interrupted` status, and who trains a running run. SQLite cannot alter a
+    // CHECK constraint, so `runs` is rebuilt (the documented 12-step procedure, with
+    // foreign keys off, see `migrate`) keeping every row and id; `epochs` and
+    // `run_metrics` refer to `runs` by name and keep pointing at the new table.
+    //
+    // `owner_host`, `owner_pid` and `heartbeat_at` let another process tell a run being
+    // trained from one whose process died (`store/owner.rs`); `device` is where it trained.
+    r#"
+CREATE TABLE runs_v4 (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    key           TEXT NOT NULL,
+    params_json   TEXT NOT NULL,
+    config_json   TEXT NOT NULL,
+    fold          INTEGER NOT NULL CHECK (fold >= 0),
+    status        TEXT NOT NULL
+                  CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+    rmse          REAL,
+    mae           REAL,
+    best_epoch    INTEGER,
+    seconds       REAL,
+    error         TEXT,
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    checkpoint    TEXT,
+    device        TEXT,
+    owner_host    TEXT,
+    owner_pid     INTEGER,
+    heartbeat_at  TEXT,
+    UNIQUE (experiment_id, key)
+);
+INSERT INTO runs_v4 (id, experiment_id, key, params_json, config_json, fold, status, rmse,
+                     mae, best_epoch, seconds, error, started_at, finished_at, checkpoint)
+SELECT id, experiment_id, key, params_json, config_json, fold, status, rmse, mae,
+       best_epoch, seconds, error, started_at, finished_at, checkpoint
+FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v4 RENAME TO runs;
+"#,
 ];
 
 /// What [`migrate`] found and did.
@@ -99,7 +138,27 @@ pub(crate) enum Migrated {
 /// A database newer than this build is left untouched and reported as
 /// [`Migrated::TooNew`]: unlike cargo's shared cache, an exp results database is owned by
 /// one project, and writing rows an unknown schema may not expect is worse than stopping.
+///
+/// Foreign keys are off while migrations run (a migration that rebuilds a table drops
+/// the old one, which would otherwise cascade to its children) and back to what they
+/// were afterwards; `PRAGMA foreign_key_check` must be clean before the commit.
 pub(crate) fn migrate(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<Migrated> {
+    // The pragma is a no-op inside a transaction, so it is set around it.
+    let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |row| row.get(0))?;
+    if foreign_keys {
+        conn.pragma_update(None, "foreign_keys", false)?;
+    }
+    let result = migrate_in_transaction(conn, migrations);
+    if foreign_keys {
+        conn.pragma_update(None, "foreign_keys", true)?;
+    }
+    result
+}
+
+fn migrate_in_transaction(
+    conn: &mut Connection,
+    migrations: &[&str],
+) -> rusqlite::Result<Migrated> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     // user_version is a signed 32-bit integer; a negative one was not written by exp.
@@ -114,6 +173,19 @@ pub(crate) fn migrate(conn: &mut Connection, migrations: &[&str]) -> rusqlite::R
         tx.execute_batch(sql)?;
     }
     let applied = migrations.len() - found;
+    if applied > 0 {
+        let broken = tx
+            .prepare("PRAGMA foreign_key_check")?
+            .query([])?
+            .next()?
+            .is_some();
+        if broken {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+                Some("the migrated database has rows whose foreign keys point nowhere".into()),
+            ));
+        }
+    }
     if applied > 0 {
         // A list longer than i32::MAX cannot exist; saturating keeps this panic-free.
         let version = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
@@ -156,7 +228,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("in-memory database");
         migrate(&mut conn, MIGRATIONS).expect("current schema");
         let mut next: Vec<&str> = MIGRATIONS.to_vec();
-        next.push("ALTER TABLE runs ADD COLUMN device TEXT;");
+        next.push("ALTER TABLE runs ADD COLUMN notes TEXT;");
         assert_eq!(
             migrate(&mut conn, &next).expect("appended migration"),
             Migrated::UpToDate { applied: 1 }
@@ -170,6 +242,71 @@ mod tests {
                 known: MIGRATIONS.len()
             }
         );
+    }
+
+    #[test]
+    fn a_version_3_database_keeps_its_rows_through_the_runs_rebuild() {
+        let mut conn = Connection::open_in_memory().expect("in-memory database");
+        conn.pragma_update(None, "foreign_keys", true)
+            .expect("foreign keys");
+        migrate(&mut conn, &MIGRATIONS[..3]).expect("version 3");
+        conn.execute_batch(
+            "INSERT INTO experiments (id, name, file, source_toml) VALUES (1, 'old', 'o.toml', '');
+             INSERT INTO runs (id, experiment_id, key, params_json, config_json, fold, status,
+                               rmse, mae, best_epoch, seconds, started_at, finished_at, checkpoint)
+             VALUES (7, 1, 'k7', '{}', '{}', 0, 'finished', 0.9, 0.7, 2, 1.5, 't0', 't1', 'c.st'),
+                    (8, 1, 'k8', '{}', '{}', 1, 'running', NULL, NULL, NULL, NULL, 't0', NULL, NULL);
+             INSERT INTO epochs (run_id, epoch, rmse) VALUES (7, 1, 1.0), (7, 2, 0.9), (8, 1, 1.1);
+             INSERT INTO run_metrics (run_id, name, value) VALUES (7, 'ndcg@10', 0.25);",
+        )
+        .expect("old rows");
+        assert_eq!(
+            migrate(&mut conn, MIGRATIONS).expect("to the latest"),
+            Migrated::UpToDate {
+                applied: MIGRATIONS.len() - 3
+            }
+        );
+        type Row = (i64, String, String, Option<f64>, Option<String>);
+        let runs: Vec<Row> = conn
+            .prepare("SELECT id, key, status, rmse, checkpoint FROM runs ORDER BY id")
+            .expect("select")
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            runs,
+            vec![
+                (
+                    7,
+                    "k7".into(),
+                    "finished".into(),
+                    Some(0.9),
+                    Some("c.st".into())
+                ),
+                (8, "k8".into(), "running".into(), None, None),
+            ]
+        );
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM epochs"),
+            3,
+            "epochs survive the rebuild"
+        );
+        assert_eq!(count("SELECT COUNT(*) FROM run_metrics"), 1);
+        let fk: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("pragma");
+        assert!(fk, "foreign keys are back on");
+        // The new status is accepted, and the children still cascade from the new table.
+        conn.execute("UPDATE runs SET status = 'interrupted' WHERE id = 8", [])
+            .expect("interrupted is a valid status");
+        conn.execute("DELETE FROM runs WHERE id = 7", [])
+            .expect("delete");
+        assert_eq!(count("SELECT COUNT(*) FROM epochs"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM run_metrics"), 0);
     }
 
     #[test]

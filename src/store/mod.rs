@@ -1,14 +1,18 @@
 //! The SQLite store of experiments, runs and epochs.
 //!
-//! Every run is written the moment something happens to it: claimed (`running`), each
-//! epoch, then finished or failed. A crash therefore loses at most the epoch in flight,
-//! and the next `exp run` resumes by skipping [`Store::finished_keys`] and reclaiming
-//! anything left `running` or `failed` ([`Store::claim_run`]).
+//! Every run is written the moment something happens to it: claimed (`running`, with
+//! its owner), each epoch, then finished, failed or interrupted. A crash therefore loses
+//! at most the epoch in flight, and the next `exp run` resumes by skipping
+//! [`Store::finished_keys`] and reclaiming anything failed, interrupted, or left
+//! `running` by a process that died ([`Store::claim_run`], rule in `store/owner.rs`).
+//! Claims are single IMMEDIATE transactions, so several `exp run` processes can share one
+//! database without training a run twice.
 //!
 //! The file is plain SQLite (schema in `store/migrations.rs`), so `sqlite3 results.db`
 //! or any other client can query it.
 
 pub(crate) mod migrations;
+pub mod owner;
 pub mod records;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -18,7 +22,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use migrations::{MIGRATIONS, Migrated};
-use records::{EpochRecord, NewRun, RunOutcome, RunStatus, StoredRun};
+use owner::{Claimed, Owner};
+use records::{Claim, EpochRecord, NewRun, RunOutcome, RunStatus, StatusCounts, StoredRun};
 
 /// How long a statement waits for another process's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -196,49 +201,78 @@ impl Store {
             .map_err(sql(&self.path, action))
     }
 
-    /// Claims a run for training and returns its id, or `None` if a run with this key
-    /// has already finished.
+    /// The store's clock now, as ISO-8601 UTC text with milliseconds (the format of every
+    /// time column): what [`Owner::since`] is compared with.
+    pub fn now(&self) -> Result<String> {
+        self.conn
+            .query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ','now')", [], |row| {
+                row.get(0)
+            })
+            .map_err(sql(&self.path, "reading the clock"))
+    }
+
+    /// Claims a run for `owner` to train on `device`.
     ///
-    /// A new key is inserted as `running`. A key whose run is `failed`, or `running`
-    /// (the process that claimed it died), is reset to `running`: its metrics, error and
-    /// epochs are cleared and its parameters, configuration and fold replaced. The check
-    /// and the write happen in one IMMEDIATE transaction, so another process cannot slip
-    /// in between them. A `running` row is reclaimable by design (that is how a crashed
-    /// run resumes), so the same key must not be claimed twice *at once*: the scheduler
-    /// hands each key to one worker, and two `exp run`s of one experiment must not
-    /// overlap (both would train the run and the second `add_epoch` would fail).
-    pub fn claim_run(&mut self, experiment_id: i64, run: &NewRun) -> Result<Option<i64>> {
+    /// A new key is inserted as `running`. An existing row is taken over (reset to
+    /// `running`: metrics, error and epochs cleared, parameters, configuration and fold
+    /// replaced, owner and heartbeat set) when it is
+    ///
+    /// - `failed` or `interrupted` and ended before `owner.since` (one that ended during
+    ///   this sweep was ended by a concurrent process: [`Claim::EndedElsewhere`]);
+    /// - `finished`, only with `force`, and also only when it ended before `owner.since`;
+    /// - `running` and [`owner::may_reclaim`] says its owner is gone; otherwise
+    ///   [`Claim::Busy`].
+    ///
+    /// The check and the write are one IMMEDIATE transaction, so two processes cannot both
+    /// claim one run.
+    pub fn claim_run(
+        &mut self,
+        experiment_id: i64,
+        run: &NewRun,
+        owner: &Owner,
+        device: &str,
+        force: bool,
+    ) -> Result<Claim> {
         let action = format!("claiming run `{}`", run.key);
         let err = sql(&self.path, &action);
-        let result: rusqlite::Result<Option<i64>> = (|| {
+        let result: rusqlite::Result<Claim> = (|| {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing: Option<(i64, String)> = tx
+            type Existing = (
+                i64,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<i64>,
+                Option<f64>,
+            );
+            let existing: Option<Existing> = tx
                 .query_row(
-                    "SELECT id, status FROM runs WHERE experiment_id = ?1 AND key = ?2",
+                    "SELECT id, status, finished_at, owner_host, owner_pid,
+                            (julianday('now') - julianday(COALESCE(heartbeat_at, started_at)))
+                                * 86400.0
+                     FROM runs WHERE experiment_id = ?1 AND key = ?2",
                     params![experiment_id, run.key],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
+                    |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                            row.get(5)?,
+                        ))
+                    },
                 )
                 .optional()?;
             let id = match existing {
-                Some((_, status)) if status == RunStatus::Finished.as_str() => return Ok(None),
-                Some((id, _)) => {
-                    tx.execute("DELETE FROM epochs WHERE run_id = ?1", [id])?;
-                    tx.execute(
-                        "UPDATE runs SET params_json = ?2, config_json = ?3, fold = ?4,
-                             status = 'running', rmse = NULL, mae = NULL, best_epoch = NULL,
-                             seconds = NULL, error = NULL, finished_at = NULL,
-                             started_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-                         WHERE id = ?1",
-                        params![id, run.params_json, run.config_json, int(run.fold)],
-                    )?;
-                    id
-                }
                 None => tx.query_row(
                     "INSERT INTO runs (experiment_id, key, params_json, config_json, fold,
-                                       status, started_at)
+                                       status, started_at, device, owner_host, owner_pid,
+                                       heartbeat_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'running',
+                             strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?6, ?7, ?8,
                              strftime('%Y-%m-%dT%H:%M:%fZ','now'))
                      RETURNING id",
                     params![
@@ -246,15 +280,132 @@ impl Store {
                         run.key,
                         run.params_json,
                         run.config_json,
-                        int(run.fold)
+                        int(run.fold),
+                        device,
+                        owner.host,
+                        owner.pid
                     ],
                     |row| row.get(0),
                 )?,
+                Some((id, status, finished_at, host, pid, silent_for)) => {
+                    // A time written before this sweep began (or none: hand-edited rows).
+                    let ended_before = finished_at.is_none_or(|t| t < owner.since);
+                    let status = RunStatus::from_name(&status);
+                    match status {
+                        Some(RunStatus::Finished) if !(force && ended_before) => {
+                            return Ok(Claim::Finished);
+                        }
+                        Some(status @ (RunStatus::Failed | RunStatus::Interrupted))
+                            if !ended_before =>
+                        {
+                            return Ok(Claim::EndedElsewhere(status));
+                        }
+                        Some(RunStatus::Running) => {
+                            let claimed = Claimed {
+                                owner: host.zip(pid.and_then(|p| u32::try_from(p).ok())),
+                                silent_for: silent_for
+                                    .filter(|s| s.is_finite() && *s >= 0.0)
+                                    .map(Duration::from_secs_f64),
+                            };
+                            if !owner::may_reclaim(&claimed, owner, owner::pid_alive) {
+                                let (host, pid) = claimed.owner.unwrap_or_default();
+                                return Ok(Claim::Busy { host, pid });
+                            }
+                        }
+                        _ => {}
+                    }
+                    tx.execute("DELETE FROM epochs WHERE run_id = ?1", [id])?;
+                    tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", [id])?;
+                    tx.execute(
+                        "UPDATE runs SET params_json = ?2, config_json = ?3, fold = ?4,
+                             status = 'running', rmse = NULL, mae = NULL, best_epoch = NULL,
+                             seconds = NULL, error = NULL, finished_at = NULL,
+                             checkpoint = NULL, device = ?5, owner_host = ?6, owner_pid = ?7,
+                             started_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'),
+                             heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                         WHERE id = ?1",
+                        params![
+                            id,
+                            run.params_json,
+                            run.config_json,
+                            int(run.fold),
+                            device,
+                            owner.host,
+                            owner.pid
+                        ],
+                    )?;
+                    id
+                }
             };
             tx.commit()?;
-            Ok(Some(id))
+            Ok(Claim::Claimed(id))
         })();
         result.map_err(err)
+    }
+
+    /// Refreshes the heartbeat of every run `owner` is training, so other processes know
+    /// it is alive; returns how many rows it touched.
+    pub fn heartbeat(&mut self, owner: &Owner) -> Result<usize> {
+        self.conn
+            .execute(
+                "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                 WHERE status = 'running' AND owner_host = ?1 AND owner_pid = ?2",
+                params![owner.host, owner.pid],
+            )
+            .map_err(sql(&self.path, "refreshing the heartbeat of running runs"))
+    }
+
+    /// Run counts by status for every experiment, by name.
+    pub fn status_counts(&self) -> Result<Vec<StatusCounts>> {
+        let action = "counting runs by status";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT e.name, r.status, COUNT(r.id)
+                 FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
+                 GROUP BY e.name, r.status ORDER BY e.name",
+            )
+            .map_err(sql(&self.path, action))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    get_usize(row, 2)?,
+                ))
+            })
+            .map_err(sql(&self.path, action))?;
+        let mut out: Vec<StatusCounts> = Vec::new();
+        for row in rows {
+            let (experiment, status, n) = row.map_err(sql(&self.path, action))?;
+            if out.last().is_none_or(|last| last.experiment != experiment) {
+                out.push(StatusCounts {
+                    experiment: experiment.clone(),
+                    ..Default::default()
+                });
+            }
+            let Some(counts) = out.last_mut() else {
+                continue;
+            };
+            let Some(status) = status else {
+                continue; // an experiment with no runs yet
+            };
+            match RunStatus::from_name(&status) {
+                Some(RunStatus::Finished) => counts.finished += n,
+                Some(RunStatus::Running) => counts.running += n,
+                Some(RunStatus::Failed) => counts.failed += n,
+                Some(RunStatus::Interrupted) => counts.interrupted += n,
+                None => {
+                    return Err(StoreError::BadStatus {
+                        path: self.path.clone(),
+                        run_id: 0,
+                        status,
+                    });
+                }
+            }
+            counts.total += n;
+        }
+        Ok(out)
     }
 
     /// Records one trained epoch of a run. Each epoch number may be recorded once per
@@ -335,6 +486,15 @@ impl Store {
                          finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
                      WHERE id = ?1",
                     params![run_id, seconds, error],
+                )
+                .map_err(sql(&self.path, &action))?,
+            RunOutcome::Interrupted { reason, seconds } => tx
+                .execute(
+                    "UPDATE runs SET status = 'interrupted', rmse = NULL, mae = NULL,
+                         best_epoch = NULL, seconds = ?2, error = ?3,
+                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                     WHERE id = ?1",
+                    params![run_id, seconds, reason],
                 )
                 .map_err(sql(&self.path, &action))?,
         };
@@ -501,6 +661,29 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+impl Store {
+    /// This process as a claimant whose sweep began far in the future, so every ended
+    /// run counts as ended before it (the plain resume case).
+    pub(crate) fn test_owner() -> Owner {
+        Owner {
+            host: "test-host".into(),
+            pid: std::process::id(),
+            since: "9999-01-01T00:00:00.000Z".into(),
+        }
+    }
+
+    /// [`Store::claim_run`] as the plain resume case sees it: the row id when claimed.
+    pub(crate) fn claim(&mut self, experiment_id: i64, run: &NewRun) -> Result<Option<i64>> {
+        Ok(
+            match self.claim_run(experiment_id, run, &Store::test_owner(), "cpu", false)? {
+                Claim::Claimed(id) => Some(id),
+                _ => None,
+            },
+        )
+    }
+}
+
 /// A count (fold, epoch) as an SQLite INTEGER. Values past `i64::MAX` cannot occur;
 /// saturating keeps the conversion panic-free.
 fn int(n: usize) -> i64 {
@@ -585,11 +768,212 @@ mod tests {
         Store::open_in_memory().expect("in-memory store")
     }
 
+    fn later() -> Owner {
+        Store::test_owner()
+    }
+
+    fn owner(host: &str, pid: u32, since: &str) -> Owner {
+        Owner {
+            host: host.into(),
+            pid,
+            since: since.into(),
+        }
+    }
+
+    #[test]
+    fn a_run_a_live_process_trains_is_busy_until_that_process_dies() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let here = owner::host_name();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let other = owner(&here, child.id(), "2000-01-01T00:00:00.000Z");
+        let me = Owner::this_process(store.now().expect("now"));
+        let id = match store.claim_run(exp, &new_run("k", 0), &other, "cpu", false) {
+            Ok(Claim::Claimed(id)) => id,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            store
+                .claim_run(exp, &new_run("k", 0), &me, "cpu", false)
+                .expect("second claim"),
+            Claim::Busy {
+                host: here.clone(),
+                pid: child.id()
+            },
+            "a live process keeps its run"
+        );
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert_eq!(
+            store
+                .claim_run(exp, &new_run("k", 0), &me, "cuda:0", false)
+                .expect("reclaim"),
+            Claim::Claimed(id),
+            "a dead owner's run is taken over"
+        );
+        let (host, pid, device): (String, u32, String) = store
+            .conn
+            .query_row(
+                "SELECT owner_host, owner_pid, device FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("row");
+        assert_eq!((host, pid, device.as_str()), (here, me.pid, "cuda:0"));
+    }
+
+    #[test]
+    fn a_run_on_another_host_is_busy_until_its_heartbeat_is_stale() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let remote = owner("elsewhere", 4242, "2000-01-01T00:00:00.000Z");
+        let me = Owner::this_process(store.now().expect("now"));
+        store
+            .claim_run(exp, &new_run("k", 0), &remote, "cpu", false)
+            .expect("remote claim");
+        let busy = store
+            .claim_run(exp, &new_run("k", 0), &me, "cpu", false)
+            .expect("busy");
+        assert!(matches!(busy, Claim::Busy { pid: 4242, .. }), "{busy:?}");
+        // The remote process refreshes; then it goes silent for longer than STALE_AFTER.
+        assert_eq!(store.heartbeat(&remote).expect("heartbeat"), 1);
+        assert_eq!(store.heartbeat(&me).expect("not mine"), 0);
+        store
+            .conn
+            .execute(
+                "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-301 seconds')",
+                [],
+            )
+            .expect("age the heartbeat");
+        assert!(matches!(
+            store
+                .claim_run(exp, &new_run("k", 0), &me, "cpu", false)
+                .expect("stale"),
+            Claim::Claimed(_)
+        ));
+    }
+
+    #[test]
+    fn runs_that_ended_during_this_sweep_are_left_to_the_next_one() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let early = owner("h", 1, "2000-01-01T00:00:00.000Z");
+        let failed = RunOutcome::Failed {
+            error: "boom".into(),
+            seconds: 1.0,
+        };
+        for (key, outcome) in [
+            ("failed", failed),
+            (
+                "interrupted",
+                RunOutcome::Interrupted {
+                    reason: "stopped".into(),
+                    seconds: 1.0,
+                },
+            ),
+            ("finished", finished(0.9)),
+        ] {
+            let Claim::Claimed(id) = store
+                .claim_run(exp, &new_run(key, 0), &early, "cpu", false)
+                .expect("claim")
+            else {
+                panic!("new key");
+            };
+            store.finish_run(id, &outcome).expect("end");
+        }
+        // A process whose sweep began before those runs ended (a concurrent one).
+        let concurrent = owner("h", 2, "2000-01-01T00:00:00.000Z");
+        let claim = |store: &mut Store, key: &str, who: &Owner, force: bool| {
+            store
+                .claim_run(exp, &new_run(key, 0), who, "cpu", force)
+                .expect("claim")
+        };
+        assert_eq!(
+            claim(&mut store, "failed", &concurrent, false),
+            Claim::EndedElsewhere(RunStatus::Failed)
+        );
+        assert_eq!(
+            claim(&mut store, "interrupted", &concurrent, false),
+            Claim::EndedElsewhere(RunStatus::Interrupted)
+        );
+        assert_eq!(
+            claim(&mut store, "finished", &concurrent, true),
+            Claim::Finished,
+            "--force does not redo what a concurrent --force just did"
+        );
+        // A later sweep retries failed and interrupted runs; only --force redoes finished.
+        let next = later();
+        assert!(matches!(
+            claim(&mut store, "failed", &next, false),
+            Claim::Claimed(_)
+        ));
+        assert!(matches!(
+            claim(&mut store, "interrupted", &next, false),
+            Claim::Claimed(_)
+        ));
+        assert_eq!(claim(&mut store, "finished", &next, false), Claim::Finished);
+        assert!(matches!(
+            claim(&mut store, "finished", &next, true),
+            Claim::Claimed(_)
+        ));
+        let statuses: Vec<RunStatus> = store
+            .runs(None)
+            .expect("runs")
+            .iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, vec![RunStatus::Running; 3]);
+    }
+
+    #[test]
+    fn status_counts_group_runs_by_experiment_and_status() {
+        let mut store = store();
+        let a = store.upsert_experiment("a", "a.toml", "").expect("a");
+        store
+            .upsert_experiment("empty", "e.toml", "")
+            .expect("empty");
+        let ids: Vec<i64> = (0..4)
+            .map(|k| {
+                store
+                    .claim(a, &new_run(&format!("k{k}"), 0))
+                    .expect("claim")
+                    .expect("new")
+            })
+            .collect();
+        store.finish_run(ids[0], &finished(0.9)).expect("finish");
+        store.finish_run(ids[1], &finished(0.8)).expect("finish");
+        let stop = RunOutcome::Interrupted {
+            reason: "stopped".into(),
+            seconds: 0.5,
+        };
+        store.finish_run(ids[2], &stop).expect("interrupt");
+        assert_eq!(
+            store.status_counts().expect("counts"),
+            vec![
+                StatusCounts {
+                    experiment: "a".into(),
+                    total: 4,
+                    finished: 2,
+                    running: 1,
+                    failed: 0,
+                    interrupted: 1,
+                },
+                StatusCounts {
+                    experiment: "empty".into(),
+                    ..Default::default()
+                },
+            ]
+        );
+    }
+
     #[test]
     fn one_run_reads_back_by_id_with_its_metrics_and_experiment_file() {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "seed = 3").unwrap();
-        let id = store.claim_run(exp, &new_run("k", 1)).unwrap().unwrap();
+        let id = store.claim(exp, &new_run("k", 1)).unwrap().unwrap();
         store.finish_run(id, &finished(0.9)).unwrap();
         let run = store.run(id).unwrap();
         assert_eq!((run.key.as_str(), run.fold), ("k", 1));
@@ -618,7 +1002,7 @@ mod tests {
             let exp = store
                 .upsert_experiment("e", "e.toml", "x = 1")
                 .expect("exp");
-            let id = store.claim_run(exp, &new_run("k", 0)).expect("claim");
+            let id = store.claim(exp, &new_run("k", 0)).expect("claim");
             id.expect("new key is claimable")
         };
         // Reopening runs the migrations again, which must be a no-op on existing data.
@@ -661,7 +1045,7 @@ mod tests {
                     let mut claimed = 0;
                     for k in 0..25 {
                         let key = format!("w{w}-{k}");
-                        if let Some(id) = store.claim_run(exp, &new_run(&key, 0))? {
+                        if let Some(id) = store.claim(exp, &new_run(&key, 0))? {
                             store.add_epoch(id, &epoch(1, 1.0))?;
                             store.add_epoch(id, &epoch(2, 0.9))?;
                             store.finish_run(id, &finished(0.9))?;
@@ -734,7 +1118,7 @@ mod tests {
     fn claim_inserts_running_then_refuses_finished() {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
-        let id = store.claim_run(exp, &new_run("k1", 2)).expect("claim");
+        let id = store.claim(exp, &new_run("k1", 2)).expect("claim");
         let id = id.expect("new key");
         let runs = store.runs(Some("e")).expect("runs");
         assert_eq!(runs.len(), 1);
@@ -744,10 +1128,7 @@ mod tests {
         assert_eq!(runs[0].rmse, None);
 
         store.finish_run(id, &finished(0.9)).expect("finish");
-        assert_eq!(
-            store.claim_run(exp, &new_run("k1", 2)).expect("again"),
-            None
-        );
+        assert_eq!(store.claim(exp, &new_run("k1", 2)).expect("again"), None);
         assert_eq!(
             store.finished_keys(exp).expect("keys"),
             HashSet::from(["k1".to_string()])
@@ -759,7 +1140,7 @@ mod tests {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
         let id = store
-            .claim_run(exp, &new_run("k", 0))
+            .claim(exp, &new_run("k", 0))
             .expect("claim")
             .expect("new");
         store.add_epoch(id, &epoch(1, 1.2)).expect("epoch 1");
@@ -777,7 +1158,7 @@ mod tests {
 
         let mut retry = new_run("k", 0);
         retry.config_json = r#"{"changed":true}"#.to_string();
-        let again = store.claim_run(exp, &retry).expect("reclaim");
+        let again = store.claim(exp, &retry).expect("reclaim");
         assert_eq!(again, Some(id), "the failed row is reused");
         assert!(store.epochs(id).expect("epochs").is_empty());
         let run = &store.runs(None).expect("runs")[0];
@@ -793,11 +1174,11 @@ mod tests {
     fn claim_reclaims_a_run_left_running() {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
-        let id = store.claim_run(exp, &new_run("k", 0)).expect("claim");
+        let id = store.claim(exp, &new_run("k", 0)).expect("claim");
         store
             .add_epoch(id.expect("new"), &epoch(1, 1.0))
             .expect("epoch");
-        let again = store.claim_run(exp, &new_run("k", 0)).expect("reclaim");
+        let again = store.claim(exp, &new_run("k", 0)).expect("reclaim");
         assert_eq!(again, id);
         assert!(store.epochs(id.expect("id")).expect("epochs").is_empty());
     }
@@ -806,7 +1187,7 @@ mod tests {
     fn claim_for_unknown_experiment_fails_on_foreign_key() {
         let mut store = store();
         let err = store
-            .claim_run(42, &new_run("k", 0))
+            .claim(42, &new_run("k", 0))
             .expect_err("no such experiment");
         assert!(err.to_string().contains("claiming run `k`"), "{err}");
     }
@@ -817,11 +1198,11 @@ mod tests {
         let a = store.upsert_experiment("a", "a.toml", "").expect("a");
         let b = store.upsert_experiment("b", "b.toml", "").expect("b");
         let ra = store
-            .claim_run(a, &new_run("same", 0))
+            .claim(a, &new_run("same", 0))
             .expect("a")
             .expect("new");
         let rb = store
-            .claim_run(b, &new_run("same", 0))
+            .claim(b, &new_run("same", 0))
             .expect("b")
             .expect("new");
         assert_ne!(ra, rb);
@@ -835,7 +1216,7 @@ mod tests {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
         let id = store
-            .claim_run(exp, &new_run("k", 0))
+            .claim(exp, &new_run("k", 0))
             .expect("claim")
             .expect("new");
         store.add_epoch(id, &epoch(2, 0.95)).expect("2");
@@ -865,7 +1246,7 @@ mod tests {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
         let id = store
-            .claim_run(exp, &new_run("k", 1))
+            .claim(exp, &new_run("k", 1))
             .expect("claim")
             .expect("new");
         store.finish_run(id, &finished(0.875)).expect("finish");
@@ -898,7 +1279,7 @@ mod tests {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
         let id = store
-            .claim_run(exp, &new_run("k", 0))
+            .claim(exp, &new_run("k", 0))
             .expect("claim")
             .expect("new");
         store.finish_run(id, &finished(0.9)).expect("finish");
@@ -916,18 +1297,9 @@ mod tests {
         let mut store = store();
         let z = store.upsert_experiment("zeta", "z.toml", "").expect("z");
         let a = store.upsert_experiment("alpha", "a.toml", "").expect("a");
-        let z1 = store
-            .claim_run(z, &new_run("z1", 0))
-            .expect("z1")
-            .expect("new");
-        let a1 = store
-            .claim_run(a, &new_run("a1", 0))
-            .expect("a1")
-            .expect("new");
-        let a2 = store
-            .claim_run(a, &new_run("a2", 1))
-            .expect("a2")
-            .expect("new");
+        let z1 = store.claim(z, &new_run("z1", 0)).expect("z1").expect("new");
+        let a1 = store.claim(a, &new_run("a1", 0)).expect("a1").expect("new");
+        let a2 = store.claim(a, &new_run("a2", 1)).expect("a2").expect("new");
         let all: Vec<(String, i64)> = store
             .runs(None)
             .expect("all")
@@ -951,7 +1323,7 @@ mod tests {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
         let id = store
-            .claim_run(exp, &new_run("k", 0))
+            .claim(exp, &new_run("k", 0))
             .expect("claim")
             .expect("new");
         // Only possible by hand: the CHECK constraint rejects it, so drop the check.

@@ -14,6 +14,9 @@ pub enum RunStatus {
     Finished,
     /// Stopped by an error (divergence, bad data, …); `error` says why.
     Failed,
+    /// Stopped on request (Ctrl-C, SIGTERM) before it finished; the next `exp run`
+    /// trains it again.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -23,6 +26,7 @@ impl RunStatus {
             RunStatus::Running => "running",
             RunStatus::Finished => "finished",
             RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 
@@ -32,6 +36,7 @@ impl RunStatus {
             "running" => Some(RunStatus::Running),
             "finished" => Some(RunStatus::Finished),
             "failed" => Some(RunStatus::Failed),
+            "interrupted" => Some(RunStatus::Interrupted),
             _ => None,
         }
     }
@@ -96,6 +101,49 @@ pub enum RunOutcome {
         /// Wall-clock seconds until the failure.
         seconds: f64,
     },
+    /// Training was stopped on request before it finished.
+    Interrupted {
+        /// What stopped it, e.g. `interrupted during epoch 3`.
+        reason: String,
+        /// Wall-clock seconds until it stopped.
+        seconds: f64,
+    },
+}
+
+/// What [`Store::claim_run`](super::Store::claim_run) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The run is this process's to train now: its row id.
+    Claimed(i64),
+    /// The run is finished (by an earlier sweep, or by a concurrent one during this one).
+    Finished,
+    /// Another live process is training it.
+    Busy {
+        /// That process's host.
+        host: String,
+        /// Its pid.
+        pid: u32,
+    },
+    /// It failed or was interrupted in a concurrent process after this sweep began; it is
+    /// left for the next `exp run` rather than retried at once.
+    EndedElsewhere(RunStatus),
+}
+
+/// Run counts of one experiment by status, for `exp status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// The experiment's name.
+    pub experiment: String,
+    /// Runs in the database (claimed at least once).
+    pub total: usize,
+    /// Finished runs.
+    pub finished: usize,
+    /// Runs marked running (being trained, or left by a process that died).
+    pub running: usize,
+    /// Failed runs.
+    pub failed: usize,
+    /// Interrupted runs.
+    pub interrupted: usize,
 }
 
 /// A run as read back from the database.

@@ -13,12 +13,16 @@
 //! - every dense variable gets the rule over all its values, after `weight_decay · w` is
 //!   added to its gradient unless its name ends in `bias` (see [`decays`]).
 //!
-//! Updates run as candle in-place ops on the parameters' own storage (CPU only), so no
+//! On the CPU, updates run as candle in-place ops on the parameters' own storage, so no
 //! table is ever copied, and the scratch buffers live in the optimiser's state, so a step
-//! allocates nothing once the largest batch has been seen.
+//! allocates nothing once the largest batch has been seen. On other devices (CUDA) the
+//! same rule runs on the host over the batch's rows only: `index_select` reads them,
+//! `scatter_set` writes them back in place, and dense variables are copied whole (see
+//! [`rows_portable`] and [`dense_portable`]). That costs transfers but keeps one
+//! implementation of every rule, so both paths compute the same update (a test checks it).
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, bail};
+use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var, bail};
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -50,6 +54,7 @@ pub(crate) struct State {
     pub(crate) s2: Vec<f32>,
     order: Vec<u64>,
     sum: Vec<f32>,
+    rows: Vec<u32>,
     /// Whole-table gradient, used only by [`TableUpdates::Dense`].
     full: Vec<f32>,
 }
@@ -64,19 +69,6 @@ impl State {
     }
 }
 
-/// Which rows of an embedding table a step updates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TableUpdates {
-    /// Only the rows the batch read (the default, O(batch) per step).
-    #[default]
-    Lazy,
-    /// Every row, untouched ones with a zero gradient, so their moments decay and
-    /// momentum keeps moving them: what PyTorch's and Keras's dense optimisers do with a
-    /// dense embedding gradient. O(table) per step; a reference for accuracy checks,
-    /// not for training.
-    Dense,
-}
-
 /// The state of every parameter of a model, indexed like [`Params::tables`] and
 /// [`Params::dense_vars`].
 #[derive(Debug, Clone)]
@@ -87,6 +79,19 @@ pub(crate) struct States {
     pub(crate) dense: Vec<State>,
     /// Which table rows a step updates.
     pub(crate) updates: TableUpdates,
+}
+
+/// Which rows of an embedding table a step updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TableUpdates {
+    /// Only the rows the batch read (the default, O(batch) per step).
+    #[default]
+    Lazy,
+    /// Every row, untouched ones with a zero gradient, so their moments decay and
+    /// momentum keeps moving them: what PyTorch's and Keras's dense optimisers do with a
+    /// dense embedding gradient. O(table) per step, CPU only; a reference for accuracy
+    /// checks, not for training.
+    Dense,
 }
 
 impl States {
@@ -134,6 +139,20 @@ pub(crate) fn step<R: Rule>(
     grads: &GradStore,
     states: &mut States,
 ) -> Result<()> {
+    step_on(rule, penalties, params, tape, grads, states, false)
+}
+
+/// [`step`], with `portable` forcing the any-device path even on the CPU (tests compare
+/// the two paths that way).
+fn step_on<R: Rule>(
+    rule: R,
+    penalties: Penalties,
+    params: &Params,
+    tape: &Tape,
+    grads: &GradStore,
+    states: &mut States,
+    portable: bool,
+) -> Result<()> {
     let updates = states.updates;
     for gathered in &tape.entries {
         let Some(grad) = grads.get(gathered.rows.as_tensor()) else {
@@ -145,31 +164,203 @@ pub(crate) fn step<R: Rule>(
         ) else {
             bail!("{}: no table {}", R::NAME, gathered.table.0);
         };
-        let op = RowsOp {
+        let rows = RowRule {
             rule,
             l2: penalties.l2 as f32,
             frozen_column: table.frozen_column,
-            updates,
-            state: RefCell::new(state),
         };
-        table.weight.inplace_op3(&gathered.ids, grad, &op)?;
+        if table.weight.device().is_cpu() && !portable {
+            let op = RowsOp {
+                rows,
+                updates,
+                state: RefCell::new(state),
+            };
+            table.weight.inplace_op3(&gathered.ids, grad, &op)?;
+        } else if updates == TableUpdates::Dense {
+            bail!("{}: dense table updates are a CPU-only reference", R::NAME);
+        } else {
+            rows_portable(rows, &table.weight, &gathered.ids, grad, state)?;
+        }
     }
     for ((name, var), state) in params.dense_vars().iter().zip(&mut states.dense) {
         let Some(grad) = grads.get(var.as_tensor()) else {
             continue;
         };
-        let op = DenseOp {
-            rule,
-            weight_decay: if decays(name) {
-                penalties.weight_decay as f32
-            } else {
-                0.0
-            },
-            state: RefCell::new(state),
+        let weight_decay = if decays(name) {
+            penalties.weight_decay as f32
+        } else {
+            0.0
         };
-        var.as_tensor().inplace_op2(grad, &op)?;
+        if var.device().is_cpu() && !portable {
+            let op = DenseOp {
+                rule,
+                weight_decay,
+                state: RefCell::new(state),
+            };
+            var.as_tensor().inplace_op2(grad, &op)?;
+        } else {
+            dense_portable(rule, weight_decay, var, grad, state)?;
+        }
     }
     Ok(())
+}
+
+/// A rule with the per-table constants of a row update.
+#[derive(Clone, Copy)]
+struct RowRule<R> {
+    rule: R,
+    l2: f32,
+    frozen_column: Option<usize>,
+}
+
+impl<R: Rule> RowRule<R> {
+    /// Moves one row `w` (with its state rows `s1`, `s2`) by its summed gradient `g`,
+    /// after adding `l2 · w` and zeroing the frozen column's gradient.
+    #[inline]
+    fn apply(&self, w: &mut [f32], s1: &mut [f32], s2: &mut [f32], g: &mut [f32]) {
+        self.penalise(w, g);
+        self.rule.apply(w, s1, s2, g);
+    }
+
+    /// Adds `l2 · w` to the gradient `g` of row `w` and zeroes the frozen column's.
+    #[inline]
+    fn penalise(&self, w: &[f32], g: &mut [f32]) {
+        if self.l2 != 0.0 {
+            for (g, w) in g.iter_mut().zip(w.iter()) {
+                *g += self.l2 * w;
+            }
+        }
+        if let Some(g) = self.frozen_column.and_then(|c| g.get_mut(c)) {
+            // A zero gradient keeps every rule's state at zero, so the value never
+            // moves (Adam and AdaMax: m = 0; SGD: no step, a zero buffer).
+            *g = 0.0;
+        }
+    }
+}
+
+/// Sums the gradient of rows read more than once: `rows` gets the distinct rows of `ids`
+/// in ascending order and `sums` their summed gradients, row-major. Sorting
+/// (row << 32 | position) keys keeps equal rows together without indirection.
+fn sum_rows(
+    ids: &[u32],
+    grad: &[f32],
+    dim: usize,
+    order: &mut Vec<u64>,
+    rows: &mut Vec<u32>,
+    sums: &mut Vec<f32>,
+) {
+    order.clear();
+    order.extend(
+        ids.iter()
+            .enumerate()
+            .map(|(i, &r)| (r as u64) << 32 | i as u64),
+    );
+    order.sort_unstable();
+    rows.clear();
+    sums.clear();
+    for &key in order.iter() {
+        let (row, i) = ((key >> 32) as u32, (key & 0xffff_ffff) as usize);
+        let g = &grad[i * dim..(i + 1) * dim];
+        if rows.last() == Some(&row) {
+            let start = sums.len() - dim;
+            for (s, g) in sums[start..].iter_mut().zip(g) {
+                *s += g;
+            }
+        } else {
+            rows.push(row);
+            sums.extend_from_slice(g);
+        }
+    }
+}
+
+/// The row update on any device: the batch's distinct rows are read with `index_select`,
+/// updated on the host with the optimiser state kept there, and written back in place
+/// with `scatter_set`. Only O(batch × dim) values cross to the host.
+fn rows_portable<R: Rule>(
+    rows: RowRule<R>,
+    weight: &Tensor,
+    ids: &Tensor,
+    grad: &Tensor,
+    state: &mut State,
+) -> Result<()> {
+    let (n, dim) = weight.dims2()?;
+    let ids: Vec<u32> = ids.flatten_all()?.to_vec1()?;
+    let grad: Vec<f32> = grad.flatten_all()?.to_vec1()?;
+    if grad.len() != ids.len() * dim {
+        bail!(
+            "{}: gradient of {} values for {} rows of {dim}",
+            R::NAME,
+            grad.len(),
+            ids.len()
+        );
+    }
+    if let Some(&bad) = ids.iter().find(|&&r| r as usize >= n) {
+        bail!("{}: row {bad} is outside the table", R::NAME);
+    }
+    let State {
+        s1,
+        s2,
+        order,
+        sum,
+        rows: distinct,
+        ..
+    } = state;
+    sum_rows(&ids, &grad, dim, order, distinct, sum);
+    let device = weight.device();
+    let selected = Tensor::from_slice(distinct, distinct.len(), device)?;
+    let mut values: Vec<f32> = weight
+        .index_select(&selected, 0)?
+        .flatten_all()?
+        .to_vec1()?;
+    for (j, &row) in distinct.iter().enumerate() {
+        let (local, span) = (
+            j * dim..(j + 1) * dim,
+            row as usize * dim..(row as usize + 1) * dim,
+        );
+        rows.apply(
+            &mut values[local.clone()],
+            slot(s1, span.clone()),
+            slot(s2, span),
+            &mut sum[local],
+        );
+    }
+    let m = distinct.len();
+    let targets: Vec<u32> = distinct
+        .iter()
+        .flat_map(|&row| std::iter::repeat_n(row, dim))
+        .collect();
+    let targets = Tensor::from_vec(targets, (m, dim), device)?;
+    let values = Tensor::from_vec(values, (m, dim), device)?;
+    weight.scatter_set(&targets, &values, 0)
+}
+
+/// The dense update on any device: the variable and its gradient are copied to the host,
+/// updated by the rule, and copied back with [`Var::set`].
+fn dense_portable<R: Rule>(
+    rule: R,
+    weight_decay: f32,
+    var: &Var,
+    grad: &Tensor,
+    state: &mut State,
+) -> Result<()> {
+    let mut w: Vec<f32> = var.as_tensor().flatten_all()?.to_vec1()?;
+    let mut g: Vec<f32> = grad.flatten_all()?.to_vec1()?;
+    if g.len() != w.len() {
+        bail!("{}: {} gradients for {} values", R::NAME, g.len(), w.len());
+    }
+    if weight_decay != 0.0 {
+        for (g, w) in g.iter_mut().zip(&w) {
+            *g += weight_decay * w;
+        }
+    }
+    let n = w.len();
+    rule.apply(
+        &mut w,
+        slot(&mut state.s1, 0..n),
+        slot(&mut state.s2, 0..n),
+        &g,
+    );
+    var.set(&Tensor::from_vec(w, var.shape(), var.device())?)
 }
 
 /// `v[span]`, or an empty slice for an unused (empty) state vector.
@@ -180,9 +371,7 @@ fn slot(v: &mut [f32], span: Range<usize>) -> &mut [f32] {
 
 /// In-place update of the rows `ids` of a table from the gathered rows' gradient.
 struct RowsOp<'a, R> {
-    rule: R,
-    l2: f32,
-    frozen_column: Option<usize>,
+    rows: RowRule<R>,
     updates: TableUpdates,
     state: RefCell<&'a mut State>,
 }
@@ -230,58 +419,40 @@ impl<R: Rule> InplaceOp3 for RowsOp<'_, R> {
             s2,
             order,
             sum,
+            rows,
             full,
         } = &mut **state;
+        sum_rows(ids, grad, dim, order, rows, sum);
         if self.updates == TableUpdates::Dense {
+            // Every row moves: the batch's rows by their penalised gradient, the others
+            // by a zero one.
             full.clear();
             full.resize(w.len(), 0.0);
-        }
-        // Sum the gradient of rows read more than once, then update each row once. Sorting
-        // (row << 32 | position) keys keeps equal rows together without indirection.
-        order.clear();
-        order.extend(
-            ids.iter()
-                .enumerate()
-                .map(|(i, &r)| (r as u64) << 32 | i as u64),
-        );
-        order.sort_unstable();
-        sum.resize(dim, 0.0);
-        let mut at = 0;
-        while at < order.len() {
-            let row = (order[at] >> 32) as usize;
-            sum.fill(0.0);
-            while at < order.len() && (order[at] >> 32) as usize == row {
-                let i = (order[at] & 0xffff_ffff) as usize;
-                for (s, g) in sum.iter_mut().zip(&grad[i * dim..(i + 1) * dim]) {
-                    *s += g;
-                }
-                at += 1;
+            for (j, &row) in rows.iter().enumerate() {
+                let span = row as usize * dim..(row as usize + 1) * dim;
+                let (Some(w_row), Some(g)) = (w.get(span.clone()), full.get_mut(span)) else {
+                    bail!("{}: row {row} is outside the table", R::NAME);
+                };
+                g.copy_from_slice(&sum[j * dim..(j + 1) * dim]);
+                self.rows.penalise(w_row, g);
             }
-            let span = row * dim..(row + 1) * dim;
+            let n = w.len();
+            self.rows
+                .rule
+                .apply(w, slot(s1, 0..n), slot(s2, 0..n), full);
+            return Ok(());
+        }
+        for (j, &row) in rows.iter().enumerate() {
+            let span = row as usize * dim..(row as usize + 1) * dim;
             let Some(w_row) = w.get_mut(span.clone()) else {
                 bail!("{}: row {row} is outside the table", R::NAME);
             };
-            if self.l2 != 0.0 {
-                for (s, w) in sum.iter_mut().zip(w_row.iter()) {
-                    *s += self.l2 * w;
-                }
-            }
-            if let Some(s) = self.frozen_column.and_then(|c| sum.get_mut(c)) {
-                // A zero gradient keeps every rule's state at zero, so the value never
-                // moves (Adam and AdaMax: m = 0; SGD: no step, a zero buffer).
-                *s = 0.0;
-            }
-            match self.updates {
-                TableUpdates::Lazy => {
-                    self.rule
-                        .apply(w_row, slot(s1, span.clone()), slot(s2, span), sum)
-                }
-                TableUpdates::Dense => slot(full, span).copy_from_slice(sum),
-            }
-        }
-        if self.updates == TableUpdates::Dense {
-            let n = w.len();
-            self.rule.apply(w, slot(s1, 0..n), slot(s2, 0..n), full);
+            self.rows.apply(
+                w_row,
+                slot(s1, span.clone()),
+                slot(s2, span),
+                &mut sum[j * dim..(j + 1) * dim],
+            );
         }
         Ok(())
     }
@@ -433,6 +604,83 @@ mod tests {
         assert!(decays("output.kernel"));
         assert!(!decays("layer0.bias"));
         assert!(!decays("user_bias"));
+    }
+
+    /// SGD with momentum written as a rule, to drive both update paths.
+    #[derive(Clone, Copy)]
+    struct Momentum;
+
+    impl Rule for Momentum {
+        const NAME: &'static str = "test-momentum";
+
+        fn slots(&self) -> usize {
+            1
+        }
+
+        fn apply(&self, w: &mut [f32], s1: &mut [f32], _s2: &mut [f32], g: &[f32]) {
+            for ((w, m), g) in w.iter_mut().zip(s1.iter_mut()).zip(g) {
+                *m = 0.9 * *m + g;
+                *w -= 0.1 * *m;
+            }
+        }
+    }
+
+    /// Three steps of `Momentum` on a 5×3 table (rows read twice in one batch, a frozen
+    /// column) and a dense weight, by the in-place CPU ops or the any-device path.
+    fn three_steps(portable: bool) -> (Vec<f32>, Vec<f32>) {
+        use candle_core::{DType, Device, Tensor};
+        use rand::SeedableRng;
+
+        use crate::models::Init;
+        let dev = &Device::Cpu;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut params = Params::new(dev);
+        let table = params
+            .table("t", 5, 3, Init::Normal { std: 1.0 }, &mut rng)
+            .unwrap();
+        params.freeze_column(table, 2, 1.0).unwrap();
+        let dense = params
+            .dense("layer.weight", &[2, 3], Init::Normal { std: 1.0 }, &mut rng)
+            .unwrap();
+        let mut states = States::zeros(&params, 1);
+        let penalties = Penalties {
+            l2: 0.01,
+            weight_decay: 0.02,
+        };
+        for ids in [[0u32, 3, 3, 1], [4, 4, 4, 0], [2, 1, 3, 0]] {
+            let mut tape = Tape::recording();
+            let ids = Tensor::new(&ids, dev).unwrap();
+            let rows = params.gather(table, &ids, &mut tape).unwrap();
+            let x = rows.matmul(&dense.t().unwrap()).unwrap();
+            let loss = x.sqr().unwrap().sum_all().unwrap();
+            let grads = loss.backward().unwrap();
+            step_on(
+                Momentum,
+                penalties,
+                &params,
+                &tape,
+                &grads,
+                &mut states,
+                portable,
+            )
+            .unwrap();
+        }
+        let t = params.tables()[table.0].weight.flatten_all().unwrap();
+        let d = dense.flatten_all().unwrap();
+        assert_eq!(t.dtype(), DType::F32);
+        (t.to_vec1().unwrap(), d.to_vec1().unwrap())
+    }
+
+    #[test]
+    fn the_any_device_path_matches_the_in_place_cpu_ops() {
+        let (native_table, native_dense) = three_steps(false);
+        let (portable_table, portable_dense) = three_steps(true);
+        testing::assert_close(&portable_table, &native_table, 1e-6);
+        testing::assert_close(&portable_dense, &native_dense, 1e-6);
+        // The frozen column kept its constant in every row, read or not.
+        for row in 0..5 {
+            assert_eq!(native_table[row * 3 + 2], 1.0);
+        }
     }
 
     #[test]

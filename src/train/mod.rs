@@ -9,6 +9,7 @@ pub mod sgd;
 
 pub use lazy::{TableUpdates, decays};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use candle_core::backprop::GradStore;
@@ -77,6 +78,14 @@ pub enum TrainError {
         /// The offending value.
         loss: f32,
     },
+    /// The sweep was asked to stop (Ctrl-C, SIGTERM) before this batch.
+    #[error("interrupted before epoch {epoch}, batch {batch}")]
+    Interrupted {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+    },
     /// The configuration asks for something this build cannot train yet.
     #[error("not supported yet: {0}")]
     Unsupported(String),
@@ -141,12 +150,17 @@ impl Trained {
 /// With `spec.early_stopping`, the monitored validation metric is checked after every
 /// epoch; training stops once it has not improved for `patience` epochs, and the model's
 /// weights are put back to those of the best epoch.
+///
+/// `stop` is checked before every batch: once raised, training ends with
+/// [`TrainError::Interrupted`] (a sweep being stopped by Ctrl-C or SIGTERM).
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     model: &dyn RatingModel,
     optimizer: &mut dyn Optimizer,
     spec: &TrainingSpec,
     data: TrainData<'_>,
     rng: &mut impl Rng,
+    stop: &AtomicBool,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Result<Trained, TrainError> {
     let device = model.params().device().clone();
@@ -172,6 +186,12 @@ pub fn train(
         let mut loss_sum = 0.0f64;
         let mut batches = 0usize;
         for (b, chunk) in triples.chunks(spec.batch_size).enumerate() {
+            if stop.load(Ordering::Relaxed) {
+                return Err(TrainError::Interrupted {
+                    epoch,
+                    batch: b + 1,
+                });
+            }
             buffers.fill_triples(chunk);
             let (batch, target) = buffers.tensors(&device)?;
             let mut tape = Tape::recording_seeded(rng.next_u64());
@@ -419,6 +439,7 @@ mod tests {
             &spec,
             data,
             &mut rng,
+            &AtomicBool::new(false),
             |_| {},
         )
         .unwrap();
@@ -478,12 +499,30 @@ mod tests {
             &spec,
             data,
             &mut rng,
+            &AtomicBool::new(false),
             |e| seen.push(e.epoch),
         )
         .unwrap();
         assert_eq!(seen, [1, 2, 3, 4]);
         assert_eq!((trained.best_epoch, trained.stopped_early), (4, false));
         assert!(trained.epochs.iter().all(|e| e.validation.is_none()));
+
+        // A raised stop flag ends training before the next batch, reporting no epoch.
+        let mut seen = Vec::new();
+        let stopped = train(
+            model.as_ref(),
+            optimizer.as_mut(),
+            &spec,
+            data,
+            &mut rng,
+            &AtomicBool::new(true),
+            |e| seen.push(e.epoch),
+        );
+        assert!(
+            matches!(stopped, Err(TrainError::Interrupted { epoch: 1, batch: 1 })),
+            "{stopped:?}"
+        );
+        assert!(seen.is_empty());
     }
 }
 
@@ -525,6 +564,7 @@ mod repeatability {
             &training,
             data,
             &mut rng,
+            &AtomicBool::new(false),
             |_| {},
         )
         .unwrap()
