@@ -120,8 +120,9 @@ pub fn generate(spec: &SyntheticSpec) -> Result<Dataset, SyntheticError> {
         values: Vec::with_capacity(ratings),
         timestamps: Vec::with_capacity(ratings),
     };
-    let (mut user_ids, mut item_ids) = (IdMap::default(), IdMap::default());
-    let mut name = String::new();
+    // Dense ids in first-rated order, kept as plain arrays while drawing (interning a name
+    // per rating dominated generation); the IdMaps are built once at the end.
+    let (mut user_dense, mut item_dense) = (FirstSeen::new(users), FirstSeen::new(items));
     while table.len() < ratings {
         let (u, i) = (user_law.draw(&mut rng), item_law.draw(&mut rng));
         if !seen.insert((u as u64) << 32 | i as u64) {
@@ -134,14 +135,9 @@ pub fn generate(spec: &SyntheticSpec) -> Result<Dataset, SyntheticError> {
             .sum();
         let latent = 3.6 + user_bias[u] + item_bias[i] + dot + noise(&mut rng);
         let stars = latent.round().clamp(1.0, 5.0);
-        name.clear();
-        push_name(&mut name, 'u', u);
-        let user = user_ids.intern(&name);
-        name.clear();
-        push_name(&mut name, 'i', i);
-        let item = item_ids.intern(&name);
-        table.push(user, item, stars, 0);
+        table.push(user_dense.id(u), item_dense.id(i), stars, 0);
     }
+    let (user_ids, item_ids) = (user_dense.names('u'), item_dense.names('i'));
     let item_info = (0..item_ids.len())
         .map(|id| ItemInfo {
             title: format!("Synthetic item {}", item_ids.raw(id as u32)),
@@ -160,12 +156,39 @@ pub fn generate(spec: &SyntheticSpec) -> Result<Dataset, SyntheticError> {
     })
 }
 
-/// Writes `<prefix><n>` into `out` without a temporary allocation.
-fn push_name(out: &mut String, prefix: char, n: usize) {
-    use std::fmt::Write;
-    out.push(prefix);
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{n}");
+/// Dense ids `0, 1, …` given to indices in the order they are first seen.
+struct FirstSeen {
+    /// Dense id of each index, `u32::MAX` until seen.
+    dense: Vec<u32>,
+    /// Indices in dense-id order.
+    order: Vec<usize>,
+}
+
+impl FirstSeen {
+    fn new(n: usize) -> FirstSeen {
+        FirstSeen {
+            dense: vec![u32::MAX; n],
+            order: Vec::new(),
+        }
+    }
+
+    /// The dense id of index `i`, assigning the next one if `i` is new.
+    fn id(&mut self, i: usize) -> u32 {
+        if self.dense[i] == u32::MAX {
+            self.dense[i] = self.order.len() as u32;
+            self.order.push(i);
+        }
+        self.dense[i]
+    }
+
+    /// An [`IdMap`] naming dense id `d` `<prefix><index>`.
+    fn names(&self, prefix: char) -> IdMap {
+        let mut map = IdMap::default();
+        for &i in &self.order {
+            map.intern(&format!("{prefix}{i}"));
+        }
+        map
+    }
 }
 
 /// A sampler of N(0, std) as f32.
