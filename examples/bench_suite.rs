@@ -6,6 +6,7 @@
 //! bench_suite [--data ml-100k,synthetic-1m] [--setups dot-mf,ncf] [--batches 64,1024]
 //!             [--epochs N] [--out results/bench]
 //! bench_suite --case DATA:SETUP:BATCH:EPOCHS[:dense]     (one case; prints one JSON line)
+//! bench_suite --redraw-chart DIR                          (throughput.png from DIR/bench.json)
 //! ```
 //!
 //! Cases run one at a time so they do not compete for cores. A case that fails (missing
@@ -52,6 +53,11 @@ fn main() -> anyhow::Result<()> {
         let m = bench::run_case(&case, &seeds)?;
         println!("{}", serde_json::to_string(&m)?);
         return Ok(());
+    }
+    if let [flag, dir] = args.as_slice()
+        && flag == "--redraw-chart"
+    {
+        return redraw_chart(Path::new(dir));
     }
     let options = Options::parse(&args)?;
     suite(&options)
@@ -191,6 +197,19 @@ fn suite(o: &Options) -> anyhow::Result<()> {
         json.display(),
         png.display()
     );
+    Ok(())
+}
+
+/// Draws `dir/throughput.png` again from `dir/bench.json` (after a change to the chart).
+fn redraw_chart(dir: &Path) -> anyhow::Result<()> {
+    let json = dir.join("bench.json");
+    let text =
+        std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
+    let measured: Vec<Measurement> =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;
+    let png = dir.join("throughput.png");
+    bench::chart::draw(&bench::chart::panels(&measured), &png)?;
+    eprintln!("wrote {}", png.display());
     Ok(())
 }
 

@@ -85,7 +85,8 @@ fn thousands(n: usize) -> String {
     out
 }
 
-/// The y range shared by all panels: decades around the smallest and largest value.
+/// The y range shared by all panels: whole decades around the values, with the smallest
+/// at least a factor 2 above the axis so that its bar stays visible.
 fn y_range(panels: &[Panel]) -> (f64, f64) {
     let values = panels
         .iter()
@@ -96,9 +97,10 @@ fn y_range(panels: &[Panel]) -> (f64, f64) {
     if !lo.is_finite() || hi <= 0.0 {
         return (0.01, 10.0);
     }
+    let floor = (lo / 2.0).log10().floor();
     (
-        10f64.powf(lo.log10().floor()),
-        10f64.powf(hi.log10().ceil().max(lo.log10().floor() + 1.0)),
+        10f64.powf(floor),
+        10f64.powf(hi.log10().ceil().max(floor + 1.0)),
     )
 }
 
@@ -246,6 +248,9 @@ mod tests {
             measured(BenchData::Ml100k, "b", 64, 2.5e7, false),
         ]);
         assert_eq!(y_range(&p), (0.1, 100.0));
+        // 0.106 M/s would sit on a 0.1 axis: the axis drops a decade.
+        let p = panels(&[measured(BenchData::Ml100k, "a", 64, 1.06e5, false)]);
+        assert_eq!(y_range(&p), (0.01, 1.0));
         assert_eq!(y_range(&[]), (0.01, 10.0));
     }
 
