@@ -52,7 +52,8 @@ pub(crate) struct State {
     pub(crate) s1: Vec<f32>,
     /// Second state vector (Adam's second moment, AdaMax's infinity norm).
     pub(crate) s2: Vec<f32>,
-    order: Vec<u64>,
+    /// Place of each table row in `rows` while a step groups its gradients.
+    slot_of: Vec<u32>,
     sum: Vec<f32>,
     rows: Vec<u32>,
     /// Whole-table gradient, used only by [`TableUpdates::Dense`].
@@ -239,37 +240,41 @@ impl<R: Rule> RowRule<R> {
 }
 
 /// Sums the gradient of rows read more than once: `rows` gets the distinct rows of `ids`
-/// in ascending order and `sums` their summed gradients, row-major. Sorting
-/// (row << 32 | position) keys keeps equal rows together without indirection.
+/// in first-read order and `sums` their summed gradients, row-major (each row's gradients
+/// added in batch order). `slot_of` maps a table row to its place in `rows`; it is sized
+/// to the table once, every entry `u32::MAX` between calls, so grouping costs O(batch)
+/// without sorting. Every id must be below `n_rows`.
 fn sum_rows(
     ids: &[u32],
     grad: &[f32],
     dim: usize,
-    order: &mut Vec<u64>,
+    n_rows: usize,
+    slot_of: &mut Vec<u32>,
     rows: &mut Vec<u32>,
     sums: &mut Vec<f32>,
 ) {
-    order.clear();
-    order.extend(
-        ids.iter()
-            .enumerate()
-            .map(|(i, &r)| (r as u64) << 32 | i as u64),
-    );
-    order.sort_unstable();
+    if slot_of.len() != n_rows {
+        slot_of.clear();
+        slot_of.resize(n_rows, u32::MAX);
+    }
     rows.clear();
     sums.clear();
-    for &key in order.iter() {
-        let (row, i) = ((key >> 32) as u32, (key & 0xffff_ffff) as usize);
+    for (i, &row) in ids.iter().enumerate() {
         let g = &grad[i * dim..(i + 1) * dim];
-        if rows.last() == Some(&row) {
-            let start = sums.len() - dim;
-            for (s, g) in sums[start..].iter_mut().zip(g) {
-                *s += g;
-            }
-        } else {
+        let slot = &mut slot_of[row as usize];
+        if *slot == u32::MAX {
+            *slot = rows.len() as u32;
             rows.push(row);
             sums.extend_from_slice(g);
+        } else {
+            let start = *slot as usize * dim;
+            for (s, g) in sums[start..start + dim].iter_mut().zip(g) {
+                *s += g;
+            }
         }
+    }
+    for &row in rows.iter() {
+        slot_of[row as usize] = u32::MAX;
     }
 }
 
@@ -300,12 +305,12 @@ fn rows_portable<R: Rule>(
     let State {
         s1,
         s2,
-        order,
+        slot_of,
         sum,
         rows: distinct,
         ..
     } = state;
-    sum_rows(&ids, &grad, dim, order, distinct, sum);
+    sum_rows(&ids, &grad, dim, n, slot_of, distinct, sum);
     let device = weight.device();
     let selected = Tensor::from_slice(distinct, distinct.len(), device)?;
     let mut values: Vec<f32> = weight
@@ -413,16 +418,20 @@ impl<R: Rule> InplaceOp3 for RowsOp<'_, R> {
                 ids.len()
             );
         }
+        let n_rows = w.len() / dim.max(1);
+        if let Some(&bad) = ids.iter().find(|&&r| r as usize >= n_rows) {
+            bail!("{}: row {bad} is outside the table", R::NAME);
+        }
         let mut state = self.state.borrow_mut();
         let State {
             s1,
             s2,
-            order,
+            slot_of,
             sum,
             rows,
             full,
         } = &mut **state;
-        sum_rows(ids, grad, dim, order, rows, sum);
+        sum_rows(ids, grad, dim, n_rows, slot_of, rows, sum);
         if self.updates == TableUpdates::Dense {
             // Every row moves: the batch's rows by their penalised gradient, the others
             // by a zero one.
@@ -442,27 +451,81 @@ impl<R: Rule> InplaceOp3 for RowsOp<'_, R> {
                 .apply(w, slot(s1, 0..n), slot(s2, 0..n), full);
             return Ok(());
         }
+        let update = RowUpdate {
+            rule: &self.rows,
+            w,
+            s1,
+            s2,
+            sums: sum,
+            rows,
+            dim,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            unsafe { update.run_avx2() };
+            return Ok(());
+        }
+        update.run();
+        Ok(())
+    }
+}
+
+/// The per-row loop of [`RowsOp`], separate so that it can be compiled twice: for the
+/// baseline x86-64 instruction set and, chosen at run time, with AVX2, which lets the
+/// compiler run the rule's square roots and divisions eight lanes at a time (the rule
+/// is most of a large-batch step). Lane-wise IEEE arithmetic gives the same bits either
+/// way.
+struct RowUpdate<'a, R> {
+    rule: &'a RowRule<R>,
+    w: &'a mut [f32],
+    s1: &'a mut [f32],
+    s2: &'a mut [f32],
+    sums: &'a mut [f32],
+    rows: &'a [u32],
+    dim: usize,
+}
+
+impl<R: Rule> RowUpdate<'_, R> {
+    /// Updates every row; rows were checked to lie inside the table.
+    #[inline(always)]
+    fn run(self) {
+        let RowUpdate {
+            rule,
+            w,
+            s1,
+            s2,
+            sums,
+            rows,
+            dim,
+        } = self;
         for (j, &row) in rows.iter().enumerate() {
             // Rows of a large table are cache misses in three arrays: ask for the row a
             // few ahead while this one is updated.
             if let Some(&ahead) = rows.get(j + PREFETCH_AHEAD) {
                 let ahead = ahead as usize * dim..(ahead as usize + 1) * dim;
-                for v in [&*w, &**s1, &**s2] {
+                for v in [&*w, &*s1, &*s2] {
                     prefetch(v.get(ahead.clone()).unwrap_or_default());
                 }
             }
             let span = row as usize * dim..(row as usize + 1) * dim;
-            let Some(w_row) = w.get_mut(span.clone()) else {
-                bail!("{}: row {row} is outside the table", R::NAME);
-            };
-            self.rows.apply(
-                w_row,
+            rule.apply(
+                &mut w[span.clone()],
                 slot(s1, span.clone()),
                 slot(s2, span),
-                &mut sum[j * dim..(j + 1) * dim],
+                &mut sums[j * dim..(j + 1) * dim],
             );
         }
-        Ok(())
+    }
+
+    /// [`RowUpdate::run`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2(self) {
+        self.run()
     }
 }
 
