@@ -1,7 +1,7 @@
 //! A model's trainable parameters: embedding tables (updated row by row) and dense
 //! variables (updated whole), plus the tape that records which rows a batch read.
 
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{CpuStorage, DType, Device, Result, Tensor, Var};
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 
@@ -243,11 +243,17 @@ impl Params {
     /// remembers which rows they were, so that the optimiser can scatter their gradient
     /// back into the table; at evaluation they are a plain tensor.
     pub fn gather(&self, id: TableId, ids: &Tensor, tape: &mut Tape) -> Result<Tensor> {
-        let rows = self.tables[id.0].weight.index_select(ids, 0)?;
+        let table = &self.tables[id.0].weight;
         if !tape.recording {
-            return Ok(rows);
+            return table.index_select(ids, 0);
         }
-        let leaf = Var::from_tensor(&rows)?;
+        // The gathered rows become a leaf variable. `Var::from_tensor` would copy the
+        // result of `index_select` once more; on the CPU the rows are copied straight
+        // into the variable's own storage instead.
+        let leaf = match gather_cpu(table, ids)? {
+            Some(rows) => rows,
+            None => Var::from_tensor(&table.index_select(ids, 0)?)?,
+        };
         let out = leaf.as_tensor().clone();
         tape.entries.push(Gathered {
             table: id,
@@ -358,6 +364,42 @@ pub struct Gathered {
     pub ids: Tensor,
     /// The gathered rows as a leaf variable; its gradient is the table's sparse gradient.
     pub rows: Var,
+}
+
+/// `table[ids]` as a new variable, copied once, for a contiguous CPU f32 table and u32 ids;
+/// `None` otherwise (the caller falls back to candle's `index_select`).
+fn gather_cpu(table: &Tensor, ids: &Tensor) -> Result<Option<Var>> {
+    use candle_core::{Storage, bail};
+    let (&[rows, dim], true, true) = (table.dims(), table.device().is_cpu(), ids.rank() == 1)
+    else {
+        return Ok(None);
+    };
+    let (table_storage, table_layout) = table.storage_and_layout();
+    let (ids_storage, ids_layout) = ids.storage_and_layout();
+    let (
+        Storage::Cpu(CpuStorage::F32(values)),
+        Storage::Cpu(CpuStorage::U32(ids)),
+        Some((t0, t1)),
+        Some((i0, i1)),
+    ) = (
+        &*table_storage,
+        &*ids_storage,
+        table_layout.contiguous_offsets(),
+        ids_layout.contiguous_offsets(),
+    )
+    else {
+        return Ok(None);
+    };
+    let (values, ids) = (&values[t0..t1], &ids[i0..i1]);
+    let mut out = Vec::with_capacity(ids.len() * dim);
+    for &id in ids {
+        let id = id as usize;
+        if id >= rows {
+            bail!("gather: row {id} is outside a table of {rows} rows");
+        }
+        out.extend_from_slice(&values[id * dim..(id + 1) * dim]);
+    }
+    Var::from_vec(out, (ids.len(), dim), table.device()).map(Some)
 }
 
 /// Records the embedding rows a forward pass read, when training, and carries the seeded
