@@ -16,6 +16,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
+mod kernels;
 pub mod metrics;
 pub mod models;
 pub mod rank;

@@ -11,6 +11,8 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
 
+use crate::kernels::{f32_matrix, f32_values};
+
 /// What turns the dot product `z` into a prediction.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DotHead {
@@ -66,23 +68,6 @@ pub fn row_dot(u: &Tensor, v: &Tensor, head: DotHead) -> Result<Tensor> {
 /// The forward op.
 struct FusedDot(DotHead);
 
-/// `(values, rows, k)` of a contiguous 2-d f32 operand.
-fn matrix<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<(&'a [f32], usize, usize)> {
-    let (CpuStorage::F32(v), Some((a, b)), &[rows, k]) = (s, l.contiguous_offsets(), l.dims())
-    else {
-        bail!("{op}: expected contiguous 2-d f32 operands");
-    };
-    Ok((&v[a..b], rows, k))
-}
-
-/// A contiguous f32 vector operand.
-fn vector<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    let (CpuStorage::F32(v), Some((a, b))) = (s, l.contiguous_offsets()) else {
-        bail!("{op}: expected a contiguous f32 vector");
-    };
-    Ok(&v[a..b])
-}
-
 impl CustomOp2 for FusedDot {
     fn name(&self) -> &'static str {
         "row-dot"
@@ -95,8 +80,8 @@ impl CustomOp2 for FusedDot {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (u, rows, k) = matrix(s1, l1, self.name())?;
-        let (v, rows2, k2) = matrix(s2, l2, self.name())?;
+        let (u, rows, k) = f32_matrix(s1, l1, self.name())?;
+        let (v, rows2, k2) = f32_matrix(s2, l2, self.name())?;
         if (rows, k) != (rows2, k2) {
             bail!("row-dot: shapes ({rows}, {k}) and ({rows2}, {k2}) differ");
         }
@@ -140,9 +125,9 @@ impl CustomOp3 for DotGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let y = vector(s1, l1, self.name())?;
-        let g = vector(s2, l2, self.name())?;
-        let (other, rows, k) = matrix(s3, l3, self.name())?;
+        let y = f32_values(s1, l1, self.name())?;
+        let g = f32_values(s2, l2, self.name())?;
+        let (other, rows, k) = f32_matrix(s3, l3, self.name())?;
         if y.len() != rows || g.len() != rows {
             bail!("row-dot-grad: {} outputs for {rows} rows", y.len());
         }

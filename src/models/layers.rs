@@ -8,6 +8,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tenso
 use rand::Rng;
 
 use super::params::{Init, Params, Tape};
+use crate::kernels::f32_values;
 
 /// A fully connected layer, `y = x Wᵀ + b` (PyTorch's `nn.Linear` layout).
 #[derive(Debug, Clone)]
@@ -66,11 +67,7 @@ struct BiasAdd;
 
 /// `(values, columns)` of a contiguous f32 operand whose last dimension is the columns.
 fn columns<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<(&'a [f32], usize)> {
-    let (CpuStorage::F32(v), Some((a, b)), Some(&n)) = (s, l.contiguous_offsets(), l.dims().last())
-    else {
-        bail!("{op}: expected contiguous f32 operands");
-    };
-    Ok((&v[a..b], n))
+    Ok((f32_values(s, l, op)?, l.dims().last().copied().unwrap_or(1)))
 }
 
 impl CustomOp2 for BiasAdd {
@@ -116,7 +113,7 @@ impl CustomOp2 for BiasAdd {
 /// the CPU the backward pass here is one loop over the output and its gradient.
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     if x.device().is_cpu() && x.is_contiguous() {
-        x.apply_op1(Relu)
+        x.apply_op1(Activate(Activation::Relu))
     } else {
         x.relu()
     }
@@ -125,51 +122,79 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
 /// `lo + (hi − lo) · σ(x)` element-wise, differentiable: the output head that keeps
 /// predictions inside the rating range.
 ///
-/// On the CPU one op forward and one backward (the slope comes from the output,
-/// `(y − lo)(hi − y)/(hi − lo)`), where candle's sigmoid and affine take two each.
+/// On the CPU one op forward and one backward, where candle's sigmoid and affine take
+/// two each.
 pub fn scaled_sigmoid(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
     if x.device().is_cpu() && x.is_contiguous() {
-        x.apply_op1(ScaledSigmoid { lo, hi })
+        x.apply_op1(Activate(Activation::ScaledSigmoid { lo, hi }))
     } else {
         candle_nn::ops::sigmoid(x)?.affine((hi - lo) as f64, lo as f64)
     }
 }
 
-/// The forward op of [`scaled_sigmoid`]; also its backward, as `grad` (see
-/// [`ScaledSigmoidGrad`]).
-#[derive(Clone, Copy)]
-struct ScaledSigmoid {
-    lo: f32,
-    hi: f32,
+/// An element-wise activation whose slope can be read off its output, so the backward
+/// pass needs only the output and its gradient.
+#[derive(Debug, Clone, Copy)]
+enum Activation {
+    /// `max(x, 0)`; slope 1 where the output is positive, else 0.
+    Relu,
+    /// `lo + (hi − lo) · σ(x)`; slope `(y − lo)(hi − y)/(hi − lo)`.
+    ScaledSigmoid { lo: f32, hi: f32 },
 }
 
-impl CustomOp1 for ScaledSigmoid {
+impl Activation {
+    fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::ScaledSigmoid { .. } => "scaled-sigmoid",
+        }
+    }
+
+    #[inline]
+    fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Relu => x.max(0.0),
+            Activation::ScaledSigmoid { lo, hi } => lo + (hi - lo) / (1.0 + (-x).exp()),
+        }
+    }
+
+    #[inline]
+    fn slope(self, y: f32) -> f32 {
+        match self {
+            Activation::Relu => f32::from(u8::from(y > 0.0)),
+            Activation::ScaledSigmoid { lo, hi } => (y - lo) * (hi - y) / (hi - lo),
+        }
+    }
+}
+
+/// The forward op of [`relu`] and [`scaled_sigmoid`].
+struct Activate(Activation);
+
+impl CustomOp1 for Activate {
     fn name(&self) -> &'static str {
-        "scaled-sigmoid"
+        self.0.name()
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, _) = columns(s, l, self.name())?;
-        let (lo, span) = (self.lo, self.hi - self.lo);
-        let out = x.iter().map(|&v| lo + span / (1.0 + (-v).exp())).collect();
+        let x = f32_values(s, l, self.name())?;
+        let out = x.iter().map(|&v| self.0.apply(v)).collect();
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
     fn bwd(&self, _x: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(
-            grad_res
-                .contiguous()?
-                .apply_op2_no_bwd(res, &ScaledSigmoidGrad(*self))?,
-        ))
+        let grad = grad_res
+            .contiguous()?
+            .apply_op2_no_bwd(res, &ActivationGrad(self.0))?;
+        Ok(Some(grad))
     }
 }
 
-/// `g · (y − lo)(hi − y)/(hi − lo)`: the gradient through [`scaled_sigmoid`].
-struct ScaledSigmoidGrad(ScaledSigmoid);
+/// `g · slope(y)`: the gradient through an [`Activate`] op from its output `y`.
+struct ActivationGrad(Activation);
 
-impl CustomOp2 for ScaledSigmoidGrad {
+impl CustomOp2 for ActivationGrad {
     fn name(&self) -> &'static str {
-        "scaled-sigmoid-grad"
+        "activation-grad"
     }
 
     fn cpu_fwd(
@@ -179,8 +204,8 @@ impl CustomOp2 for ScaledSigmoidGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (g, _) = columns(s1, l1, self.name())?;
-        let (y, _) = columns(s2, l2, self.name())?;
+        let g = f32_values(s1, l1, self.name())?;
+        let y = f32_values(s2, l2, self.name())?;
         if g.len() != y.len() {
             bail!(
                 "{}: {} gradients for {} outputs",
@@ -189,61 +214,10 @@ impl CustomOp2 for ScaledSigmoidGrad {
                 y.len()
             );
         }
-        let ScaledSigmoid { lo, hi } = self.0;
         let out = g
             .iter()
             .zip(y)
-            .map(|(&g, &y)| g * (y - lo) * (hi - y) / (hi - lo))
-            .collect();
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-}
-
-/// The forward op of [`relu`].
-struct Relu;
-
-impl CustomOp1 for Relu {
-    fn name(&self) -> &'static str {
-        "relu"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, _) = columns(s, l, self.name())?;
-        let out = x.iter().map(|&v| v.max(0.0)).collect();
-        Ok((CpuStorage::F32(out), l.shape().clone()))
-    }
-
-    fn bwd(&self, _x: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(
-            grad_res.contiguous()?.apply_op2_no_bwd(res, &ReluGrad)?,
-        ))
-    }
-}
-
-/// `g` where the ReLU's output is positive, else 0.
-struct ReluGrad;
-
-impl CustomOp2 for ReluGrad {
-    fn name(&self) -> &'static str {
-        "relu-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (g, _) = columns(s1, l1, self.name())?;
-        let (y, _) = columns(s2, l2, self.name())?;
-        if g.len() != y.len() {
-            bail!("relu-grad: {} gradients for {} outputs", g.len(), y.len());
-        }
-        let out = g
-            .iter()
-            .zip(y)
-            .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 })
+            .map(|(&g, &y)| g * self.0.slope(y))
             .collect();
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }

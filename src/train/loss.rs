@@ -11,6 +11,8 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor, bail};
 
+use crate::kernels::f32_values;
+
 use crate::config::spec::{LossName, TrainingSpec};
 
 /// The training loss `spec.loss` (with `spec.huber_delta` for Huber) of `predicted`
@@ -96,13 +98,6 @@ fn sign(e: f32) -> f32 {
     }
 }
 
-fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    let (CpuStorage::F32(v), Some((a, b))) = (s, l.contiguous_offsets()) else {
-        bail!("{op}: expected contiguous f32 operands");
-    };
-    Ok(&v[a..b])
-}
-
 impl CustomOp2 for Pointwise {
     fn name(&self) -> &'static str {
         match self {
@@ -119,8 +114,8 @@ impl CustomOp2 for Pointwise {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let p = contiguous_f32(s1, l1, self.name())?;
-        let t = contiguous_f32(s2, l2, self.name())?;
+        let p = f32_values(s1, l1, self.name())?;
+        let t = f32_values(s2, l2, self.name())?;
         if p.len() != t.len() {
             bail!(
                 "{}: {} predictions for {} targets",
@@ -175,9 +170,9 @@ impl CustomOp3 for PointwiseGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let p = contiguous_f32(s1, l1, self.name())?;
-        let t = contiguous_f32(s2, l2, self.name())?;
-        let g = contiguous_f32(s3, l3, self.name())?;
+        let p = f32_values(s1, l1, self.name())?;
+        let t = f32_values(s2, l2, self.name())?;
+        let g = f32_values(s3, l3, self.name())?;
         let scale = g.first().copied().unwrap_or(1.0) / p.len().max(1) as f32;
         let grad = match self.0 {
             Pointwise::Squared => slopes(p, t, 2.0 * scale, |e| e),
