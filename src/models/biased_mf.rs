@@ -34,23 +34,15 @@ impl BiasedMf {
         let k = spec.embedding_size;
         let mut params = Params::new(&ctx.device);
         let init = |rows| Init::from_spec(spec.init, rows, Init::Normal { std: 0.01 });
-        let users = params.table(
-            "user_factors_bias_one",
-            ctx.n_users,
-            k + 2,
-            init(ctx.n_users),
-            rng,
-        )?;
-        let items = params.table(
-            "item_factors_one_bias",
-            ctx.n_items,
-            k + 2,
-            init(ctx.n_items),
-            rng,
-        )?;
         let (lo, hi) = ctx.rating_range;
         let p = ((ctx.global_mean - lo) / (hi - lo)).clamp(0.01, 0.99);
-        params.bias_trick(users, items, k, (p / (1.0 - p)).ln())?;
+        let (users, items) = params.bias_trick_tables(
+            (ctx.n_users, ctx.n_items),
+            k,
+            init,
+            (p / (1.0 - p)).ln(),
+            rng,
+        )?;
         Ok(BiasedMf {
             params,
             users,

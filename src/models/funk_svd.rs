@@ -41,21 +41,8 @@ impl FunkSvd {
         let k = spec.embedding_size;
         let mut params = Params::new(&ctx.device);
         let init = |rows| Init::from_spec(spec.init, rows, SURPRISE_FACTOR_INIT);
-        let users = params.table(
-            "user_factors_bias_one",
-            ctx.n_users,
-            k + 2,
-            init(ctx.n_users),
-            rng,
-        )?;
-        let items = params.table(
-            "item_factors_one_bias",
-            ctx.n_items,
-            k + 2,
-            init(ctx.n_items),
-            rng,
-        )?;
-        params.bias_trick(users, items, k, 0.0)?;
+        let (users, items) =
+            params.bias_trick_tables((ctx.n_users, ctx.n_items), k, init, 0.0, rng)?;
         Ok(FunkSvd {
             params,
             users,

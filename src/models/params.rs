@@ -188,21 +188,26 @@ impl Params {
         Ok(())
     }
 
-    /// Sets up the bias trick on a user and an item table of `k` factors plus two columns:
-    /// user rows become `[u, b_u, 1]` and item rows `[v, 1, b_i]` (constant columns frozen,
-    /// user biases starting at `user_bias`, item biases at 0), so that one dot product of
-    /// length k + 2 gives `u·v + b_u + b_i`.
-    pub fn bias_trick(
+    /// Registers the user and item tables of the bias trick, `k` factors plus two
+    /// columns each, factors drawn from `init(rows)`: user rows become `[u, b_u, 1]` and
+    /// item rows `[v, 1, b_i]` (constant columns frozen, user biases starting at
+    /// `user_bias`, item biases at 0), so that one dot product of length k + 2 gives
+    /// `u·v + b_u + b_i`. Returns the (users, items) tables.
+    pub fn bias_trick_tables(
         &mut self,
-        users: TableId,
-        items: TableId,
+        (n_users, n_items): (usize, usize),
         k: usize,
+        init: impl Fn(usize) -> Init,
         user_bias: f32,
-    ) -> Result<()> {
+        rng: &mut impl Rng,
+    ) -> Result<(TableId, TableId)> {
+        let users = self.table("user_factors_bias_one", n_users, k + 2, init(n_users), rng)?;
+        let items = self.table("item_factors_one_bias", n_items, k + 2, init(n_items), rng)?;
         self.fill_column(users, k, user_bias)?;
         self.freeze_column(users, k + 1, 1.0)?;
         self.freeze_column(items, k, 1.0)?;
-        self.fill_column(items, k + 1, 0.0)
+        self.fill_column(items, k + 1, 0.0)?;
+        Ok((users, items))
     }
 
     /// Sets column `column` of table `id` to `value` in every row (an initialisation).
