@@ -522,6 +522,27 @@ pub(crate) const NOTE_BAND: u32 = 70;
 /// Font size of the note line.
 pub(crate) const NOTE_PX: f64 = 15.0;
 
+/// A drawing area on a chart's PNG.
+pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// The canvas of a report chart with a side panel: a white `WIDTH × HEIGHT` PNG at `path`
+/// drawn in the bundled font, with `title` and `note` on top, split into the plot area
+/// and a right panel `panel_width` wide (legend or colour bar). Returns (root, plot area,
+/// panel); present the root when done.
+pub(crate) fn canvas_with_panel<'a>(
+    path: &'a Path,
+    title: &str,
+    note: &str,
+    panel_width: u32,
+) -> Result<(Area<'a>, Area<'a>, Area<'a>), ReportError> {
+    ensure_registered()?;
+    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err(path))?;
+    let area = titled_with_note(&root, title, note, path)?;
+    let (plot, panel) = area.split_horizontally(WIDTH - panel_width);
+    Ok((root, plot, panel))
+}
+
 /// Draws the title and, under it, a grey note (what is held fixed, what the colours
 /// mean), centred; returns the area below.
 pub(crate) fn titled_with_note<'a>(

@@ -13,12 +13,12 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::charts::{
-    DESC_PX, HEIGHT, MARGIN, TICK_PX, WIDTH, abbreviate, draw_colour_bar, draw_err, fit_font,
-    folds_phrase, titled_with_note,
+    DESC_PX, MARGIN, TICK_PX, abbreviate, canvas_with_panel, draw_colour_bar, draw_err, fit_font,
+    folds_phrase,
 };
 use super::colormap::{Scale, white_text_on};
 use super::compare::{ConfigSummary, display_value};
-use super::font::{FAMILY, ensure_registered};
+use super::font::FAMILY;
 use super::grid::{self, Axis};
 use super::metric::Metric;
 
@@ -132,11 +132,7 @@ pub fn prepare(
 
 /// Draws a [`HeatmapChart`] as a PNG at `path`, the colour bar on the right.
 pub fn draw(chart: &HeatmapChart, path: &Path) -> Result<(), ReportError> {
-    ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let area = titled_with_note(&root, &chart.title, &chart.note, path)?;
-    let (left, bar) = area.split_horizontally(WIDTH - BAR_PANEL);
+    let (root, left, bar) = canvas_with_panel(path, &chart.title, &chart.note, BAR_PANEL)?;
     let (ncols, nrows) = (chart.columns.len().max(1), chart.rows.len().max(1));
     let mut plot = ChartBuilder::on(&left)
         .margin(MARGIN)

@@ -9,12 +9,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::charts::{
-    HEIGHT, MARGIN, TICK_PX, WIDTH, abbreviate, draw_colour_bar, draw_err, folds_phrase,
-    titled_with_note,
+    MARGIN, TICK_PX, abbreviate, canvas_with_panel, draw_colour_bar, draw_err, folds_phrase,
 };
 use super::colormap::Scale;
 use super::compare::ConfigSummary;
-use super::font::{FAMILY, ensure_registered};
+use super::font::FAMILY;
 use super::grid::Axis;
 use super::metric::Metric;
 
@@ -152,11 +151,7 @@ pub fn prepare(
 
 /// Draws a [`ParallelChart`] as a PNG at `path`, the colour bar on the right.
 pub fn draw(chart: &ParallelChart, path: &Path) -> Result<(), ReportError> {
-    ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let area = titled_with_note(&root, &chart.title, &chart.note, path)?;
-    let (left, bar) = area.split_horizontally(WIDTH - BAR_PANEL);
+    let (root, left, bar) = canvas_with_panel(path, &chart.title, &chart.note, BAR_PANEL)?;
     let n = chart.axes.len().max(2) as f64;
     // Room left and right of the outer axes for their tick labels, above for headings.
     let mut plot = ChartBuilder::on(&left)

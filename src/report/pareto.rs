@@ -9,11 +9,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::ReportError;
 use super::charts::{
     DESC_PX, HEIGHT, LEGEND_PX, LegendEntry, MARGIN, MAX_LEGEND_CHARS, PALETTE, TICK_PX, WIDTH,
-    Y_LABEL_AREA, abbreviate, draw_err, draw_legend, draw_marker, folds_phrase, legend_rows,
-    param_names, text_width, titled_with_note, value_lines,
+    Y_LABEL_AREA, abbreviate, canvas_with_panel, draw_err, draw_legend, draw_marker, folds_phrase,
+    legend_rows, param_names, text_width, value_lines,
 };
 use super::compare::{ConfigSummary, rank};
-use super::font::{FAMILY, ensure_registered};
+use super::font::FAMILY;
 use super::metric::Metric;
 
 /// One configuration in a [`ParetoChart`].
@@ -233,11 +233,8 @@ pub fn prepare(experiment: &str, summaries: &[ConfigSummary], metric: &Metric) -
 
 /// Draws a [`ParetoChart`] as a PNG at `path`, the legend in its own panel.
 pub fn draw(chart: &ParetoChart, path: &Path) -> Result<(), ReportError> {
-    ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let area = titled_with_note(&root, &chart.title, &chart.note, path)?;
-    let (left, legend) = area.split_horizontally(WIDTH - chart.legend_width.min(WIDTH / 2));
+    let legend_width = chart.legend_width.min(WIDTH / 2);
+    let (root, left, legend) = canvas_with_panel(path, &chart.title, &chart.note, legend_width)?;
     let (x0, x1) = chart.x_range;
     let (y0, y1) = chart.y_range;
     let mut plot = ChartBuilder::on(&left)

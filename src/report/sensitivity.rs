@@ -13,11 +13,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::ReportError;
 use super::charts::{
     DESC_PX, HEIGHT, LEGEND_PX, LegendEntry, MARGIN, MAX_LEGEND_CHARS, PALETTE, TICK_PX, WIDTH,
-    Y_LABEL_AREA, abbreviate, draw_err, draw_legend, folds_phrase, legend_rows, text_width,
-    titled_with_note,
+    Y_LABEL_AREA, abbreviate, canvas_with_panel, draw_err, draw_legend, folds_phrase, legend_rows,
+    text_width,
 };
 use super::compare::{ConfigSummary, display_value};
-use super::font::{FAMILY, ensure_registered};
+use super::font::FAMILY;
 use super::grid::{self, Axis};
 use super::metric::Metric;
 
@@ -185,11 +185,8 @@ pub fn prepare(
 
 /// Draws a [`SensitivityChart`] as a PNG at `path`, the legend in its own panel.
 pub fn draw(chart: &SensitivityChart, path: &Path) -> Result<(), ReportError> {
-    ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let area = titled_with_note(&root, &chart.title, &chart.note, path)?;
-    let (left, legend) = area.split_horizontally(WIDTH - chart.legend_width.min(WIDTH / 2));
+    let legend_width = chart.legend_width.min(WIDTH / 2);
+    let (root, left, legend) = canvas_with_panel(path, &chart.title, &chart.note, legend_width)?;
     let (x0, x1) = chart.x_range;
     let (y0, y1) = chart.y_range;
     let mut plot = ChartBuilder::on(&left)
