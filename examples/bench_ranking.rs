@@ -22,6 +22,7 @@ use exp::config::spec::{
 use exp::data::{self, Dataset, Split};
 use exp::models::{self, ModelContext, RatingModel};
 use exp::rank::{self, Ranker, UserItems};
+use exp::report::stats::median;
 use exp::train::{self, TrainData};
 use rand::SeedableRng;
 
@@ -197,14 +198,9 @@ fn bench(
     println!(
         "| {name} | {label} | {} × {n_items} | {:.3} | {:.3} | {} |",
         data.n_users(),
-        median(&mut rank_all),
-        median(&mut metrics_times),
+        median(&rank_all).unwrap_or(f64::NAN),
+        median(&metrics_times).unwrap_or(f64::NAN),
         shown.join(", ")
     );
     Ok(())
-}
-
-fn median(xs: &mut [f64]) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }

@@ -25,6 +25,7 @@ use crate::config::{self, ConfigError};
 use crate::data::synthetic::{self, SyntheticError, SyntheticSpec};
 use crate::data::{self, DataError, Dataset};
 use crate::models;
+use crate::report::stats::median;
 use crate::runner::{model_context, split_for};
 use crate::sweep::{self, RunSpec};
 use crate::train::{self, TableUpdates, TrainData, TrainError};
@@ -255,7 +256,7 @@ pub fn run_case(case: &Case, seeds_dir: &Path) -> Result<Measurement, BenchError
         .iter()
         .map(|e| e.seconds - e.train_seconds)
         .collect();
-    let seconds_per_epoch = median(&times);
+    let seconds_per_epoch = median(&times).unwrap_or(f64::NAN);
     Ok(Measurement {
         case: case.clone(),
         architecture: run.config.model.architecture.as_str().to_string(),
@@ -264,22 +265,11 @@ pub fn run_case(case: &Case, seeds_dir: &Path) -> Result<Measurement, BenchError
         min_seconds: times.iter().copied().fold(f64::INFINITY, f64::min),
         max_seconds: times.iter().copied().fold(0.0, f64::max),
         ratings_per_second: split.train.len() as f64 / seconds_per_epoch.max(1e-12),
-        eval_seconds: median(&evals),
+        eval_seconds: median(&evals).unwrap_or(f64::NAN),
         test_rmse: trained.epochs.last().map_or(f64::NAN, |e| e.test.rmse),
         load_seconds,
         peak_rss_bytes: peak_rss_bytes(),
     })
-}
-
-/// The median of `values` (mean of the middle two for an even count; NaN when empty).
-pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if !n.is_multiple_of(2) => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// This process's peak resident set size (`VmHWM` in `/proc/self/status`; Linux only).
@@ -354,13 +344,6 @@ mod tests {
         ] {
             assert!(Case::from_arg(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn median_of_odd_even_and_empty() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(&[]).is_nan());
     }
 
     #[test]

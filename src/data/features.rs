@@ -31,6 +31,7 @@
 use std::collections::BTreeSet;
 
 use super::dataset::Dataset;
+use crate::report::stats::median;
 
 /// Per-item and per-user feature matrices for content models (row-major, one row per
 /// dense id), with the statistics that produced them.
@@ -186,9 +187,9 @@ pub fn content_features(data: &Dataset, train: &[usize]) -> ContentFeatures {
         .filter_map(|i| years[i])
         .collect();
     let year_median = if rated_years.is_empty() {
-        median(years.iter().flatten().copied().collect())
+        median(&years.iter().flatten().copied().collect::<Vec<_>>()).unwrap_or(0.0)
     } else {
-        median(rated_years)
+        median(&rated_years).unwrap_or(0.0)
     };
     let years: Vec<f64> = years.iter().map(|y| y.unwrap_or(year_median)).collect();
     let year_mean = years.iter().sum::<f64>() / years.len().max(1) as f64;
@@ -246,21 +247,6 @@ pub fn content_features(data: &Dataset, train: &[usize]) -> ContentFeatures {
         year_mean: year_mean as f32,
         year_std: year_std as f32,
         global_mean: global_mean as f32,
-    }
-}
-
-/// The median of `values` (the mean of the two middle values for an even count); 0 when
-/// empty.
-fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
 

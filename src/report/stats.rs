@@ -16,6 +16,19 @@ const MAX_ITER: usize = 500;
 /// Largest number of non-zero differences the Wilcoxon test treats exactly.
 pub const WILCOXON_EXACT_MAX_N: usize = 25;
 
+/// The median of `values` (the mean of the two middle values for an even count); `None`
+/// when empty.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        n if !n.is_multiple_of(2) => Some(v[n / 2]),
+        n => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
 /// ln Γ(x) for x > 0 (Lanczos approximation, g = 7, nine coefficients; ~15 digits).
 pub fn ln_gamma(x: f64) -> f64 {
     const G: f64 = 7.0;
@@ -397,6 +410,13 @@ mod tests {
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
     }
 
     #[test]
