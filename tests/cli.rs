@@ -1,42 +1,13 @@
 //! End-to-end tests: drive the real `exp` binary and read back what it wrote (the SQLite
 //! rows and the PNG files).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use rusqlite::Connection;
 
-fn exp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exp"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("EXP_DATA_DIR")
-        .output()
-        .expect("the exp binary runs")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The real data sets beside the checkout (CI has `../shared`), or `EXP_SHARED_DATA`.
-fn shared_data() -> PathBuf {
-    let dir = std::env::var_os("EXP_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        dir.join("ml-100k/u.data").is_file(),
-        "MovieLens 100K expected at {}/ml-100k (set EXP_SHARED_DATA to the directory holding ml-100k/)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::{exp, fixture, text};
 
 /// Asserts `path` is a PNG of at least 400×300 pixels.
 fn assert_png(path: &Path) {
@@ -274,7 +245,7 @@ fn biased_mf_on_ml100k_meets_the_accuracy_bar() {
             "--db",
         ])
         .arg(&db)
-        .env("EXP_DATA_DIR", shared_data())
+        .env("EXP_DATA_DIR", common::shared_data("ml-100k/u.data"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -4,41 +4,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-/// Runs `exp` in `cwd` with no data-related environment of the caller's.
-fn exp(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_exp"));
-    cmd.args(args)
-        .current_dir(cwd)
-        .env_remove("EXP_DATA_DIR")
-        .env_remove("EXP_DOWNLOAD_BASE_URL");
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    cmd.output().expect("the exp binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `shared/data` beside the checkout, or `$EXP_SHARED_DATA`.
-fn shared_data() -> PathBuf {
-    let dir = std::env::var_os("EXP_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        dir.join("amazon/2018/Movies_and_TV.json").is_file(),
-        "the Amazon samples are expected in {}/amazon (set EXP_SHARED_DATA)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::{exp_with as exp, text};
 
 /// Decodes the PNG at `path` and returns its size.
 fn decode_png(path: &Path) -> (u32, u32) {
@@ -62,7 +34,7 @@ fn decode_png(path: &Path) -> (u32, u32) {
 #[test]
 fn data_stats_on_the_amazon_sample_prints_the_table_and_draws_four_charts() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = shared_data().join("amazon/2018");
+    let sample = common::shared_data("amazon/2018/Movies_and_TV.json").join("amazon/2018");
     let out = exp(
         &[
             "data",
@@ -109,8 +81,11 @@ fn data_stats_on_the_amazon_sample_prints_the_table_and_draws_four_charts() {
 fn data_stats_of_an_experiment_file_applies_its_filters_and_skips_bad_lines() {
     let dir = tempfile::tempdir().unwrap();
     // The 2018 sample with line 3 truncated and line 5 given a rating of 7.
-    let original = std::fs::read_to_string(shared_data().join("amazon/2018/Movies_and_TV.json"))
-        .expect("sample");
+    let original = std::fs::read_to_string(
+        common::shared_data("amazon/2018/Movies_and_TV.json")
+            .join("amazon/2018/Movies_and_TV.json"),
+    )
+    .expect("sample");
     let mut lines: Vec<String> = original.lines().map(str::to_owned).collect();
     lines[2].truncate(40);
     lines[4] = lines[4].replacen("\"overall\": 5.0", "\"overall\": 7.0", 1);
@@ -210,7 +185,7 @@ fn respond(mut stream: TcpStream, files: &[(String, Vec<u8>)]) {
 /// A zip laid out like GroupLens' ml-100k.zip (a top folder `ml-100k/`), holding the real
 /// files from shared/data (so the content check of u.data passes) and returns its bytes.
 fn ml100k_zip() -> Vec<u8> {
-    let src = shared_data().join("ml-100k");
+    let src = common::shared_data("amazon/2018/Movies_and_TV.json").join("ml-100k");
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
@@ -291,7 +266,8 @@ fn data_download_verifies_unpacks_and_is_then_loaded() {
     );
     assert_eq!(
         std::fs::read(data.join("ml-100k/u.data")).unwrap(),
-        std::fs::read(shared_data().join("ml-100k/u.data")).unwrap()
+        std::fs::read(common::shared_data("amazon/2018/Movies_and_TV.json").join("ml-100k/u.data"))
+            .unwrap()
     );
     assert_eq!(
         text(&out.stdout).trim(),
@@ -323,7 +299,7 @@ fn data_download_verifies_unpacks_and_is_then_loaded() {
 fn data_download_content_check_refuses_a_modified_ratings_file() {
     // A zip whose u.data lost its last line: its archive digest is given (so it passes the
     // first check) but u.data does not match the published SHA-256.
-    let src = shared_data().join("ml-100k/u.data");
+    let src = common::shared_data("amazon/2018/Movies_and_TV.json").join("ml-100k/u.data");
     let udata = std::fs::read_to_string(src).unwrap();
     let cut = udata.trim_end().rsplit_once('\n').unwrap().0.to_owned() + "\n";
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

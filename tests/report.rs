@@ -3,20 +3,9 @@
 //! Markdown and every PNG it links exist and decode.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn exp(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exp"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("EXP_DATA_DIR")
-        .output()
-        .expect("the exp binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{exp, text};
 
 /// Runs the tiny 2 × 2 × 2-fold sweep into `<dir>/results/exp.sqlite`.
 fn sweep(dir: &Path) -> PathBuf {

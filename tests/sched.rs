@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
+mod common;
+use common::text;
+
 /// Six runs of about one second each.
 const GRID: &str = "[experiment]\nname = \"sched\"\n[data]\ndataset = \"ml-latest-small\"\n\
     [split]\nkind = \"holdout\"\ntest_fraction = 0.1\n[model]\narchitecture = \"dot-mf\"\n\
@@ -105,10 +108,6 @@ impl Sweep {
             .expect("count epochs");
         assert_eq!(epochs, RUNS * epochs_per_run, "no epoch recorded twice");
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

@@ -1,0 +1,53 @@
+//! What the end-to-end tests share: running the real `exp` binary, reading its output,
+//! and finding the fixtures and the real data sets.
+
+// Each test file uses the helpers it needs; the others would warn as unused there.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs `exp args` in `cwd` with `env` set and none of the caller's data-related
+/// environment (`EXP_DATA_DIR`, `EXP_DOWNLOAD_BASE_URL`).
+pub fn exp_with(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_exp"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("EXP_DATA_DIR")
+        .env_remove("EXP_DOWNLOAD_BASE_URL");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.output().expect("the exp binary runs")
+}
+
+/// Runs `exp args` in `cwd` (see [`exp_with`]).
+pub fn exp(args: &[&str], cwd: &Path) -> Output {
+    exp_with(args, cwd, &[])
+}
+
+/// Process output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A file under `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The real data sets beside the checkout (CI has `../shared`), or `$EXP_SHARED_DATA`;
+/// fails the test, naming the folder, when `required` (a path inside it) is missing.
+pub fn shared_data(required: &str) -> PathBuf {
+    let dir = std::env::var_os("EXP_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        dir.join(required).is_file(),
+        "{required} expected in {} (set EXP_SHARED_DATA to the folder holding the data sets)",
+        dir.display()
+    );
+    dir
+}
