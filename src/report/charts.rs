@@ -1090,20 +1090,8 @@ mod tests {
 
     fn stored(id: i64, s: &ConfigSummary, status: RunStatus) -> StoredRun {
         StoredRun {
-            id,
-            experiment: "e".into(),
-            key: format!("k{id}"),
-            params_json: s.params_json.clone(),
-            config_json: "{}".into(),
-            fold: 0,
             status,
-            rmse: Some(1.0),
-            mae: Some(0.8),
-            best_epoch: Some(1),
-            seconds: Some(1.0),
-            error: None,
-            checkpoint: None,
-            metrics: Default::default(),
+            ..StoredRun::finished_for_test(id, &s.params_json, 0, 1.0)
         }
     }
 

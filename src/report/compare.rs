@@ -805,20 +805,10 @@ mod tests {
     /// A finished run of grid point `params` on `fold`.
     fn run(id: i64, params: &str, fold: usize, rmse: f64, mae: f64, seconds: f64) -> StoredRun {
         StoredRun {
-            id,
-            experiment: "e".to_string(),
-            key: format!("k{id}"),
-            params_json: params.to_string(),
-            config_json: "{}".to_string(),
-            fold,
-            status: RunStatus::Finished,
-            rmse: Some(rmse),
             mae: Some(mae),
             best_epoch: Some(10),
             seconds: Some(seconds),
-            error: None,
-            checkpoint: None,
-            metrics: Default::default(),
+            ..StoredRun::finished_for_test(id, params, fold, rmse)
         }
     }
 

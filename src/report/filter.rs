@@ -140,25 +140,10 @@ pub fn apply(
 mod tests {
     use super::*;
     use crate::report::compare::summarize;
-    use crate::store::records::{RunStatus, StoredRun};
+    use crate::store::records::StoredRun;
 
     fn run(id: i64, params: &str) -> StoredRun {
-        StoredRun {
-            id,
-            experiment: "e".into(),
-            key: format!("k{id}"),
-            params_json: params.into(),
-            config_json: "{}".into(),
-            fold: 0,
-            status: RunStatus::Finished,
-            rmse: Some(1.0),
-            mae: Some(0.8),
-            best_epoch: Some(1),
-            seconds: Some(1.0),
-            error: None,
-            checkpoint: None,
-            metrics: Default::default(),
-        }
+        StoredRun::finished_for_test(id, params, 0, 1.0)
     }
 
     fn grid() -> Vec<ConfigSummary> {

@@ -220,27 +220,15 @@ mod tests {
     use super::*;
     use crate::report::compare::summarize;
     use crate::report::grid;
-    use crate::store::records::{RunStatus, StoredRun};
+    use crate::store::records::StoredRun;
 
     fn run(id: i64, arch: &str, lr: f64, rmse: f64) -> StoredRun {
-        StoredRun {
+        StoredRun::finished_for_test(
             id,
-            experiment: "e".into(),
-            key: format!("k{id}"),
-            params_json: format!(
-                r#"{{"model.architecture":"{arch}","training.learning_rate":{lr}}}"#
-            ),
-            config_json: "{}".into(),
-            fold: 0,
-            status: RunStatus::Finished,
-            rmse: Some(rmse),
-            mae: Some(rmse * 0.8),
-            best_epoch: Some(1),
-            seconds: Some(1.0),
-            error: None,
-            checkpoint: None,
-            metrics: Default::default(),
-        }
+            &format!(r#"{{"model.architecture":"{arch}","training.learning_rate":{lr}}}"#),
+            0,
+            rmse,
+        )
     }
 
     #[test]

@@ -272,27 +272,17 @@ pub fn draw(chart: &SensitivityChart, path: &Path) -> Result<(), ReportError> {
 mod tests {
     use super::*;
     use crate::report::compare::summarize;
-    use crate::store::records::{RunStatus, StoredRun};
+    use crate::store::records::StoredRun;
 
     fn run(id: i64, arch: &str, size: u32, lr: f64, fold: usize, rmse: f64) -> StoredRun {
-        StoredRun {
+        StoredRun::finished_for_test(
             id,
-            experiment: "e".into(),
-            key: format!("k{id}"),
-            params_json: format!(
+            &format!(
                 r#"{{"model.architecture":"{arch}","model.embedding_size":{size},"training.learning_rate":{lr}}}"#
             ),
-            config_json: "{}".into(),
             fold,
-            status: RunStatus::Finished,
-            rmse: Some(rmse),
-            mae: Some(rmse * 0.8),
-            best_epoch: Some(1),
-            seconds: Some(1.0),
-            error: None,
-            checkpoint: None,
-            metrics: Default::default(),
-        }
+            rmse,
+        )
     }
 
     /// dot-mf and biased-mf at sizes 8 and 64, learning rates 0.01 and 0.001; two folds

@@ -91,25 +91,10 @@ pub fn footer(metric_label: &str) -> String {
 mod tests {
     use super::*;
     use crate::report::compare::summarize;
-    use crate::store::records::{RunStatus, StoredRun};
+    use crate::store::records::StoredRun;
 
     fn run(id: i64, params: &str, fold: usize, rmse: f64) -> StoredRun {
-        StoredRun {
-            id,
-            experiment: "e".into(),
-            key: format!("k{id}"),
-            params_json: params.into(),
-            config_json: "{}".into(),
-            fold,
-            status: RunStatus::Finished,
-            rmse: Some(rmse),
-            mae: Some(rmse * 0.8),
-            best_epoch: Some(1),
-            seconds: Some(1.0),
-            error: None,
-            checkpoint: None,
-            metrics: Default::default(),
-        }
+        StoredRun::finished_for_test(id, params, fold, rmse)
     }
 
     #[test]

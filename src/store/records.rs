@@ -180,6 +180,28 @@ pub struct StoredRun {
 }
 
 impl StoredRun {
+    /// Test support: a finished run of grid point `params_json` on `fold` with test RMSE
+    /// `rmse`, MAE `0.8 · rmse`, 1 s and best epoch 1 (override fields with `..`).
+    #[cfg(test)]
+    pub(crate) fn finished_for_test(id: i64, params_json: &str, fold: usize, rmse: f64) -> Self {
+        StoredRun {
+            id,
+            experiment: "e".into(),
+            key: format!("k{id}"),
+            params_json: params_json.into(),
+            config_json: "{}".into(),
+            fold,
+            status: RunStatus::Finished,
+            rmse: Some(rmse),
+            mae: Some(rmse * 0.8),
+            best_epoch: Some(1),
+            seconds: Some(1.0),
+            error: None,
+            checkpoint: None,
+            metrics: BTreeMap::new(),
+        }
+    }
+
     /// The value of the metric called `name`: `rmse` and `mae` from their columns, any
     /// other name from [`StoredRun::metrics`]. `None` when the run has no such value.
     pub fn metric(&self, name: &str) -> Option<f64> {
