@@ -152,6 +152,7 @@ fn context(data: &Dataset, split: &Split) -> ModelContext {
         global_mean: mean as f32,
         device: candle_core::Device::Cpu,
         features: None,
+        implicit: None,
     }
 }
 

@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::spec::{Architecture, SplitSpec};
 use crate::data::dataset::Dataset;
 use crate::data::features::content_features;
+use crate::data::implicit::RatedItems;
 use crate::data::split::{self, Split};
 use crate::models::{self, ModelContext};
 use crate::store::records::EpochRecord;
@@ -228,6 +229,8 @@ pub fn model_context(
         // training ratings, so the others skip it.
         features: (run.config.model.architecture == Architecture::TwoTower)
             .then(|| Arc::new(content_features(data, train))),
+        implicit: (run.config.model.architecture == Architecture::SvdPp)
+            .then(|| Arc::new(RatedItems::from_training(ratings, train, data.n_users()))),
     }
 }
 

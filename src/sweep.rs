@@ -562,6 +562,7 @@ model.architecture = ["ncf", "mlp"]
             dropouts: vec![0.5, 0.0],
             embedding_dropout: 0.2,
             init: Some(InitSpec::Normal { std: 0.01 }),
+            implicit_l2_scale: 0.3,
         };
         exp.base.split = SplitSpec::Kfold {
             k: 3,
@@ -573,6 +574,8 @@ model.architecture = ["ncf", "mlp"]
         t.loss = LossName::Huber;
         t.huber_delta = 0.5;
         t.weight_decay = 1e-4;
+        t.lr_schedule = LrSchedule::Exponential;
+        t.lr_decay = 0.8;
         t.early_stopping = Some(EarlyStopping {
             patience: 2,
             monitor: MetricName::Mae,

@@ -108,7 +108,9 @@ pub fn similar(args: &SimilarArgs) -> anyhow::Result<ExitCode> {
 fn vector_kind(architecture: Architecture) -> &'static str {
     match architecture {
         Architecture::DotMf => "item factors",
-        Architecture::BiasedMf | Architecture::FunkSvd => "item factors, biases left out",
+        Architecture::BiasedMf | Architecture::FunkSvd | Architecture::SvdPp => {
+            "item factors, biases left out"
+        }
         Architecture::Ncf | Architecture::Mlp => "item embeddings",
         Architecture::TwoTower => "item-tower outputs",
         Architecture::GlobalMean | Architecture::Biases => "none",

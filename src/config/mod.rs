@@ -37,7 +37,10 @@ pub use validate::{DEFAULT_INIT_SCALE, DEFAULT_METRICS, DEFAULT_SEED};
 
 use raw::{FIXED_TABLE, SWEEP_TABLE};
 use source::Source;
-use spec::{BadLinePolicy, DevicePin, Experiment, InitSpec, RunConfig, SplitSpec, SweepAxis};
+use spec::{
+    BadLinePolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY, DevicePin, Experiment, InitSpec,
+    LrSchedule, RunConfig, SplitSpec, SweepAxis,
+};
 use validate::Checker;
 
 /// The most grid points a sweep may ask for. Every point is validated when the file is
@@ -553,6 +556,11 @@ fn raw_table(config: &RunConfig, written: Written) -> toml::Table {
         ),
         ("init", init),
         ("init_scale", init_scale),
+        (
+            "implicit_l2_scale",
+            (m.implicit_l2_scale != DEFAULT_IMPLICIT_L2_SCALE)
+                .then_some(Value::Float(m.implicit_l2_scale)),
+        ),
     ]);
     let t = &config.training;
     let training = table([
@@ -573,6 +581,16 @@ fn raw_table(config: &RunConfig, written: Written) -> toml::Table {
         (
             "huber_delta",
             (t.huber_delta != 1.0).then_some(Value::Float(t.huber_delta)),
+        ),
+        (
+            "lr_schedule",
+            (t.lr_schedule != LrSchedule::Constant)
+                .then(|| string(t.lr_schedule.as_str()))
+                .flatten(),
+        ),
+        (
+            "lr_decay",
+            (t.lr_decay != DEFAULT_LR_DECAY).then_some(Value::Float(t.lr_decay)),
         ),
         (
             "patience",

@@ -126,6 +126,7 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("embedding_dropout", Kind::Float),
             ("init", Kind::Str),
             ("init_scale", Kind::Float),
+            ("implicit_l2_scale", Kind::Float),
         ],
     },
     TableSchema {
@@ -140,6 +141,8 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("weight_decay", Kind::Float),
             ("momentum", Kind::Float),
             ("huber_delta", Kind::Float),
+            ("lr_schedule", Kind::Str),
+            ("lr_decay", Kind::Float),
             ("patience", Kind::Int),
             ("monitor", Kind::Str),
             ("device", Kind::Str),
@@ -500,6 +503,8 @@ pub(crate) struct RawModel {
     pub init: Option<Spanned<String>>,
     /// Only with `init` `normal` or `uniform`; default 0.05.
     pub init_scale: Option<Spanned<f64>>,
+    /// Default 0.1; read by `svdpp` only.
+    pub implicit_l2_scale: Option<Spanned<f64>>,
 }
 
 /// `[training]`.
@@ -524,6 +529,10 @@ pub(crate) struct RawTraining {
     pub momentum: Option<Spanned<f64>>,
     /// Default 1; only with `huber`.
     pub huber_delta: Option<Spanned<f64>>,
+    /// `constant`, `cosine` or `exponential`; default `constant`.
+    pub lr_schedule: Option<Spanned<String>>,
+    /// Default 0.95; only with `exponential`.
+    pub lr_decay: Option<Spanned<f64>>,
     /// Absent: no early stopping.
     pub patience: Option<Spanned<i64>>,
     /// Default `rmse`; only with `patience`.

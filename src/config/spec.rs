@@ -405,6 +405,25 @@ pub struct ModelSpec {
     /// `None` means the architecture's own default (documented per architecture).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<InitSpec>,
+    /// `model.implicit_l2_scale`: the L2 penalty on SVD++'s implicit-feedback rows as a
+    /// multiple of `training.l2`, at least 0; default 0.1. Those rows are read by nearly
+    /// every batch, so the full per-step penalty would hold them near zero.
+    #[serde(
+        default = "default_implicit_l2_scale",
+        skip_serializing_if = "is_default_implicit_l2_scale"
+    )]
+    pub implicit_l2_scale: f64,
+}
+
+/// `model.implicit_l2_scale` when absent.
+pub const DEFAULT_IMPLICIT_L2_SCALE: f64 = 0.1;
+
+fn default_implicit_l2_scale() -> f64 {
+    DEFAULT_IMPLICIT_L2_SCALE
+}
+
+fn is_default_implicit_l2_scale(x: &f64) -> bool {
+    *x == DEFAULT_IMPLICIT_L2_SCALE
 }
 
 // Optional keys left at their defaults are not serialised, so adding a key to exp does
@@ -430,6 +449,7 @@ impl ModelSpec {
             hidden_layers,
             embedding_dropout: 0.0,
             init: None,
+            implicit_l2_scale: DEFAULT_IMPLICIT_L2_SCALE,
         }
     }
 }
@@ -495,6 +515,10 @@ pub enum Architecture {
     TwoTower,
     /// Funk-style biased SVD: `μ + b_u + b_i + u·v`, trained by SGD (a classical baseline).
     FunkSvd,
+    /// SVD++: biased MF whose user is also the normalised sum of implicit factors of the
+    /// items they rated in training, through the scaled sigmoid.
+    #[serde(rename = "svdpp")]
+    SvdPp,
     /// Predicts the training mean for everything (the baseline every model must beat).
     GlobalMean,
     /// `μ + b_u + b_i` with regularised biases fitted in closed form (a classical baseline).
@@ -503,13 +527,14 @@ pub enum Architecture {
 
 impl Architecture {
     /// Every architecture, in documentation order.
-    pub const ALL: [Architecture; 8] = [
+    pub const ALL: [Architecture; 9] = [
         Architecture::DotMf,
         Architecture::BiasedMf,
         Architecture::Ncf,
         Architecture::Mlp,
         Architecture::TwoTower,
         Architecture::FunkSvd,
+        Architecture::SvdPp,
         Architecture::GlobalMean,
         Architecture::Biases,
     ];
@@ -523,6 +548,7 @@ impl Architecture {
             Architecture::Mlp => "mlp",
             Architecture::TwoTower => "two-tower",
             Architecture::FunkSvd => "funk-svd",
+            Architecture::SvdPp => "svdpp",
             Architecture::GlobalMean => "global-mean",
             Architecture::Biases => "biases",
         }
@@ -570,6 +596,17 @@ pub struct TrainingSpec {
     /// default 1. Only for `huber`.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub huber_delta: f64,
+    /// `training.lr_schedule`: how the learning rate changes from epoch to epoch; default
+    /// constant. See `train::schedule`.
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+    /// `training.lr_decay`: the per-epoch factor of the exponential schedule, in (0, 1];
+    /// default 0.95. Only for `exponential`.
+    #[serde(
+        default = "default_lr_decay",
+        skip_serializing_if = "is_default_lr_decay"
+    )]
+    pub lr_decay: f64,
     /// `training.patience` and `training.monitor`: stop when the validation metric has not
     /// improved for `patience` epochs and restore the best epoch's weights. Needs
     /// `split.validation_fraction` > 0. `None`: train all epochs, report the last.
@@ -582,6 +619,17 @@ pub struct TrainingSpec {
 
 fn one() -> f64 {
     1.0
+}
+
+/// The exponential schedule's per-epoch factor when `training.lr_decay` is absent.
+pub const DEFAULT_LR_DECAY: f64 = 0.95;
+
+fn default_lr_decay() -> f64 {
+    DEFAULT_LR_DECAY
+}
+
+fn is_default_lr_decay(x: &f64) -> bool {
+    *x == DEFAULT_LR_DECAY
 }
 
 impl TrainingSpec {
@@ -597,6 +645,8 @@ impl TrainingSpec {
             weight_decay: 0.0,
             momentum: 0.0,
             huber_delta: 1.0,
+            lr_schedule: LrSchedule::Constant,
+            lr_decay: DEFAULT_LR_DECAY,
             early_stopping: None,
             device: DevicePin::Any,
         }
@@ -639,6 +689,41 @@ impl OptimizerName {
             OptimizerName::Adamax => "adamax",
             OptimizerName::Sgd => "sgd",
         }
+    }
+}
+
+/// Learning-rate schedules, applied once per epoch (as PyTorch's epoch-stepped schedulers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// `training.learning_rate` in every epoch.
+    #[default]
+    Constant,
+    /// Cosine annealing from `learning_rate` towards 0 over `training.epochs`.
+    Cosine,
+    /// `learning_rate · lr_decayᵉ⁻¹` in epoch e.
+    Exponential,
+}
+
+impl LrSchedule {
+    /// Every schedule, in documentation order.
+    pub const ALL: [LrSchedule; 3] = [
+        LrSchedule::Constant,
+        LrSchedule::Cosine,
+        LrSchedule::Exponential,
+    ];
+
+    /// The name as written in experiment files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Cosine => "cosine",
+            LrSchedule::Exponential => "exponential",
+        }
+    }
+
+    fn is_constant(&self) -> bool {
+        *self == LrSchedule::Constant
     }
 }
 

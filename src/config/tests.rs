@@ -256,9 +256,9 @@ fn unknown_names_list_the_allowed_ones() {
         ),
         (
             15,
-            "architecture = \"svdpp\"",
+            "architecture = \"autoencoder\"",
             "model.architecture",
-            "`global-mean`, `biases`, got `svdpp`",
+            "`global-mean`, `biases`, got `autoencoder`",
         ),
         (
             21,
@@ -655,11 +655,14 @@ fn bad_sweep_values_point_at_the_sweep_line() {
     assert_reports(
         &edit(
             &[],
-            &["[sweep]", "model.architecture = [\"dot-mf\", \"svdpp\"]"],
+            &[
+                "[sweep]",
+                "model.architecture = [\"dot-mf\", \"autoencoder\"]",
+            ],
         ),
         29,
         "model.architecture",
-        "got `svdpp`",
+        "got `autoencoder`",
     );
     // Sweep values are checked against the rest of the file too.
     assert_reports(
@@ -962,6 +965,7 @@ fn new_keys_are_read() {
             "embedding_dropout = 0.1",
             "init = \"uniform\"",
             "init_scale = 0.01",
+            "implicit_l2_scale = 0.5",
         ],
         &[
             "weight_decay = 0.0001",
@@ -983,6 +987,7 @@ fn new_keys_are_read() {
             dropouts: vec![0.5, 0.0, 0.25],
             embedding_dropout: 0.1,
             init: Some(InitSpec::Uniform { limit: 0.01 }),
+            implicit_l2_scale: 0.5,
         }
     );
     let training = &exp.base.training;
@@ -1013,6 +1018,46 @@ fn with_keys(replace: &[(usize, &str)], model_keys: &[&str], training_keys: &[&s
     out.extend(training_keys.iter().map(|key| key.to_string()));
     out.extend_from_slice(&lines[24..]);
     out.join("\n") + "\n"
+}
+
+#[test]
+fn learning_rate_schedule_keys() {
+    let training = |keys: &[&str]| parse(&with_keys(&[], &[], keys)).map(|e| e.base.training);
+    let default = training(&[]).expect("valid");
+    assert_eq!(
+        (default.lr_schedule, default.lr_decay),
+        (LrSchedule::Constant, DEFAULT_LR_DECAY)
+    );
+    let cosine = training(&["lr_schedule = \"cosine\""]).expect("valid");
+    assert_eq!(cosine.lr_schedule, LrSchedule::Cosine);
+    let exponential =
+        training(&["lr_schedule = \"exponential\"", "lr_decay = 0.9"]).expect("valid");
+    assert_eq!(
+        (exponential.lr_schedule, exponential.lr_decay),
+        (LrSchedule::Exponential, 0.9)
+    );
+    assert_reports(
+        &with_keys(&[], &[], &["lr_schedule = \"step\""]),
+        25,
+        "training.lr_schedule",
+        "must be one of `constant`, `cosine`, `exponential`, got `step`",
+    );
+    assert_reports(
+        &with_keys(
+            &[],
+            &[],
+            &["lr_schedule = \"exponential\"", "lr_decay = 1.5"],
+        ),
+        26,
+        "training.lr_decay",
+        "must be > 0 and <= 1, got 1.5",
+    );
+    assert_reports(
+        &with_keys(&[], &[], &["lr_schedule = \"cosine\"", "lr_decay = 0.9"]),
+        26,
+        "training.lr_decay",
+        "only allowed with `training.lr_schedule = \"exponential\"`, but the schedule is `cosine` (line 25)",
+    );
 }
 
 #[test]

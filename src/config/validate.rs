@@ -10,8 +10,9 @@ use super::error::{Diagnostic, Problem};
 use super::raw::{RawData, RawExperiment, RawFile, RawMetrics, RawModel, RawSplit, RawTraining};
 use super::source::Source;
 use super::spec::{
-    Architecture, BadLinePolicy, DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName,
-    DevicePin, DeviceSpec, EarlyStopping, FilterSpec, InitSpec, LossName, MetricName, ModelSpec,
+    Architecture, BadLinePolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY,
+    DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName, DevicePin, DeviceSpec,
+    EarlyStopping, FilterSpec, InitSpec, LossName, LrSchedule, MetricName, ModelSpec,
     OptimizerName, RankingMetric, RankingNameError, RankingSpec, RunConfig, SplitSpec,
     TrainingSpec,
 };
@@ -562,6 +563,7 @@ fn model(cx: &mut Checker<'_>, raw: Option<Spanned<RawModel>>) -> Option<ModelSp
             embedding_dropout,
             init,
             init_scale,
+            implicit_l2_scale,
         },
     ) = cx.table(raw, "model")?;
     let architecture = cx
@@ -607,6 +609,10 @@ fn model(cx: &mut Checker<'_>, raw: Option<Spanned<RawModel>>) -> Option<ModelSp
         ),
     };
     let init = init_spec(cx, init, init_scale);
+    let implicit_l2_scale = match implicit_l2_scale {
+        None => Some(DEFAULT_IMPLICIT_L2_SCALE),
+        Some(scale) => cx.number(scale, "model.implicit_l2_scale", |s| s >= 0.0, ">= 0"),
+    };
 
     let (architecture, embedding_size) = (architecture?, embedding_size?);
     let (hidden_layers, hidden_note) = match hidden_layers {
@@ -646,6 +652,7 @@ fn model(cx: &mut Checker<'_>, raw: Option<Spanned<RawModel>>) -> Option<ModelSp
         dropouts,
         embedding_dropout: embedding_dropout?,
         init: init?,
+        implicit_l2_scale: implicit_l2_scale?,
     })
 }
 
@@ -713,6 +720,8 @@ fn training(
             weight_decay,
             momentum,
             huber_delta,
+            lr_schedule,
+            lr_decay,
             patience,
             monitor,
             device,
@@ -806,6 +815,45 @@ fn training(
             }
         }
     };
+    let schedule_span = lr_schedule.as_ref().map(Spanned::span);
+    let lr_schedule = match lr_schedule {
+        None => Some(LrSchedule::Constant),
+        Some(name) => cx.choice(
+            &name,
+            "training.lr_schedule",
+            &LrSchedule::ALL,
+            LrSchedule::as_str,
+        ),
+    };
+    let lr_decay = match lr_decay {
+        None => Some(DEFAULT_LR_DECAY),
+        Some(decay) => {
+            let decay_span = decay.span();
+            let value = cx.number(
+                decay,
+                "training.lr_decay",
+                |d| d > 0.0 && d <= 1.0,
+                "> 0 and <= 1",
+            );
+            match lr_schedule {
+                Some(LrSchedule::Exponential) | None => value,
+                Some(other) => {
+                    let actual = format!(
+                        "the schedule is `{}`{}",
+                        other.as_str(),
+                        cx.where_set(schedule_span.as_ref())
+                    );
+                    cx.requires(
+                        &decay_span,
+                        "training.lr_decay",
+                        "`training.lr_schedule = \"exponential\"`".to_string(),
+                        actual,
+                    );
+                    None
+                }
+            }
+        }
+    };
     let early_stopping = early_stopping(cx, patience, monitor, validation_fraction);
     let device = match device {
         None => Some(DevicePin::Any),
@@ -822,6 +870,8 @@ fn training(
         weight_decay: weight_decay?,
         momentum: momentum?,
         huber_delta: huber_delta?,
+        lr_schedule: lr_schedule?,
+        lr_decay: lr_decay?,
         early_stopping: early_stopping?,
         device: device?,
     })

@@ -24,6 +24,7 @@ pub mod embedded;
 mod error;
 pub mod features;
 pub mod filter;
+pub mod implicit;
 mod movielens;
 pub mod split;
 pub mod stats;

@@ -12,6 +12,7 @@ pub mod layers;
 pub mod mlp;
 pub mod ncf;
 pub mod params;
+pub mod svdpp;
 pub mod two_tower;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use rand::Rng;
 
 use crate::config::spec::{Architecture, ModelSpec};
 use crate::data::features::ContentFeatures;
+use crate::data::implicit::RatedItems;
 pub use params::{Init, Params, Tape};
 
 /// A minibatch of (user, item) pairs on the model's device.
@@ -48,6 +50,9 @@ pub struct ModelContext {
     /// Content features from the training ratings, for the models that read them
     /// (two-tower); the runner computes them for two-tower runs only, `None` otherwise.
     pub features: Option<Arc<ContentFeatures>>,
+    /// The items each user rated in training, for the models that read implicit feedback
+    /// (SVD++); computed for those runs only, `None` otherwise.
+    pub implicit: Option<Arc<RatedItems>>,
 }
 
 /// A model that predicts ratings for (user, item) pairs.
@@ -154,6 +159,12 @@ pub fn build(
         Architecture::Ncf => Box::new(ncf::Ncf::new(spec, ctx, rng)?),
         Architecture::Mlp => Box::new(mlp::Mlp::new(spec, ctx, rng)?),
         Architecture::FunkSvd => Box::new(funk_svd::FunkSvd::new(spec, ctx, rng)?),
+        Architecture::SvdPp => {
+            let Some(rated) = &ctx.implicit else {
+                candle_core::bail!("svdpp needs each user's rated items, but none were computed")
+            };
+            Box::new(svdpp::SvdPp::new(spec, rated.clone(), ctx, rng)?)
+        }
         Architecture::GlobalMean => Box::new(baselines::GlobalMean::new(ctx)),
         Architecture::Biases => Box::new(baselines::Biases::new(ctx)?),
         Architecture::TwoTower => {
@@ -180,6 +191,7 @@ pub(crate) mod testing {
             global_mean: 3.0,
             device: Device::Cpu,
             features: None,
+            implicit: None,
         }
     }
 
@@ -264,6 +276,7 @@ mod tests {
             global_mean: 3.0,
             device: Device::Cpu,
             features: None,
+            implicit: None,
         }
     }
 
@@ -301,12 +314,32 @@ mod tests {
         }
     }
 
+    /// A context of `n_users` × `n_items` in which user u rated items u + 1 … 2u (mod
+    /// `n_items`) in training, so user 0 has no implicit feedback.
+    fn context_with_feedback(n_users: usize, n_items: usize) -> ModelContext {
+        let mut ratings = crate::data::dataset::Ratings::default();
+        for u in 0..n_users {
+            for i in u + 1..=2 * u {
+                ratings.users.push(u as u32);
+                ratings.items.push((i % n_items) as u32);
+                ratings.values.push(3.0);
+                ratings.timestamps.push(0);
+            }
+        }
+        let train: Vec<usize> = (0..ratings.len()).collect();
+        let rated = RatedItems::from_training(&ratings, &train, n_users);
+        ModelContext {
+            implicit: Some(Arc::new(rated)),
+            ..testing::ctx(n_users, n_items)
+        }
+    }
+
     /// Every architecture without content features, its weights drawn at random (biases
     /// and all), as a test subject for block scoring and checkpoints.
     fn random_models(n_users: usize, n_items: usize) -> Vec<(Architecture, Box<dyn RatingModel>)> {
         use rand::Rng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let ctx = testing::ctx(n_users, n_items);
+        let ctx = context_with_feedback(n_users, n_items);
         Architecture::ALL
             .into_iter()
             .filter(|a| *a != Architecture::TwoTower)
@@ -360,7 +393,7 @@ mod tests {
     #[test]
     fn checkpoints_load_back_into_a_fresh_model() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = testing::ctx(4, 6);
+        let ctx = context_with_feedback(4, 6);
         for (architecture, model) in random_models(4, 6) {
             if model.params().count() == 0 {
                 continue;

@@ -339,6 +339,7 @@ mod tests {
             global_mean: 3.0,
             device: Device::Cpu,
             features: Some(Arc::new(f.clone())),
+            implicit: None,
         }
     }
 

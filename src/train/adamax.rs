@@ -79,6 +79,10 @@ impl Optimizer for Adamax {
         self.states.updates = updates;
     }
 
+    fn set_learning_rate(&mut self, rate: f64) {
+        self.config.learning_rate = rate;
+    }
+
     fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
         self.step += 1;
         let c = self.config;

@@ -167,7 +167,7 @@ fn step_on<R: Rule>(
         };
         let rows = RowRule {
             rule,
-            l2: penalties.l2 as f32,
+            l2: (penalties.l2 * table.l2_scale) as f32,
             frozen_column: table.frozen_column,
         };
         if table.weight.device().is_cpu() && !portable {

@@ -58,6 +58,10 @@ impl Optimizer for Sgd {
         self.states.updates = updates;
     }
 
+    fn set_learning_rate(&mut self, rate: f64) {
+        self.config.learning_rate = rate;
+    }
+
     fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
         let c = self.config;
         let penalties = Penalties {
