@@ -315,7 +315,7 @@ fn every_architecture_trains_end_to_end() {
          [split]\nkind = \"holdout\"\ntest_fraction = 0.1\nvalidation_fraction = 0.1\n\
          [model]\narchitecture = \"biased-mf\"\nembedding_size = 8\nhidden_layers = [16]\n\
          [training]\nepochs = 3\nbatch_size = 512\nlearning_rate = 0.005\npatience = 2\n\
-         [sweep]\n\"model.architecture\" = [\"global-mean\", \"biases\", \"dot-mf\", \"biased-mf\", \"ncf\", \"mlp\", \"two-tower\", \"funk-svd\"]\n",
+         [sweep]\n\"model.architecture\" = [\"global-mean\", \"biases\", \"dot-mf\", \"biased-mf\", \"ncf\", \"mlp\", \"two-tower\", \"funk-svd\", \"svdpp\"]\n",
     )
     .unwrap();
     let db = dir.path().join("exp.sqlite");
@@ -332,7 +332,7 @@ fn every_architecture_trains_end_to_end() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(rows.len(), 8, "{rows:?}");
+    assert_eq!(rows.len(), 9, "{rows:?}");
     let mean = rows
         .iter()
         .find(|r| r.0.contains("global-mean"))
