@@ -503,7 +503,7 @@ pub(crate) struct RawModel {
     pub init: Option<Spanned<String>>,
     /// Only with `init` `normal` or `uniform`; default 0.05.
     pub init_scale: Option<Spanned<f64>>,
-    /// Default 0.1; read by `svdpp` only.
+    /// Default 0.5; read by `svdpp` only.
     pub implicit_l2_scale: Option<Spanned<f64>>,
 }
 
