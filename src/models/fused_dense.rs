@@ -295,15 +295,6 @@ impl Act {
             Act::Head(head) => head.apply(z),
         }
     }
-
-    /// `dy/dz` read off the output `y` (masked outputs are 0 and get a 0 mask anyway).
-    #[inline]
-    fn slope(self, y: f32) -> f32 {
-        match self {
-            Act::Relu => f32::from(u8::from(y > 0.0)),
-            Act::Head(head) => head.slope(y),
-        }
-    }
 }
 
 /// The forward op of [`linear_relu`] and [`linear_head`]: `act(x Wᵀ + b) ⊙ mask`.
@@ -396,7 +387,8 @@ fn apply_mask(y: &mut [f32], mask: Option<&[f32]>) {
 }
 
 /// `g ⊙ mask ⊙ act'(y)`: the gradient at a layer's pre-activation from its output `y` and
-/// the output's gradient `g`.
+/// the output's gradient `g`. The slope is read off the output: ReLU's is 1 where `y > 0`
+/// (a dropped value is 0 and its mask 0 anyway), a head's is [`DotHead::slope`].
 fn output_slope(
     res: &Tensor,
     grad_res: &Tensor,
@@ -412,8 +404,25 @@ fn output_slope(
     if g.len() != y.len() {
         bail!("{name}: {} gradients for {} outputs", g.len(), y.len());
     }
-    let mut s: Vec<f32> = g.iter().zip(y).map(|(&g, &y)| g * act.slope(y)).collect();
-    apply_mask(&mut s, mask);
+    // One specialised loop per case, so that each vectorises.
+    let mut s = Vec::with_capacity(g.len());
+    match (act, mask) {
+        (Act::Relu, Some(m)) => s.extend(
+            g.iter()
+                .zip(y)
+                .zip(m)
+                .map(|((&g, &y), &m)| if y > 0.0 { g * m } else { 0.0 }),
+        ),
+        (Act::Relu, None) => s.extend(
+            g.iter()
+                .zip(y)
+                .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }),
+        ),
+        (Act::Head(head), mask) => {
+            s.extend(g.iter().zip(y).map(|(&g, &y)| g * head.slope(y)));
+            apply_mask(&mut s, mask);
+        }
+    }
     Ok(s)
 }
 
