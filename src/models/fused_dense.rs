@@ -8,11 +8,13 @@
 //! of every node gets a zero tensor plus an add into the gradient store (the mask
 //! multiply even computes a gradient for the mask). Here:
 //!
-//! - [`concat_linear`]: `(cat(u, v) ⊙ mask) Wᵀ`, the first layer on the two embeddings;
-//! - [`bias_relu`]: `relu(h + b) ⊙ mask`, the rest of the first layer (candle's custom ops
-//!   take at most three inputs, so the first layer is two ops);
-//! - [`linear_relu`]: `relu(x Wᵀ + b) ⊙ mask`, every further hidden layer;
-//! - [`linear_head`]: `head(x wᵀ + b)` for a one-unit output layer, squeezed to `(B,)`.
+//! - [`linear_relu`]: `relu((x ⊙ m_in) Wᵀ + b) ⊙ m_out`, a hidden layer with the dropout
+//!   before it (the embeddings' on the first layer) and after it;
+//! - [`linear_head`]: `head((x ⊙ m_in) wᵀ + b)` for a one-unit output layer, squeezed to
+//!   `(B,)`.
+//!
+//! The input is the embeddings already side by side ([`Params::gather_pair`](super::Params::gather_pair) gathers both
+//! tables into one variable), so the first layer is one op too.
 //!
 //! The matrix products run through candle's own CPU kernel (`kernels::matmul`). Masks are
 //! the inverted-dropout masks of [`Tape::dropout_mask`], drawn by the caller in the same
@@ -20,7 +22,7 @@
 //! devices each function falls back to the generic operations, which compute the same
 //! function.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 
 use super::fused_dot::DotHead;
 use super::layers::{self, Linear};
@@ -56,225 +58,59 @@ fn check_mask(mask: Option<&[f32]>, n: usize, op: &str) -> Result<()> {
     }
 }
 
-/// `(cat(u, v) ⊙ mask) Wᵀ` for `u` `(B, ku)`, `v` `(B, kv)` and `weight` `(out, ku + kv)`:
-/// the first dense layer's product (without its bias) on the concatenated embeddings,
-/// after their dropout; differentiable in `u`, `v` and `weight`.
+/// `relu((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`: a hidden layer with its dropouts;
+/// differentiable in `x` and the layer's variables.
 ///
 /// # Shapes
-/// `u`: `(B, ku)`, `v`: `(B, kv)`, `mask`: `B · (ku + kv)` values row-major → `(B, out)`.
-pub fn concat_linear(
-    u: &Tensor,
-    v: &Tensor,
-    weight: &Tensor,
-    mask: Option<Vec<f32>>,
+/// `x`: `(B, in)`, masks `B · in` and `B · out` values row-major → `(B, out)`.
+pub fn linear_relu(
+    x: &Tensor,
+    layer: &Linear,
+    input_mask: Option<Vec<f32>>,
+    output_mask: Option<Vec<f32>>,
 ) -> Result<Tensor> {
-    if fusable(&[u, v, weight]) {
-        u.apply_op3(v, weight, ConcatLinear { mask })
-    } else {
-        masked(Tensor::cat(&[u, v], 1)?, mask.as_deref())?.matmul(&weight.t()?)
-    }
-}
-
-/// `relu(h + b) ⊙ mask` for `h` `(B, n)` and `b` `(n,)`: a hidden layer's bias, ReLU and
-/// dropout; differentiable in `h` and `b`.
-pub fn bias_relu(h: &Tensor, bias: &Tensor, mask: Option<Vec<f32>>) -> Result<Tensor> {
-    if fusable(&[h, bias]) && h.rank() == 2 {
-        h.apply_op2(bias, BiasRelu { mask })
-    } else {
-        masked(layers::relu(&h.broadcast_add(bias)?)?, mask.as_deref())
-    }
-}
-
-/// `relu(x Wᵀ + b) ⊙ mask`: a whole hidden layer with its dropout; differentiable in `x`
-/// and the layer's variables.
-///
-/// # Shapes
-/// `x`: `(B, in)` → `(B, out)`.
-pub fn linear_relu(x: &Tensor, layer: &Linear, mask: Option<Vec<f32>>) -> Result<Tensor> {
     let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
-    if fusable(&[x, w, b]) {
+    if fusable(&[x, w, b]) && x.rank() == 2 {
         x.apply_op3(
             w,
             b,
             Dense {
                 act: Act::Relu,
-                mask,
+                input_mask,
+                output_mask,
             },
         )
     } else {
-        masked(layers::relu(&layer.forward(x)?)?, mask.as_deref())
+        let x = masked(x.clone(), input_mask.as_deref())?;
+        masked(layers::relu(&layer.forward(&x)?)?, output_mask.as_deref())
     }
 }
 
-/// `head(x wᵀ + b)` for a layer with one output unit: the prediction; differentiable in
-/// `x` and the layer's variables.
+/// `head((x ⊙ input_mask) wᵀ + b)` for a layer with one output unit: the prediction;
+/// differentiable in `x` and the layer's variables.
 ///
 /// # Shapes
 /// `x`: `(B, in)`, the layer's weight `(1, in)` → `(B,)`.
-pub fn linear_head(x: &Tensor, layer: &Linear, head: DotHead) -> Result<Tensor> {
+pub fn linear_head(
+    x: &Tensor,
+    layer: &Linear,
+    head: DotHead,
+    input_mask: Option<Vec<f32>>,
+) -> Result<Tensor> {
     let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
-    if fusable(&[x, w, b]) && w.dims().first() == Some(&1) {
+    if fusable(&[x, w, b]) && x.rank() == 2 && w.dims().first() == Some(&1) {
         x.apply_op3(
             w,
             b,
             Dense {
                 act: Act::Head(head),
-                mask: None,
+                input_mask,
+                output_mask: None,
             },
         )
     } else {
-        head.generic(&layer.forward(x)?.squeeze(1)?)
-    }
-}
-
-/// The forward op of [`concat_linear`].
-struct ConcatLinear {
-    mask: Option<Vec<f32>>,
-}
-
-impl ConcatLinear {
-    /// `cat(u, v) ⊙ mask`, row-major `(rows, ku + kv)`.
-    fn input(&self, u: &[f32], ku: usize, v: &[f32], kv: usize, rows: usize) -> Vec<f32> {
-        let mut x = Vec::with_capacity(rows * (ku + kv));
-        for (a, b) in u.chunks_exact(ku.max(1)).zip(v.chunks_exact(kv.max(1))) {
-            x.extend_from_slice(&a[..ku]);
-            x.extend_from_slice(&b[..kv]);
-        }
-        if let Some(m) = &self.mask {
-            for (x, m) in x.iter_mut().zip(m) {
-                *x *= m;
-            }
-        }
-        x
-    }
-}
-
-impl CustomOp3 for ConcatLinear {
-    fn name(&self) -> &'static str {
-        "concat-linear"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (u, rows, ku) = f32_matrix(s1, l1, self.name())?;
-        let (v, rows2, kv) = f32_matrix(s2, l2, self.name())?;
-        let &[out, k] = l3.dims() else {
-            bail!("concat-linear: weight of shape {:?}", l3.dims());
-        };
-        if rows != rows2 || k != ku + kv {
-            bail!("concat-linear: ({rows}, {ku}) and ({rows2}, {kv}) into a ({out}, {k}) layer");
-        }
-        check_mask(self.mask.as_deref(), rows * k, self.name())?;
-        let x = CpuStorage::F32(self.input(u, ku, v, kv, rows));
-        let h = matmul(&x, &Layout::contiguous((rows, k)), s3, &l3.transpose(0, 1)?)?;
-        Ok((CpuStorage::F32(h), Shape::from((rows, out))))
-    }
-
-    fn bwd(
-        &self,
-        u: &Tensor,
-        v: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let name = self.name();
-        let g = grad_res.contiguous()?;
-        let (rows, ku) = u.dims2()?;
-        let kv = v.dims2()?.1;
-        let k = ku + kv;
-        let (gs, gl) = g.storage_and_layout();
-        let (ws, wl) = w.storage_and_layout();
-        let (gs, ws) = (cpu_storage(&gs, name)?, cpu_storage(&ws, name)?);
-        // ∂/∂x = g W, then split at the concatenation and masked as x was.
-        let grad_x = matmul(gs, gl, ws, wl)?;
-        let (mut grad_u, mut grad_v) =
-            (Vec::with_capacity(rows * ku), Vec::with_capacity(rows * kv));
-        for row in grad_x.chunks_exact(k.max(1)) {
-            grad_u.extend_from_slice(&row[..ku]);
-            grad_v.extend_from_slice(&row[ku..]);
-        }
-        if let Some(m) = &self.mask {
-            for (r, m) in m.chunks_exact(k.max(1)).enumerate() {
-                for (g, m) in grad_u[r * ku..(r + 1) * ku].iter_mut().zip(&m[..ku]) {
-                    *g *= m;
-                }
-                for (g, m) in grad_v[r * kv..(r + 1) * kv].iter_mut().zip(&m[ku..]) {
-                    *g *= m;
-                }
-            }
-        }
-        // ∂/∂W = gᵀ x, with x rebuilt from u, v and the mask.
-        let x = {
-            let (us, ul) = u.storage_and_layout();
-            let (vs, vl) = v.storage_and_layout();
-            let u = f32_values(cpu_storage(&us, name)?, ul, name)?;
-            let v = f32_values(cpu_storage(&vs, name)?, vl, name)?;
-            CpuStorage::F32(self.input(u, ku, v, kv, rows))
-        };
-        let grad_w = matmul(gs, &gl.transpose(0, 1)?, &x, &Layout::contiguous((rows, k)))?;
-        let device = u.device();
-        Ok((
-            Some(Tensor::from_vec(grad_u, (rows, ku), device)?),
-            Some(Tensor::from_vec(grad_v, (rows, kv), device)?),
-            Some(Tensor::from_vec(grad_w, w.shape(), device)?),
-        ))
-    }
-}
-
-/// The forward op of [`bias_relu`].
-struct BiasRelu {
-    mask: Option<Vec<f32>>,
-}
-
-impl CustomOp2 for BiasRelu {
-    fn name(&self) -> &'static str {
-        "bias-relu"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (h, rows, n) = f32_matrix(s1, l1, self.name())?;
-        let b = f32_values(s2, l2, self.name())?;
-        if b.len() != n {
-            bail!("bias-relu: {n} columns and a bias of {}", b.len());
-        }
-        check_mask(self.mask.as_deref(), rows * n, self.name())?;
-        let mut y = Vec::with_capacity(rows * n);
-        for row in h.chunks_exact(n.max(1)) {
-            y.extend(row.iter().zip(b).map(|(h, b)| (h + b).max(0.0)));
-        }
-        apply_mask(&mut y, self.mask.as_deref());
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        h: &Tensor,
-        _b: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (rows, n) = h.dims2()?;
-        let s = output_slope(res, grad_res, Act::Relu, self.mask.as_deref(), self.name())?;
-        let grad_b = column_sums(&s, n);
-        let device = h.device();
-        Ok((
-            Some(Tensor::from_vec(s, (rows, n), device)?),
-            Some(Tensor::from_vec(grad_b, n, device)?),
-        ))
+        let x = masked(x.clone(), input_mask.as_deref())?;
+        head.generic(&layer.forward(&x)?.squeeze(1)?)
     }
 }
 
@@ -297,10 +133,21 @@ impl Act {
     }
 }
 
-/// The forward op of [`linear_relu`] and [`linear_head`]: `act(x Wᵀ + b) ⊙ mask`.
+/// The forward op of [`linear_relu`] and [`linear_head`]:
+/// `act((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`.
 struct Dense {
     act: Act,
-    mask: Option<Vec<f32>>,
+    input_mask: Option<Vec<f32>>,
+    output_mask: Option<Vec<f32>>,
+}
+
+impl Dense {
+    /// `x ⊙ input_mask` as a contiguous `(rows, k)` operand, when there is a mask.
+    fn masked_input(&self, x: &[f32], rows: usize, k: usize) -> Option<(CpuStorage, Layout)> {
+        let m = self.input_mask.as_deref()?;
+        let xm = x.iter().zip(m).map(|(x, m)| x * m).collect();
+        Some((CpuStorage::F32(xm), Layout::contiguous((rows, k))))
+    }
 }
 
 impl CustomOp3 for Dense {
@@ -320,28 +167,31 @@ impl CustomOp3 for Dense {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let &[rows, k] = l1.dims() else {
-            bail!("{}: input of shape {:?}", self.name(), l1.dims());
-        };
+        let name = self.name();
+        let (x, rows, k) = f32_matrix(s1, l1, name)?;
         let &[out, k2] = l2.dims() else {
-            bail!("{}: weight of shape {:?}", self.name(), l2.dims());
+            bail!("{name}: weight of shape {:?}", l2.dims());
         };
-        let b = f32_values(s3, l3, self.name())?;
+        let b = f32_values(s3, l3, name)?;
         if k != k2 || b.len() != out {
             bail!(
-                "{}: ({rows}, {k}) into a ({out}, {k2}) layer with {} biases",
-                self.name(),
+                "{name}: ({rows}, {k}) into a ({out}, {k2}) layer with {} biases",
                 b.len()
             );
         }
-        check_mask(self.mask.as_deref(), rows * out, self.name())?;
-        let mut y = matmul(s1, l1, s2, &l2.transpose(0, 1)?)?;
+        check_mask(self.input_mask.as_deref(), rows * k, name)?;
+        check_mask(self.output_mask.as_deref(), rows * out, name)?;
+        let w_t = l2.transpose(0, 1)?;
+        let mut y = match self.masked_input(x, rows, k) {
+            Some((xm, xm_l)) => matmul(&xm, &xm_l, s2, &w_t)?,
+            None => matmul(s1, l1, s2, &w_t)?,
+        };
         for row in y.chunks_exact_mut(out.max(1)) {
             for (y, b) in row.iter_mut().zip(b) {
                 *y = self.act.apply(*y + b);
             }
         }
-        apply_mask(&mut y, self.mask.as_deref());
+        apply_mask(&mut y, self.output_mask.as_deref());
         let shape = match self.act {
             Act::Relu => Shape::from((rows, out)),
             Act::Head(_) => Shape::from(rows),
@@ -360,14 +210,21 @@ impl CustomOp3 for Dense {
         let name = self.name();
         let (rows, k) = x.dims2()?;
         let out = w.dims2()?.0;
-        let s = output_slope(res, grad_res, self.act, self.mask.as_deref(), name)?;
+        let s = output_slope(res, grad_res, self.act, self.output_mask.as_deref(), name)?;
         let grad_b = column_sums(&s, out);
         let s = CpuStorage::F32(s);
         let s_l = Layout::contiguous((rows, out));
+        // ∂/∂x = (s W) ⊙ input_mask; ∂/∂W = sᵀ (x ⊙ input_mask).
         let (ws, wl) = w.storage_and_layout();
-        let grad_x = matmul(&s, &s_l, cpu_storage(&ws, name)?, wl)?;
+        let mut grad_x = matmul(&s, &s_l, cpu_storage(&ws, name)?, wl)?;
+        apply_mask(&mut grad_x, self.input_mask.as_deref());
         let (xs, xl) = x.storage_and_layout();
-        let grad_w = matmul(&s, &s_l.transpose(0, 1)?, cpu_storage(&xs, name)?, xl)?;
+        let xs = cpu_storage(&xs, name)?;
+        let s_t = s_l.transpose(0, 1)?;
+        let grad_w = match self.masked_input(f32_values(xs, xl, name)?, rows, k) {
+            Some((xm, xm_l)) => matmul(&s, &s_t, &xm, &xm_l)?,
+            None => matmul(&s, &s_t, xs, xl)?,
+        };
         let device = x.device();
         Ok((
             Some(Tensor::from_vec(grad_x, (rows, k), device)?),
@@ -508,60 +365,35 @@ mod tests {
         Tensor::from_slice(m, like.shape(), like.device()).unwrap()
     }
 
-    #[test]
-    fn concat_linear_matches_cat_dropout_matmul() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let (rows, ku, kv, out) = (7, 5, 3, 4);
-        let inputs = [
-            (random(&mut rng, rows * ku), vec![rows, ku]),
-            (random(&mut rng, rows * kv), vec![rows, kv]),
-            (random(&mut rng, out * (ku + kv)), vec![out, ku + kv]),
-        ];
-        for m in [None, Some(mask(&mut rng, rows * (ku + kv)))] {
-            let fused = |t: &[Tensor]| concat_linear(&t[0], &t[1], &t[2], m.clone());
-            let generic = |t: &[Tensor]| {
-                let x = Tensor::cat(&[&t[0], &t[1]], 1)?;
-                let x = match &m {
-                    Some(m) => (&x * mask_tensor(m, &x))?,
-                    None => x,
-                };
-                x.matmul(&t[2].t()?)
-            };
-            compare(&fused, &generic, &inputs);
+    /// `Dense` applied to the very tensors passed in, so that gradients are taken with
+    /// respect to them (a `Linear` would copy them into fresh variables).
+    fn dense(
+        t: &[Tensor],
+        act: Act,
+        input_mask: Option<Vec<f32>>,
+        output_mask: Option<Vec<f32>>,
+    ) -> Result<Tensor> {
+        t[0].apply_op3(
+            &t[1],
+            &t[2],
+            Dense {
+                act,
+                input_mask,
+                output_mask,
+            },
+        )
+    }
+
+    /// `x ⊙ m` with candle's own ops.
+    fn generic_mask(x: Tensor, m: &Option<Vec<f32>>) -> Result<Tensor> {
+        match m {
+            Some(m) => &x * mask_tensor(m, &x),
+            None => Ok(x),
         }
     }
 
     #[test]
-    fn bias_relu_matches_add_relu_dropout() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-        let (rows, n) = (9, 6);
-        let inputs = [
-            (random(&mut rng, rows * n), vec![rows, n]),
-            (random(&mut rng, n), vec![n]),
-        ];
-        for m in [None, Some(mask(&mut rng, rows * n))] {
-            let fused = |t: &[Tensor]| bias_relu(&t[0], &t[1], m.clone());
-            let generic = |t: &[Tensor]| {
-                let y = t[0].broadcast_add(&t[1])?.relu()?;
-                match &m {
-                    Some(m) => &y * mask_tensor(m, &y),
-                    None => Ok(y),
-                }
-            };
-            compare(&fused, &generic, &inputs);
-        }
-    }
-
-    /// A layer whose variables hold `w` `(out, in)` and `b` `(out,)`.
-    fn layer(t: &[Tensor]) -> Linear {
-        Linear {
-            weight: Var::from_tensor(&t[1]).unwrap(),
-            bias: Var::from_tensor(&t[2]).unwrap(),
-        }
-    }
-
-    #[test]
-    fn linear_relu_matches_matmul_bias_relu_dropout() {
+    fn linear_relu_matches_dropout_matmul_bias_relu_dropout() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let (rows, k, out) = (8, 10, 12);
         let inputs = [
@@ -569,32 +401,23 @@ mod tests {
             (random(&mut rng, out * k), vec![out, k]),
             (random(&mut rng, out), vec![out]),
         ];
-        for m in [None, Some(mask(&mut rng, rows * out))] {
-            // The fused op must differentiate with respect to the very tensors passed in,
-            // so it is applied to them directly rather than through a `Linear`.
-            let fused = |t: &[Tensor]| {
-                t[0].apply_op3(
-                    &t[1],
-                    &t[2],
-                    Dense {
-                        act: Act::Relu,
-                        mask: m.clone(),
-                    },
-                )
-            };
-            let generic = |t: &[Tensor]| {
-                let y = t[0].matmul(&t[1].t()?)?.broadcast_add(&t[2])?.relu()?;
-                match &m {
-                    Some(m) => &y * mask_tensor(m, &y),
-                    None => Ok(y),
-                }
-            };
-            compare(&fused, &generic, &inputs);
+        let input_masks = [None, Some(mask(&mut rng, rows * k))];
+        let output_masks = [None, Some(mask(&mut rng, rows * out))];
+        for m_in in &input_masks {
+            for m_out in &output_masks {
+                let fused = |t: &[Tensor]| dense(t, Act::Relu, m_in.clone(), m_out.clone());
+                let generic = |t: &[Tensor]| {
+                    let x = generic_mask(t[0].clone(), m_in)?;
+                    let y = x.matmul(&t[1].t()?)?.broadcast_add(&t[2])?.relu()?;
+                    generic_mask(y, m_out)
+                };
+                compare(&fused, &generic, &inputs);
+            }
         }
     }
 
     #[test]
-    fn linear_head_matches_matmul_bias_squeeze_head() {
+    fn linear_head_matches_dropout_matmul_bias_squeeze_head() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let (rows, k) = (11, 10);
         let inputs = [
@@ -606,26 +429,28 @@ mod tests {
             DotHead::Offset(0.0),
             DotHead::ScaledSigmoid { lo: 1.0, hi: 5.0 },
         ] {
-            let fused = |t: &[Tensor]| {
-                t[0].apply_op3(
-                    &t[1],
-                    &t[2],
-                    Dense {
-                        act: Act::Head(head),
-                        mask: None,
-                    },
-                )
-            };
-            let generic = |t: &[Tensor]| {
-                let z = t[0].matmul(&t[1].t()?)?.broadcast_add(&t[2])?.squeeze(1)?;
-                match head {
-                    DotHead::Offset(_) => Ok(z),
-                    DotHead::ScaledSigmoid { lo, hi } => {
-                        candle_nn::ops::sigmoid(&z)?.affine((hi - lo) as f64, lo as f64)
+            for m_in in [None, Some(mask(&mut rng, rows * k))] {
+                let fused = |t: &[Tensor]| dense(t, Act::Head(head), m_in.clone(), None);
+                let generic = |t: &[Tensor]| {
+                    let x = generic_mask(t[0].clone(), &m_in)?;
+                    let z = x.matmul(&t[1].t()?)?.broadcast_add(&t[2])?.squeeze(1)?;
+                    match head {
+                        DotHead::Offset(_) => Ok(z),
+                        DotHead::ScaledSigmoid { lo, hi } => {
+                            candle_nn::ops::sigmoid(&z)?.affine((hi - lo) as f64, lo as f64)
+                        }
                     }
-                }
-            };
-            compare(&fused, &generic, &inputs);
+                };
+                compare(&fused, &generic, &inputs);
+            }
+        }
+    }
+
+    /// A layer whose variables hold copies of `t[1]` `(out, in)` and `t[2]` `(out,)`.
+    fn layer(t: &[Tensor]) -> Linear {
+        Linear {
+            weight: Var::from_tensor(&t[1]).unwrap(),
+            bias: Var::from_tensor(&t[2]).unwrap(),
         }
     }
 
@@ -639,12 +464,12 @@ mod tests {
             Tensor::from_vec(random(&mut rng, 2), 2, &Device::Cpu).unwrap(),
         ];
         let hidden = layer(&t);
-        let y = linear_relu(&t[0], &hidden, None).unwrap();
+        let y = linear_relu(&t[0], &hidden, None, None).unwrap();
         let head = Linear {
             weight: Var::new(&[[0.5f32, -1.0]], &Device::Cpu).unwrap(),
             bias: Var::new(&[0.25f32], &Device::Cpu).unwrap(),
         };
-        let p = linear_head(&y, &head, DotHead::Offset(0.0)).unwrap();
+        let p = linear_head(&y, &head, DotHead::Offset(0.0), None).unwrap();
         assert_eq!(p.dims(), [4]);
         let grads = p.sum_all().unwrap().backward().unwrap();
         for v in [&hidden.weight, &hidden.bias, &head.weight, &head.bias] {
@@ -655,10 +480,15 @@ mod tests {
     #[test]
     fn mismatched_shapes_and_masks_are_errors() {
         let z = |shape: &[usize]| Tensor::zeros(shape, candle_core::DType::F32, &Device::Cpu);
-        let (u, v) = (z(&[2, 3]).unwrap(), z(&[2, 2]).unwrap());
-        assert!(concat_linear(&u, &v, &z(&[4, 6]).unwrap(), None).is_err());
-        assert!(concat_linear(&u, &v, &z(&[4, 5]).unwrap(), Some(vec![1.0; 3])).is_err());
-        assert!(bias_relu(&u, &z(&[2]).unwrap(), None).is_err());
+        let x = z(&[2, 3]).unwrap();
+        let layer = |out: usize, k: usize| Linear {
+            weight: Var::from_tensor(&z(&[out, k]).unwrap()).unwrap(),
+            bias: Var::from_tensor(&z(&[out]).unwrap()).unwrap(),
+        };
+        assert!(linear_relu(&x, &layer(4, 2), None, None).is_err());
+        assert!(linear_relu(&x, &layer(4, 3), Some(vec![1.0; 5]), None).is_err());
+        assert!(linear_relu(&x, &layer(4, 3), None, Some(vec![1.0; 6])).is_err());
+        assert!(linear_relu(&x, &layer(4, 3), None, None).is_ok());
     }
 
     #[test]

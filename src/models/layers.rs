@@ -315,43 +315,36 @@ impl ReluStack {
         self.output.forward(&x)?.squeeze(1)
     }
 
-    /// `head` of the output unit for each row of `cat(u, v)` after embedding dropout
-    /// `embedding_dropout`: the whole NCF and MLP body from the gathered embeddings.
+    /// `head` of the output unit for each row of `x` after embedding dropout
+    /// `embedding_dropout`: the whole NCF and MLP body from the gathered embeddings (side
+    /// by side, see [`Params::gather_pair`]).
     ///
-    /// On the CPU every layer is one fused op ([`super::fused_dense`]): at batch 64 the
-    /// step costs per-op overhead, not arithmetic, and this halves the ops. The masks are
-    /// drawn in the same order as the unfused composition draws them (embeddings, then
-    /// each hidden layer), which is what runs elsewhere.
+    /// On the CPU every layer is one fused op ([`super::fused_dense`]), dropout before and
+    /// after it included: at batch 64 the step costs per-op overhead, not arithmetic. The
+    /// masks are drawn in the same order as the unfused composition draws them
+    /// (embeddings, then each hidden layer), which is what runs elsewhere.
     ///
     /// # Shapes
-    /// `u`: `(B, ku)`, `v`: `(B, kv)` → `(B,)`.
-    pub fn forward_concat(
+    /// `x`: `(B, in)` → `(B,)`.
+    pub fn forward_fused(
         &self,
-        u: &Tensor,
-        v: &Tensor,
+        x: &Tensor,
         embedding_dropout: f64,
         head: DotHead,
         tape: &Tape,
     ) -> Result<Tensor> {
-        let cpu = [u, v]
-            .iter()
-            .all(|t| t.device().is_cpu() && t.is_contiguous());
-        let Some(((first, p1), rest)) = self.hidden.split_first().filter(|_| cpu) else {
-            let x = dropout(&Tensor::cat(&[u, v], 1)?, embedding_dropout, tape)?;
+        if !(x.device().is_cpu() && x.is_contiguous() && x.rank() == 2) {
+            let x = dropout(x, embedding_dropout, tape)?;
             return head.generic(&self.forward(&x, tape)?);
-        };
-        let rows = u.dim(0)?;
-        let mask =
-            fused_dense::dropout_mask(tape, u.elem_count() + v.elem_count(), embedding_dropout);
-        let h = fused_dense::concat_linear(u, v, first.weight.as_tensor(), mask)?;
-        let mask = fused_dense::dropout_mask(tape, h.elem_count(), *p1);
-        let mut x = fused_dense::bias_relu(&h, first.bias.as_tensor(), mask)?;
-        for (layer, p) in rest {
-            let out = layer.weight.dim(0)?;
-            let mask = fused_dense::dropout_mask(tape, rows * out, *p);
-            x = fused_dense::linear_relu(&x, layer, mask)?;
         }
-        fused_dense::linear_head(&x, &self.output, head)
+        let rows = x.dim(0)?;
+        let mut input_mask = fused_dense::dropout_mask(tape, x.elem_count(), embedding_dropout);
+        let mut x = x.clone();
+        for (layer, p) in &self.hidden {
+            let output_mask = fused_dense::dropout_mask(tape, rows * layer.weight.dim(0)?, *p);
+            x = fused_dense::linear_relu(&x, layer, input_mask.take(), output_mask)?;
+        }
+        fused_dense::linear_head(&x, &self.output, head, input_mask)
     }
 
     /// The hidden layers with their dropout rates, input side first.
@@ -497,8 +490,10 @@ mod tests {
             } else {
                 (strided(&u).unwrap(), strided(&v).unwrap())
             };
-            assert_eq!(ui.is_contiguous(), contiguous);
-            let p = stack.forward_concat(&ui, &vi, 0.3, head, &tape).unwrap();
+            let x = Tensor::cat(&[ui, vi], 1).unwrap();
+            let x = if contiguous { x } else { strided(&x).unwrap() };
+            assert_eq!(x.is_contiguous(), contiguous);
+            let p = stack.forward_fused(&x, 0.3, head, &tape).unwrap();
             let grads = p.sum_all().unwrap().backward().unwrap();
             let mut out = vec![p.to_vec1::<f32>().unwrap()];
             let vars = [u.as_tensor(), v.as_tensor()].into_iter();

@@ -81,10 +81,13 @@ impl RatingModel for Mlp {
     /// `batch.users`, `batch.items`: `(B,)` → embeddings `(B, ki)`, `(B, ku)` → concat
     /// `(B, ki + ku)`, item first → hidden `(B, h₁)` … → `(B,)`.
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
-        let v = self.params.gather(self.items, &batch.items, tape)?;
-        let u = self.params.gather(self.users, &batch.users, tape)?;
+        let x = self.params.gather_pair(
+            (self.items, &batch.items),
+            (self.users, &batch.users),
+            tape,
+        )?;
         self.stack
-            .forward_concat(&v, &u, self.embedding_dropout, DotHead::Offset(0.0), tape)
+            .forward_fused(&x, self.embedding_dropout, DotHead::Offset(0.0), tape)
     }
 
     fn params(&self) -> &Params {

@@ -76,12 +76,15 @@ impl RatingModel for Ncf {
     /// `batch.users`, `batch.items`: `(B,)` → embeddings `(B, ku)`, `(B, ki)` → concat
     /// `(B, ku + ki)` → hidden `(B, h₁)` … → `(B,)`.
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
-        let u = self.params.gather(self.users, &batch.users, tape)?;
-        let v = self.params.gather(self.items, &batch.items, tape)?;
+        let x = self.params.gather_pair(
+            (self.users, &batch.users),
+            (self.items, &batch.items),
+            tape,
+        )?;
         let (lo, hi) = self.range;
         let head = DotHead::ScaledSigmoid { lo, hi };
         self.stack
-            .forward_concat(&u, &v, self.embedding_dropout, head, tape)
+            .forward_fused(&x, self.embedding_dropout, head, tape)
     }
 
     fn params(&self) -> &Params {

@@ -156,9 +156,10 @@ fn step_on<R: Rule>(
 ) -> Result<()> {
     let updates = states.updates;
     for gathered in &tape.entries {
-        let Some(grad) = grads.get(gathered.rows.as_tensor()) else {
+        let Some(grad) = gathered.grad(grads)? else {
             continue;
         };
+        let grad = &grad;
         let (Some(table), Some(state)) = (
             params.tables().get(gathered.table.0),
             states.tables.get_mut(gathered.table.0),
