@@ -13,8 +13,9 @@
 //! - [`linear_head`]: `head((x ⊙ m_in) wᵀ + b)` for a one-unit output layer, squeezed to
 //!   `(B,)`.
 //!
-//! The input is the embeddings already side by side ([`Params::gather_pair`](super::Params::gather_pair) gathers both
-//! tables into one variable), so the first layer is one op too.
+//! The input is the embeddings already side by side
+//! ([`Params::gather_pair`](super::Params::gather_pair) gathers both tables into one
+//! variable), so the first layer is one op too.
 //!
 //! The matrix products run through candle's own CPU kernel (`kernels::matmul`). Masks are
 //! the inverted-dropout masks of [`Tape::dropout_mask`], drawn by the caller in the same
