@@ -3,8 +3,11 @@
 //! The fused ops (losses in `train::loss`, the factor models' row dot product in
 //! `models::fused_dot`, the dense layers' bias add and activations in `models::layers`)
 //! all start by checking that an operand is contiguous f32 storage and taking its values.
+//! The fused dense layers (`models::fused_dense`) also multiply matrices inside their ops,
+//! through candle's own CPU matrix product ([`matmul`]).
 
-use candle_core::{CpuStorage, Layout, Result, bail};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, Layout, Result, Storage, bail};
 
 /// The values of a contiguous f32 operand of op `op`.
 pub(crate) fn f32_values<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
@@ -24,4 +27,40 @@ pub(crate) fn f32_matrix<'a>(
         bail!("{op}: expected a 2-d operand, got shape {:?}", l.dims());
     };
     Ok((f32_values(s, l, op)?, rows, cols))
+}
+
+/// `lhs · rhs` for 2-d f32 operands `(m, k)` and `(k, n)` of any strides (a transposed
+/// layout reads a matrix as its transpose without copying), row-major `(m, n)`.
+///
+/// This is candle's CPU matrix product (gemm) called on the storages directly, so a fused
+/// op gets the same kernel as `Tensor::matmul` without allocating tensors or recording a
+/// graph node.
+pub(crate) fn matmul(
+    lhs: &CpuStorage,
+    lhs_l: &Layout,
+    rhs: &CpuStorage,
+    rhs_l: &Layout,
+) -> Result<Vec<f32>> {
+    let (&[m, k], &[k2, n]) = (lhs_l.dims(), rhs_l.dims()) else {
+        bail!(
+            "matmul: expected 2-d operands, got {:?} and {:?}",
+            lhs_l.dims(),
+            rhs_l.dims()
+        );
+    };
+    if k != k2 {
+        bail!("matmul: ({m}, {k}) times ({k2}, {n})");
+    }
+    match lhs.matmul(rhs, (1, m, n, k), lhs_l, rhs_l)? {
+        CpuStorage::F32(out) => Ok(out),
+        _ => bail!("matmul: expected f32 operands"),
+    }
+}
+
+/// The CPU storage of a tensor's storage, or an error naming op `op` on other devices.
+pub(crate) fn cpu_storage<'a>(s: &'a Storage, op: &str) -> Result<&'a CpuStorage> {
+    match s {
+        Storage::Cpu(s) => Ok(s),
+        _ => bail!("{op}: expected a CPU tensor"),
+    }
 }

@@ -28,8 +28,9 @@ pub enum DotHead {
 }
 
 impl DotHead {
+    /// The prediction for dot product `z`.
     #[inline]
-    fn apply(self, z: f32) -> f32 {
+    pub(crate) fn apply(self, z: f32) -> f32 {
         match self {
             DotHead::Offset(c) => z + c,
             DotHead::ScaledSigmoid { lo, hi } => lo + (hi - lo) / (1.0 + (-z).exp()),
@@ -38,7 +39,7 @@ impl DotHead {
 
     /// `dy/dz` from the output `y` (the sigmoid's slope is `(y − lo)(hi − y)/(hi − lo)`).
     #[inline]
-    fn slope(self, y: f32) -> f32 {
+    pub(crate) fn slope(self, y: f32) -> f32 {
         match self {
             DotHead::Offset(_) => 1.0,
             DotHead::ScaledSigmoid { lo, hi } => (y - lo) * (hi - y) / (hi - lo),
@@ -46,7 +47,7 @@ impl DotHead {
     }
 
     /// The head with candle's generic operations, for devices without the fused op.
-    fn generic(self, z: &Tensor) -> Result<Tensor> {
+    pub(crate) fn generic(self, z: &Tensor) -> Result<Tensor> {
         match self {
             DotHead::Offset(0.0) => Ok(z.clone()),
             DotHead::Offset(c) => z.affine(1.0, c as f64),

@@ -7,6 +7,8 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, Var, bail};
 use rand::Rng;
 
+use super::fused_dense;
+use super::fused_dot::DotHead;
 use super::params::{Init, Params, Tape};
 use crate::kernels::f32_values;
 
@@ -313,6 +315,38 @@ impl ReluStack {
         self.output.forward(&x)?.squeeze(1)
     }
 
+    /// `head` of the output unit for each row of `x` after embedding dropout
+    /// `embedding_dropout`: the whole NCF and MLP body from the gathered embeddings (side
+    /// by side, see [`Params::gather_pair`]).
+    ///
+    /// On the CPU every layer is one fused op ([`super::fused_dense`]), dropout before and
+    /// after it included: at batch 64 the step costs per-op overhead, not arithmetic. The
+    /// masks are drawn in the same order as the unfused composition draws them
+    /// (embeddings, then each hidden layer), which is what runs elsewhere.
+    ///
+    /// # Shapes
+    /// `x`: `(B, in)` → `(B,)`.
+    pub fn forward_fused(
+        &self,
+        x: &Tensor,
+        embedding_dropout: f64,
+        head: DotHead,
+        tape: &Tape,
+    ) -> Result<Tensor> {
+        if !(x.device().is_cpu() && x.is_contiguous() && x.rank() == 2) {
+            let x = dropout(x, embedding_dropout, tape)?;
+            return head.generic(&self.forward(&x, tape)?);
+        }
+        let rows = x.dim(0)?;
+        let mut input_mask = fused_dense::dropout_mask(tape, x.elem_count(), embedding_dropout);
+        let mut x = x.clone();
+        for (layer, p) in &self.hidden {
+            let output_mask = fused_dense::dropout_mask(tape, rows * layer.weight.dim(0)?, *p);
+            x = fused_dense::linear_relu(&x, layer, input_mask.take(), output_mask)?;
+        }
+        fused_dense::linear_head(&x, &self.output, head, input_mask)
+    }
+
     /// The hidden layers with their dropout rates, input side first.
     pub fn hidden(&self) -> &[(Linear, f64)] {
         &self.hidden
@@ -420,6 +454,62 @@ mod tests {
             .map(|(n, _)| n.as_str())
             .collect();
         assert_eq!(names, ["dense.weight", "dense.bias"]);
+    }
+
+    #[test]
+    fn fused_stack_matches_the_unfused_composition_with_the_same_masks() {
+        // Non-contiguous embeddings send `forward_concat` down the unfused path (what
+        // other devices run); with tapes of the same seed both must draw the same masks
+        // and give the same predictions and gradients.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        let mut params = Params::new(&Device::Cpu);
+        let stack = relu_stack(
+            &mut params,
+            "hidden",
+            7,
+            &[6, 5],
+            &[0.5, 0.25],
+            |fan_in, _| Init::he_normal(fan_in),
+            &mut rng,
+        )
+        .unwrap();
+        let dev = &Device::Cpu;
+        let u = Tensor::randn(0f32, 1.0, (9, 4), dev).unwrap();
+        let v = Tensor::randn(0f32, 1.0, (9, 3), dev).unwrap();
+        let head = DotHead::ScaledSigmoid { lo: 1.0, hi: 5.0 };
+        // A strided view of the same values: the left half of `[x, x]`.
+        let strided = |x: &Tensor| {
+            let k = x.dim(1)?;
+            Tensor::cat(&[x, x], 1)?.narrow(1, 0, k)
+        };
+        let run = |contiguous: bool| {
+            let tape = Tape::recording_seeded(11);
+            let (u, v) = (Var::from_tensor(&u).unwrap(), Var::from_tensor(&v).unwrap());
+            let (ui, vi) = if contiguous {
+                (u.as_tensor().clone(), v.as_tensor().clone())
+            } else {
+                (strided(&u).unwrap(), strided(&v).unwrap())
+            };
+            let x = Tensor::cat(&[ui, vi], 1).unwrap();
+            let x = if contiguous { x } else { strided(&x).unwrap() };
+            assert_eq!(x.is_contiguous(), contiguous);
+            let p = stack.forward_fused(&x, 0.3, head, &tape).unwrap();
+            let grads = p.sum_all().unwrap().backward().unwrap();
+            let mut out = vec![p.to_vec1::<f32>().unwrap()];
+            let vars = [u.as_tensor(), v.as_tensor()].into_iter();
+            for t in vars.chain(params.dense_vars().iter().map(|(_, v)| v.as_tensor())) {
+                let g = grads.get(t).expect("a gradient");
+                out.push(g.flatten_all().unwrap().to_vec1().unwrap());
+            }
+            out
+        };
+        let (fused, generic) = (run(true), run(false));
+        for (a, b) in fused.iter().zip(&generic) {
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]

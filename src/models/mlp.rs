@@ -15,6 +15,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::fused_dot::DotHead;
 use super::layers::{self, ReluStack};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
@@ -80,10 +81,13 @@ impl RatingModel for Mlp {
     /// `batch.users`, `batch.items`: `(B,)` → embeddings `(B, ki)`, `(B, ku)` → concat
     /// `(B, ki + ku)`, item first → hidden `(B, h₁)` … → `(B,)`.
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
-        let v = self.params.gather(self.items, &batch.items, tape)?;
-        let u = self.params.gather(self.users, &batch.users, tape)?;
-        let x = layers::dropout(&Tensor::cat(&[v, u], 1)?, self.embedding_dropout, tape)?;
-        self.stack.forward(&x, tape)
+        let x = self.params.gather_pair(
+            (self.items, &batch.items),
+            (self.users, &batch.users),
+            tape,
+        )?;
+        self.stack
+            .forward_fused(&x, self.embedding_dropout, DotHead::Offset(0.0), tape)
     }
 
     fn params(&self) -> &Params {

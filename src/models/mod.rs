@@ -7,6 +7,7 @@ pub mod baselines;
 pub mod biased_mf;
 pub mod dot_mf;
 pub mod funk_svd;
+pub mod fused_dense;
 pub mod fused_dot;
 pub mod layers;
 pub mod mlp;

