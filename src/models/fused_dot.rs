@@ -66,6 +66,34 @@ pub fn row_dot(u: &Tensor, v: &Tensor, head: DotHead) -> Result<Tensor> {
     }
 }
 
+/// `Σₖ a[k]·b[k]` with eight independent partial sums. A single running sum is a chain
+/// of dependent additions the compiler may not reorder (floating-point addition is not
+/// associative), so it runs one lane at a time; eight sums vectorise and overlap, which
+/// made the forward pass several times cheaper at batch 1024.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    let quads = [
+        lanes[0] + lanes[4],
+        lanes[1] + lanes[5],
+        lanes[2] + lanes[6],
+        lanes[3] + lanes[7],
+    ];
+    (quads[0] + quads[2]) + (quads[1] + quads[3]) + tail
+}
+
 /// The forward op.
 struct FusedDot(DotHead);
 
@@ -89,7 +117,7 @@ impl CustomOp2 for FusedDot {
         let out = u
             .chunks_exact(k.max(1))
             .zip(v.chunks_exact(k.max(1)))
-            .map(|(a, b)| self.0.apply(a.iter().zip(b).map(|(x, y)| x * y).sum()))
+            .map(|(a, b)| self.0.apply(dot(a, b)))
             .take(rows)
             .collect();
         Ok((CpuStorage::F32(out), Shape::from(rows)))
@@ -171,6 +199,16 @@ mod tests {
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(b) {
             assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn dot_matches_a_plain_sum_at_every_length() {
+        for n in [0, 1, 7, 8, 9, 16, 52, 67] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.7).cos()).collect();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) as f64 - plain).abs() < 1e-5, "n = {n}");
         }
     }
 
