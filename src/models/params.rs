@@ -473,7 +473,15 @@ fn gather_pair_cpu(
     };
     let (va, vb, ia, ib) = (&va[a0..a1], &vb[b0..b1], &ia[i0..i1], &ib[j0..j1]);
     let mut out = Vec::with_capacity(ia.len() * (da + db));
-    for (&i, &j) in ia.iter().zip(ib) {
+    for (n, (&i, &j)) in ia.iter().zip(ib).enumerate() {
+        if let (Some(&i), Some(&j)) = (
+            ia.get(n + GATHER_PREFETCH_AHEAD),
+            ib.get(n + GATHER_PREFETCH_AHEAD),
+        ) {
+            let (i, j) = (i as usize, j as usize);
+            crate::kernels::prefetch(va.get(i * da..(i + 1) * da).unwrap_or_default());
+            crate::kernels::prefetch(vb.get(j * db..(j + 1) * db).unwrap_or_default());
+        }
         let (i, j) = (i as usize, j as usize);
         if i >= rows_a || j >= rows_b {
             bail!("gather: row {i} or {j} is outside tables of {rows_a} and {rows_b} rows");
@@ -483,6 +491,9 @@ fn gather_pair_cpu(
     }
     Ok(Some(out))
 }
+
+/// How many rows ahead the CPU gathers prefetch (rows of a large table are cache misses).
+const GATHER_PREFETCH_AHEAD: usize = 8;
 
 /// `table[ids]` as a new variable, copied once, for a contiguous CPU f32 table and u32 ids;
 /// `None` otherwise (the caller falls back to candle's `index_select`).
@@ -510,7 +521,11 @@ fn gather_cpu(table: &Tensor, ids: &Tensor) -> Result<Option<Var>> {
     };
     let (values, ids) = (&values[t0..t1], &ids[i0..i1]);
     let mut out = Vec::with_capacity(ids.len() * dim);
-    for &id in ids {
+    for (i, &id) in ids.iter().enumerate() {
+        if let Some(&ahead) = ids.get(i + GATHER_PREFETCH_AHEAD) {
+            let ahead = ahead as usize * dim..(ahead as usize + 1) * dim;
+            crate::kernels::prefetch(values.get(ahead).unwrap_or_default());
+        }
         let id = id as usize;
         if id >= rows {
             bail!("gather: row {id} is outside a table of {rows} rows");

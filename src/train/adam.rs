@@ -75,6 +75,10 @@ impl Optimizer for Adam {
         self.states.updates = updates;
     }
 
+    fn prefetch(&self, params: &Params, tape: &Tape) {
+        self.states.prefetch_rows(params, tape);
+    }
+
     fn set_learning_rate(&mut self, rate: f64) {
         self.config.learning_rate = rate;
     }

@@ -26,6 +26,7 @@ use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Va
 use std::cell::RefCell;
 use std::ops::Range;
 
+use crate::kernels::prefetch;
 use crate::models::{Params, Tape};
 
 /// How one optimiser moves a slice of values given their gradient: the part that differs
@@ -110,6 +111,36 @@ impl States {
                 .map(|(_, v)| State::zeros(v.elem_count(), slots))
                 .collect(),
             updates: TableUpdates::Lazy,
+        }
+    }
+}
+
+impl States {
+    /// Asks the CPU to bring into cache the state rows (moments, momentum buffers) of every
+    /// embedding row on `tape`, so that the loads overlap the loss and backward pass
+    /// instead of stalling the update. Rows of a large table are cache misses in every
+    /// state vector; only CPU tables are touched, and nothing changes.
+    pub(crate) fn prefetch_rows(&self, params: &Params, tape: &Tape) {
+        for gathered in &tape.entries {
+            let (Some(table), Some(state)) = (
+                params.tables().get(gathered.table.0),
+                self.tables.get(gathered.table.0),
+            ) else {
+                continue;
+            };
+            let dim = table.dim();
+            let (storage, layout) = gathered.ids.storage_and_layout();
+            let (candle_core::Storage::Cpu(CpuStorage::U32(ids)), Some((a, b))) =
+                (&*storage, layout.contiguous_offsets())
+            else {
+                continue;
+            };
+            for &id in &ids[a..b] {
+                let span = id as usize * dim..(id as usize + 1) * dim;
+                for s in [&state.s1, &state.s2] {
+                    prefetch(s.get(span.clone()).unwrap_or_default());
+                }
+            }
         }
     }
 }
@@ -245,6 +276,9 @@ impl<R: Rule> RowRule<R> {
 /// added in batch order). `slot_of` maps a table row to its place in `rows`; it is sized
 /// to the table once, every entry `u32::MAX` between calls, so grouping costs O(batch)
 /// without sorting. Every id must be below `n_rows`.
+/// How many ids ahead [`sum_rows`] prefetches the slot array.
+const SLOT_PREFETCH_AHEAD: usize = 16;
+
 fn sum_rows(
     ids: &[u32],
     grad: &[f32],
@@ -261,6 +295,14 @@ fn sum_rows(
     rows.clear();
     sums.clear();
     for (i, &row) in ids.iter().enumerate() {
+        // A large table's slot array is itself a cache miss per row.
+        if let Some(&ahead) = ids.get(i + SLOT_PREFETCH_AHEAD) {
+            prefetch(
+                slot_of
+                    .get(ahead as usize..ahead as usize + 1)
+                    .unwrap_or_default(),
+            );
+        }
         let g = &grad[i * dim..(i + 1) * dim];
         let slot = &mut slot_of[row as usize];
         if *slot == u32::MAX {
@@ -531,24 +573,7 @@ impl<R: Rule> RowUpdate<'_, R> {
 }
 
 /// How many rows ahead [`RowsOp`] prefetches.
-const PREFETCH_AHEAD: usize = 4;
-
-/// Hints the CPU to load `values` into cache (a no-op off x86-64).
-#[inline]
-fn prefetch(values: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in values.chunks(16) {
-        // SAFETY: prefetching is a hint that never faults, whatever the address; the
-        // pointer comes from a live slice anyway.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = values;
-}
+const PREFETCH_AHEAD: usize = 8;
 
 /// In-place update of a whole dense variable.
 struct DenseOp<'a, R> {

@@ -32,6 +32,11 @@ pub trait Optimizer: Send {
     /// dense mode exists to check that lazy updates cost no accuracy.
     fn set_table_updates(&mut self, updates: TableUpdates);
 
+    /// Called between the forward pass and the backward pass: a chance to start loading
+    /// the optimiser state of the rows the batch read (see `States::prefetch_rows`).
+    /// Changes nothing; the default does nothing.
+    fn prefetch(&self, _params: &Params, _tape: &Tape) {}
+
     /// Sets the step size of later steps (a learning-rate schedule's rate for the epoch);
     /// moments and buffers are kept.
     fn set_learning_rate(&mut self, rate: f64);
@@ -202,6 +207,7 @@ pub fn train(
             let (batch, target) = buffers.tensors(&device)?;
             let mut tape = Tape::recording_seeded(rng.next_u64());
             let predicted = model.forward(&batch, &mut tape)?;
+            optimizer.prefetch(model.params(), &tape);
             let loss = loss::loss(spec, &predicted, &target)?;
             let value = loss.to_scalar::<f32>()?;
             if !value.is_finite() {

@@ -58,6 +58,10 @@ impl Optimizer for Sgd {
         self.states.updates = updates;
     }
 
+    fn prefetch(&self, params: &Params, tape: &Tape) {
+        self.states.prefetch_rows(params, tape);
+    }
+
     fn set_learning_rate(&mut self, rate: f64) {
         self.config.learning_rate = rate;
     }
