@@ -112,12 +112,13 @@ impl SvdPp {
             starts: vec![0],
             positions: Vec::new(),
         };
-        // A poisoned lock only means another forward pass panicked mid-plan; the slots it
-        // left set are reset below before use.
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if slots.iter().any(|&s| s != u32::MAX) {
+        // A poisoned lock means a forward pass panicked mid-plan and may have left slots
+        // set: clear them all then (only then: a scan per batch would cost O(catalogue)).
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| {
+            let mut slots = poisoned.into_inner();
             slots.fill(u32::MAX);
-        }
+            slots
+        });
         for group in order.chunk_by(|a, b| a.0 == b.0) {
             let user = plan.weights.len() as u32;
             let items = self.rated.of(group[0].0 as usize);
