@@ -10,13 +10,14 @@
 //! User biases start at the logit of the mean training rating, so the first epoch does
 //! not spend itself moving every bias from the middle of the range to the mean.
 
+use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::fused_dot::{DotHead, row_dot};
+use super::fused_dot::{DotHead, row_dot, row_dot_step};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::ModelSpec;
+use crate::config::spec::{ModelSpec, TrainingSpec};
 
 /// Biased MF with a scaled-sigmoid output.
 #[derive(Debug)]
@@ -58,6 +59,26 @@ impl RatingModel for BiasedMf {
         let v = self.params.gather(self.items, &batch.items, tape)?;
         let (lo, hi) = self.range;
         row_dot(&u, &v, DotHead::ScaledSigmoid { lo, hi })
+    }
+
+    fn loss_and_gradients(
+        &self,
+        batch: &Batch,
+        target: &Tensor,
+        spec: &TrainingSpec,
+        tape: &mut Tape,
+    ) -> Result<Option<(f32, GradStore)>> {
+        let (lo, hi) = self.range;
+        let head = DotHead::ScaledSigmoid { lo, hi };
+        row_dot_step(
+            &self.params,
+            (self.users, self.items),
+            batch,
+            head,
+            target,
+            spec,
+            tape,
+        )
     }
 
     /// The scaled sigmoid of `U[users] · Vᵀ` (biases included by the bias trick).

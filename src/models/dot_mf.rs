@@ -3,13 +3,14 @@
 //! The notebooks' "dot-product MF" (Keras `Dot(axes=1)` of two `Embedding`s), with no bias
 //! and no output squashing; predictions are clipped to the rating range only when scored.
 
+use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::fused_dot::{DotHead, row_dot};
+use super::fused_dot::{DotHead, row_dot, row_dot_step};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::ModelSpec;
+use crate::config::spec::{ModelSpec, TrainingSpec};
 
 /// Dot-product matrix factorisation.
 #[derive(Debug)]
@@ -54,6 +55,25 @@ impl RatingModel for DotMf {
         let u = self.params.gather(self.users, &batch.users, tape)?;
         let v = self.params.gather(self.items, &batch.items, tape)?;
         row_dot(&u, &v, DotHead::Offset(0.0))
+    }
+
+    fn loss_and_gradients(
+        &self,
+        batch: &Batch,
+        target: &Tensor,
+        spec: &TrainingSpec,
+        tape: &mut Tape,
+    ) -> Result<Option<(f32, GradStore)>> {
+        let tables = (self.users, self.items);
+        row_dot_step(
+            &self.params,
+            tables,
+            batch,
+            DotHead::Offset(0.0),
+            target,
+            spec,
+            tape,
+        )
     }
 
     /// `U[users] · Vᵀ`: one matrix product.

@@ -71,6 +71,20 @@ pub trait RatingModel: Send {
     /// The model's parameters.
     fn params(&self) -> &Params;
 
+    /// One training step's loss (`spec.loss` of the predictions for `batch` against
+    /// `target`) and its gradients, for models that compute them without candle's
+    /// autograd; rows must be gathered through `tape` as in [`RatingModel::forward`].
+    /// `Ok(None)` (the default): the training loop runs `forward` and `backward`.
+    fn loss_and_gradients(
+        &self,
+        _batch: &Batch,
+        _target: &Tensor,
+        _spec: &crate::config::spec::TrainingSpec,
+        _tape: &mut Tape,
+    ) -> Result<Option<(f32, candle_core::backprop::GradStore)>> {
+        Ok(None)
+    }
+
     /// Derived tensors saved beside the parameters in the run's checkpoint, e.g. the
     /// two-tower model's `item_vectors` for "similar items". None by default.
     fn checkpoint_extras(&self) -> Result<Vec<(String, Tensor)>> {
@@ -389,6 +403,62 @@ mod tests {
                 assert_eq!(v.dims(), [n_items, 3], "{architecture:?}: factors only");
             }
         }
+    }
+
+    #[test]
+    fn direct_gradients_match_candles_autograd() {
+        use crate::config::spec::{LossName, TrainingSpec};
+        let b = batch(&[0, 3, 1, 3, 2], &[5, 2, 0, 2, 4]);
+        let target = Tensor::new(&[4.0f32, 1.0, 3.5, 2.0, 5.0], &Device::Cpu).unwrap();
+        let mut direct_models = 0;
+        for (architecture, model) in random_models(4, 6) {
+            for loss in [LossName::Mse, LossName::Mae, LossName::Huber] {
+                let spec = TrainingSpec {
+                    loss,
+                    huber_delta: 0.5,
+                    ..TrainingSpec::adam(1, 5, 0.01, 0.0)
+                };
+                let mut tape = Tape::recording();
+                let Some((value, grads)) = model
+                    .loss_and_gradients(&b, &target, &spec, &mut tape)
+                    .unwrap()
+                else {
+                    assert!(
+                        tape.entries.is_empty(),
+                        "{architecture:?} gathered for nothing"
+                    );
+                    continue;
+                };
+                direct_models += 1;
+                let mut graph_tape = Tape::recording();
+                let predicted = model.forward(&b, &mut graph_tape).unwrap();
+                let graph_loss = crate::train::loss::loss(&spec, &predicted, &target).unwrap();
+                let graph_grads = graph_loss.backward().unwrap();
+                let graph_value = graph_loss.to_scalar::<f32>().unwrap();
+                assert!(
+                    (value - graph_value).abs() < 1e-6,
+                    "{architecture:?} {loss:?}"
+                );
+                assert_eq!(tape.entries.len(), graph_tape.entries.len());
+                for (d, g) in tape.entries.iter().zip(&graph_tape.entries) {
+                    let flat = |grads: &candle_core::backprop::GradStore, e: &params::Gathered| {
+                        let grad = e.grad(grads).unwrap().unwrap();
+                        grad.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+                    };
+                    let (dg, gg) = (flat(&grads, d), flat(&graph_grads, g));
+                    for (x, y) in dg.iter().zip(&gg) {
+                        assert!(
+                            (x - y).abs() < 1e-6,
+                            "{architecture:?} {loss:?}: {dg:?} vs {gg:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            direct_models, 9,
+            "dot-mf, biased-mf and funk-svd × three losses"
+        );
     }
 
     #[test]

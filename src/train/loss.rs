@@ -41,12 +41,51 @@ pub fn huber(predicted: &Tensor, target: &Tensor, delta: f64) -> Result<Tensor> 
     pointwise(Pointwise::Huber(delta as f32), predicted, target)
 }
 
+/// The loss `spec.loss` of predictions `p` against targets `t` and its gradient with
+/// respect to each prediction, computed on plain slices: for training steps that skip
+/// candle's graph (see `models::fused_dot::row_dot_step`). The same arithmetic as the
+/// fused op.
+pub(crate) fn value_and_gradient(spec: &TrainingSpec, p: &[f32], t: &[f32]) -> (f32, Vec<f32>) {
+    let kind = match spec.loss {
+        LossName::Mse => Pointwise::Squared,
+        LossName::Mae => Pointwise::Absolute,
+        LossName::Huber => Pointwise::Huber(spec.huber_delta as f32),
+    };
+    (kind.mean(p, t), kind.gradient(p, t, 1.0))
+}
+
 /// A loss that is the mean of a function of the error `e = p − t`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Pointwise {
     Squared,
     Absolute,
     Huber(f32),
+}
+
+impl Pointwise {
+    /// `mean(f(p − t))`, summed in f64.
+    fn mean(self, p: &[f32], t: &[f32]) -> f32 {
+        // One monomorphised loop per loss, no branch per element.
+        let sum = match self {
+            Pointwise::Squared => sum_of(p, t, |e| e * e),
+            Pointwise::Absolute => sum_of(p, t, f32::abs),
+            Pointwise::Huber(d) => sum_of(p, t, |e| {
+                let q = e.clamp(-d, d);
+                q * (e - 0.5 * q)
+            }),
+        };
+        (sum / p.len().max(1) as f64) as f32
+    }
+
+    /// `g · f'(p − t) / n` per element: the gradient of `g · mean(f(p − t))`.
+    fn gradient(self, p: &[f32], t: &[f32], g: f32) -> Vec<f32> {
+        let scale = g / p.len().max(1) as f32;
+        match self {
+            Pointwise::Squared => slopes(p, t, 2.0 * scale, |e| e),
+            Pointwise::Absolute => slopes(p, t, scale, sign),
+            Pointwise::Huber(d) => slopes(p, t, scale, |e| e.clamp(-d, d)),
+        }
+    }
 }
 
 fn pointwise(kind: Pointwise, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
@@ -124,17 +163,7 @@ impl CustomOp2 for Pointwise {
                 t.len()
             );
         }
-        // One monomorphised loop per loss, no branch per element.
-        let sum = match *self {
-            Pointwise::Squared => sum_of(p, t, |e| e * e),
-            Pointwise::Absolute => sum_of(p, t, f32::abs),
-            Pointwise::Huber(d) => sum_of(p, t, |e| {
-                let q = e.clamp(-d, d);
-                q * (e - 0.5 * q)
-            }),
-        };
-        let mean = (sum / p.len().max(1) as f64) as f32;
-        Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
+        Ok((CpuStorage::F32(vec![self.mean(p, t)]), Shape::from(())))
     }
 
     fn bwd(
@@ -173,12 +202,7 @@ impl CustomOp3 for PointwiseGrad {
         let p = f32_values(s1, l1, self.name())?;
         let t = f32_values(s2, l2, self.name())?;
         let g = f32_values(s3, l3, self.name())?;
-        let scale = g.first().copied().unwrap_or(1.0) / p.len().max(1) as f32;
-        let grad = match self.0 {
-            Pointwise::Squared => slopes(p, t, 2.0 * scale, |e| e),
-            Pointwise::Absolute => slopes(p, t, scale, sign),
-            Pointwise::Huber(d) => slopes(p, t, scale, |e| e.clamp(-d, d)),
-        };
+        let grad = self.0.gradient(p, t, g.first().copied().unwrap_or(1.0));
         Ok((CpuStorage::F32(grad), l1.shape().clone()))
     }
 }

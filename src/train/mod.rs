@@ -206,10 +206,25 @@ pub fn train(
             buffers.fill_triples(chunk);
             let (batch, target) = buffers.tensors(&device)?;
             let mut tape = Tape::recording_seeded(rng.next_u64());
-            let predicted = model.forward(&batch, &mut tape)?;
-            optimizer.prefetch(model.params(), &tape);
-            let loss = loss::loss(spec, &predicted, &target)?;
-            let value = loss.to_scalar::<f32>()?;
+            let (value, grads) = match model.loss_and_gradients(&batch, &target, spec, &mut tape)? {
+                Some(step) => {
+                    optimizer.prefetch(model.params(), &tape);
+                    step
+                }
+                None => {
+                    let predicted = model.forward(&batch, &mut tape)?;
+                    optimizer.prefetch(model.params(), &tape);
+                    let loss = loss::loss(spec, &predicted, &target)?;
+                    let value = loss.to_scalar::<f32>()?;
+                    // Not finite: fail before the backward pass spends time on it.
+                    let grads = if value.is_finite() {
+                        loss.backward()?
+                    } else {
+                        GradStore::default()
+                    };
+                    (value, grads)
+                }
+            };
             if !value.is_finite() {
                 return Err(TrainError::Diverged {
                     epoch,
@@ -217,7 +232,6 @@ pub fn train(
                     loss: value,
                 });
             }
-            let grads = loss.backward()?;
             optimizer.step(model.params(), &tape, &grads)?;
             loss_sum += value as f64;
             batches += 1;
