@@ -10,14 +10,13 @@
 //! User biases start at the logit of the mean training rating, so the first epoch does
 //! not spend itself moving every bias from the middle of the range to the mean.
 
-use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::fused_dot::{DotHead, row_dot, row_dot_step};
+use super::fused_dot::{DotHead, row_dot};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::{ModelSpec, TrainingSpec};
+use crate::config::spec::ModelSpec;
 
 /// Biased MF with a scaled-sigmoid output.
 #[derive(Debug)]
@@ -32,18 +31,8 @@ impl BiasedMf {
     /// Tables of `spec.embedding_size` factors plus the bias and constant columns; factors
     /// drawn as `model.init` says, Normal(0, 0.01) by default (fast.ai's choice).
     pub fn new(spec: &ModelSpec, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
-        let k = spec.embedding_size;
         let mut params = Params::new(&ctx.device);
-        let init = |rows| Init::from_spec(spec.init, rows, Init::Normal { std: 0.01 });
-        let (lo, hi) = ctx.rating_range;
-        let p = ((ctx.global_mean - lo) / (hi - lo)).clamp(0.01, 0.99);
-        let (users, items) = params.bias_trick_tables(
-            (ctx.n_users, ctx.n_items),
-            k,
-            init,
-            (p / (1.0 - p)).ln(),
-            rng,
-        )?;
+        let (users, items) = sigmoid_tables(&mut params, spec, ctx, rng)?;
         Ok(BiasedMf {
             params,
             users,
@@ -51,6 +40,31 @@ impl BiasedMf {
             range: ctx.rating_range,
         })
     }
+}
+
+/// The bias-trick user and item tables of a scaled-sigmoid factor model (biased MF, SVD++):
+/// `spec.embedding_size` factors drawn as `model.init` says, Normal(0, 0.01) by default
+/// (fast.ai's choice), user biases starting at the logit of the mean training rating.
+pub(super) fn sigmoid_tables(
+    params: &mut Params,
+    spec: &ModelSpec,
+    ctx: &ModelContext,
+    rng: &mut impl Rng,
+) -> Result<(TableId, TableId)> {
+    let (lo, hi) = ctx.rating_range;
+    let p = ((ctx.global_mean - lo) / (hi - lo)).clamp(0.01, 0.99);
+    params.bias_trick_tables(
+        (ctx.n_users, ctx.n_items),
+        spec.embedding_size,
+        |rows| factor_init(spec, rows),
+        (p / (1.0 - p)).ln(),
+        rng,
+    )
+}
+
+/// How the factors of a table of `rows` rows start: `model.init`, or Normal(0, 0.01).
+pub(super) fn factor_init(spec: &ModelSpec, rows: usize) -> Init {
+    Init::from_spec(spec.init, rows, Init::Normal { std: 0.01 })
 }
 
 impl RatingModel for BiasedMf {
@@ -61,24 +75,9 @@ impl RatingModel for BiasedMf {
         row_dot(&u, &v, DotHead::ScaledSigmoid { lo, hi })
     }
 
-    fn loss_and_gradients(
-        &self,
-        batch: &Batch,
-        target: &Tensor,
-        spec: &TrainingSpec,
-        tape: &mut Tape,
-    ) -> Result<Option<(f32, GradStore)>> {
+    fn row_dot_parts(&self) -> Option<(TableId, TableId, DotHead)> {
         let (lo, hi) = self.range;
-        let head = DotHead::ScaledSigmoid { lo, hi };
-        row_dot_step(
-            &self.params,
-            (self.users, self.items),
-            batch,
-            head,
-            target,
-            spec,
-            tape,
-        )
+        Some((self.users, self.items, DotHead::ScaledSigmoid { lo, hi }))
     }
 
     /// The scaled sigmoid of `U[users] · Vᵀ` (biases included by the bias trick).

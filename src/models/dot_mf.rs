@@ -3,14 +3,13 @@
 //! The notebooks' "dot-product MF" (Keras `Dot(axes=1)` of two `Embedding`s), with no bias
 //! and no output squashing; predictions are clipped to the rating range only when scored.
 
-use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::fused_dot::{DotHead, row_dot, row_dot_step};
+use super::fused_dot::{DotHead, row_dot};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::{ModelSpec, TrainingSpec};
+use crate::config::spec::ModelSpec;
 
 /// Dot-product matrix factorisation.
 #[derive(Debug)]
@@ -57,23 +56,8 @@ impl RatingModel for DotMf {
         row_dot(&u, &v, DotHead::Offset(0.0))
     }
 
-    fn loss_and_gradients(
-        &self,
-        batch: &Batch,
-        target: &Tensor,
-        spec: &TrainingSpec,
-        tape: &mut Tape,
-    ) -> Result<Option<(f32, GradStore)>> {
-        let tables = (self.users, self.items);
-        row_dot_step(
-            &self.params,
-            tables,
-            batch,
-            DotHead::Offset(0.0),
-            target,
-            spec,
-            tape,
-        )
+    fn row_dot_parts(&self) -> Option<(TableId, TableId, DotHead)> {
+        Some((self.users, self.items, DotHead::Offset(0.0)))
     }
 
     /// `U[users] · Vᵀ`: one matrix product.

@@ -14,14 +14,13 @@
 //! start at 0. It is trained by whichever optimiser `training.optimizer` names; Funk and
 //! Surprise use plain SGD.
 
-use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::fused_dot::{DotHead, row_dot, row_dot_step};
+use super::fused_dot::{DotHead, row_dot};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::{ModelSpec, TrainingSpec};
+use crate::config::spec::ModelSpec;
 
 /// Surprise's `SVD` factor initialiser (`init_std_dev = 0.1`).
 const SURPRISE_FACTOR_INIT: Init = Init::Normal { std: 0.1 };
@@ -62,23 +61,8 @@ impl RatingModel for FunkSvd {
         row_dot(&u, &v, DotHead::Offset(self.mean))
     }
 
-    fn loss_and_gradients(
-        &self,
-        batch: &Batch,
-        target: &Tensor,
-        spec: &TrainingSpec,
-        tape: &mut Tape,
-    ) -> Result<Option<(f32, GradStore)>> {
-        let tables = (self.users, self.items);
-        row_dot_step(
-            &self.params,
-            tables,
-            batch,
-            DotHead::Offset(self.mean),
-            target,
-            spec,
-            tape,
-        )
+    fn row_dot_parts(&self) -> Option<(TableId, TableId, DotHead)> {
+        Some((self.users, self.items, DotHead::Offset(self.mean)))
     }
 
     /// `μ + U[users] · Vᵀ` (biases included by the bias trick).

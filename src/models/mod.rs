@@ -24,7 +24,8 @@ use rand::Rng;
 use crate::config::spec::{Architecture, ModelSpec};
 use crate::data::features::ContentFeatures;
 use crate::data::implicit::RatedItems;
-pub use params::{Init, Params, Tape};
+pub use fused_dot::DotHead;
+pub use params::{Init, Params, TableId, Tape};
 
 /// A minibatch of (user, item) pairs on the model's device.
 #[derive(Debug, Clone)]
@@ -71,18 +72,38 @@ pub trait RatingModel: Send {
     /// The model's parameters.
     fn params(&self) -> &Params;
 
+    /// For the factor models, whose prediction is `head(users[u] · items[i])`: the user
+    /// table, the item table and the head. It lets the training loop compute a step's
+    /// gradients without candle's autograd ([`RatingModel::loss_and_gradients`]). `None`
+    /// (the default) for every other model.
+    fn row_dot_parts(&self) -> Option<(TableId, TableId, DotHead)> {
+        None
+    }
+
     /// One training step's loss (`spec.loss` of the predictions for `batch` against
-    /// `target`) and its gradients, for models that compute them without candle's
-    /// autograd; rows must be gathered through `tape` as in [`RatingModel::forward`].
-    /// `Ok(None)` (the default): the training loop runs `forward` and `backward`.
+    /// `target`) and its gradients, computed without candle's autograd where the model
+    /// allows it (see [`RatingModel::row_dot_parts`]); rows are gathered through `tape` as
+    /// in [`RatingModel::forward`]. `Ok(None)`: the training loop runs `forward` and
+    /// `backward`.
     fn loss_and_gradients(
         &self,
-        _batch: &Batch,
-        _target: &Tensor,
-        _spec: &crate::config::spec::TrainingSpec,
-        _tape: &mut Tape,
+        batch: &Batch,
+        target: &Tensor,
+        spec: &crate::config::spec::TrainingSpec,
+        tape: &mut Tape,
     ) -> Result<Option<(f32, candle_core::backprop::GradStore)>> {
-        Ok(None)
+        match self.row_dot_parts() {
+            Some((users, items, head)) => fused_dot::row_dot_step(
+                self.params(),
+                (users, items),
+                batch,
+                head,
+                target,
+                spec,
+                tape,
+            ),
+            None => Ok(None),
+        }
     }
 
     /// Derived tensors saved beside the parameters in the run's checkpoint, e.g. the

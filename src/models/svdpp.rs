@@ -21,8 +21,9 @@ use std::sync::{Arc, Mutex};
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
 use rand::Rng;
 
+use super::biased_mf::{factor_init, sigmoid_tables};
 use super::fused_dot::{DotHead, row_dot};
-use super::params::{Init, Params, TableId, Tape};
+use super::params::{Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::data::implicit::RatedItems;
@@ -61,19 +62,16 @@ impl SvdPp {
                 ctx.n_users
             )
         }
-        let k = spec.embedding_size;
         let mut params = Params::new(&ctx.device);
-        let init = |rows| Init::from_spec(spec.init, rows, Init::Normal { std: 0.01 });
-        let (lo, hi) = ctx.rating_range;
-        let p = ((ctx.global_mean - lo) / (hi - lo)).clamp(0.01, 0.99);
-        let (users, items) = params.bias_trick_tables(
-            (ctx.n_users, ctx.n_items),
-            k,
+        let (users, items) = sigmoid_tables(&mut params, spec, ctx, rng)?;
+        let init = factor_init(spec, ctx.n_items);
+        let implicit = params.table(
+            "implicit_factors",
+            ctx.n_items,
+            spec.embedding_size,
             init,
-            (p / (1.0 - p)).ln(),
             rng,
         )?;
-        let implicit = params.table("implicit_factors", ctx.n_items, k, init(ctx.n_items), rng)?;
         params.scale_l2(implicit, spec.implicit_l2_scale);
         Ok(SvdPp {
             params,
