@@ -17,7 +17,9 @@
 //! ([`Params::gather_pair`](super::Params::gather_pair) gathers both tables into one
 //! variable), so the first layer is one op too.
 //!
-//! The matrix products run through candle's own CPU kernel (`kernels::matmul`). Masks are
+//! The matrix products run through candle's own CPU kernel (`kernels::matmul`), except
+//! for a one-unit layer (the output), whose products are dot products and outer products
+//! in plain loops: at a one-column shape gemm's set-up costs more than the work. Masks are
 //! the inverted-dropout masks of [`Tape::dropout_mask`], drawn by the caller in the same
 //! order as the unfused layers draw them, so a seeded run draws the same masks. On other
 //! devices each function falls back to the generic operations, which compute the same
@@ -182,10 +184,18 @@ impl CustomOp3 for Dense {
         }
         check_mask(self.input_mask.as_deref(), rows * k, name)?;
         check_mask(self.output_mask.as_deref(), rows * out, name)?;
-        let w_t = l2.transpose(0, 1)?;
-        let mut y = match self.masked_input(x, rows, k) {
-            Some((xm, xm_l)) => matmul(&xm, &xm_l, s2, &w_t)?,
-            None => matmul(s1, l1, s2, &w_t)?,
+        let xm = self.masked_input(x, rows, k);
+        let mut y = match (&xm, self.act) {
+            // One output unit: a dot product per row, not a one-column matrix product.
+            (xm, _) if out == 1 => {
+                let xs = xm
+                    .as_ref()
+                    .map_or(Ok(x), |(xm, l)| f32_values(xm, l, name))?;
+                let w = f32_values(s2, l2, name)?;
+                xs.chunks_exact(k.max(1)).map(|row| dot(row, w)).collect()
+            }
+            (Some((xm, xm_l)), _) => matmul(xm, xm_l, s2, &l2.transpose(0, 1)?)?,
+            (None, _) => matmul(s1, l1, s2, &l2.transpose(0, 1)?)?,
         };
         for row in y.chunks_exact_mut(out.max(1)) {
             for (y, b) in row.iter_mut().zip(b) {
@@ -213,19 +223,32 @@ impl CustomOp3 for Dense {
         let out = w.dims2()?.0;
         let s = output_slope(res, grad_res, self.act, self.output_mask.as_deref(), name)?;
         let grad_b = column_sums(&s, out);
-        let s = CpuStorage::F32(s);
-        let s_l = Layout::contiguous((rows, out));
-        // ∂/∂x = (s W) ⊙ input_mask; ∂/∂W = sᵀ (x ⊙ input_mask).
         let (ws, wl) = w.storage_and_layout();
-        let mut grad_x = matmul(&s, &s_l, cpu_storage(&ws, name)?, wl)?;
-        apply_mask(&mut grad_x, self.input_mask.as_deref());
+        let ws = cpu_storage(&ws, name)?;
         let (xs, xl) = x.storage_and_layout();
         let xs = cpu_storage(&xs, name)?;
-        let s_t = s_l.transpose(0, 1)?;
-        let grad_w = match self.masked_input(f32_values(xs, xl, name)?, rows, k) {
-            Some((xm, xm_l)) => matmul(&s, &s_t, &xm, &xm_l)?,
-            None => matmul(&s, &s_t, xs, xl)?,
+        let xm = self.masked_input(f32_values(xs, xl, name)?, rows, k);
+        let (xm, xm_l) = xm.as_ref().map_or((xs, xl), |(xm, l)| (xm, l));
+        // ∂/∂x = (s W) ⊙ input_mask; ∂/∂W = sᵀ (x ⊙ input_mask).
+        let (mut grad_x, grad_w) = if out == 1 {
+            // One output unit: W is a row, so both are outer products and row sums.
+            let (w, xm) = (f32_values(ws, wl, name)?, f32_values(xm, xm_l, name)?);
+            (outer(&s, w), weighted_row_sum(&s, xm, k))
+        } else {
+            let s = CpuStorage::F32(s);
+            let s_l = Layout::contiguous((rows, out));
+            let grad_x = matmul(&s, &s_l, ws, wl)?;
+            let grad_w = if k < out {
+                // A result only `k` columns wide (MLP's first layer: 10) wastes most of
+                // gemm's register tiles; the transposed product is wide and ran 1.7×
+                // faster for the (128, 10) case, transposing it back costs little.
+                transposed(&matmul(xm, &xm_l.transpose(0, 1)?, &s, &s_l)?, k, out)
+            } else {
+                matmul(&s, &s_l.transpose(0, 1)?, xm, xm_l)?
+            };
+            (grad_x, grad_w)
         };
+        apply_mask(&mut grad_x, self.input_mask.as_deref());
         let device = x.device();
         Ok((
             Some(Tensor::from_vec(grad_x, (rows, k), device)?),
@@ -233,6 +256,52 @@ impl CustomOp3 for Dense {
             Some(Tensor::from_vec(grad_b, out, device)?),
         ))
     }
+}
+
+/// `Σ a ⊙ b` for equal-length slices, accumulated eight lanes at a time so that it
+/// vectorises (a sequential float sum cannot be reordered by the compiler).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let (a8, a_rest) = a.as_chunks::<8>();
+    let (b8, b_rest) = b.as_chunks::<8>();
+    let mut lanes = [0.0f32; 8];
+    for (a, b) in a8.iter().zip(b8) {
+        for ((l, a), b) in lanes.iter_mut().zip(a).zip(b) {
+            *l += a * b;
+        }
+    }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(a, b)| a * b).sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// The `(s.len(), w.len())` outer product `s[r] · w[c]`, row-major.
+fn outer(s: &[f32], w: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(s.len() * w.len());
+    for &s in s {
+        out.extend(w.iter().map(|w| s * w));
+    }
+    out
+}
+
+/// `sᵀ x` for `x` of `s.len()` rows of `k` values: the sum of `x`'s rows weighted by `s`.
+fn weighted_row_sum(s: &[f32], x: &[f32], k: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f32; k];
+    for (&s, row) in s.iter().zip(x.chunks_exact(k.max(1))) {
+        for (sum, x) in sum.iter_mut().zip(row) {
+            *sum += s * x;
+        }
+    }
+    sum
+}
+
+/// The transpose of row-major `(rows, cols)` `values`, row-major `(cols, rows)`.
+fn transposed(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; values.len()];
+    for (r, row) in values.chunks_exact(cols.max(1)).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+    out
 }
 
 /// `y ⊙ mask` in place.
@@ -414,6 +483,47 @@ mod tests {
                 };
                 compare(&fused, &generic, &inputs);
             }
+        }
+    }
+
+    #[test]
+    fn every_product_shape_matches_the_generic_layer() {
+        // Wider inputs than outputs (direct weight gradient), narrower (transposed), and
+        // one output unit (dot products instead of matrix products), with and without
+        // masks.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+        for (rows, k, out) in [(7, 20, 6), (9, 3, 17), (5, 13, 1), (6, 8, 8)] {
+            let inputs = [
+                (random(&mut rng, rows * k), vec![rows, k]),
+                (random(&mut rng, out * k), vec![out, k]),
+                (random(&mut rng, out), vec![out]),
+            ];
+            let masks = [
+                (None, None),
+                (
+                    Some(mask(&mut rng, rows * k)),
+                    Some(mask(&mut rng, rows * out)),
+                ),
+            ];
+            for (m_in, m_out) in &masks {
+                let fused = |t: &[Tensor]| dense(t, Act::Relu, m_in.clone(), m_out.clone());
+                let generic = |t: &[Tensor]| {
+                    let x = generic_mask(t[0].clone(), m_in)?;
+                    let y = x.matmul(&t[1].t()?)?.broadcast_add(&t[2])?.relu()?;
+                    generic_mask(y, m_out)
+                };
+                compare(&fused, &generic, &inputs);
+            }
+        }
+    }
+
+    #[test]
+    fn dot_matches_a_sequential_sum_at_every_length() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for n in [0, 1, 7, 8, 9, 32, 37] {
+            let (a, b) = (random(&mut rng, n), random(&mut rng, n));
+            let want: f32 = a.iter().zip(&b).map(|(a, b)| a * b).sum();
+            assert!((dot(&a, &b) - want).abs() < TOL, "length {n}");
         }
     }
 
