@@ -441,34 +441,12 @@ mod tests {
         let ratings = noise();
         let split = crate::data::split::holdout(ratings.len(), 0.2, 0.0, 1);
         let rmse_by_epoch = |schedule| {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-            let ctx = crate::models::testing::ctx(40, 40);
-            let spec = ModelSpec::with_defaults(Architecture::BiasedMf, 8);
-            let model = models::build(&spec, &ctx, &mut rng).unwrap();
             let spec = TrainingSpec {
                 lr_schedule: schedule,
                 lr_decay: 1e-6,
                 ..TrainingSpec::adam(3, 16, 0.05, 0.0)
             };
-            let mut optimizer = optimizer(&spec, model.params()).unwrap();
-            let data = TrainData {
-                ratings: &ratings,
-                train: &split.train,
-                validation: &split.validation,
-                test: &split.test,
-                rating_range: (1.0, 5.0),
-            };
-            let stop = AtomicBool::new(false);
-            let trained = train(
-                model.as_ref(),
-                optimizer.as_mut(),
-                &spec,
-                data,
-                &mut rng,
-                &stop,
-                |_| {},
-            )
-            .unwrap();
+            let (_, trained) = train_biased_mf(&ratings, &split, 8, &spec);
             trained
                 .epochs
                 .iter()
@@ -482,42 +460,50 @@ mod tests {
         assert!((constant[2] - constant[0]).abs() > 1e-3, "{constant:?}");
     }
 
-    #[test]
-    fn early_stopping_stops_within_patience_and_restores_the_best_epoch() {
-        let ratings = noise();
-        let n = ratings.len();
-        let split = crate::data::split::holdout(n, 0.2, 0.25, 1);
+    /// Biased MF with `k` factors (weights and shuffles from seed 1) trained with `spec`
+    /// on `split` of `ratings`, 40 users × 40 items.
+    fn train_biased_mf(
+        ratings: &Ratings,
+        split: &crate::data::split::Split,
+        k: usize,
+        spec: &TrainingSpec,
+    ) -> (Box<dyn RatingModel>, Trained) {
         let ctx = crate::models::testing::ctx(40, 40);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let model = models::build(
-            &ModelSpec::with_defaults(Architecture::BiasedMf, 32),
-            &ctx,
-            &mut rng,
-        )
-        .unwrap();
-        let mut spec = TrainingSpec::adam(60, 16, 0.05, 0.0);
-        spec.early_stopping = Some(EarlyStopping {
-            patience: 3,
-            monitor: MetricName::Rmse,
-        });
-        let mut optimizer = optimizer(&spec, model.params()).unwrap();
+        let spec_model = ModelSpec::with_defaults(Architecture::BiasedMf, k);
+        let model = models::build(&spec_model, &ctx, &mut rng).unwrap();
+        let mut optimizer = optimizer(spec, model.params()).unwrap();
         let data = TrainData {
-            ratings: &ratings,
+            ratings,
             train: &split.train,
             validation: &split.validation,
             test: &split.test,
             rating_range: (1.0, 5.0),
         };
+        let stop = AtomicBool::new(false);
         let trained = train(
             model.as_ref(),
             optimizer.as_mut(),
-            &spec,
+            spec,
             data,
             &mut rng,
-            &AtomicBool::new(false),
+            &stop,
             |_| {},
         )
         .unwrap();
+        (model, trained)
+    }
+
+    #[test]
+    fn early_stopping_stops_within_patience_and_restores_the_best_epoch() {
+        let ratings = noise();
+        let split = crate::data::split::holdout(ratings.len(), 0.2, 0.25, 1);
+        let mut spec = TrainingSpec::adam(60, 16, 0.05, 0.0);
+        spec.early_stopping = Some(EarlyStopping {
+            patience: 3,
+            monitor: MetricName::Rmse,
+        });
+        let (model, trained) = train_biased_mf(&ratings, &split, 32, &spec);
         assert!(trained.stopped_early, "noise must overfit within 60 epochs");
         assert_eq!(
             trained.epochs.len(),
