@@ -503,3 +503,67 @@ fn recommend_and_similar_rebuild_stored_runs() {
     assert!(stderr.contains("checkpoint file not found"), "{stderr}");
     assert!(stderr.contains(&checkpoint), "{stderr}");
 }
+
+/// An experiment file whose base values change between two sweeps: the second sweep
+/// trains its new configuration, and `exp compare` summarises only that one, saying how
+/// many older runs it left out instead of averaging them in as extra folds.
+#[test]
+fn compare_leaves_out_runs_of_an_edited_experiment_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("edit.toml");
+    let db = dir.path().join("exp.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let write = |epochs: u32| {
+        std::fs::write(
+            &file,
+            format!(
+                "[experiment]\nname = \"edit\"\nseed = 1\n[data]\ndataset = \"ml-latest-small\"\n\
+                 [split]\nkind = \"holdout\"\ntest_fraction = 0.1\n\
+                 [model]\narchitecture = \"dot-mf\"\nembedding_size = 4\n\
+                 [training]\nepochs = {epochs}\nbatch_size = 1024\nlearning_rate = 0.01\n"
+            ),
+        )
+        .unwrap();
+    };
+    for epochs in [1, 2] {
+        write(epochs);
+        let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let conn = Connection::open(&db).unwrap();
+    let finished: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM runs WHERE status = 'finished'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(finished, 2, "both versions' runs are kept");
+    let out = exp(
+        &[
+            "compare",
+            "--experiment",
+            "edit",
+            "--db",
+            db_arg,
+            "--format",
+            "csv",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("1 finished run(s) from an earlier version"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut rows = csv::Reader::from_reader(out.stdout.as_slice());
+    let headers = rows.headers().unwrap().clone();
+    let folds = headers
+        .iter()
+        .position(|h| h == "folds")
+        .expect("folds column");
+    let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(&records[0][folds], "1");
+}

@@ -55,6 +55,9 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             }
             return Err(error.into());
         }
+        if let Some(note) = compare::superseded_note(&summaries) {
+            eprintln!("{name}: {note}");
+        }
         compare::check_metric(&summaries, &metric)
             .with_context(|| format!("--metric for experiment `{name}`"))?;
         let kept = filter::apply(&summaries, &filters)

@@ -119,6 +119,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing charts to {}", out_dir.display()))?;
     let stored = store.runs(Some(&experiment.name))?;
     let summaries = report::compare::summarize(&stored);
+    if let Some(note) = report::compare::superseded_note(&summaries) {
+        eprintln!("{}: {note}", experiment.name);
+    }
     print!(
         "{}",
         report::compare::render(

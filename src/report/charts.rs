@@ -962,6 +962,7 @@ mod tests {
             ),
         ];
         ConfigSummary {
+            superseded: 0,
             params_json: format!(
                 r#"{{"model.architecture":"{arch}","model.embedding_size":{size}}}"#
             ),

@@ -124,6 +124,9 @@ pub struct ConfigSummary {
     pub grid_index: usize,
     /// Number of finished runs (folds) averaged.
     pub folds: usize,
+    /// Finished runs of this grid point left out because they ran under an earlier
+    /// version of the experiment file (same swept values, other base values).
+    pub superseded: usize,
     /// Every metric the runs have (`rmse`, `mae`, `ndcg@10`, …) over folds.
     pub metrics: BTreeMap<String, Stat>,
     /// The per-fold values behind [`ConfigSummary::metrics`]: metric → fold → value;
@@ -157,6 +160,11 @@ impl ConfigSummary {
 /// order in which each configuration first appears in `runs`). Running and failed runs
 /// are left out; non-finite metric values are left out of that metric's statistics.
 ///
+/// When an experiment file's base values were edited between sweeps, one grid point has
+/// runs of two configurations (same `params_json`, other `config_json`): only the runs of
+/// the newest one (that of the run with the highest id) are summarised, the others are
+/// counted in [`ConfigSummary::superseded`].
+///
 /// Pass the runs of one experiment ([`Store::runs`](crate::store::Store::runs) orders
 /// them by id, which is grid order). A `params_json` that is not a JSON object, which exp
 /// never writes, becomes a single parameter named `params` holding the raw text.
@@ -183,9 +191,18 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
         .zip(params)
         .enumerate()
         .map(|(grid_index, (json, params))| {
-            let runs = &groups[json];
+            let all = &groups[json];
+            let newest = all
+                .iter()
+                .max_by_key(|r| r.id)
+                .map(|r| r.config_json.as_str());
+            let runs: Vec<&StoredRun> = all
+                .iter()
+                .copied()
+                .filter(|r| Some(r.config_json.as_str()) == newest)
+                .collect();
             let mut fold_values: BTreeMap<String, BTreeMap<usize, f64>> = BTreeMap::new();
-            for run in runs {
+            for run in &runs {
                 let named = run.metrics.iter().map(|(k, v)| (k.as_str(), Some(*v)));
                 let all = [("rmse", run.rmse), ("mae", run.mae)]
                     .into_iter()
@@ -221,6 +238,7 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
                 label,
                 grid_index,
                 folds: runs.len(),
+                superseded: all.len() - runs.len(),
                 metrics,
                 fold_values,
                 seconds: Stat::of(&seconds),
@@ -228,6 +246,18 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
             }
         })
         .collect()
+}
+
+/// A line saying how many finished runs [`summarize`] left out because they belong to an
+/// earlier version of the experiment file, or `None` when it left out none.
+pub fn superseded_note(summaries: &[ConfigSummary]) -> Option<String> {
+    let n: usize = summaries.iter().map(|s| s.superseded).sum();
+    (n > 0).then(|| {
+        format!(
+            "{n} finished run(s) from an earlier version of the experiment file (the same \
+             swept values, other base values) are left out; they stay in the database"
+        )
+    })
 }
 
 /// The names of the metrics any configuration has, in report order (`rmse`, `mae`,
@@ -913,6 +943,35 @@ mod tests {
             ]
         );
         assert_eq!(metric_names(&s), ["rmse", "mae", "ndcg@10"]);
+    }
+
+    #[test]
+    fn runs_of_an_edited_experiment_file_are_left_out_and_counted() {
+        // Runs 1–2 ran before the base values changed, runs 3–4 after: same grid point,
+        // another configuration. Only the newest configuration's runs are averaged.
+        let mut old = [
+            run(1, "{}", 0, 0.90, 0.7, 1.0),
+            run(2, "{}", 1, 0.92, 0.7, 1.0),
+        ];
+        for r in &mut old {
+            r.config_json = r#"{"training":{"epochs":30}}"#.into();
+        }
+        let mut new = [
+            run(3, "{}", 0, 0.80, 0.6, 1.0),
+            run(4, "{}", 1, 0.84, 0.6, 1.0),
+        ];
+        for r in &mut new {
+            r.config_json = r#"{"training":{"epochs":50}}"#.into();
+        }
+        let s = summarize(&[
+            old[0].clone(),
+            new[0].clone(),
+            old[1].clone(),
+            new[1].clone(),
+        ]);
+        assert_eq!(s.len(), 1);
+        assert_eq!((s[0].folds, s[0].superseded), (2, 2));
+        assert!((s[0].stat("rmse").mean - 0.82).abs() < 1e-12);
     }
 
     #[test]
