@@ -462,6 +462,22 @@ mod tests {
         }
     }
 
+    /// The fused ReLU layer against dropout → matmul → bias → ReLU → dropout in candle's
+    /// own ops, in value and gradients, for `inputs` (x, weight, bias) and the masks.
+    fn compare_relu_layer(
+        inputs: &[(Vec<f32>, Vec<usize>)],
+        m_in: &Option<Vec<f32>>,
+        m_out: &Option<Vec<f32>>,
+    ) {
+        let fused = |t: &[Tensor]| dense(t, Act::Relu, m_in.clone(), m_out.clone());
+        let generic = |t: &[Tensor]| {
+            let x = generic_mask(t[0].clone(), m_in)?;
+            let y = x.matmul(&t[1].t()?)?.broadcast_add(&t[2])?.relu()?;
+            generic_mask(y, m_out)
+        };
+        compare(&fused, &generic, inputs);
+    }
+
     #[test]
     fn linear_relu_matches_dropout_matmul_bias_relu_dropout() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
@@ -475,13 +491,7 @@ mod tests {
         let output_masks = [None, Some(mask(&mut rng, rows * out))];
         for m_in in &input_masks {
             for m_out in &output_masks {
-                let fused = |t: &[Tensor]| dense(t, Act::Relu, m_in.clone(), m_out.clone());
-                let generic = |t: &[Tensor]| {
-                    let x = generic_mask(t[0].clone(), m_in)?;
-                    let y = x.matmul(&t[1].t()?)?.broadcast_add(&t[2])?.relu()?;
-                    generic_mask(y, m_out)
-                };
-                compare(&fused, &generic, &inputs);
+                compare_relu_layer(&inputs, m_in, m_out);
             }
         }
     }
@@ -506,13 +516,7 @@ mod tests {
                 ),
             ];
             for (m_in, m_out) in &masks {
-                let fused = |t: &[Tensor]| dense(t, Act::Relu, m_in.clone(), m_out.clone());
-                let generic = |t: &[Tensor]| {
-                    let x = generic_mask(t[0].clone(), m_in)?;
-                    let y = x.matmul(&t[1].t()?)?.broadcast_add(&t[2])?.relu()?;
-                    generic_mask(y, m_out)
-                };
-                compare(&fused, &generic, &inputs);
+                compare_relu_layer(&inputs, m_in, m_out);
             }
         }
     }
