@@ -15,7 +15,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::compare::{ConfigSummary, rank, short_names, summarize};
+use super::compare::{ConfigSummary, rank, short_names, summarize, superseded_runs};
 use super::font::{FAMILY, ensure_registered};
 use super::metric::Metric;
 use super::{ReportError, missing_experiment};
@@ -910,8 +910,10 @@ pub fn write_experiment_charts(
     if summaries.is_empty() {
         return Err(missing_experiment(store, experiment));
     }
+    let superseded = superseded_runs(&runs);
     let mut with_epochs = Vec::new();
-    for run in runs.into_iter().filter(|r| r.status == RunStatus::Finished) {
+    let current = |r: &StoredRun| r.status == RunStatus::Finished && !superseded.contains(&r.id);
+    for run in runs.into_iter().filter(current) {
         let epochs = store.epochs(run.id)?;
         with_epochs.push((run, epochs));
     }

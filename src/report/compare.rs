@@ -156,19 +156,38 @@ impl ConfigSummary {
     }
 }
 
+/// The ids of the finished runs that belong to an earlier version of their experiment
+/// file: when a file's base values were edited between sweeps, a grid point (one
+/// `params_json`) holds runs of two configurations (other `config_json`). The newest
+/// configuration, that of the grid point's finished run with the highest id, is current;
+/// the others are superseded. Summaries and charts leave superseded runs out.
+pub fn superseded_runs(runs: &[StoredRun]) -> std::collections::HashSet<i64> {
+    let mut newest: HashMap<&str, &StoredRun> = HashMap::new();
+    let finished = || runs.iter().filter(|r| r.status == RunStatus::Finished);
+    for run in finished() {
+        let entry = newest.entry(run.params_json.as_str()).or_insert(run);
+        if run.id > entry.id {
+            *entry = run;
+        }
+    }
+    finished()
+        .filter(|r| newest[r.params_json.as_str()].config_json != r.config_json)
+        .map(|r| r.id)
+        .collect()
+}
+
 /// Groups the finished runs into configurations by `params_json`, in grid order (the
 /// order in which each configuration first appears in `runs`). Running and failed runs
 /// are left out; non-finite metric values are left out of that metric's statistics.
 ///
-/// When an experiment file's base values were edited between sweeps, one grid point has
-/// runs of two configurations (same `params_json`, other `config_json`): only the runs of
-/// the newest one (that of the run with the highest id) are summarised, the others are
-/// counted in [`ConfigSummary::superseded`].
+/// Runs of an earlier version of the experiment file ([`superseded_runs`]) are left out
+/// and counted in [`ConfigSummary::superseded`].
 ///
 /// Pass the runs of one experiment ([`Store::runs`](crate::store::Store::runs) orders
 /// them by id, which is grid order). A `params_json` that is not a JSON object, which exp
 /// never writes, becomes a single parameter named `params` holding the raw text.
 pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
+    let superseded = superseded_runs(runs);
     let mut order: Vec<&str> = Vec::new();
     let mut groups: HashMap<&str, Vec<&StoredRun>> = HashMap::new();
     for run in runs {
@@ -192,14 +211,10 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
         .enumerate()
         .map(|(grid_index, (json, params))| {
             let all = &groups[json];
-            let newest = all
-                .iter()
-                .max_by_key(|r| r.id)
-                .map(|r| r.config_json.as_str());
             let runs: Vec<&StoredRun> = all
                 .iter()
                 .copied()
-                .filter(|r| Some(r.config_json.as_str()) == newest)
+                .filter(|r| !superseded.contains(&r.id))
                 .collect();
             let mut fold_values: BTreeMap<String, BTreeMap<usize, f64>> = BTreeMap::new();
             for run in &runs {
@@ -963,12 +978,14 @@ mod tests {
         for r in &mut new {
             r.config_json = r#"{"training":{"epochs":50}}"#.into();
         }
-        let s = summarize(&[
+        let runs = [
             old[0].clone(),
             new[0].clone(),
             old[1].clone(),
             new[1].clone(),
-        ]);
+        ];
+        assert_eq!(superseded_runs(&runs), [1, 2].into_iter().collect());
+        let s = summarize(&runs);
         assert_eq!(s.len(), 1);
         assert_eq!((s[0].folds, s[0].superseded), (2, 2));
         assert!((s[0].stat("rmse").mean - 0.82).abs() < 1e-12);

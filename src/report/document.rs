@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::charts::{draw_learning_curves, draw_metric_bars, learning_curves, metric_bars};
-use super::compare::{Comparison, ConfigSummary, Format, check_metric, metric_names, summarize};
+use super::compare::{
+    Comparison, ConfigSummary, Format, check_metric, metric_names, summarize, superseded_runs,
+};
 use super::grid::{self, Axis};
 use super::metric::{Metric, file_stem, label};
 use super::{ReportError, heatmap, missing_experiment, parallel, pareto, sensitivity};
@@ -165,8 +167,10 @@ pub fn write_report(
         return Err(missing_experiment(store, experiment));
     }
     check_metric(&summaries, metric)?;
+    let superseded = superseded_runs(&runs);
     let mut with_epochs = Vec::new();
-    for run in runs.iter().filter(|r| r.status == RunStatus::Finished) {
+    let current = |r: &&StoredRun| r.status == RunStatus::Finished && !superseded.contains(&r.id);
+    for run in runs.iter().filter(current) {
         with_epochs.push((run.clone(), store.epochs(run.id)?));
     }
     std::fs::create_dir_all(out_dir).map_err(|source| ReportError::CreateDir {
