@@ -11,7 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -52,6 +54,31 @@ pub(crate) const TITLE_PX: f64 = 22.0;
 pub(crate) const TITLE_BAND: u32 = 48;
 pub(crate) const DESC_PX: f64 = 16.0;
 pub(crate) const TICK_PX: f64 = 14.0;
+
+/// The report's mesh style for a chart of metric values: the report font for ticks and
+/// axis descriptions, y labels to three decimals, no minor grid lines and faint major
+/// ones. Callers add their own label counts and x-axis choices.
+pub(crate) fn house_mesh<'m, 'a, 'b, X, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, RangedCoordf64, DB>,
+    x_desc: &str,
+    y_desc: &str,
+) -> &'m mut MeshStyle<'a, 'b, X, RangedCoordf64, DB>
+where
+    X: Ranged,
+    DB: DrawingBackend,
+{
+    mesh.y_label_formatter(&three_decimals)
+        .label_style((FAMILY, TICK_PX))
+        .axis_desc_style((FAMILY, DESC_PX))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.12))
+}
+
+fn three_decimals(y: &f64) -> String {
+    format!("{y:.3}")
+}
 pub(crate) const VALUE_PX: f64 = 13.0;
 pub(crate) const LEGEND_PX: f64 = 14.0;
 pub(crate) const LINE_GAP: u32 = 18;
@@ -634,17 +661,10 @@ pub fn draw_metric_bars(chart: &BarChart, path: &Path) -> Result<(), ReportError
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(-0.5..n - 0.5, y0..y1)
         .map_err(draw_err(path))?;
-    plot.configure_mesh()
+    house_mesh(&mut plot.configure_mesh(), &chart.x_desc, &chart.y_desc)
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(8)
-        .y_label_formatter(&|y| format!("{y:.3}"))
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .x_desc(chart.x_desc.as_str())
-        .y_desc(chart.y_desc.as_str())
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12))
         .draw()
         .map_err(draw_err(path))?;
 
@@ -831,16 +851,9 @@ pub fn draw_learning_curves(chart: &CurveChart, path: &Path) -> Result<(), Repor
             .y_label_area_size(Y_LABEL_AREA)
             .build_cartesian_2d(1..max_epoch, y0..y1)
             .map_err(draw_err(path))?;
-        plot.configure_mesh()
+        house_mesh(&mut plot.configure_mesh(), "epoch", &panel.y_desc)
             .x_labels(chart.max_epoch.clamp(2, 20))
             .y_labels(6)
-            .y_label_formatter(&|y| format!("{y:.3}"))
-            .label_style((FAMILY, TICK_PX))
-            .axis_desc_style((FAMILY, DESC_PX))
-            .x_desc("epoch")
-            .y_desc(panel.y_desc.as_str())
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(BLACK.mix(0.12))
             .draw()
             .map_err(draw_err(path))?;
         // Draw the worst first so the best curves end up on top.

@@ -8,9 +8,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::charts::{
-    DESC_PX, HEIGHT, LEGEND_PX, LegendEntry, MARGIN, MAX_LEGEND_CHARS, PALETTE, TICK_PX, WIDTH,
+    HEIGHT, LEGEND_PX, LegendEntry, MARGIN, MAX_LEGEND_CHARS, PALETTE, TICK_PX, WIDTH,
     Y_LABEL_AREA, abbreviate, canvas_with_panel, draw_err, draw_legend, draw_marker, folds_phrase,
-    legend_rows, param_names, text_width, value_lines,
+    house_mesh, legend_rows, param_names, text_width, value_lines,
 };
 use super::compare::{ConfigSummary, rank};
 use super::font::FAMILY;
@@ -246,15 +246,9 @@ pub fn draw(chart: &ParetoChart, path: &Path) -> Result<(), ReportError> {
         .map_err(draw_err(path))?;
     let log = chart.x_log;
     let mut mesh = plot.configure_mesh();
-    mesh.y_labels(8)
-        .y_label_formatter(&|y| format!("{y:.3}"))
-        .x_label_formatter(&|x| seconds_label(*x))
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .x_desc(chart.x_desc.as_str())
-        .y_desc(chart.y_desc.as_str())
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12));
+    house_mesh(&mut mesh, &chart.x_desc, &chart.y_desc)
+        .y_labels(8)
+        .x_label_formatter(&|x| seconds_label(*x));
     if log {
         mesh.disable_x_mesh().x_labels(0);
     } else {

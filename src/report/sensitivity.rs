@@ -12,9 +12,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::charts::{
-    DESC_PX, HEIGHT, LEGEND_PX, LegendEntry, MARGIN, MAX_LEGEND_CHARS, PALETTE, TICK_PX, WIDTH,
-    Y_LABEL_AREA, abbreviate, canvas_with_panel, draw_err, draw_legend, folds_phrase, legend_rows,
-    text_width,
+    HEIGHT, LEGEND_PX, LegendEntry, MARGIN, MAX_LEGEND_CHARS, PALETTE, TICK_PX, WIDTH,
+    Y_LABEL_AREA, abbreviate, canvas_with_panel, draw_err, draw_legend, folds_phrase, house_mesh,
+    legend_rows, text_width,
 };
 use super::compare::{ConfigSummary, display_value};
 use super::font::FAMILY;
@@ -196,17 +196,10 @@ pub fn draw(chart: &SensitivityChart, path: &Path) -> Result<(), ReportError> {
         .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(draw_err(path))?;
-    plot.configure_mesh()
+    house_mesh(&mut plot.configure_mesh(), &chart.x_desc, &chart.y_desc)
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(8)
-        .y_label_formatter(&|y| format!("{y:.3}"))
-        .label_style((FAMILY, TICK_PX))
-        .axis_desc_style((FAMILY, DESC_PX))
-        .x_desc(chart.x_desc.as_str())
-        .y_desc(chart.y_desc.as_str())
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.12))
         .draw()
         .map_err(draw_err(path))?;
     // Ticks at the swept values only, with faint vertical guides.
