@@ -117,9 +117,9 @@ pub fn linear_head(
     }
 }
 
-/// What a [`Dense`] op applies to `x Wᵀ + b`.
+/// What a [`Dense`] layer applies to `x Wᵀ + b`.
 #[derive(Debug, Clone, Copy)]
-enum Act {
+pub(super) enum Act {
     /// `max(z, 0)`, a hidden layer.
     Relu,
     /// A one-unit output layer's head; the output is squeezed to `(B,)`.
@@ -136,24 +136,20 @@ impl Act {
     }
 }
 
-/// The forward op of [`linear_relu`] and [`linear_head`]:
-/// `act((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`.
-struct Dense {
-    act: Act,
-    input_mask: Option<Vec<f32>>,
-    output_mask: Option<Vec<f32>>,
+/// One dense layer with its dropouts, `act((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`: the
+/// forward op of [`linear_relu`] and [`linear_head`], and a layer of the autograd-free
+/// step in `dense_step`. Its arithmetic is on CPU storages ([`Dense::forward_values`],
+/// [`Dense::backward_values`]), so both share it.
+pub(super) struct Dense {
+    pub(super) act: Act,
+    pub(super) input_mask: Option<Vec<f32>>,
+    pub(super) output_mask: Option<Vec<f32>>,
 }
+
+/// A 2-d f32 operand: its CPU storage and layout.
+pub(super) type Operand<'a> = (&'a CpuStorage, &'a Layout);
 
 impl Dense {
-    /// `x ⊙ input_mask` as a contiguous `(rows, k)` operand, when there is a mask.
-    fn masked_input(&self, x: &[f32], rows: usize, k: usize) -> Option<(CpuStorage, Layout)> {
-        let m = self.input_mask.as_deref()?;
-        let xm = x.iter().zip(m).map(|(x, m)| x * m).collect();
-        Some((CpuStorage::F32(xm), Layout::contiguous((rows, k))))
-    }
-}
-
-impl CustomOp3 for Dense {
     fn name(&self) -> &'static str {
         match self.act {
             Act::Relu => "linear-relu",
@@ -161,21 +157,26 @@ impl CustomOp3 for Dense {
         }
     }
 
-    fn cpu_fwd(
+    /// `x ⊙ input_mask` as a contiguous `(rows, k)` operand, when there is a mask.
+    fn masked_input(&self, x: &[f32], rows: usize, k: usize) -> Option<(CpuStorage, Layout)> {
+        let m = self.input_mask.as_deref()?;
+        let xm = x.iter().zip(m).map(|(x, m)| x * m).collect();
+        Some((CpuStorage::F32(xm), Layout::contiguous((rows, k))))
+    }
+
+    /// The layer's output for input `x` `(rows, k)`, weight `w` `(out, k)` and biases `b`,
+    /// row-major `(rows, out)` (`rows` values for a head).
+    pub(super) fn forward_values(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+        (xs, xl): Operand,
+        (ws, wl): Operand,
+        b: &[f32],
+    ) -> Result<Vec<f32>> {
         let name = self.name();
-        let (x, rows, k) = f32_matrix(s1, l1, name)?;
-        let &[out, k2] = l2.dims() else {
-            bail!("{name}: weight of shape {:?}", l2.dims());
+        let (x, rows, k) = f32_matrix(xs, xl, name)?;
+        let &[out, k2] = wl.dims() else {
+            bail!("{name}: weight of shape {:?}", wl.dims());
         };
-        let b = f32_values(s3, l3, name)?;
         if k != k2 || b.len() != out {
             bail!(
                 "{name}: ({rows}, {k}) into a ({out}, {k2}) layer with {} biases",
@@ -185,17 +186,17 @@ impl CustomOp3 for Dense {
         check_mask(self.input_mask.as_deref(), rows * k, name)?;
         check_mask(self.output_mask.as_deref(), rows * out, name)?;
         let xm = self.masked_input(x, rows, k);
-        let mut y = match (&xm, self.act) {
+        let mut y = match &xm {
             // One output unit: a dot product per row, not a one-column matrix product.
-            (xm, _) if out == 1 => {
+            xm if out == 1 => {
                 let xs = xm
                     .as_ref()
                     .map_or(Ok(x), |(xm, l)| f32_values(xm, l, name))?;
-                let w = f32_values(s2, l2, name)?;
+                let w = f32_values(ws, wl, name)?;
                 xs.chunks_exact(k.max(1)).map(|row| dot(row, w)).collect()
             }
-            (Some((xm, xm_l)), _) => matmul(xm, xm_l, s2, &l2.transpose(0, 1)?)?,
-            (None, _) => matmul(s1, l1, s2, &l2.transpose(0, 1)?)?,
+            Some((xm, xm_l)) => matmul(xm, xm_l, ws, &wl.transpose(0, 1)?)?,
+            None => matmul(xs, xl, ws, &wl.transpose(0, 1)?)?,
         };
         for row in y.chunks_exact_mut(out.max(1)) {
             for (y, b) in row.iter_mut().zip(b) {
@@ -203,31 +204,33 @@ impl CustomOp3 for Dense {
             }
         }
         apply_mask(&mut y, self.output_mask.as_deref());
-        let shape = match self.act {
-            Act::Relu => Shape::from((rows, out)),
-            Act::Head(_) => Shape::from(rows),
-        };
-        Ok((CpuStorage::F32(y), shape))
+        Ok(y)
     }
 
-    fn bwd(
+    /// The gradients `(∂/∂x, ∂/∂W, ∂/∂b)`, row-major, from the layer's input `x`, weight
+    /// `w`, output `y` (from [`Dense::forward_values`]) and the output's gradient `g`.
+    pub(super) fn backward_values(
         &self,
-        x: &Tensor,
-        w: &Tensor,
-        _b: &Tensor,
-        res: &Tensor,
-        grad_res: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        (xs, xl): Operand,
+        (ws, wl): Operand,
+        y: &[f32],
+        g: &[f32],
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
         let name = self.name();
-        let (rows, k) = x.dims2()?;
-        let out = w.dims2()?.0;
-        let s = output_slope(res, grad_res, self.act, self.output_mask.as_deref(), name)?;
+        let (x, rows, k) = f32_matrix(xs, xl, name)?;
+        let &[out, _] = wl.dims() else {
+            bail!("{name}: weight of shape {:?}", wl.dims());
+        };
+        if g.len() != y.len() || y.len() != rows * out {
+            bail!(
+                "{name}: {} gradients for {} outputs of ({rows}, {out})",
+                g.len(),
+                y.len()
+            );
+        }
+        let s = output_slope(g, y, self.act, self.output_mask.as_deref());
         let grad_b = column_sums(&s, out);
-        let (ws, wl) = w.storage_and_layout();
-        let ws = cpu_storage(&ws, name)?;
-        let (xs, xl) = x.storage_and_layout();
-        let xs = cpu_storage(&xs, name)?;
-        let xm = self.masked_input(f32_values(xs, xl, name)?, rows, k);
+        let xm = self.masked_input(x, rows, k);
         let (xm, xm_l) = xm.as_ref().map_or((xs, xl), |(xm, l)| (xm, l));
         // ∂/∂x = (s W) ⊙ input_mask; ∂/∂W = sᵀ (x ⊙ input_mask).
         let (mut grad_x, grad_w) = if out == 1 {
@@ -249,11 +252,59 @@ impl CustomOp3 for Dense {
             (grad_x, grad_w)
         };
         apply_mask(&mut grad_x, self.input_mask.as_deref());
+        Ok((grad_x, grad_w, grad_b))
+    }
+}
+
+impl CustomOp3 for Dense {
+    fn name(&self) -> &'static str {
+        Dense::name(self)
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let b = f32_values(s3, l3, Dense::name(self))?;
+        let y = self.forward_values((s1, l1), (s2, l2), b)?;
+        let rows = l1.dims()[0];
+        let shape = match self.act {
+            Act::Relu => Shape::from((rows, y.len() / rows.max(1))),
+            Act::Head(_) => Shape::from(rows),
+        };
+        Ok((CpuStorage::F32(y), shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let name = Dense::name(self);
+        let g = grad_res.contiguous()?;
+        let (gs, gl) = g.storage_and_layout();
+        let (ys, yl) = res.storage_and_layout();
+        let (ws, wl) = w.storage_and_layout();
+        let (xs, xl) = x.storage_and_layout();
+        let (grad_x, grad_w, grad_b) = self.backward_values(
+            (cpu_storage(&xs, name)?, xl),
+            (cpu_storage(&ws, name)?, wl),
+            f32_values(cpu_storage(&ys, name)?, yl, name)?,
+            f32_values(cpu_storage(&gs, name)?, gl, name)?,
+        )?;
         let device = x.device();
         Ok((
-            Some(Tensor::from_vec(grad_x, (rows, k), device)?),
-            Some(Tensor::from_vec(grad_w, (out, k), device)?),
-            Some(Tensor::from_vec(grad_b, out, device)?),
+            Some(Tensor::from_vec(grad_x, x.shape(), device)?),
+            Some(Tensor::from_vec(grad_w, w.shape(), device)?),
+            Some(Tensor::from_vec(grad_b, w.dim(0)?, device)?),
         ))
     }
 }
@@ -316,21 +367,7 @@ fn apply_mask(y: &mut [f32], mask: Option<&[f32]>) {
 /// `g ⊙ mask ⊙ act'(y)`: the gradient at a layer's pre-activation from its output `y` and
 /// the output's gradient `g`. The slope is read off the output: ReLU's is 1 where `y > 0`
 /// (a dropped value is 0 and its mask 0 anyway), a head's is [`DotHead::slope`].
-fn output_slope(
-    res: &Tensor,
-    grad_res: &Tensor,
-    act: Act,
-    mask: Option<&[f32]>,
-    name: &str,
-) -> Result<Vec<f32>> {
-    let g = grad_res.contiguous()?;
-    let (gs, gl) = g.storage_and_layout();
-    let (ys, yl) = res.storage_and_layout();
-    let g = f32_values(cpu_storage(&gs, name)?, gl, name)?;
-    let y = f32_values(cpu_storage(&ys, name)?, yl, name)?;
-    if g.len() != y.len() {
-        bail!("{name}: {} gradients for {} outputs", g.len(), y.len());
-    }
+fn output_slope(g: &[f32], y: &[f32], act: Act, mask: Option<&[f32]>) -> Vec<f32> {
     // One specialised loop per case, so that each vectorises.
     let mut s = Vec::with_capacity(g.len());
     match (act, mask) {
@@ -350,7 +387,7 @@ fn output_slope(
             apply_mask(&mut s, mask);
         }
     }
-    Ok(s)
+    s
 }
 
 /// The sums of the `n` columns of row-major `values`: a bias gradient.

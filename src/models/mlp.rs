@@ -12,14 +12,16 @@
 //! (Uniform(±√(6 / (in + out)))), zero biases. With `model.init` set, embeddings and
 //! dense weights both use it; biases stay zero.
 
+use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::dense_step;
 use super::fused_dot::DotHead;
 use super::layers::{self, ReluStack};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::ModelSpec;
+use crate::config::spec::{ModelSpec, TrainingSpec};
 
 /// Keras's default `Embedding` initialiser, Uniform(−0.05, 0.05).
 const KERAS_EMBEDDING_INIT: Init = Init::Uniform { limit: 0.05 };
@@ -76,18 +78,47 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// The batch's item and user embeddings side by side, `(B, ki + ku)`.
+    fn input(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
+        self.params
+            .gather_pair((self.items, &batch.items), (self.users, &batch.users), tape)
+    }
+}
+
 impl RatingModel for Mlp {
     /// # Shapes
     /// `batch.users`, `batch.items`: `(B,)` → embeddings `(B, ki)`, `(B, ku)` → concat
     /// `(B, ki + ku)`, item first → hidden `(B, h₁)` … → `(B,)`.
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
-        let x = self.params.gather_pair(
-            (self.items, &batch.items),
-            (self.users, &batch.users),
-            tape,
-        )?;
+        let x = self.input(batch, tape)?;
         self.stack
             .forward_fused(&x, self.embedding_dropout, DotHead::Offset(0.0), tape)
+    }
+
+    /// On the CPU, the step without autograd ([`dense_step::stack_step`]).
+    fn loss_and_gradients(
+        &self,
+        batch: &Batch,
+        target: &Tensor,
+        spec: &TrainingSpec,
+        tape: &mut Tape,
+    ) -> Result<Option<(f32, GradStore)>> {
+        if !self.params.device().is_cpu() {
+            return Ok(None);
+        }
+        let x = self.input(batch, tape)?;
+        let head = DotHead::Offset(0.0);
+        dense_step::stack_step(
+            &self.stack,
+            &x,
+            self.embedding_dropout,
+            head,
+            target,
+            spec,
+            tape,
+        )
+        .map(Some)
     }
 
     fn params(&self) -> &Params {

@@ -5,6 +5,7 @@
 
 pub mod baselines;
 pub mod biased_mf;
+pub mod dense_step;
 pub mod dot_mf;
 pub mod funk_svd;
 pub mod fused_dense;
@@ -477,8 +478,8 @@ mod tests {
             }
         }
         assert_eq!(
-            direct_models, 9,
-            "dot-mf, biased-mf and funk-svd × three losses"
+            direct_models, 15,
+            "dot-mf, biased-mf, funk-svd, ncf and mlp × three losses"
         );
     }
 

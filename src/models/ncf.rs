@@ -10,14 +10,16 @@
 //! weights (fan-in = layer inputs), zero biases. With `model.init` set, embeddings and
 //! dense weights both use it; biases stay zero.
 
+use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::dense_step;
 use super::fused_dot::DotHead;
 use super::layers::{self, ReluStack};
 use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::ModelSpec;
+use crate::config::spec::{ModelSpec, TrainingSpec};
 
 /// Neural collaborative filtering with a scaled-sigmoid output.
 #[derive(Debug)]
@@ -71,20 +73,44 @@ impl Ncf {
     }
 }
 
+impl Ncf {
+    /// The batch's user and item embeddings side by side, `(B, ku + ki)`.
+    fn input(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
+        self.params
+            .gather_pair((self.users, &batch.users), (self.items, &batch.items), tape)
+    }
+
+    /// The output unit's head: a sigmoid scaled to the rating range.
+    fn head(&self) -> DotHead {
+        let (lo, hi) = self.range;
+        DotHead::ScaledSigmoid { lo, hi }
+    }
+}
+
 impl RatingModel for Ncf {
     /// # Shapes
     /// `batch.users`, `batch.items`: `(B,)` → embeddings `(B, ku)`, `(B, ki)` → concat
     /// `(B, ku + ki)` → hidden `(B, h₁)` … → `(B,)`.
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
-        let x = self.params.gather_pair(
-            (self.users, &batch.users),
-            (self.items, &batch.items),
-            tape,
-        )?;
-        let (lo, hi) = self.range;
-        let head = DotHead::ScaledSigmoid { lo, hi };
+        let x = self.input(batch, tape)?;
         self.stack
-            .forward_fused(&x, self.embedding_dropout, head, tape)
+            .forward_fused(&x, self.embedding_dropout, self.head(), tape)
+    }
+
+    /// On the CPU, the step without autograd ([`dense_step::stack_step`]).
+    fn loss_and_gradients(
+        &self,
+        batch: &Batch,
+        target: &Tensor,
+        spec: &TrainingSpec,
+        tape: &mut Tape,
+    ) -> Result<Option<(f32, GradStore)>> {
+        if !self.params.device().is_cpu() {
+            return Ok(None);
+        }
+        let x = self.input(batch, tape)?;
+        let (stack, dropout) = (&self.stack, self.embedding_dropout);
+        dense_step::stack_step(stack, &x, dropout, self.head(), target, spec, tape).map(Some)
     }
 
     fn params(&self) -> &Params {
