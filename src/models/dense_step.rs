@@ -118,8 +118,8 @@ mod tests {
 
     use super::*;
     use crate::config::spec::{Architecture, LossName, ModelSpec};
-    use crate::models::testing::{batch, ctx};
     use crate::models::build;
+    use crate::models::testing::{batch, ctx};
 
     fn values(t: &Tensor) -> Vec<f32> {
         t.flatten_all().unwrap().to_vec1().unwrap()
