@@ -10,14 +10,96 @@
 //! forward and backward compute (tested against autograd below and in `models`).
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, Layout, Result, Tensor, bail};
+use candle_core::{CpuStorage, Layout, Result, Tensor, Var, bail};
 
-use super::fused_dense::{Act, Dense, dropout_mask};
+use super::fused_dense::{Act, Dense, WeightOrder, dropout_mask};
 use super::fused_dot::DotHead;
-use super::layers::{Linear, ReluStack};
+use super::layers::ReluStack;
 use super::params::Tape;
 use crate::config::spec::TrainingSpec;
 use crate::kernels::{cpu_storage, f32_values};
+
+const OP: &str = "dense-step";
+
+/// One layer of a chain of dense layers: its variables and what it computes.
+pub struct ChainLayer<'a> {
+    /// The weight, stored as `dense.order` says.
+    pub weight: &'a Var,
+    /// `(out,)`.
+    pub bias: &'a Var,
+    /// The layer's activation, dropout masks and weight order.
+    pub(super) dense: Dense,
+}
+
+/// Each layer's output, row-major `(rows, width)`, from the first layer to the last.
+pub type Activations = Vec<(CpuStorage, Layout)>;
+
+/// The outputs of `layers` applied in turn to `x` (`(B, in)`, contiguous on the CPU).
+pub fn chain_forward(layers: &[ChainLayer], x: &Tensor) -> Result<Activations> {
+    let rows = x.dim(0)?;
+    let (xs, xl) = x.storage_and_layout();
+    let xs = cpu_storage(&xs, OP)?;
+    let mut outputs: Activations = Vec::with_capacity(layers.len());
+    for (i, layer) in layers.iter().enumerate() {
+        let (ws, wl) = layer.weight.storage_and_layout();
+        let (bs, bl) = layer.bias.storage_and_layout();
+        let b = f32_values(cpu_storage(&bs, OP)?, bl, OP)?;
+        let input = match i {
+            0 => (xs, xl),
+            _ => (&outputs[i - 1].0, &outputs[i - 1].1),
+        };
+        let y = layer
+            .dense
+            .forward_values(input, (cpu_storage(&ws, OP)?, wl), b)?;
+        let width = y.len() / rows.max(1);
+        outputs.push((CpuStorage::F32(y), Layout::contiguous((rows, width))));
+    }
+    Ok(outputs)
+}
+
+/// The backward pass of [`chain_forward`]: from `g`, the gradient at the last layer's
+/// output, puts each layer's weight and bias gradient in `grads` and returns the gradient
+/// at `x`, if `input_grad` asks for it.
+pub fn chain_backward(
+    layers: &[ChainLayer],
+    x: &Tensor,
+    outputs: &Activations,
+    mut g: Vec<f32>,
+    input_grad: bool,
+    grads: &mut GradStore,
+) -> Result<Option<Vec<f32>>> {
+    if outputs.len() != layers.len() {
+        bail!(
+            "{OP}: {} outputs for {} layers",
+            outputs.len(),
+            layers.len()
+        );
+    }
+    let (xs, xl) = x.storage_and_layout();
+    let xs = cpu_storage(&xs, OP)?;
+    let device = x.device();
+    for (i, layer) in layers.iter().enumerate().rev() {
+        let input = match i {
+            0 => (xs, xl),
+            _ => (&outputs[i - 1].0, &outputs[i - 1].1),
+        };
+        let y = f32_values(&outputs[i].0, &outputs[i].1, OP)?;
+        let (ws, wl) = layer.weight.storage_and_layout();
+        let wants_x = i > 0 || input_grad;
+        let step =
+            layer
+                .dense
+                .backward_values(input, (cpu_storage(&ws, OP)?, wl), y, &g, wants_x)?;
+        let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
+        grads.insert(w, Tensor::from_vec(step.w, w.shape(), device)?);
+        grads.insert(b, Tensor::from_vec(step.b, b.shape(), device)?);
+        match step.x {
+            Some(x) => g = x,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(g))
+}
 
 /// The loss `spec.loss` of `stack`'s predictions for input `x` against `target`, and its
 /// gradients with respect to `x` and every layer's weight and bias.
@@ -38,49 +120,35 @@ pub fn stack_step(
     spec: &TrainingSpec,
     tape: &Tape,
 ) -> Result<(f32, GradStore)> {
-    const OP: &str = "dense-stack-step";
     let rows = x.dim(0)?;
     let mut input_mask = dropout_mask(tape, x.elem_count(), embedding_dropout);
-    let mut layers: Vec<(&Linear, Dense)> = Vec::with_capacity(stack.hidden().len() + 1);
+    let mut layers = Vec::with_capacity(stack.hidden().len() + 1);
     for (layer, p) in stack.hidden() {
         let output_mask = dropout_mask(tape, rows * layer.weight.dim(0)?, *p);
         let dense = Dense {
             act: Act::Relu,
             input_mask: input_mask.take(),
             output_mask,
+            order: WeightOrder::OutIn,
         };
-        layers.push((layer, dense));
+        layers.push(ChainLayer {
+            weight: &layer.weight,
+            bias: &layer.bias,
+            dense,
+        });
     }
-    let output = Dense {
-        act: Act::Head(head),
-        input_mask,
-        output_mask: None,
-    };
-    layers.push((stack.output(), output));
-
-    let (xs, xl) = x.storage_and_layout();
-    let xs = cpu_storage(&xs, OP)?;
-    let weights: Vec<_> = layers
-        .iter()
-        .map(|(layer, _)| layer.weight.storage_and_layout())
-        .collect();
-    let weight = |i: usize| -> Result<(&CpuStorage, &Layout)> {
-        Ok((cpu_storage(&weights[i].0, OP)?, weights[i].1))
-    };
-
-    // Forward: `outputs[i]` is layer i's output and layer i + 1's input.
-    let mut outputs: Vec<(CpuStorage, Layout)> = Vec::with_capacity(layers.len());
-    for (i, (layer, dense)) in layers.iter().enumerate() {
-        let b = layer.bias.storage_and_layout();
-        let b = f32_values(cpu_storage(&b.0, OP)?, b.1, OP)?;
-        let input = match i {
-            0 => (xs, xl),
-            _ => (&outputs[i - 1].0, &outputs[i - 1].1),
-        };
-        let y = dense.forward_values(input, weight(i)?, b)?;
-        let width = y.len() / rows.max(1);
-        outputs.push((CpuStorage::F32(y), Layout::contiguous((rows, width))));
-    }
+    let output = stack.output();
+    layers.push(ChainLayer {
+        weight: &output.weight,
+        bias: &output.bias,
+        dense: Dense {
+            act: Act::Head(head),
+            input_mask,
+            output_mask: None,
+            order: WeightOrder::OutIn,
+        },
+    });
+    let outputs = chain_forward(&layers, x)?;
     let predicted = match outputs.last() {
         Some((y, l)) => f32_values(y, l, OP)?,
         None => bail!("{OP}: a stack without layers"),
@@ -90,24 +158,11 @@ pub fn stack_step(
     if t.len() != predicted.len() {
         bail!("{OP}: {} targets for {} predictions", t.len(), rows);
     }
-    let (loss, mut g) = crate::train::loss::value_and_gradient(spec, predicted, t);
-
-    // Backward: `g` is the gradient at layer i's output, then at its input.
+    let (loss, g) = crate::train::loss::value_and_gradient(spec, predicted, t);
     let mut grads = GradStore::default();
-    let device = x.device();
-    for (i, (layer, dense)) in layers.iter().enumerate().rev() {
-        let input = match i {
-            0 => (xs, xl),
-            _ => (&outputs[i - 1].0, &outputs[i - 1].1),
-        };
-        let y = f32_values(&outputs[i].0, &outputs[i].1, OP)?;
-        let (grad_x, grad_w, grad_b) = dense.backward_values(input, weight(i)?, y, &g)?;
-        let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
-        grads.insert(w, Tensor::from_vec(grad_w, w.shape(), device)?);
-        grads.insert(b, Tensor::from_vec(grad_b, b.shape(), device)?);
-        g = grad_x;
+    if let Some(grad_x) = chain_backward(&layers, x, &outputs, g, true, &mut grads)? {
+        grads.insert(x, Tensor::from_vec(grad_x, x.shape(), x.device())?);
     }
-    grads.insert(x, Tensor::from_vec(g, x.shape(), device)?);
     Ok((loss, grads))
 }
 

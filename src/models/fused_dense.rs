@@ -81,6 +81,7 @@ pub fn linear_relu(
                 act: Act::Relu,
                 input_mask,
                 output_mask,
+                order: WeightOrder::OutIn,
             },
         )
     } else {
@@ -109,6 +110,7 @@ pub fn linear_head(
                 act: Act::Head(head),
                 input_mask,
                 output_mask: None,
+                order: WeightOrder::OutIn,
             },
         )
     } else {
@@ -122,6 +124,8 @@ pub fn linear_head(
 pub(super) enum Act {
     /// `max(z, 0)`, a hidden layer.
     Relu,
+    /// Nothing: a tower's last layer (the two-tower model).
+    Linear,
     /// A one-unit output layer's head; the output is squeezed to `(B,)`.
     Head(DotHead),
 }
@@ -131,9 +135,19 @@ impl Act {
     fn apply(self, z: f32) -> f32 {
         match self {
             Act::Relu => z.max(0.0),
+            Act::Linear => z,
             Act::Head(head) => head.apply(z),
         }
     }
+}
+
+/// How a [`Dense`] layer's weight is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WeightOrder {
+    /// `(out, in)`, the layer is `x Wᵀ + b` (NCF and MLP, as candle-nn stores it).
+    OutIn,
+    /// `(in, out)`, the layer is `x W + b` (the two-tower model, as Keras stores it).
+    InOut,
 }
 
 /// One dense layer with its dropouts, `act((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`: the
@@ -144,6 +158,8 @@ pub(super) struct Dense {
     pub(super) act: Act,
     pub(super) input_mask: Option<Vec<f32>>,
     pub(super) output_mask: Option<Vec<f32>>,
+    /// How the weight operand is stored; ∂/∂W comes back in the same order.
+    pub(super) order: WeightOrder,
 }
 
 /// A 2-d f32 operand: its CPU storage and layout.
@@ -153,7 +169,16 @@ impl Dense {
     fn name(&self) -> &'static str {
         match self.act {
             Act::Relu => "linear-relu",
+            Act::Linear => "linear",
             Act::Head(_) => "linear-head",
+        }
+    }
+
+    /// The weight's layout read as `(out, in)`, whichever way it is stored.
+    fn out_in(&self, wl: &Layout) -> Result<Layout> {
+        match self.order {
+            WeightOrder::OutIn => Ok(wl.clone()),
+            WeightOrder::InOut => wl.transpose(0, 1),
         }
     }
 
@@ -164,8 +189,9 @@ impl Dense {
         Some((CpuStorage::F32(xm), Layout::contiguous((rows, k))))
     }
 
-    /// The layer's output for input `x` `(rows, k)`, weight `w` `(out, k)` and biases `b`,
-    /// row-major `(rows, out)` (`rows` values for a head).
+    /// The layer's output for input `x` `(rows, k)`, weight `w` (`(out, k)` or `(k, out)`
+    /// as [`Dense::order`] says) and biases `b`, row-major `(rows, out)` (`rows` values
+    /// for a head).
     pub(super) fn forward_values(
         &self,
         (xs, xl): Operand,
@@ -173,6 +199,7 @@ impl Dense {
         b: &[f32],
     ) -> Result<Vec<f32>> {
         let name = self.name();
+        let wl = &self.out_in(wl)?;
         let (x, rows, k) = f32_matrix(xs, xl, name)?;
         let &[out, k2] = wl.dims() else {
             bail!("{name}: weight of shape {:?}", wl.dims());
@@ -209,14 +236,18 @@ impl Dense {
 
     /// The gradients `(∂/∂x, ∂/∂W, ∂/∂b)`, row-major, from the layer's input `x`, weight
     /// `w`, output `y` (from [`Dense::forward_values`]) and the output's gradient `g`.
+    /// ∂/∂W has the weight's shape; ∂/∂x is computed only if `input_grad` (a model's
+    /// constant input features need none).
     pub(super) fn backward_values(
         &self,
         (xs, xl): Operand,
         (ws, wl): Operand,
         y: &[f32],
         g: &[f32],
-    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        input_grad: bool,
+    ) -> Result<LayerGrads> {
         let name = self.name();
+        let wl = &self.out_in(wl)?;
         let (x, rows, k) = f32_matrix(xs, xl, name)?;
         let &[out, _] = wl.dims() else {
             bail!("{name}: weight of shape {:?}", wl.dims());
@@ -233,27 +264,42 @@ impl Dense {
         let xm = self.masked_input(x, rows, k);
         let (xm, xm_l) = xm.as_ref().map_or((xs, xl), |(xm, l)| (xm, l));
         // ∂/∂x = (s W) ⊙ input_mask; ∂/∂W = sᵀ (x ⊙ input_mask).
-        let (mut grad_x, grad_w) = if out == 1 {
-            // One output unit: W is a row, so both are outer products and row sums.
+        let (mut x, w) = if out == 1 {
+            // One output unit: W is a row (or a column, the same values), so both are
+            // outer products and row sums.
             let (w, xm) = (f32_values(ws, wl, name)?, f32_values(xm, xm_l, name)?);
-            (outer(&s, w), weighted_row_sum(&s, xm, k))
+            let grad_x = input_grad.then(|| outer(&s, w));
+            (grad_x, weighted_row_sum(&s, xm, k))
         } else {
             let s = CpuStorage::F32(s);
             let s_l = Layout::contiguous((rows, out));
-            let grad_x = matmul(&s, &s_l, ws, wl)?;
-            let grad_w = if k < out {
+            let grad_x = input_grad.then(|| matmul(&s, &s_l, ws, wl)).transpose()?;
+            let xm_t = xm_l.transpose(0, 1)?;
+            let grad_w = match self.order {
+                WeightOrder::InOut => matmul(xm, &xm_t, &s, &s_l)?,
                 // A result only `k` columns wide (MLP's first layer: 10) wastes most of
                 // gemm's register tiles; the transposed product is wide and ran 1.7×
                 // faster for the (128, 10) case, transposing it back costs little.
-                transposed(&matmul(xm, &xm_l.transpose(0, 1)?, &s, &s_l)?, k, out)
-            } else {
-                matmul(&s, &s_l.transpose(0, 1)?, xm, xm_l)?
+                WeightOrder::OutIn if k < out => transposed(&matmul(xm, &xm_t, &s, &s_l)?, k, out),
+                WeightOrder::OutIn => matmul(&s, &s_l.transpose(0, 1)?, xm, xm_l)?,
             };
             (grad_x, grad_w)
         };
-        apply_mask(&mut grad_x, self.input_mask.as_deref());
-        Ok((grad_x, grad_w, grad_b))
+        if let Some(x) = x.as_mut() {
+            apply_mask(x, self.input_mask.as_deref());
+        }
+        Ok(LayerGrads { x, w, b: grad_b })
     }
+}
+
+/// One [`Dense`] layer's gradients, row-major.
+pub(super) struct LayerGrads {
+    /// At the input, `(rows, in)`; `None` when not asked for.
+    pub(super) x: Option<Vec<f32>>,
+    /// At the weight, in the weight's shape.
+    pub(super) w: Vec<f32>,
+    /// At the biases, `(out,)`.
+    pub(super) b: Vec<f32>,
 }
 
 impl CustomOp3 for Dense {
@@ -274,7 +320,7 @@ impl CustomOp3 for Dense {
         let y = self.forward_values((s1, l1), (s2, l2), b)?;
         let rows = l1.dims()[0];
         let shape = match self.act {
-            Act::Relu => Shape::from((rows, y.len() / rows.max(1))),
+            Act::Relu | Act::Linear => Shape::from((rows, y.len() / rows.max(1))),
             Act::Head(_) => Shape::from(rows),
         };
         Ok((CpuStorage::F32(y), shape))
@@ -294,17 +340,20 @@ impl CustomOp3 for Dense {
         let (ys, yl) = res.storage_and_layout();
         let (ws, wl) = w.storage_and_layout();
         let (xs, xl) = x.storage_and_layout();
-        let (grad_x, grad_w, grad_b) = self.backward_values(
+        let grads = self.backward_values(
             (cpu_storage(&xs, name)?, xl),
             (cpu_storage(&ws, name)?, wl),
             f32_values(cpu_storage(&ys, name)?, yl, name)?,
             f32_values(cpu_storage(&gs, name)?, gl, name)?,
+            true,
         )?;
         let device = x.device();
+        let grad_x = grads.x.map(|g| Tensor::from_vec(g, x.shape(), device));
+        let grad_b = Tensor::from_vec(grads.b, w.dim(0)?, device)?;
         Ok((
-            Some(Tensor::from_vec(grad_x, x.shape(), device)?),
-            Some(Tensor::from_vec(grad_w, w.shape(), device)?),
-            Some(Tensor::from_vec(grad_b, w.dim(0)?, device)?),
+            grad_x.transpose()?,
+            Some(Tensor::from_vec(grads.w, w.shape(), device)?),
+            Some(grad_b),
         ))
     }
 }
@@ -382,6 +431,10 @@ fn output_slope(g: &[f32], y: &[f32], act: Act, mask: Option<&[f32]>) -> Vec<f32
                 .zip(y)
                 .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }),
         ),
+        (Act::Linear, mask) => {
+            s.extend_from_slice(g);
+            apply_mask(&mut s, mask);
+        }
         (Act::Head(head), mask) => {
             s.extend(g.iter().zip(y).map(|(&g, &y)| g * head.slope(y)));
             apply_mask(&mut s, mask);
@@ -487,6 +540,7 @@ mod tests {
                 act,
                 input_mask,
                 output_mask,
+                order: WeightOrder::OutIn,
             },
         )
     }

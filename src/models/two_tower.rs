@@ -30,16 +30,24 @@
 //! `[256, 128, 32]`), ReLU between layers and none after the last. Weights are stored
 //! `(in, out)` so a layer is `x · W + b`, named `<tower>.<k>.weight` and `<tower>.<k>.bias`.
 //! Weights start He-normal, `N(0, √(2 / fan_in))` (or as `model.init` says), biases at 0.
-//! `model.dropouts[k]` is applied after layer `k` while training (candle's dropout, drawn
-//! from its own generator, so runs with dropout are not bit-reproducible).
+//! `model.dropouts[k]` is applied after layer `k` while training (inverted dropout, masks
+//! drawn from the step's seeded tape).
+//!
+//! On the CPU a training step skips candle's autograd: both towers run as chains of fused
+//! dense layers and the cosine's gradient is written out by hand
+//! ([`RatingModel::loss_and_gradients`] below), tested equal to autograd.
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var, bail};
 use rand::Rng;
 
+use super::dense_step::{self, ChainLayer};
+use super::fused_dense::{self, Act, WeightOrder};
 use super::params::{Init, Params, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::{InitSpec, ModelSpec};
+use crate::config::spec::{InitSpec, ModelSpec, TrainingSpec};
 use crate::data::features::ContentFeatures;
+use crate::kernels::{cpu_storage, f32_values};
 
 /// Items per batch when computing [`TwoTower::item_vectors`].
 const VECTOR_BATCH: usize = 4096;
@@ -176,6 +184,85 @@ impl RatingModel for TwoTower {
     fn params(&self) -> &Params {
         &self.params
     }
+
+    /// On the CPU, the step without autograd: both towers through
+    /// [`dense_step::chain_forward`], the normalised cosine and its gradient by hand, then
+    /// [`dense_step::chain_backward`]. Dropout masks are drawn in `forward`'s order (the
+    /// user tower's layers, then the item tower's).
+    fn loss_and_gradients(
+        &self,
+        batch: &Batch,
+        target: &Tensor,
+        spec: &TrainingSpec,
+        tape: &mut Tape,
+    ) -> Result<Option<(f32, GradStore)>> {
+        if !self.params.device().is_cpu() {
+            return Ok(None);
+        }
+        const OP: &str = "two-tower-step";
+        let rows = batch.users.dim(0)?;
+        let xu = self.user_features.index_select(&batch.users, 0)?;
+        let xi = self.item_features.index_select(&batch.items, 0)?;
+        let user_chain = self.user_tower.chain(rows, tape)?;
+        let item_chain = self.item_tower.chain(rows, tape)?;
+        let user_out = dense_step::chain_forward(&user_chain, &xu)?;
+        let item_out = dense_step::chain_forward(&item_chain, &xi)?;
+        let last = |out: &'_ dense_step::Activations| -> Result<Vec<f32>> {
+            match out.last() {
+                Some((s, l)) => Ok(f32_values(s, l, OP)?.to_vec()),
+                None => bail!("{OP}: a tower without layers"),
+            }
+        };
+        let (u, v) = (last(&user_out)?, last(&item_out)?);
+        let (st, lt) = target.storage_and_layout();
+        let t = f32_values(cpu_storage(&st, OP)?, lt, OP)?;
+        if u.len() != v.len() || t.len() != rows {
+            bail!(
+                "{OP}: towers of {} and {} values, {} targets",
+                u.len(),
+                v.len(),
+                t.len()
+            );
+        }
+        let d = u.len() / rows.max(1);
+        let (lo, hi) = self.range;
+        let half = (hi - lo) / 2.0;
+        let norm = |x: &[f32]| (x.iter().map(|x| x * x).sum::<f32>() + NORM_EPS as f32).sqrt();
+        // Per row: the norms of both tower outputs and the cosine of the two.
+        let mut per_row = Vec::with_capacity(rows);
+        let mut predicted = Vec::with_capacity(rows);
+        for (a, b) in u.chunks_exact(d.max(1)).zip(v.chunks_exact(d.max(1))) {
+            let (na, nb) = (norm(a), norm(b));
+            let cos: f32 = a.iter().zip(b).map(|(a, b)| (a / na) * (b / nb)).sum();
+            per_row.push((na, nb, cos));
+            predicted.push(cos * half + (lo + half));
+        }
+        let (loss, dl_dy) = crate::train::loss::value_and_gradient(spec, &predicted, t);
+        // With û = u/‖u‖, v̂ = v/‖v‖ and c = û·v̂: ∂c/∂u = (v̂ − c û)/‖u‖, and alike for v.
+        let (mut du, mut dv) = (Vec::with_capacity(u.len()), Vec::with_capacity(v.len()));
+        for (r, (a, b)) in u
+            .chunks_exact(d.max(1))
+            .zip(v.chunks_exact(d.max(1)))
+            .enumerate()
+        {
+            let (na, nb, cos) = per_row[r];
+            let gc = dl_dy[r] * half;
+            du.extend(
+                a.iter()
+                    .zip(b)
+                    .map(|(a, b)| gc * (b / nb - cos * (a / na)) / na),
+            );
+            dv.extend(
+                a.iter()
+                    .zip(b)
+                    .map(|(a, b)| gc * (a / na - cos * (b / nb)) / nb),
+            );
+        }
+        let mut grads = GradStore::default();
+        dense_step::chain_backward(&user_chain, &xu, &user_out, du, false, &mut grads)?;
+        dense_step::chain_backward(&item_chain, &xi, &item_out, dv, false, &mut grads)?;
+        Ok(Some((loss, grads)))
+    }
 }
 
 /// The `n` items most similar to `item` by cosine similarity of the rows of `vectors`
@@ -269,6 +356,28 @@ impl Tower {
         self.layers
             .last()
             .map_or(0, |layer| layer.bias.as_tensor().elem_count())
+    }
+
+    /// The layers as a chain for the step without autograd, each with its dropout mask
+    /// for `rows` rows drawn from `tape` in [`Tower::forward`]'s order.
+    fn chain(&self, rows: usize, tape: &Tape) -> Result<Vec<ChainLayer<'_>>> {
+        let last = self.layers.len().saturating_sub(1);
+        let mut chain = Vec::with_capacity(self.layers.len());
+        for (k, layer) in self.layers.iter().enumerate() {
+            let width = layer.bias.as_tensor().elem_count();
+            let dense = fused_dense::Dense {
+                act: if k < last { Act::Relu } else { Act::Linear },
+                input_mask: None,
+                output_mask: fused_dense::dropout_mask(tape, rows * width, layer.dropout as f64),
+                order: WeightOrder::InOut,
+            };
+            chain.push(ChainLayer {
+                weight: &layer.weight,
+                bias: &layer.bias,
+                dense,
+            });
+        }
+        Ok(chain)
     }
 
     /// # Shapes
@@ -537,6 +646,60 @@ mod tests {
         // The features are constants: only the towers' 2 × 2 × 2 tensors are parameters.
         assert_eq!(model.params().dense_vars().len(), 8);
         assert!(model.params().tables().is_empty());
+    }
+
+    /// Towers with and without dropout, one layer and three: the step's loss and every
+    /// weight's and bias's gradient equal autograd's through `forward` on a tape with the
+    /// same seed, for every loss.
+    #[test]
+    fn the_step_matches_autograd() {
+        use crate::config::spec::LossName;
+        let b = batch(&[0, 3, 5, 3, 1], &[6, 2, 0, 2, 4]);
+        let target = Tensor::new(&[4.0f32, 1.0, 3.5, 2.0, 5.0], &Device::Cpu).unwrap();
+        let mut compared = 0;
+        for (hidden, dropouts) in [(vec![8, 6, 4], vec![0.3, 0.5, 0.2]), (vec![4], vec![0.0])] {
+            let (_, f) = random_model(&hidden, 17);
+            let mut spec = spec(&hidden);
+            spec.dropouts = dropouts;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+            let model = TwoTower::new(&spec, &f, &ctx(&f, (0.5, 5.0)), &mut rng).unwrap();
+            for loss in [LossName::Mse, LossName::Mae, LossName::Huber] {
+                let training = TrainingSpec {
+                    loss,
+                    huber_delta: 0.5,
+                    ..TrainingSpec::adam(1, 5, 0.01, 0.0)
+                };
+                let (value, grads) = model
+                    .loss_and_gradients(&b, &target, &training, &mut Tape::recording_seeded(9))
+                    .unwrap()
+                    .expect("a direct step on the CPU");
+                let predicted = model.forward(&b, &mut Tape::recording_seeded(9)).unwrap();
+                let graph_loss = crate::train::loss::loss(&training, &predicted, &target).unwrap();
+                let graph_grads = graph_loss.backward().unwrap();
+                let what = format!("{hidden:?} {loss:?}");
+                let graph_value = graph_loss.to_scalar::<f32>().unwrap();
+                assert!(
+                    (value - graph_value).abs() < 1e-5,
+                    "{what}: {value} vs {graph_value}"
+                );
+                for (name, var) in model.params().dense_vars() {
+                    let flat =
+                        |t: &Tensor| -> Vec<f32> { t.flatten_all().unwrap().to_vec1().unwrap() };
+                    let direct = flat(grads.get(var.as_tensor()).expect(name));
+                    let graph = flat(graph_grads.get(var.as_tensor()).unwrap());
+                    assert_eq!(direct.len(), graph.len(), "{what} {name}");
+                    assert!(graph.iter().any(|&g| g != 0.0), "{what} {name}: all zero");
+                    for (x, y) in direct.iter().zip(&graph) {
+                        assert!(
+                            (x - y).abs() < 1e-5,
+                            "{what} {name}: {direct:?} vs {graph:?}"
+                        );
+                    }
+                }
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 6);
     }
 
     #[test]
