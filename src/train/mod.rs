@@ -315,8 +315,11 @@ fn validation_scores(
     evaluate(model, data.ratings, data.validation, data.rating_range).map(Some)
 }
 
-/// Ratings per evaluation batch: large, since evaluation keeps no gradients.
-const EVAL_BATCH: usize = 8192;
+/// Ratings per evaluation batch: large, since evaluation keeps no gradients, but not so
+/// large that activations leave the cache: at 8192 the two-tower model's 256-wide layers
+/// made 8 MiB buffers, and its evaluation took 0.081 s and 130 MB peak memory on ML-100K
+/// against 0.022 s and 71 MB at 2048 (the factor models did not change).
+const EVAL_BATCH: usize = 2048;
 
 /// RMSE and MAE of `model` on the ratings at `indices`, predictions clipped to `range`.
 pub fn evaluate(
