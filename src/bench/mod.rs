@@ -204,7 +204,7 @@ pub enum BenchError {
 }
 
 /// The first run of `seeds_dir/<setup>.toml`, with the case's batch size and epochs.
-fn setup_run(case: &Case, seeds_dir: &Path) -> Result<RunSpec, BenchError> {
+pub fn setup_run(case: &Case, seeds_dir: &Path) -> Result<RunSpec, BenchError> {
     let file = seeds_dir.join(format!("{}.toml", case.setup));
     let experiment = config::load_experiment(&file)?;
     let mut run = sweep::runs(&experiment)?
@@ -224,9 +224,20 @@ pub fn run_case(case: &Case, seeds_dir: &Path) -> Result<Measurement, BenchError
     let started = Instant::now();
     let data = case.data.load()?;
     let load_seconds = started.elapsed().as_secs_f64();
-    let split = split_for(&run, data.ratings.len());
+    measure(case, &run, &data, load_seconds)
+}
+
+/// Trains `run` (a setup's run with `case`'s batch size and epochs, possibly edited
+/// further) on `data`, `case.data` loaded in `load_seconds`, and measures it.
+pub fn measure(
+    case: &Case,
+    run: &RunSpec,
+    data: &Dataset,
+    load_seconds: f64,
+) -> Result<Measurement, BenchError> {
+    let split = split_for(run, data.ratings.len());
     let device = candle_core::Device::Cpu;
-    let ctx = model_context(&run, &data, &split.train, &device);
+    let ctx = model_context(run, data, &split.train, &device);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(run.seed);
     let model = models::build(&run.config.model, &ctx, &mut rng)?;
     if model.fit_closed_form(&data.ratings, &split.train).is_some() {
