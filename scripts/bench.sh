@@ -9,7 +9,7 @@
 #
 # Writes bench.md (tables and targets), bench.json and throughput.png to the output folder
 # (default results/bench/). MovieLens 100K is read from $EXP_DATA_DIR/ml-100k (default
-# ../shared/data). The whole suite takes about 15 minutes on 2 cores.
+# ../shared/data). The whole suite takes 10–15 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export EXP_DATA_DIR="${EXP_DATA_DIR:-$(pwd)/../shared/data}"
