@@ -75,8 +75,8 @@ impl Optimizer for Adam {
         self.states.updates = updates;
     }
 
-    fn prefetch(&self, params: &Params, tape: &Tape) {
-        self.states.prefetch_rows(params, tape);
+    fn prefetch(&self, tape: &Tape) {
+        self.states.prefetch_rows(tape);
     }
 
     fn set_learning_rate(&mut self, rate: f64) {
@@ -169,8 +169,8 @@ mod tests {
         let want = -0.1 + 0.1 * 0.157_894_7 / 3.0;
         assert_close(&table_values(&params, t), &[want, 0.0], 1e-5);
         // The untouched row kept its value and its moments.
-        assert_eq!(adam.states.tables[0].s1[1], 0.0);
-        assert_eq!(adam.states.tables[0].s2[1], 0.0);
+        assert_eq!(adam.states.tables[0].vector(0)[1], 0.0);
+        assert_eq!(adam.states.tables[0].vector(1)[1], 0.0);
     }
 
     #[test]
@@ -193,6 +193,30 @@ mod tests {
             step(&mut adam, &params, Some((t, &[1], &[1.0])), &[]);
             assert_close(&table_values(&params, t), &[row0, -0.074_413_6], 1e-5);
         }
+    }
+
+    #[test]
+    fn moments_of_each_row_land_at_that_rows_values() {
+        // The moments are stored interleaved by row; read back in table order they are
+        // m = (1 − β₁)·g = 0.1·g and v = (1 − β₂)·g² = 0.001·g² at the rows read (2, 0),
+        // zero at the row not read (1).
+        let (params, t) = one_table(&[0.0; 6], 3, 2);
+        let mut adam = Adam::new(&params, AdamConfig::new(0.1, 0.0));
+        step(
+            &mut adam,
+            &params,
+            Some((t, &[2, 0], &[1.0, 2.0, 3.0, 4.0])),
+            &[],
+        );
+        let state = &adam.states.tables[0];
+        assert_close(&state.vector(0), &[0.3, 0.4, 0.0, 0.0, 0.1, 0.2], 1e-7);
+        assert_close(
+            &state.vector(1),
+            &[0.009, 0.016, 0.0, 0.0, 0.001, 0.004],
+            // 1 − β₂ in f32 is 0.00099998713.
+            1e-6,
+        );
+        assert!(state.vector(2).is_empty());
     }
 
     #[test]

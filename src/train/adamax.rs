@@ -79,8 +79,8 @@ impl Optimizer for Adamax {
         self.states.updates = updates;
     }
 
-    fn prefetch(&self, params: &Params, tape: &Tape) {
-        self.states.prefetch_rows(params, tape);
+    fn prefetch(&self, tape: &Tape) {
+        self.states.prefetch_rows(tape);
     }
 
     fn set_learning_rate(&mut self, rate: f64) {
@@ -162,8 +162,8 @@ mod tests {
         step(&mut opt, &params, Some((t, &[1], &[0.1, -4.0])), &[]);
         let want = [1.0, 2.0, 2.842_047_3, 4.176_316, 5.0, 6.0];
         assert_close(&table_values(&params, t), &want, 1e-5);
-        assert_close(&opt.states.tables[0].s1[2..4], &[0.055, -0.58], 1e-6);
-        assert_close(&opt.states.tables[0].s2[2..4], &[0.4995, 4.0], 1e-6);
+        assert_close(&opt.states.tables[0].vector(0)[2..4], &[0.055, -0.58], 1e-6);
+        assert_close(&opt.states.tables[0].vector(1)[2..4], &[0.4995, 4.0], 1e-6);
     }
 
     #[test]
@@ -175,7 +175,10 @@ mod tests {
         step(&mut opt, &params, Some((t, &[0, 0], &[1.0, 2.0])), &[]);
         assert_close(&table_values(&params, t), &[-0.1, 0.0], 1e-6);
         assert_eq!(
-            (opt.states.tables[0].s1[1], opt.states.tables[0].s2[1]),
+            (
+                opt.states.tables[0].vector(0)[1],
+                opt.states.tables[0].vector(1)[1]
+            ),
             (0.0, 0.0)
         );
         // Step 2 reads row 1 only, g = −1, first time for that row but global step 2:
@@ -183,8 +186,8 @@ mod tests {
         // Row 0 keeps its value and its state (m = 0.3, u = 3: no decay while unread).
         step(&mut opt, &params, Some((t, &[1], &[-1.0])), &[]);
         assert_close(&table_values(&params, t), &[-0.1, 0.052_631_6], 1e-6);
-        assert_close(&[opt.states.tables[0].s1[0]], &[0.3], 1e-6);
-        assert_close(&[opt.states.tables[0].s2[0]], &[3.0], 1e-6);
+        assert_close(&[opt.states.tables[0].vector(0)[0]], &[0.3], 1e-6);
+        assert_close(&[opt.states.tables[0].vector(1)[0]], &[3.0], 1e-6);
     }
 
     #[test]
@@ -208,7 +211,10 @@ mod tests {
         let w = table_values(&params, t);
         assert_eq!((w[1], w[3]), (1.0, 1.0));
         assert_eq!(
-            (opt.states.tables[0].s1[1], opt.states.tables[0].s2[1]),
+            (
+                opt.states.tables[0].vector(0)[1],
+                opt.states.tables[0].vector(1)[1]
+            ),
             (0.0, 0.0)
         );
         // Column 0, step 1: g = 1 → m = 0.1, u = 1, Δ = 0.1 → w = −0.1.

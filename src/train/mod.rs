@@ -35,7 +35,7 @@ pub trait Optimizer: Send {
     /// Called between the forward pass and the backward pass: a chance to start loading
     /// the optimiser state of the rows the batch read (see `States::prefetch_rows`).
     /// Changes nothing; the default does nothing.
-    fn prefetch(&self, _params: &Params, _tape: &Tape) {}
+    fn prefetch(&self, _tape: &Tape) {}
 
     /// Sets the step size of later steps (a learning-rate schedule's rate for the epoch);
     /// moments and buffers are kept.
@@ -208,12 +208,12 @@ pub fn train(
             let mut tape = Tape::recording_seeded(rng.next_u64());
             let (value, grads) = match model.loss_and_gradients(&batch, &target, spec, &mut tape)? {
                 Some(step) => {
-                    optimizer.prefetch(model.params(), &tape);
+                    optimizer.prefetch(&tape);
                     step
                 }
                 None => {
                     let predicted = model.forward(&batch, &mut tape)?;
-                    optimizer.prefetch(model.params(), &tape);
+                    optimizer.prefetch(&tape);
                     let loss = loss::loss(spec, &predicted, &target)?;
                     let value = loss.to_scalar::<f32>()?;
                     // Not finite: fail before the backward pass spends time on it.

@@ -58,8 +58,8 @@ impl Optimizer for Sgd {
         self.states.updates = updates;
     }
 
-    fn prefetch(&self, params: &Params, tape: &Tape) {
-        self.states.prefetch_rows(params, tape);
+    fn prefetch(&self, tape: &Tape) {
+        self.states.prefetch_rows(tape);
     }
 
     fn set_learning_rate(&mut self, rate: f64) {
@@ -150,7 +150,7 @@ mod tests {
         assert_close(&table_values(&params, t), &[0.8, 5.0], 1e-6);
         step(&mut opt, &params, Some((t, &[0], &[-1.0])), &[]);
         assert_close(&table_values(&params, t), &[0.9, 5.0], 1e-6);
-        assert!(opt.states.tables[0].s1.is_empty());
+        assert!(opt.states.tables[0].vector(0).is_empty());
     }
 
     #[test]
@@ -163,7 +163,7 @@ mod tests {
         assert_close(&table_values(&params, t), &[0.8, 5.0], 1e-6);
         step(&mut opt, &params, Some((t, &[0], &[-1.0])), &[]);
         assert_close(&table_values(&params, t), &[0.72, 5.0], 1e-6);
-        assert_close(&opt.states.tables[0].s1, &[0.8, 0.0], 1e-6);
+        assert_close(&opt.states.tables[0].vector(0), &[0.8, 0.0], 1e-6);
     }
 
     #[test]
@@ -189,7 +189,7 @@ mod tests {
         );
         // Column 0: g = 2 + 0.5·0 → w = −0.2; column 1 stays 1, its buffer 0.
         assert_close(&table_values(&params, t), &[-0.2, 1.0], 1e-6);
-        assert_eq!(opt.states.tables[0].s1[1], 0.0);
+        assert_eq!(opt.states.tables[0].vector(0)[1], 0.0);
     }
 
     #[test]
