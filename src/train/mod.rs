@@ -3,6 +3,7 @@
 
 pub mod adam;
 pub mod adamax;
+pub mod denormal;
 mod lazy;
 pub mod loss;
 pub mod schedule;
@@ -174,6 +175,7 @@ pub fn train(
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Result<Trained, TrainError> {
     let device = model.params().device().clone();
+    let _flush = denormal::FlushDenormals::new();
     // The training ratings packed as triples: shuffling them keeps each batch one
     // contiguous read instead of three random reads per rating.
     let mut triples: Vec<Triple> = data
