@@ -4,10 +4,13 @@
 //! `models::fused_dot`, the dense layers' bias add and activations in `models::layers`)
 //! all start by checking that an operand is contiguous f32 storage and taking its values.
 //! The fused dense layers (`models::fused_dense`) also multiply matrices inside their ops,
-//! through candle's own CPU matrix product ([`matmul`]).
+//! through [`matmul`], which runs this crate's own small-product kernels ([`crate::gemm`])
+//! on f32 storage.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Layout, Result, Storage, bail};
+
+use crate::gemm::{self, Strided};
 
 /// The values of a contiguous f32 operand of op `op`.
 pub(crate) fn f32_values<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
@@ -32,9 +35,9 @@ pub(crate) fn f32_matrix<'a>(
 /// `lhs · rhs` for 2-d f32 operands `(m, k)` and `(k, n)` of any strides (a transposed
 /// layout reads a matrix as its transpose without copying), row-major `(m, n)`.
 ///
-/// This is candle's CPU matrix product (gemm) called on the storages directly, so a fused
-/// op gets the same kernel as `Tensor::matmul` without allocating tensors or recording a
-/// graph node.
+/// f32 operands go to [`crate::gemm`], whose kernels give the same bits on every CPU;
+/// other types to candle's CPU matrix product. Either way the storages are used directly,
+/// without allocating tensors or recording a graph node.
 pub(crate) fn matmul(
     lhs: &CpuStorage,
     lhs_l: &Layout,
@@ -50,6 +53,23 @@ pub(crate) fn matmul(
     };
     if k != k2 {
         bail!("matmul: ({m}, {k}) times ({k2}, {n})");
+    }
+    if let (CpuStorage::F32(a), CpuStorage::F32(b)) = (lhs, rhs) {
+        let strided = |values, l: &Layout, (rows, cols)| -> Result<Strided<'_>> {
+            let &[row_stride, col_stride] = l.stride() else {
+                bail!("matmul: expected 2-d strides, got {:?}", l.stride());
+            };
+            Ok(Strided {
+                values,
+                offset: l.start_offset(),
+                rows,
+                cols,
+                row_stride,
+                col_stride,
+            })
+        };
+        let (a, b) = (strided(a, lhs_l, (m, k))?, strided(b, rhs_l, (k, n))?);
+        return gemm::matmul(a, b).map_err(|e| candle_core::Error::Msg(e.to_string()));
     }
     match lhs.matmul(rhs, (1, m, n, k), lhs_l, rhs_l)? {
         CpuStorage::F32(out) => Ok(out),
