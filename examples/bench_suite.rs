@@ -228,13 +228,14 @@ fn redraw_chart(dir: &Path) -> anyhow::Result<()> {
 fn report(measured: &[Measurement], failed: &[(Case, String)], seconds: f64) -> String {
     let mut out = String::from("# Benchmark suite\n\n");
     out.push_str(&format!(
-        "Machine: {} ({} cores visible). One case at a time, one compute thread per case; \
+        "Machine: {} ({} cores visible; dense-layer products with {}). One case at a time, one compute thread per case; \
          seconds per epoch are medians over the epochs' training batches (evaluation \
          excluded); peak RSS is the case's whole process. Two-tower runs only where items \
          have genres and years; SVD++ (O(Σ|N(u)| · k) per step) skips the 10M-rating set, \
          where an epoch takes over a minute. Suite wall time: {seconds:.0} s.\n\n",
         cpu_model(),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        exp::gemm::kernel_name()
     ));
     let speed: Vec<Measurement> = measured.iter().filter(|m| !m.case.dense).cloned().collect();
     out.push_str("## Speed\n\n![throughput](throughput.png)\n\n");
