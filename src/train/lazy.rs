@@ -155,16 +155,27 @@ impl States {
     }
 }
 
+/// The smallest table state (in bytes) whose rows [`States::prefetch_rows`] asks for: a
+/// smaller state stays in the cache from step to step, and asking for a whole batch's
+/// rows at once only pushes the batch's own buffers out. On the 1M-rating set (states of
+/// 2.5 and 1.5 MB) prefetching cost 10% of a biased-MF epoch at batch 64 and 1024; on the
+/// 1M-user set (416 MB) it saves 8%.
+const PREFETCH_STATE_BYTES: usize = 32 << 20;
+
 impl States {
     /// Asks the CPU to bring into cache the state rows (moments, momentum buffers) of every
     /// embedding row on `tape`, so that the loads overlap the loss and backward pass
     /// instead of stalling the update. Rows of a large table are cache misses in every
-    /// state vector; only CPU tables are touched, and nothing changes.
+    /// state vector; only tables whose state is at least [`PREFETCH_STATE_BYTES`] are
+    /// touched, and nothing changes.
     pub(crate) fn prefetch_rows(&self, tape: &Tape) {
         for gathered in &tape.entries {
             let Some(state) = self.tables.get(gathered.table.0) else {
                 continue;
             };
+            if state.values.len() * size_of::<f32>() < PREFETCH_STATE_BYTES {
+                continue;
+            }
             let (storage, layout) = gathered.ids.storage_and_layout();
             let (candle_core::Storage::Cpu(CpuStorage::U32(ids)), Some((a, b))) =
                 (&*storage, layout.contiguous_offsets())
