@@ -124,6 +124,7 @@ pub fn matmul(a: Strided<'_>, b: Strided<'_>) -> Result<Vec<f32>, GemmError> {
 /// The right operand with unit column stride, as the kernels read it: `b` itself when its
 /// rows are contiguous, else a row-major copy. Element `(p, j)` is
 /// `values[offset + p · row_stride + j]`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct Panels<'a> {
     values: std::borrow::Cow<'a, [f32]>,
     offset: usize,
@@ -132,6 +133,7 @@ struct Panels<'a> {
     cols: usize,
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 impl<'a> Panels<'a> {
     fn of(b: Strided<'a>) -> Self {
         if b.col_stride == 1 {
