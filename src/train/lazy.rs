@@ -82,10 +82,9 @@ impl State {
         }
     }
 
-    /// The state values of row `row`, all vectors (empty when there are none).
-    fn row_span(&self, row: usize) -> Range<usize> {
-        let run = self.slots * self.width;
-        row * run..(row + 1) * run
+    /// Values per row of state, all vectors together.
+    fn run(&self) -> usize {
+        self.slots * self.width
     }
 
     /// Vector `k` of every row, in the parameter's own row-major order: what the
@@ -97,14 +96,27 @@ impl State {
             return Vec::new();
         }
         self.values
-            .chunks(self.slots * self.width)
+            .chunks(self.run())
             .flat_map(|run| &run[k * self.width..(k + 1) * self.width])
             .copied()
             .collect()
     }
 }
 
-/// A row's state run split into its first and second vector (each empty when unused).
+/// Where row `row`'s state lies in a state array of `run` values per row.
+#[inline]
+fn run_span(run: usize, row: usize) -> Range<usize> {
+    row * run..(row + 1) * run
+}
+
+/// Row `row`'s state (`run` values per row in `values`, rows of `dim` parameter values)
+/// as its first and second vector, each empty when the rule does not keep it.
+#[inline]
+fn row_state(values: &mut [f32], run: usize, dim: usize, row: usize) -> (&mut [f32], &mut [f32]) {
+    split_state(slot(values, run_span(run, row)), dim)
+}
+
+/// A state run split into its first `width` values and the rest (each empty when unused).
 #[inline]
 fn split_state(run: &mut [f32], width: usize) -> (&mut [f32], &mut [f32]) {
     let at = width.min(run.len());
@@ -186,7 +198,7 @@ impl States {
                 prefetch(
                     state
                         .values
-                        .get(state.row_span(id as usize))
+                        .get(run_span(state.run(), id as usize))
                         .unwrap_or_default(),
                 );
             }
@@ -412,10 +424,7 @@ fn rows_portable<R: Rule>(
         .to_vec1()?;
     for (j, &row) in distinct.iter().enumerate() {
         let local = j * dim..(j + 1) * dim;
-        let (s1, s2) = split_state(
-            slot(state, row as usize * run..(row as usize + 1) * run),
-            dim,
-        );
+        let (s1, s2) = row_state(state, run, dim, row as usize);
         rows.apply(&mut values[local.clone()], s1, s2, &mut sum[local]);
     }
     let m = distinct.len();
@@ -532,7 +541,7 @@ impl<R: Rule> InplaceOp3 for RowsOp<'_, R> {
                 self.rows.penalise(w_row, g);
             }
             for (row, (w, g)) in w.chunks_mut(dim).zip(full.chunks(dim)).enumerate() {
-                let (s1, s2) = split_state(slot(state, row * run..(row + 1) * run), dim);
+                let (s1, s2) = row_state(state, run, dim, row);
                 self.rows.rule.apply(w, s1, s2, g);
             }
             return Ok(());
@@ -592,14 +601,10 @@ impl<R: Rule> RowUpdate<'_, R> {
             if let Some(&ahead) = rows.get(j + PREFETCH_AHEAD) {
                 let ahead = ahead as usize;
                 prefetch(w.get(ahead * dim..(ahead + 1) * dim).unwrap_or_default());
-                prefetch(
-                    state
-                        .get(ahead * run..(ahead + 1) * run)
-                        .unwrap_or_default(),
-                );
+                prefetch(state.get(run_span(run, ahead)).unwrap_or_default());
             }
             let row = row as usize;
-            let (s1, s2) = split_state(slot(state, row * run..(row + 1) * run), dim);
+            let (s1, s2) = row_state(state, run, dim, row);
             rule.apply(
                 &mut w[row * dim..(row + 1) * dim],
                 s1,
