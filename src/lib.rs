@@ -25,6 +25,8 @@ pub mod reload;
 pub mod report;
 pub mod runner;
 pub mod scheduler;
+#[cfg(test)]
+mod shared_data;
 pub mod store;
 pub mod sweep;
 pub mod train;

@@ -2,7 +2,7 @@
 //! the real data sets in `shared/data` (see `shared/data/SOURCES.md` for their checksums).
 //!
 //! The real-data tests read `../shared/data` next to the crate, or `$EXP_SHARED_DATA`.
-//! They fail (never skip) when the data is missing, saying where it was expected.
+//! Without it they skip with a printed line, or fail under `EXP_REQUIRE_SHARED_DATA` (CI).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,19 +10,10 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::config::spec::{BadLinePolicy, FilterSpec};
 
-/// `shared/data/<sub>`, or a panic that says where the data was expected.
-fn shared(sub: &str) -> PathBuf {
-    let root = std::env::var_os("EXP_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let dir = root.join(sub);
-    assert!(
-        dir.is_dir(),
-        "test data expected in `{}`: set EXP_SHARED_DATA to the folder holding ml-100k/, \
-         ml-1m/ and ml-latest-small/ (described in shared/data/SOURCES.md)",
-        dir.display()
-    );
-    dir
+/// `shared/data/<sub>`, or `None` after printing why the calling test skips (see
+/// [`crate::shared_data`]).
+fn shared(sub: &str) -> Option<PathBuf> {
+    crate::shared_data::require(sub)
 }
 
 fn dir(path: &Path) -> Source {
@@ -224,7 +215,10 @@ fn malformed_lines_report_path_and_line() {
 
 #[test]
 fn ml100k_real_data() {
-    let ds = load_from(DatasetName::Ml100k, &dir(&shared("ml-100k"))).unwrap();
+    let Some(ml100k) = shared("ml-100k") else {
+        return;
+    };
+    let ds = load_from(DatasetName::Ml100k, &dir(&ml100k)).unwrap();
     assert_eq!(ds.name, "ml-100k");
     assert_eq!(
         (ds.n_users(), ds.n_items(), ds.ratings.len()),
@@ -259,7 +253,9 @@ fn ml100k_real_data() {
 #[test]
 fn ml100k_genre_names_fall_back_to_the_readme_list() {
     // Without u.genre the built-in names must give the same item info as with it.
-    let src = shared("ml-100k");
+    let Some(src) = shared("ml-100k") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     for f in ["u.data", "u.item"] {
         fs::copy(src.join(f), tmp.path().join(f)).unwrap();
@@ -313,7 +309,10 @@ fn ml_latest_small_embedded() {
 #[test]
 fn ml_latest_small_embedded_equals_the_files() {
     let embedded = load_from(DatasetName::MlLatestSmall, &Source::Embedded).unwrap();
-    let files = load_from(DatasetName::MlLatestSmall, &dir(&shared("ml-latest-small"))).unwrap();
+    let Some(small) = shared("ml-latest-small") else {
+        return;
+    };
+    let files = load_from(DatasetName::MlLatestSmall, &dir(&small)).unwrap();
     assert_eq!(embedded.ratings, files.ratings);
     assert_eq!(embedded.users, files.users);
     assert_eq!(embedded.items, files.items);
@@ -323,12 +322,11 @@ fn ml_latest_small_embedded_equals_the_files() {
 #[test]
 fn ml1m_real_movies_with_fixture_ratings() {
     // ratings.dat is not available (SOURCES.md); these lines have its exact format.
+    let Some(ml1m) = shared("ml-1m") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
-    fs::copy(
-        shared("ml-1m").join("movies.dat"),
-        tmp.path().join("movies.dat"),
-    )
-    .unwrap();
+    fs::copy(ml1m.join("movies.dat"), tmp.path().join("movies.dat")).unwrap();
     fs::write(
         tmp.path().join("ratings.dat"),
         "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n\
@@ -364,7 +362,9 @@ fn ml1m_real_movies_with_fixture_ratings() {
 #[test]
 fn load_uses_data_path() {
     // `load` with data.path set does not depend on EXP_DATA_DIR.
-    let path = shared("ml-100k");
+    let Some(path) = shared("ml-100k") else {
+        return;
+    };
     let ds = load(&DataSpec {
         path: Some(path),
         ..DataSpec::new(DatasetName::Ml100k)
@@ -390,9 +390,9 @@ fn load_uses_data_path() {
 // (SOURCES.md gives the same totals: 4624 reviewers, 61 items; ratings 1: 241, 2: 170,
 // 3: 393, 4: 822, 5: 3374.)
 
-fn amazon(sub: &str, filters: FilterSpec) -> Dataset {
+fn amazon(root: &Path, sub: &str, filters: FilterSpec) -> Dataset {
     let spec = DataSpec {
-        path: Some(shared("amazon").join(sub)),
+        path: Some(root.join(sub)),
         filters,
         ..DataSpec::new(DatasetName::AmazonMoviesTv)
     };
@@ -405,7 +405,10 @@ fn sizes(ds: &Dataset) -> (usize, usize, usize) {
 
 #[test]
 fn amazon_2018_sample_loads() {
-    let ds = amazon("2018", FilterSpec::default());
+    let Some(root) = shared("amazon") else {
+        return;
+    };
+    let ds = amazon(&root, "2018", FilterSpec::default());
     assert_eq!(sizes(&ds), (4624, 61, 5000));
     assert_eq!(ds.rating_range, (1.0, 5.0));
     let stats = stats::compute(&ds, 20);
@@ -426,8 +429,11 @@ fn amazon_2018_sample_loads() {
 
 #[test]
 fn amazon_2014_five_core_sample_loads() {
+    let Some(root) = shared("amazon") else {
+        return;
+    };
     // The folder holds reviews_Movies_and_TV_5.json (2014 format, no `verified`).
-    let ds = amazon("2014", FilterSpec::default());
+    let ds = amazon(&root, "2014", FilterSpec::default());
     assert_eq!(sizes(&ds), (934, 11, 999));
     let stats = stats::compute(&ds, 20);
     assert_eq!(
@@ -438,7 +444,7 @@ fn amazon_2014_five_core_sample_loads() {
     assert_eq!(ds.items.raw(ds.ratings.items[0]), "0005019281");
     // Asking for verified reviews of a file without the flag is an error on line 1.
     let spec = DataSpec {
-        path: Some(shared("amazon/2014")),
+        path: Some(root.join("2014")),
         filters: FilterSpec {
             verified_only: true,
             ..FilterSpec::default()
@@ -454,7 +460,11 @@ fn amazon_2014_five_core_sample_loads() {
 
 #[test]
 fn amazon_filters_match_hand_counts() {
+    let Some(root) = shared("amazon") else {
+        return;
+    };
     let verified = amazon(
+        &root,
         "2018",
         FilterSpec {
             verified_only: true,
@@ -466,6 +476,7 @@ fn amazon_filters_match_hand_counts() {
 
     // The notebook's filter: drop users and items with a single rating (one pass).
     let min2 = amazon(
+        &root,
         "2018",
         FilterSpec {
             min_user_ratings: 2,
@@ -477,6 +488,7 @@ fn amazon_filters_match_hand_counts() {
 
     // Iterative 2-core: 5 rounds remove ratings; 3-core likewise.
     let core2 = amazon(
+        &root,
         "2018",
         FilterSpec {
             k_core: Some(2),
@@ -486,6 +498,7 @@ fn amazon_filters_match_hand_counts() {
     assert_eq!(sizes(&core2), (262, 35, 627));
     assert_eq!(core2.report.filtered.as_ref().unwrap().k_core_rounds, 5);
     let core3 = amazon(
+        &root,
         "2018",
         FilterSpec {
             k_core: Some(3),
@@ -496,6 +509,7 @@ fn amazon_filters_match_hand_counts() {
 
     // Years: 2014 and later keep 2821 reviews; 2018 only, 48.
     let recent = amazon(
+        &root,
         "2018",
         FilterSpec {
             min_year: Some(2014),
@@ -504,6 +518,7 @@ fn amazon_filters_match_hand_counts() {
     );
     assert_eq!(recent.ratings.len(), 2821);
     let only_2018 = amazon(
+        &root,
         "2018",
         FilterSpec {
             min_year: Some(2018),
@@ -517,6 +532,7 @@ fn amazon_filters_match_hand_counts() {
     // 2014 sample: one-pass minimum 2 keeps 114 ratings of 49 users on 10 items; the
     // 2-core 113 (9 items); a 5-core leaves nothing, which is an error.
     let min2 = amazon(
+        &root,
         "2014",
         FilterSpec {
             min_user_ratings: 2,
@@ -526,6 +542,7 @@ fn amazon_filters_match_hand_counts() {
     );
     assert_eq!(sizes(&min2), (49, 10, 114));
     let core2 = amazon(
+        &root,
         "2014",
         FilterSpec {
             k_core: Some(2),
@@ -534,7 +551,7 @@ fn amazon_filters_match_hand_counts() {
     );
     assert_eq!(sizes(&core2), (49, 9, 113));
     let spec = DataSpec {
-        path: Some(shared("amazon/2014")),
+        path: Some(root.join("2014")),
         filters: FilterSpec {
             k_core: Some(5),
             ..FilterSpec::default()
@@ -550,7 +567,9 @@ fn filters_apply_to_movielens() {
     // python3: I = Counter(item of u.data); 141 items have one rating, dropping them keeps
     // 99,859 ratings on 1,541 items; the 20-core keeps 94,443 ratings, 917 users, 937
     // items after 3 rounds; 1998 alone has 47,101 ratings.
-    let path = shared("ml-100k");
+    let Some(path) = shared("ml-100k") else {
+        return;
+    };
     let with = |filters: FilterSpec| {
         load(&DataSpec {
             path: Some(path.clone()),
@@ -586,7 +605,10 @@ fn filters_apply_to_movielens() {
 
 #[test]
 fn ml100k_side_information() {
-    let ds = load_from(DatasetName::Ml100k, &dir(&shared("ml-100k"))).unwrap();
+    let Some(ml100k) = shared("ml-100k") else {
+        return;
+    };
+    let ds = load_from(DatasetName::Ml100k, &dir(&ml100k)).unwrap();
     // u.item line 1: `1|Toy Story (1995)|01-Jan-1995||…`.
     let toy = info(&ds, "1");
     assert_eq!(toy.release_date.as_deref(), Some("1995-01-01"));
@@ -610,7 +632,10 @@ fn ml100k_side_information() {
 #[test]
 fn ml1m_users_and_latest_small_years() {
     // users.dat line 1: `1::F::1::10::48067` (age group "under 18", occupation 10).
-    let bytes = fs::read(shared("ml-1m").join("users.dat")).unwrap();
+    let Some(ml1m) = shared("ml-1m") else {
+        return;
+    };
+    let bytes = fs::read(ml1m.join("users.dat")).unwrap();
     let users = movielens::ml1m_users(&bytes, "users.dat").unwrap();
     assert_eq!(users.len(), 6040);
     assert_eq!(
@@ -640,7 +665,9 @@ fn ml1m_users_and_latest_small_years() {
 #[test]
 fn skip_policy_on_movielens_ratings() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = shared("ml-100k");
+    let Some(src) = shared("ml-100k") else {
+        return;
+    };
     fs::copy(src.join("u.item"), tmp.path().join("u.item")).unwrap();
     fs::write(
         tmp.path().join("u.data"),

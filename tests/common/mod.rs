@@ -38,16 +38,6 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The real data sets beside the checkout (CI has `../shared`), or `$EXP_SHARED_DATA`;
-/// fails the test, naming the folder, when `required` (a path inside it) is missing.
-pub fn shared_data(required: &str) -> PathBuf {
-    let dir = std::env::var_os("EXP_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        dir.join(required).is_file(),
-        "{required} expected in {} (set EXP_SHARED_DATA to the folder holding the data sets)",
-        dir.display()
-    );
-    dir
-}
+/// Where the real data sets are, and the skip-or-fail rule when they are missing.
+#[path = "../../src/shared_data.rs"]
+pub mod shared_data;
