@@ -151,6 +151,7 @@ fn context(data: &Dataset, split: &Split) -> ModelContext {
         rating_range: data.rating_range,
         global_mean: mean as f32,
         device: candle_core::Device::Cpu,
+        engine: exp::engine::Engine::Fused,
         features: None,
         implicit: None,
     }

@@ -367,7 +367,7 @@ mod tests {
         // User 0's candidates are items 1–4 (item 0 was trained on); scores rank them
         // 2 (0.9), 1 (0.8), 4 (0.7), 3 (0.1): hits at ranks 2 and 4.
         let model = Table {
-            params: Params::new(&candle_core::Device::Cpu),
+            params: Params::new(&candle_core::Device::Cpu, crate::engine::Engine::Fused),
             scores: vec![vec![9.0, 0.8, 0.9, 0.1, 0.7], vec![0.0; 5]],
         };
         let spec = RankingSpec {

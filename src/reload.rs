@@ -222,7 +222,8 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
         architecture,
         source,
     };
-    let ctx = runner::model_context(&run, &data, &split.train, &Device::Cpu);
+    let ctx = runner::model_context(&run, &data, &split.train, &Device::Cpu)
+        .map_err(|e| model_error(candle_core::Error::msg(e)))?;
     // The initial values do not matter: they are overwritten or refitted below.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let model = models::build(&run.config.model, &ctx, &mut rng).map_err(model_error)?;

@@ -17,6 +17,7 @@ use crate::data::dataset::Dataset;
 use crate::data::features::content_features;
 use crate::data::implicit::RatedItems;
 use crate::data::split::{self, Split};
+use crate::engine::{Engine, EngineError};
 use crate::models::{self, ModelContext};
 use crate::store::records::EpochRecord;
 use crate::sweep::RunSpec;
@@ -34,6 +35,8 @@ pub struct RunResult {
     pub best_epoch: usize,
     /// Where the reported weights were saved, if they were.
     pub checkpoint: Option<PathBuf>,
+    /// The engine that computed the training steps; `None` for a closed-form fit.
+    pub engine: Option<Engine>,
     /// Wall-clock seconds of the whole run, data split included.
     pub seconds: f64,
     /// Further named metrics of the reported epoch (e.g. `ndcg@10`); RMSE and MAE are
@@ -125,7 +128,7 @@ impl CandleExecutor {
             )));
         }
         let ratings = &data.ratings;
-        let ctx = model_context(run, data, &split.train, env.device);
+        let ctx = model_context(run, data, &split.train, env.device).map_err(|e| failed(&e))?;
         // One stream for initialisation, another for shuffling, both from the run's seed
         // and fold, so a run is reproducible on its own whatever else runs beside it.
         let mut init_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 0));
@@ -150,7 +153,9 @@ impl CandleExecutor {
             test: &split.test,
             rating_range: data.rating_range,
         };
-        let trained = match model.fit_closed_form(ratings, &split.train) {
+        let closed_form = model.fit_closed_form(ratings, &split.train);
+        let engine = closed_form.is_none().then_some(ctx.engine);
+        let trained = match closed_form {
             Some(fitted) => {
                 fitted.map_err(|e| failed(&e))?;
                 train::closed_form_report(model.as_ref(), train_data, started, on_report)
@@ -197,6 +202,7 @@ impl CandleExecutor {
             best_epoch: trained.best_epoch,
             seconds: started.elapsed().as_secs_f64(),
             checkpoint,
+            engine,
             metrics: crate::rank::run_metrics(
                 run.config.ranking.as_ref(),
                 model.as_ref(),
@@ -215,11 +221,12 @@ pub fn model_context(
     data: &Dataset,
     train: &[usize],
     device: &Device,
-) -> ModelContext {
+) -> Result<ModelContext, EngineError> {
     let ratings = &data.ratings;
     let global_mean =
         train.iter().map(|&i| ratings.values[i] as f64).sum::<f64>() / train.len().max(1) as f64;
-    ModelContext {
+    Ok(ModelContext {
+        engine: Engine::resolve(run.config.training.engine, device)?,
         n_users: data.n_users(),
         n_items: data.n_items(),
         rating_range: data.rating_range,
@@ -231,7 +238,7 @@ pub fn model_context(
             .then(|| Arc::new(content_features(data, train))),
         implicit: (run.config.model.architecture == Architecture::SvdPp)
             .then(|| Arc::new(RatedItems::from_training(ratings, train, data.n_users()))),
-    }
+    })
 }
 
 /// The seed of random stream `stream` of `run`: distinct per fold and per stream, the same

@@ -195,6 +195,9 @@ pub enum BenchError {
     /// Training failed.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The setup asks for an engine this device cannot run.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
     /// A candle operation failed outside training.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
@@ -237,7 +240,7 @@ pub fn measure(
 ) -> Result<Measurement, BenchError> {
     let split = split_for(run, data.ratings.len());
     let device = candle_core::Device::Cpu;
-    let ctx = model_context(run, data, &split.train, &device);
+    let ctx = model_context(run, data, &split.train, &device)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(run.seed);
     let model = models::build(&run.config.model, &ctx, &mut rng)?;
     if model.fit_closed_form(&data.ratings, &split.train).is_some() {

@@ -38,8 +38,8 @@ pub use validate::{DEFAULT_INIT_SCALE, DEFAULT_METRICS, DEFAULT_SEED};
 use raw::{FIXED_TABLE, SWEEP_TABLE};
 use source::Source;
 use spec::{
-    BadLinePolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY, DevicePin, Experiment, InitSpec,
-    LrSchedule, RunConfig, SplitSpec, SweepAxis,
+    BadLinePolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY, DevicePin, EngineChoice,
+    Experiment, InitSpec, LrSchedule, RunConfig, SplitSpec, SweepAxis,
 };
 use validate::Checker;
 
@@ -605,6 +605,12 @@ fn raw_table(config: &RunConfig, written: Written) -> toml::Table {
             "device",
             (t.device != DevicePin::Any)
                 .then(|| string(t.device.as_str()))
+                .flatten(),
+        ),
+        (
+            "engine",
+            (t.engine != EngineChoice::Auto)
+                .then(|| string(t.engine.as_str()))
                 .flatten(),
         ),
     ]);

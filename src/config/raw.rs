@@ -146,6 +146,7 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("patience", Kind::Int),
             ("monitor", Kind::Str),
             ("device", Kind::Str),
+            ("engine", Kind::Str),
         ],
     },
     TableSchema {
@@ -539,6 +540,8 @@ pub(crate) struct RawTraining {
     pub monitor: Option<Spanned<String>>,
     /// `any`, `cpu` or `cuda`; default `any`.
     pub device: Option<Spanned<String>>,
+    /// `auto`, `fused` or `graph`; default `auto`.
+    pub engine: Option<Spanned<String>>,
 }
 
 /// `[metrics]`.

@@ -170,6 +170,38 @@ impl DevicePin {
     }
 }
 
+/// `training.engine`: how a training step is computed (see `engine`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineChoice {
+    /// Fused on the CPU, graph on any other device (the default).
+    #[default]
+    Auto,
+    /// exp's fused CPU kernels: the fast path; CPU only.
+    Fused,
+    /// candle tensor ops and candle autograd: runs on every device candle supports.
+    Graph,
+}
+
+impl EngineChoice {
+    /// Every value, in documentation order.
+    pub const ALL: [EngineChoice; 3] =
+        [EngineChoice::Auto, EngineChoice::Fused, EngineChoice::Graph];
+
+    /// The name as written in `training.engine`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineChoice::Auto => "auto",
+            EngineChoice::Fused => "fused",
+            EngineChoice::Graph => "graph",
+        }
+    }
+
+    fn is_auto(&self) -> bool {
+        *self == EngineChoice::Auto
+    }
+}
+
 /// One swept key and its values, e.g. `model.embedding_size = [8, 16, 32]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepAxis {
@@ -616,6 +648,11 @@ pub struct TrainingSpec {
     /// `training.device`: the kind of device the run must train on; default any.
     #[serde(default, skip_serializing_if = "DevicePin::is_any")]
     pub device: DevicePin,
+    /// `training.engine`: how a step is computed, exp's fused CPU kernels or candle's
+    /// graph; default `auto` (fused on the CPU, graph elsewhere). Left out of the run key
+    /// when `auto`, so files without the key keep their keys.
+    #[serde(default, skip_serializing_if = "EngineChoice::is_auto")]
+    pub engine: EngineChoice,
 }
 
 fn one() -> f64 {
@@ -650,6 +687,16 @@ impl TrainingSpec {
             lr_decay: DEFAULT_LR_DECAY,
             early_stopping: None,
             device: DevicePin::Any,
+            engine: EngineChoice::Auto,
+        }
+    }
+
+    /// The kind of device the run may train on: `training.device`, narrowed to the CPU
+    /// when `training.engine = "fused"` (exp's fused kernels are CPU code).
+    pub fn device_pin(&self) -> DevicePin {
+        match (self.engine, self.device) {
+            (EngineChoice::Fused, DevicePin::Any) => DevicePin::Cpu,
+            (_, pin) => pin,
         }
     }
 }

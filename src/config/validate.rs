@@ -12,7 +12,7 @@ use super::source::Source;
 use super::spec::{
     Architecture, BadLinePolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY,
     DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName, DevicePin, DeviceSpec,
-    EarlyStopping, FilterSpec, InitSpec, LossName, LrSchedule, MetricName, ModelSpec,
+    EarlyStopping, EngineChoice, FilterSpec, InitSpec, LossName, LrSchedule, MetricName, ModelSpec,
     OptimizerName, RankingMetric, RankingNameError, RankingSpec, RunConfig, SplitSpec,
     TrainingSpec,
 };
@@ -725,6 +725,7 @@ fn training(
             patience,
             monitor,
             device,
+            engine,
         },
     ) = cx.table(raw, "training")?;
     let epochs = cx
@@ -859,6 +860,28 @@ fn training(
         None => Some(DevicePin::Any),
         Some(name) => cx.choice(&name, "training.device", &DevicePin::ALL, DevicePin::as_str),
     };
+    let engine_span = engine.as_ref().map(Spanned::span);
+    let engine = match engine {
+        None => Some(EngineChoice::Auto),
+        Some(name) => cx.choice(
+            &name,
+            "training.engine",
+            &EngineChoice::ALL,
+            EngineChoice::as_str,
+        ),
+    };
+    // exp's fused kernels are CPU code: a fused run pinned to a GPU can never train.
+    if let (Some(EngineChoice::Fused), Some(DevicePin::Cuda), Some(span)) =
+        (engine, device, &engine_span)
+    {
+        cx.requires(
+            span,
+            "training.engine",
+            "`training.device = \"cpu\"` or `\"any\"` (the fused engine runs on the CPU only)"
+                .to_string(),
+            "the device is `cuda`".to_string(),
+        );
+    }
 
     Some(TrainingSpec {
         epochs: epochs?,
@@ -874,6 +897,7 @@ fn training(
         lr_decay: lr_decay?,
         early_stopping: early_stopping?,
         device: device?,
+        engine: engine?,
     })
 }
 

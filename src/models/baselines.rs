@@ -27,7 +27,7 @@ impl GlobalMean {
     /// An unfitted model (predicts `ctx.global_mean` until fitted).
     pub fn new(ctx: &ModelContext) -> Self {
         GlobalMean {
-            params: Params::new(&ctx.device),
+            params: Params::new(&ctx.device, ctx.engine),
             mean: std::cell::Cell::new(ctx.global_mean),
         }
     }
@@ -68,7 +68,7 @@ pub struct Biases {
 impl Biases {
     /// An unfitted model (all biases 0).
     pub fn new(ctx: &ModelContext) -> Result<Self> {
-        let mut params = Params::new(&ctx.device);
+        let mut params = Params::new(&ctx.device, ctx.engine);
         // Constant initialisation draws nothing from the generator.
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
         let users = params.table("user_bias", ctx.n_users, 1, Init::Constant(0.0), &mut rng)?;

@@ -31,7 +31,7 @@ impl BiasedMf {
     /// Tables of `spec.embedding_size` factors plus the bias and constant columns; factors
     /// drawn as `model.init` says, Normal(0, 0.01) by default (fast.ai's choice).
     pub fn new(spec: &ModelSpec, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
-        let mut params = Params::new(&ctx.device);
+        let mut params = Params::new(&ctx.device, ctx.engine);
         let (users, items) = sigmoid_tables(&mut params, spec, ctx, rng)?;
         Ok(BiasedMf {
             params,
@@ -72,7 +72,12 @@ impl RatingModel for BiasedMf {
         let u = self.params.gather(self.users, &batch.users, tape)?;
         let v = self.params.gather(self.items, &batch.items, tape)?;
         let (lo, hi) = self.range;
-        row_dot(&u, &v, DotHead::ScaledSigmoid { lo, hi })
+        row_dot(
+            self.params.engine(),
+            &u,
+            &v,
+            DotHead::ScaledSigmoid { lo, hi },
+        )
     }
 
     fn row_dot_parts(&self) -> Option<(TableId, TableId, DotHead)> {
@@ -85,7 +90,7 @@ impl RatingModel for BiasedMf {
         super::expect_items(n_items, self.params.tables()[self.items.0].rows())?;
         let logit = self.params.dot_all(self.users, users, self.items)?;
         let (lo, hi) = self.range;
-        super::layers::scaled_sigmoid(&logit, lo, hi)
+        super::layers::scaled_sigmoid(self.params.engine(), &logit, lo, hi)
     }
 
     /// The item factors, without the constant and bias columns.

@@ -204,7 +204,7 @@ mod tests {
                     };
                     let mut tape = Tape::recording_seeded(7);
                     let (value, grads) = model
-                        .loss_and_gradients(&b, &target, &training, &mut tape)
+                        .fused_step(&b, &target, &training, &mut tape)
                         .unwrap()
                         .expect("a direct step on the CPU");
                     let mut graph_tape = Tape::recording_seeded(7);

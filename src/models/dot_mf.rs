@@ -28,7 +28,7 @@ impl DotMf {
     /// explicit `model.init` (the notebooks used `he-normal`) is used as given.
     pub fn new(spec: &ModelSpec, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
         let k = spec.embedding_size;
-        let mut params = Params::new(&ctx.device);
+        let mut params = Params::new(&ctx.device, ctx.engine);
         let init = |rows| Init::from_spec(spec.init, rows, Init::Normal { std: 0.1 });
         let users = params.table("user_factors", ctx.n_users, k, init(ctx.n_users), rng)?;
         let items = params.table("item_factors", ctx.n_items, k, init(ctx.n_items), rng)?;
@@ -53,7 +53,7 @@ impl RatingModel for DotMf {
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
         let u = self.params.gather(self.users, &batch.users, tape)?;
         let v = self.params.gather(self.items, &batch.items, tape)?;
-        row_dot(&u, &v, DotHead::Offset(0.0))
+        row_dot(self.params.engine(), &u, &v, DotHead::Offset(0.0))
     }
 
     fn row_dot_parts(&self) -> Option<(TableId, TableId, DotHead)> {

@@ -39,7 +39,7 @@ impl FunkSvd {
     /// `ctx.global_mean`.
     pub fn new(spec: &ModelSpec, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
         let k = spec.embedding_size;
-        let mut params = Params::new(&ctx.device);
+        let mut params = Params::new(&ctx.device, ctx.engine);
         let init = |rows| Init::from_spec(spec.init, rows, SURPRISE_FACTOR_INIT);
         let (users, items) =
             params.bias_trick_tables((ctx.n_users, ctx.n_items), k, init, 0.0, rng)?;
@@ -58,7 +58,7 @@ impl RatingModel for FunkSvd {
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
         let u = self.params.gather(self.users, &batch.users, tape)?;
         let v = self.params.gather(self.items, &batch.items, tape)?;
-        row_dot(&u, &v, DotHead::Offset(self.mean))
+        row_dot(self.params.engine(), &u, &v, DotHead::Offset(self.mean))
     }
 
     fn row_dot_parts(&self) -> Option<(TableId, TableId, DotHead)> {

@@ -46,11 +46,10 @@ fn masked(x: Tensor, mask: Option<&[f32]>) -> Result<Tensor> {
     }
 }
 
-/// Whether every tensor is a contiguous CPU tensor, as the fused ops need.
+/// Whether every tensor is contiguous, as the fused ops need (the fused engine runs on
+/// the CPU only, so the device is not asked again here).
 fn fusable(tensors: &[&Tensor]) -> bool {
-    tensors
-        .iter()
-        .all(|t| t.device().is_cpu() && t.is_contiguous())
+    tensors.iter().all(|t| t.is_contiguous())
 }
 
 /// A mask of the wrong length for `n` values is a caller's bug; report it.
@@ -86,7 +85,10 @@ pub fn linear_relu(
         )
     } else {
         let x = masked(x.clone(), input_mask.as_deref())?;
-        masked(layers::relu(&layer.forward(&x)?)?, output_mask.as_deref())
+        masked(
+            layers::relu(layer.engine, &layer.forward(&x)?)?,
+            output_mask.as_deref(),
+        )
     }
 }
 
@@ -115,7 +117,7 @@ pub fn linear_head(
         )
     } else {
         let x = masked(x.clone(), input_mask.as_deref())?;
-        head.generic(&layer.forward(&x)?.squeeze(1)?)
+        head.graph(&layer.forward(&x)?.squeeze(1)?)
     }
 }
 
@@ -657,6 +659,7 @@ mod tests {
         Linear {
             weight: Var::from_tensor(&t[1]).unwrap(),
             bias: Var::from_tensor(&t[2]).unwrap(),
+            engine: crate::engine::Engine::Fused,
         }
     }
 
@@ -674,6 +677,7 @@ mod tests {
         let head = Linear {
             weight: Var::new(&[[0.5f32, -1.0]], &Device::Cpu).unwrap(),
             bias: Var::new(&[0.25f32], &Device::Cpu).unwrap(),
+            engine: crate::engine::Engine::Fused,
         };
         let p = linear_head(&y, &head, DotHead::Offset(0.0), None).unwrap();
         assert_eq!(p.dims(), [4]);
@@ -690,6 +694,7 @@ mod tests {
         let layer = |out: usize, k: usize| Linear {
             weight: Var::from_tensor(&z(&[out, k]).unwrap()).unwrap(),
             bias: Var::from_tensor(&z(&[out]).unwrap()).unwrap(),
+            engine: crate::engine::Engine::Fused,
         };
         assert!(linear_relu(&x, &layer(4, 2), None, None).is_err());
         assert!(linear_relu(&x, &layer(4, 3), Some(vec![1.0; 5]), None).is_err());

@@ -15,6 +15,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tenso
 use super::Batch;
 use super::params::{Params, TableId, Tape};
 use crate::config::spec::TrainingSpec;
+use crate::engine::Engine;
 use crate::kernels::{cpu_storage, f32_matrix, f32_values};
 
 /// What turns the dot product `z` into a prediction.
@@ -50,31 +51,34 @@ impl DotHead {
         }
     }
 
-    /// The head with candle's generic operations, for devices without the fused op.
-    pub(crate) fn generic(self, z: &Tensor) -> Result<Tensor> {
+    /// The head with candle's own operations: the graph engine's form.
+    pub(crate) fn graph(self, z: &Tensor) -> Result<Tensor> {
         match self {
             DotHead::Offset(0.0) => Ok(z.clone()),
             DotHead::Offset(c) => z.affine(1.0, c as f64),
-            DotHead::ScaledSigmoid { lo, hi } => super::layers::scaled_sigmoid(z, lo, hi),
+            DotHead::ScaledSigmoid { lo, hi } => {
+                super::layers::scaled_sigmoid(Engine::Graph, z, lo, hi)
+            }
         }
     }
 }
 
 /// `head(Σₖ u[r,k]·v[r,k])` for every row `r` of the `(batch, k)` tensors `u` and `v`;
-/// differentiable in both.
-pub fn row_dot(u: &Tensor, v: &Tensor, head: DotHead) -> Result<Tensor> {
-    if u.device().is_cpu() && u.is_contiguous() && v.is_contiguous() {
+/// differentiable in both. One op in the fused engine, candle's multiply, sum and head
+/// in the graph engine.
+pub fn row_dot(engine: Engine, u: &Tensor, v: &Tensor, head: DotHead) -> Result<Tensor> {
+    if engine.is_fused() && u.is_contiguous() && v.is_contiguous() {
         u.apply_op2(v, FusedDot(head))
     } else {
-        head.generic(&(u * v)?.sum(1)?)
+        head.graph(&(u * v)?.sum(1)?)
     }
 }
 
 /// One training step of a row-dot model without candle's autograd: gathers the `users`
 /// rows of table `left` and the `items` rows of table `right` through `tape`, and returns
 /// the loss `spec.loss` of `head(row dot)` against `target` with its gradients with
-/// respect to both gathered leaves. `Ok(None)` off the CPU, before gathering anything (the
-/// caller then uses `forward` and `backward`).
+/// respect to both gathered leaves (the fused engine's step; the graph engine runs
+/// `forward` and `backward` instead).
 ///
 /// The step is one fused op forward and one backward, but candle's backward pass still
 /// walks a graph, zero-fills a gradient for each leaf and adds into it: at batch 1024
@@ -90,9 +94,6 @@ pub fn row_dot_step(
     spec: &TrainingSpec,
     tape: &mut Tape,
 ) -> Result<Option<(f32, GradStore)>> {
-    if !params.device().is_cpu() || !target.device().is_cpu() {
-        return Ok(None);
-    }
     let u = params.gather(left, &batch.users, tape)?;
     let v = params.gather(right, &batch.items, tape)?;
     let (su, lu) = u.storage_and_layout();
@@ -280,7 +281,7 @@ mod tests {
         // Rows [1, 2]·[3, −1] = 1 and [0.5, 0]·[2, 4] = 1, plus 3 → [4, 4]. With weights
         // w = [1, 1.5]: ∂/∂u = w[r]·v[r] = [3, −1, 3, 6], ∂/∂v = w[r]·u[r] = [1, 2, 0.75, 0].
         let (y, gu, gv) = run(
-            |u, v| row_dot(u, v, DotHead::Offset(3.0)),
+            |u, v| row_dot(Engine::Fused, u, v, DotHead::Offset(3.0)),
             &[1.0, 2.0, 0.5, 0.0],
             &[3.0, -1.0, 2.0, 4.0],
             (2, 2),
@@ -301,8 +302,8 @@ mod tests {
             DotHead::Offset(0.0),
             DotHead::Offset(3.5),
         ] {
-            let fused = run(|u, v| row_dot(u, v, head), &u, &v, (5, 3));
-            let generic = run(|u, v| head.generic(&(u * v)?.sum(1)?), &u, &v, (5, 3));
+            let fused = run(|u, v| row_dot(Engine::Fused, u, v, head), &u, &v, (5, 3));
+            let generic = run(|u, v| head.graph(&(u * v)?.sum(1)?), &u, &v, (5, 3));
             assert_close(&fused.0, &generic.0);
             assert_close(&fused.1, &generic.1);
             assert_close(&fused.2, &generic.2);
@@ -313,6 +314,6 @@ mod tests {
     fn mismatched_shapes_are_errors() {
         let u = Tensor::zeros((2, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
         let v = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
-        assert!(row_dot(&u, &v, DotHead::Offset(0.0)).is_err());
+        assert!(row_dot(Engine::Fused, &u, &v, DotHead::Offset(0.0)).is_err());
     }
 }

@@ -10,6 +10,7 @@ use rand::Rng;
 use super::fused_dense;
 use super::fused_dot::DotHead;
 use super::params::{Init, Params, Tape};
+use crate::engine::Engine;
 use crate::kernels::f32_values;
 
 /// A fully connected layer, `y = x Wᵀ + b` (PyTorch's `nn.Linear` layout).
@@ -19,6 +20,8 @@ pub struct Linear {
     pub weight: Var,
     /// `(out,)`, registered as `<name>.bias` (no weight decay: the name ends in `bias`).
     pub bias: Var,
+    /// The engine of the parameters the layer was registered in.
+    pub engine: Engine,
 }
 
 /// A dense layer from `in_dim` to `out_dim` inputs, weights drawn from `init`, biases zero
@@ -38,7 +41,11 @@ pub fn linear(
         Init::Constant(0.0),
         rng,
     )?;
-    Ok(Linear { weight, bias })
+    Ok(Linear {
+        weight,
+        bias,
+        engine: params.engine(),
+    })
 }
 
 impl Linear {
@@ -47,17 +54,17 @@ impl Linear {
     /// # Shapes
     /// `x`: `(B, in)` → `(B, out)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        bias_add(&x.matmul(&self.weight.t()?)?, &self.bias)
+        bias_add(self.engine, &x.matmul(&self.weight.t()?)?, &self.bias)
     }
 }
 
 /// `x + b` for `x` of shape `(B, n)` and `b` of shape `(n,)`, differentiable in both.
 ///
 /// candle's `broadcast_add` gets the bias gradient by a generic strided sum over the
-/// batch axis, which profiled as a quarter of an MLP epoch at batch 64; on the CPU this
+/// batch axis, which profiled as a quarter of an MLP epoch at batch 64; the fused engine
 /// sums the columns in one contiguous pass instead.
-pub fn bias_add(x: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.is_contiguous() && x.rank() == 2 {
+pub fn bias_add(engine: Engine, x: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if engine.is_fused() && x.is_contiguous() && x.rank() == 2 {
         x.apply_op2(b, BiasAdd)
     } else {
         x.broadcast_add(b)
@@ -111,10 +118,10 @@ impl CustomOp2 for BiasAdd {
 /// `max(x, 0)` element-wise, differentiable (gradient 0 at 0, as candle's own).
 ///
 /// candle's `relu` backward builds a comparison mask with its generic (unvectorised)
-/// binary kernel, then converts and multiplies it: 14% of an MLP epoch in a profile. On
-/// the CPU the backward pass here is one loop over the output and its gradient.
-pub fn relu(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.is_contiguous() {
+/// binary kernel, then converts and multiplies it: 14% of an MLP epoch in a profile. In
+/// the fused engine the backward pass is one loop over the output and its gradient.
+pub fn relu(engine: Engine, x: &Tensor) -> Result<Tensor> {
+    if engine.is_fused() && x.is_contiguous() {
         x.apply_op1(Activate(Activation::Relu))
     } else {
         x.relu()
@@ -124,10 +131,10 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
 /// `lo + (hi − lo) · σ(x)` element-wise, differentiable: the output head that keeps
 /// predictions inside the rating range.
 ///
-/// On the CPU one op forward and one backward, where candle's sigmoid and affine take
-/// two each.
-pub fn scaled_sigmoid(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
-    if x.device().is_cpu() && x.is_contiguous() {
+/// The fused engine takes one op forward and one backward, where candle's sigmoid and
+/// affine take two each.
+pub fn scaled_sigmoid(engine: Engine, x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
+    if engine.is_fused() && x.is_contiguous() {
         x.apply_op1(Activate(Activation::ScaledSigmoid { lo, hi }))
     } else {
         candle_nn::ops::sigmoid(x)?.affine((hi - lo) as f64, lo as f64)
@@ -268,6 +275,7 @@ pub fn dropout(x: &Tensor, p: f64, tape: &Tape) -> Result<Tensor> {
 pub struct ReluStack {
     hidden: Vec<(Linear, f64)>,
     output: Linear,
+    engine: Engine,
 }
 
 /// A stack on `in_dim` inputs with hidden layers `widths` (named `<prefix>1`,
@@ -299,7 +307,11 @@ pub fn relu_stack(
         fan_in = width;
     }
     let output = linear(params, "output", fan_in, 1, weight_init(fan_in, 1), rng)?;
-    Ok(ReluStack { hidden, output })
+    Ok(ReluStack {
+        hidden,
+        output,
+        engine: params.engine(),
+    })
 }
 
 impl ReluStack {
@@ -310,7 +322,7 @@ impl ReluStack {
     pub fn forward(&self, x: &Tensor, tape: &Tape) -> Result<Tensor> {
         let mut x = x.clone();
         for (layer, p) in &self.hidden {
-            x = dropout(&relu(&layer.forward(&x)?)?, *p, tape)?;
+            x = dropout(&relu(self.engine, &layer.forward(&x)?)?, *p, tape)?;
         }
         self.output.forward(&x)?.squeeze(1)
     }
@@ -319,23 +331,23 @@ impl ReluStack {
     /// `embedding_dropout`: the whole NCF and MLP body from the gathered embeddings (side
     /// by side, see [`Params::gather_pair`]).
     ///
-    /// On the CPU every layer is one fused op ([`super::fused_dense`]), dropout before and
-    /// after it included: at batch 64 the step costs per-op overhead, not arithmetic. The
-    /// masks are drawn in the same order as the unfused composition draws them
-    /// (embeddings, then each hidden layer), which is what runs elsewhere.
+    /// In the fused engine every layer is one op ([`super::fused_dense`]), dropout before
+    /// and after it included: at batch 64 the step costs per-op overhead, not arithmetic.
+    /// The masks are drawn in the same order as the graph engine's composition draws them
+    /// (embeddings, then each hidden layer), so both engines train the same function.
     ///
     /// # Shapes
     /// `x`: `(B, in)` → `(B,)`.
-    pub fn forward_fused(
+    pub fn forward_with_head(
         &self,
         x: &Tensor,
         embedding_dropout: f64,
         head: DotHead,
         tape: &Tape,
     ) -> Result<Tensor> {
-        if !(x.device().is_cpu() && x.is_contiguous() && x.rank() == 2) {
+        if !(self.engine.is_fused() && x.is_contiguous() && x.rank() == 2) {
             let x = dropout(x, embedding_dropout, tape)?;
-            return head.generic(&self.forward(&x, tape)?);
+            return head.graph(&self.forward(&x, tape)?);
         }
         let rows = x.dim(0)?;
         let mut input_mask = fused_dense::dropout_mask(tape, x.elem_count(), embedding_dropout);
@@ -376,7 +388,7 @@ mod tests {
             let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
             (y.to_vec1::<f32>().unwrap(), g)
         };
-        let fused = run(&|x| scaled_sigmoid(x, 0.5, 5.0));
+        let fused = run(&|x| scaled_sigmoid(Engine::Fused, x, 0.5, 5.0));
         let generic = run(&|x| candle_nn::ops::sigmoid(x)?.affine(4.5, 0.5));
         for (a, b) in fused
             .0
@@ -396,7 +408,7 @@ mod tests {
         // gradient w where x > 0, 0 elsewhere (0 at x = 0, as candle's relu).
         let dev = &Device::Cpu;
         let x = Var::new(&[-1.0f32, 0.0, 2.0, 3.0], dev).unwrap();
-        let y = relu(x.as_tensor()).unwrap();
+        let y = relu(Engine::Fused, x.as_tensor()).unwrap();
         assert_eq!(y.to_vec1::<f32>().unwrap(), [0.0, 0.0, 2.0, 3.0]);
         let w = Tensor::new(&[5.0f32, 6.0, 7.0, 8.0], dev).unwrap();
         let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
@@ -412,7 +424,7 @@ mod tests {
         let dev = &Device::Cpu;
         let x = Var::new(&[[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]], dev).unwrap();
         let b = Var::new(&[10.0f32, -1.0], dev).unwrap();
-        let y = bias_add(x.as_tensor(), b.as_tensor()).unwrap();
+        let y = bias_add(Engine::Fused, x.as_tensor(), b.as_tensor()).unwrap();
         assert_eq!(
             y.to_vec2::<f32>().unwrap(),
             [[11.0, 1.0], [13.0, 3.0], [15.0, 5.0]]
@@ -428,7 +440,7 @@ mod tests {
     #[test]
     fn linear_is_x_times_w_transposed_plus_b() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let mut params = Params::new(&Device::Cpu);
+        let mut params = Params::new(&Device::Cpu, Engine::Fused);
         let layer = linear(&mut params, "dense", 3, 2, Init::he_normal(3), &mut rng).unwrap();
         let dev = &Device::Cpu;
         let w = Tensor::new(&[[1.0f32, 0.0, -1.0], [0.5, 2.0, 1.0]], dev).unwrap();
@@ -462,7 +474,7 @@ mod tests {
         // other devices run); with tapes of the same seed both must draw the same masks
         // and give the same predictions and gradients.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
-        let mut params = Params::new(&Device::Cpu);
+        let mut params = Params::new(&Device::Cpu, Engine::Fused);
         let stack = relu_stack(
             &mut params,
             "hidden",
@@ -493,7 +505,7 @@ mod tests {
             let x = Tensor::cat(&[ui, vi], 1).unwrap();
             let x = if contiguous { x } else { strided(&x).unwrap() };
             assert_eq!(x.is_contiguous(), contiguous);
-            let p = stack.forward_fused(&x, 0.3, head, &tape).unwrap();
+            let p = stack.forward_with_head(&x, 0.3, head, &tape).unwrap();
             let grads = p.sum_all().unwrap().backward().unwrap();
             let mut out = vec![p.to_vec1::<f32>().unwrap()];
             let vars = [u.as_tensor(), v.as_tensor()].into_iter();

@@ -40,7 +40,7 @@ impl Mlp {
     /// Item (`spec.item_size()`) and user (`spec.user_size()`) tables and the dense layers
     /// of `spec.hidden_layers` with `spec.dropouts`.
     pub fn new(spec: &ModelSpec, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
-        let mut params = Params::new(&ctx.device);
+        let mut params = Params::new(&ctx.device, ctx.engine);
         let table_init = |rows| Init::from_spec(spec.init, rows, KERAS_EMBEDDING_INIT);
         let (ku, ki) = (spec.user_size(), spec.item_size());
         let items = params.table(
@@ -93,20 +93,17 @@ impl RatingModel for Mlp {
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
         let x = self.input(batch, tape)?;
         self.stack
-            .forward_fused(&x, self.embedding_dropout, DotHead::Offset(0.0), tape)
+            .forward_with_head(&x, self.embedding_dropout, DotHead::Offset(0.0), tape)
     }
 
-    /// On the CPU, the step without autograd ([`dense_step::stack_step`]).
-    fn loss_and_gradients(
+    /// The step without autograd ([`dense_step::stack_step`]).
+    fn fused_step(
         &self,
         batch: &Batch,
         target: &Tensor,
         spec: &TrainingSpec,
         tape: &mut Tape,
     ) -> Result<Option<(f32, GradStore)>> {
-        if !self.params.device().is_cpu() {
-            return Ok(None);
-        }
         let x = self.input(batch, tape)?;
         let head = DotHead::Offset(0.0);
         dense_step::stack_step(

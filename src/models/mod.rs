@@ -25,6 +25,7 @@ use rand::Rng;
 use crate::config::spec::{Architecture, ModelSpec};
 use crate::data::features::ContentFeatures;
 use crate::data::implicit::RatedItems;
+use crate::engine::Engine;
 pub use fused_dot::DotHead;
 pub use params::{Init, Params, TableId, Tape};
 
@@ -50,6 +51,8 @@ pub struct ModelContext {
     pub global_mean: f32,
     /// Where the parameters live.
     pub device: Device,
+    /// How training steps are computed (fused CPU kernels or candle's graph).
+    pub engine: Engine,
     /// Content features from the training ratings, for the models that read them
     /// (two-tower); the runner computes them for two-tower runs only, `None` otherwise.
     pub features: Option<Arc<ContentFeatures>>,
@@ -75,18 +78,20 @@ pub trait RatingModel: Send {
 
     /// For the factor models, whose prediction is `head(users[u] · items[i])`: the user
     /// table, the item table and the head. It lets the training loop compute a step's
-    /// gradients without candle's autograd ([`RatingModel::loss_and_gradients`]). `None`
+    /// gradients without candle's autograd ([`RatingModel::fused_step`]). `None`
     /// (the default) for every other model.
     fn row_dot_parts(&self) -> Option<(TableId, TableId, DotHead)> {
         None
     }
 
-    /// One training step's loss (`spec.loss` of the predictions for `batch` against
-    /// `target`) and its gradients, computed without candle's autograd where the model
-    /// allows it (see [`RatingModel::row_dot_parts`]); rows are gathered through `tape` as
-    /// in [`RatingModel::forward`]. `Ok(None)`: the training loop runs `forward` and
-    /// `backward`.
-    fn loss_and_gradients(
+    /// The fused engine's training step: the loss (`spec.loss` of the predictions for
+    /// `batch` against `target`) and its gradients, computed by exp's CPU kernels without
+    /// candle's autograd; rows are gathered through `tape` as in [`RatingModel::forward`].
+    /// The training loop calls it only when the model's engine is fused. `Ok(None)` (a
+    /// model without a fused step, the default unless [`RatingModel::row_dot_parts`]
+    /// says otherwise): the loop runs the graph step, `forward` then `backward`, which
+    /// every model has.
+    fn fused_step(
         &self,
         batch: &Batch,
         target: &Tensor,
@@ -227,6 +232,7 @@ pub(crate) mod testing {
             rating_range: (1.0, 5.0),
             global_mean: 3.0,
             device: Device::Cpu,
+            engine: Engine::Fused,
             features: None,
             implicit: None,
         }
@@ -312,6 +318,7 @@ mod tests {
             rating_range: (1.0, 5.0),
             global_mean: 3.0,
             device: Device::Cpu,
+            engine: Engine::Fused,
             features: None,
             implicit: None,
         }
@@ -441,9 +448,7 @@ mod tests {
                     ..TrainingSpec::adam(1, 5, 0.01, 0.0)
                 };
                 let mut tape = Tape::recording();
-                let Some((value, grads)) = model
-                    .loss_and_gradients(&b, &target, &spec, &mut tape)
-                    .unwrap()
+                let Some((value, grads)) = model.fused_step(&b, &target, &spec, &mut tape).unwrap()
                 else {
                     assert!(
                         tape.entries.is_empty(),
@@ -481,6 +486,69 @@ mod tests {
             direct_models, 15,
             "dot-mf, biased-mf, funk-svd, ncf and mlp × three losses"
         );
+    }
+
+    /// Three Adam steps on one batch by `engine`, the way `train::train` runs them: the
+    /// fused step where the engine is fused and the model has one, else forward, loss and
+    /// backward. Returns the model's predictions for the batch afterwards.
+    fn three_steps(
+        architecture: Architecture,
+        loss: crate::config::spec::LossName,
+        engine: Engine,
+    ) -> Vec<f32> {
+        use crate::config::spec::TrainingSpec;
+        let ctx = ModelContext {
+            engine,
+            ..context_with_feedback(4, 6)
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        let model = build(&ModelSpec::with_defaults(architecture, 3), &ctx, &mut rng).unwrap();
+        let spec = TrainingSpec {
+            loss,
+            ..TrainingSpec::adam(1, 5, 0.05, 0.01)
+        };
+        let mut opt = crate::train::optimizer(&spec, model.params()).unwrap();
+        let b = batch(&[0, 3, 1, 3, 2], &[5, 2, 0, 2, 4]);
+        let target = Tensor::new(&[4.0f32, 1.0, 3.5, 2.0, 5.0], &Device::Cpu).unwrap();
+        for step in 0..3 {
+            let mut tape = Tape::recording_seeded(step);
+            let fused = match engine {
+                Engine::Fused => model.fused_step(&b, &target, &spec, &mut tape).unwrap(),
+                Engine::Graph => None,
+            };
+            let grads = match fused {
+                Some((_, grads)) => grads,
+                None => {
+                    let p = model.forward(&b, &mut tape).unwrap();
+                    crate::train::loss::loss(&spec, &p, &target)
+                        .unwrap()
+                        .backward()
+                        .unwrap()
+                }
+            };
+            opt.step(model.params(), &tape, &grads).unwrap();
+        }
+        testing::predict(model.as_ref(), &b, &mut Tape::off())
+    }
+
+    #[test]
+    fn the_graph_engine_trains_every_architecture_as_the_fused_engine_does() {
+        use crate::config::spec::LossName;
+        for architecture in Architecture::ALL {
+            if architecture == Architecture::TwoTower || architecture.is_closed_form() {
+                continue;
+            }
+            for loss in [LossName::Mse, LossName::Mae, LossName::Huber] {
+                let fused = three_steps(architecture, loss, Engine::Fused);
+                let graph = three_steps(architecture, loss, Engine::Graph);
+                for (a, b) in fused.iter().zip(&graph) {
+                    assert!(
+                        (a - b).abs() < 1e-4,
+                        "{architecture:?} {loss:?}: fused {fused:?} vs graph {graph:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

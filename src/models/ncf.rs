@@ -36,7 +36,7 @@ impl Ncf {
     /// User (`spec.user_size()`) and item (`spec.item_size()`) tables and the dense layers
     /// of `spec.hidden_layers` with `spec.dropouts`.
     pub fn new(spec: &ModelSpec, ctx: &ModelContext, rng: &mut impl Rng) -> Result<Self> {
-        let mut params = Params::new(&ctx.device);
+        let mut params = Params::new(&ctx.device, ctx.engine);
         let table_init = |rows| Init::from_spec(spec.init, rows, Init::he_normal(rows));
         let (ku, ki) = (spec.user_size(), spec.item_size());
         let users = params.table(
@@ -94,20 +94,17 @@ impl RatingModel for Ncf {
     fn forward(&self, batch: &Batch, tape: &mut Tape) -> Result<Tensor> {
         let x = self.input(batch, tape)?;
         self.stack
-            .forward_fused(&x, self.embedding_dropout, self.head(), tape)
+            .forward_with_head(&x, self.embedding_dropout, self.head(), tape)
     }
 
-    /// On the CPU, the step without autograd ([`dense_step::stack_step`]).
-    fn loss_and_gradients(
+    /// The step without autograd ([`dense_step::stack_step`]).
+    fn fused_step(
         &self,
         batch: &Batch,
         target: &Tensor,
         spec: &TrainingSpec,
         tape: &mut Tape,
     ) -> Result<Option<(f32, GradStore)>> {
-        if !self.params.device().is_cpu() {
-            return Ok(None);
-        }
         let x = self.input(batch, tape)?;
         let (stack, dropout) = (&self.stack, self.embedding_dropout);
         dense_step::stack_step(stack, &x, dropout, self.head(), target, spec, tape).map(Some)

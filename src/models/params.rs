@@ -6,6 +6,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 
 use crate::config::spec::InitSpec;
+use crate::engine::Engine;
 
 /// How a parameter's initial values are drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,15 +139,23 @@ impl EmbeddingTable {
 #[derive(Debug)]
 pub struct Params {
     device: Device,
+    engine: Engine,
     tables: Vec<EmbeddingTable>,
     dense: Vec<(String, Var)>,
 }
 
 impl Params {
-    /// An empty set of parameters living on `device`.
-    pub fn new(device: &Device) -> Self {
+    /// An empty set of parameters living on `device`, computed by `engine` (the fused
+    /// engine exists for the CPU only: on another device it becomes the graph engine).
+    pub fn new(device: &Device, engine: Engine) -> Self {
+        let engine = if device.is_cpu() {
+            engine
+        } else {
+            Engine::Graph
+        };
         Params {
             device: device.clone(),
+            engine,
             tables: Vec::new(),
             dense: Vec::new(),
         }
@@ -155,6 +164,12 @@ impl Params {
     /// The device the parameters live on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// How steps on these parameters are computed: the one place models, layers and the
+    /// optimiser ask whether to take exp's fused CPU kernels or candle's graph.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Registers a `rows × dim` embedding table initialised by `init`.
@@ -263,9 +278,13 @@ impl Params {
             return table.index_select(ids, 0);
         }
         // The gathered rows become a leaf variable. `Var::from_tensor` would copy the
-        // result of `index_select` once more; on the CPU the rows are copied straight
+        // result of `index_select` once more; the fused engine copies the rows straight
         // into the variable's own storage instead.
-        let leaf = match gather_cpu(table, ids)? {
+        let fused = match self.engine {
+            Engine::Fused => gather_cpu(table, ids)?,
+            Engine::Graph => None,
+        };
+        let leaf = match fused {
             Some(rows) => rows,
             None => Var::from_tensor(&table.index_select(ids, 0)?)?,
         };
@@ -282,9 +301,9 @@ impl Params {
     /// `cat([table_a[ids_a], table_b[ids_b]], 1)`: the rows of two tables side by side,
     /// shape `(B, dim_a + dim_b)`, as the neural models feed them to their first layer.
     ///
-    /// On the CPU the rows are copied straight into one leaf variable, and the tape records
-    /// each table's column range of it; candle's concatenation would add a graph node and,
-    /// backward, a zero tensor and an add per table. Elsewhere this is two
+    /// The fused engine copies the rows straight into one leaf variable, and the tape
+    /// records each table's column range of it; candle's concatenation would add a graph
+    /// node and, backward, a zero tensor and an add per table. The graph engine does two
     /// [`Params::gather`]s and a concatenation.
     pub fn gather_pair(
         &self,
@@ -293,7 +312,11 @@ impl Params {
         tape: &mut Tape,
     ) -> Result<Tensor> {
         let (ta, tb) = (&self.tables[a.0].weight, &self.tables[b.0].weight);
-        let Some(values) = gather_pair_cpu((ta, ids_a), (tb, ids_b))? else {
+        let fused = match self.engine {
+            Engine::Fused => gather_pair_cpu((ta, ids_a), (tb, ids_b))?,
+            Engine::Graph => None,
+        };
+        let Some(values) = fused else {
             let rows_a = self.gather(a, ids_a, tape)?;
             let rows_b = self.gather(b, ids_b, tape)?;
             return Tensor::cat(&[rows_a, rows_b], 1);
@@ -443,9 +466,9 @@ fn gather_pair_cpu(
     (tb, ids_b): (&Tensor, &Tensor),
 ) -> Result<Option<Vec<f32>>> {
     use candle_core::{Storage, bail};
-    let ((&[rows_a, da], &[rows_b, db]), true, true) = (
+    // CPU storage is checked below, where the values are read.
+    let ((&[rows_a, da], &[rows_b, db]), true) = (
         (ta.dims(), tb.dims()),
-        ta.device().is_cpu() && tb.device().is_cpu(),
         ids_a.rank() == 1 && ids_a.dims() == ids_b.dims(),
     ) else {
         return Ok(None);
@@ -499,8 +522,7 @@ const GATHER_PREFETCH_AHEAD: usize = 8;
 /// `None` otherwise (the caller falls back to candle's `index_select`).
 fn gather_cpu(table: &Tensor, ids: &Tensor) -> Result<Option<Var>> {
     use candle_core::{Storage, bail};
-    let (&[rows, dim], true, true) = (table.dims(), table.device().is_cpu(), ids.rank() == 1)
-    else {
+    let (&[rows, dim], true) = (table.dims(), ids.rank() == 1) else {
         return Ok(None);
     };
     let (table_storage, table_layout) = table.storage_and_layout();
@@ -624,7 +646,7 @@ mod tests {
     #[test]
     fn gather_pair_is_two_gathers_side_by_side_with_a_gradient_per_table() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-        let mut params = Params::new(&Device::Cpu);
+        let mut params = Params::new(&Device::Cpu, crate::engine::Engine::Fused);
         let a = params
             .table("a", 5, 3, Init::he_normal(5), &mut rng)
             .unwrap();

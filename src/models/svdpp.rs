@@ -27,6 +27,7 @@ use super::params::{Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::data::implicit::RatedItems;
+use crate::engine::Engine;
 use crate::kernels::f32_matrix;
 
 /// SVD++ with a scaled-sigmoid output.
@@ -62,7 +63,7 @@ impl SvdPp {
                 ctx.n_users
             )
         }
-        let mut params = Params::new(&ctx.device);
+        let mut params = Params::new(&ctx.device, ctx.engine);
         let (users, items) = sigmoid_tables(&mut params, spec, ctx, rng)?;
         let init = factor_init(spec, ctx.n_items);
         let implicit = params.table(
@@ -94,7 +95,7 @@ impl SvdPp {
         }
         let ids = Tensor::new(plan.rows.as_slice(), users.device())?;
         let y = self.params.gather(self.implicit, &ids, tape)?;
-        add_implicit(&p, &y, Arc::new(plan))
+        add_implicit(self.params.engine(), &p, &y, Arc::new(plan))
     }
 
     /// Which implicit rows a batch of `users` reads and how they sum per user.
@@ -149,7 +150,12 @@ impl RatingModel for SvdPp {
         let u = self.user_rows(&batch.users, tape)?;
         let v = self.params.gather(self.items, &batch.items, tape)?;
         let (lo, hi) = self.range;
-        row_dot(&u, &v, DotHead::ScaledSigmoid { lo, hi })
+        row_dot(
+            self.params.engine(),
+            &u,
+            &v,
+            DotHead::ScaledSigmoid { lo, hi },
+        )
     }
 
     /// The scaled sigmoid of `(P + implicit sums)[users] · Qᵀ` (biases by the bias trick).
@@ -158,7 +164,7 @@ impl RatingModel for SvdPp {
         super::expect_items(n_items, items.dims()[0])?;
         let u = self.user_rows(users, &mut Tape::off())?;
         let (lo, hi) = self.range;
-        super::layers::scaled_sigmoid(&u.matmul(&items.t()?)?, lo, hi)
+        super::layers::scaled_sigmoid(self.params.engine(), &u.matmul(&items.t()?)?, lo, hi)
     }
 
     /// The item factors, without the constant and bias columns.
@@ -207,10 +213,10 @@ impl ImplicitPlan {
 }
 
 /// `u + [sums of the plan, 0, 0]` for the `(B, k + 2)` user rows `u` and the `(D, k)`
-/// gathered implicit rows `y`; differentiable in both. Fused on the CPU; elsewhere the
-/// same function from a weight matrix product.
-fn add_implicit(u: &Tensor, y: &Tensor, plan: Arc<ImplicitPlan>) -> Result<Tensor> {
-    if u.device().is_cpu() && u.is_contiguous() && y.is_contiguous() {
+/// gathered implicit rows `y`; differentiable in both. One op in the fused engine; in the
+/// graph engine the same function from a weight matrix product.
+fn add_implicit(engine: Engine, u: &Tensor, y: &Tensor, plan: Arc<ImplicitPlan>) -> Result<Tensor> {
+    if engine.is_fused() && u.is_contiguous() && y.is_contiguous() {
         return u.apply_op2(y, AddImplicit(plan));
     }
     let (users, rows) = (plan.weights.len(), plan.rows.len());
@@ -397,7 +403,7 @@ mod tests {
                 .t()
                 .unwrap();
             assert!(!u_t.is_contiguous());
-            add_implicit(&u_t, y.as_tensor(), plan.clone()).unwrap()
+            add_implicit(Engine::Fused, &u_t, y.as_tensor(), plan.clone()).unwrap()
         };
         let w: Vec<f32> = (0..b * width).map(|i| 1.0 + i as f32 * 0.1).collect();
         let w = Tensor::from_vec(w, (b, width), &Device::Cpu).unwrap();

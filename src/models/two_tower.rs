@@ -35,8 +35,9 @@
 //!
 //! On the CPU a training step skips candle's autograd: both towers run as chains of fused
 //! dense layers and the cosine's gradient is written out by hand
-//! ([`RatingModel::loss_and_gradients`] below), tested equal to autograd.
+//! ([`RatingModel::fused_step`] below), tested equal to autograd.
 
+use crate::engine::Engine;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var, bail};
 use rand::Rng;
@@ -99,7 +100,7 @@ impl TwoTower {
             Tensor::from_slice(&features.item, (features.n_items, features.d_item), device)?;
         let user_features =
             Tensor::from_slice(&features.user, (features.n_users, features.d_user), device)?;
-        let mut params = Params::new(device);
+        let mut params = Params::new(device, ctx.engine);
         let item_tower = Tower::new("item_tower", features.d_item, spec, &mut params, rng)?;
         let user_tower = Tower::new("user_tower", features.d_user, spec, &mut params, rng)?;
         Ok(TwoTower {
@@ -185,20 +186,17 @@ impl RatingModel for TwoTower {
         &self.params
     }
 
-    /// On the CPU, the step without autograd: both towers through
+    /// The step without autograd: both towers through
     /// [`dense_step::chain_forward`], the normalised cosine and its gradient by hand, then
     /// [`dense_step::chain_backward`]. Dropout masks are drawn in `forward`'s order (the
     /// user tower's layers, then the item tower's).
-    fn loss_and_gradients(
+    fn fused_step(
         &self,
         batch: &Batch,
         target: &Tensor,
         spec: &TrainingSpec,
         tape: &mut Tape,
     ) -> Result<Option<(f32, GradStore)>> {
-        if !self.params.device().is_cpu() {
-            return Ok(None);
-        }
         const OP: &str = "two-tower-step";
         let rows = batch.users.dim(0)?;
         let xu = self.user_features.index_select(&batch.users, 0)?;
@@ -316,6 +314,7 @@ struct Dense {
 #[derive(Debug)]
 struct Tower {
     layers: Vec<Dense>,
+    engine: Engine,
 }
 
 impl Tower {
@@ -348,7 +347,10 @@ impl Tower {
             });
             fan_in = width;
         }
-        Ok(Tower { layers })
+        Ok(Tower {
+            layers,
+            engine: params.engine(),
+        })
     }
 
     /// Width of the last layer.
@@ -387,11 +389,12 @@ impl Tower {
         let last = self.layers.len().saturating_sub(1);
         for (k, layer) in self.layers.iter().enumerate() {
             x = super::layers::bias_add(
+                self.engine,
                 &x.matmul(layer.weight.as_tensor())?,
                 layer.bias.as_tensor(),
             )?;
             if k < last {
-                x = super::layers::relu(&x)?;
+                x = super::layers::relu(self.engine, &x)?;
             }
             x = super::layers::dropout(&x, layer.dropout as f64, tape)?;
         }
@@ -447,6 +450,7 @@ mod tests {
             rating_range: range,
             global_mean: 3.0,
             device: Device::Cpu,
+            engine: Engine::Fused,
             features: Some(Arc::new(f.clone())),
             implicit: None,
         }
@@ -670,7 +674,7 @@ mod tests {
                     ..TrainingSpec::adam(1, 5, 0.01, 0.0)
                 };
                 let (value, grads) = model
-                    .loss_and_gradients(&b, &target, &training, &mut Tape::recording_seeded(9))
+                    .fused_step(&b, &target, &training, &mut Tape::recording_seeded(9))
                     .unwrap()
                     .expect("a direct step on the CPU");
                 let predicted = model.forward(&b, &mut Tape::recording_seeded(9)).unwrap();

@@ -1304,6 +1304,7 @@ mod tests {
                         best_epoch: best_epoch.0,
                         seconds: 10.0 * (0.8 + 0.01 * f64::from(size)),
                         checkpoint: None,
+                        engine: None,
                         metrics: Vec::new(),
                     };
                     store.finish_run(id, &outcome).expect("finish");

@@ -330,6 +330,7 @@ mod tests {
                             best_epoch: 2,
                             seconds: f64::from(size) / 8.0 * (1.0 + fold as f64 * 0.1),
                             checkpoint: None,
+                            engine: None,
                             metrics: vec![("ndcg@10".to_string(), 1.0 - rmse)],
                         };
                         store.finish_run(id, &outcome).expect("finish");

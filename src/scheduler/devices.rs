@@ -167,7 +167,7 @@ impl DevicePlan {
         ] {
             let pinned: Vec<&RunSpec> = runs
                 .iter()
-                .filter(|r| r.config.training.device == pin)
+                .filter(|r| r.config.training.device_pin() == pin)
                 .collect();
             if let Some(first) = pinned.first()
                 && !self.slots.iter().any(|s| s.kind() == kind)

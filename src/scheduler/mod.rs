@@ -289,7 +289,7 @@ impl Shared<'_> {
         let mut queue = lock(&self.queue);
         let at = queue
             .iter()
-            .position(|run| run.config.training.device.allows(slot.kind()))?;
+            .position(|run| run.config.training.device_pin().allows(slot.kind()))?;
         queue.remove(at)
     }
 
@@ -377,6 +377,7 @@ impl Shared<'_> {
                 best_epoch: r.best_epoch,
                 seconds: r.seconds,
                 checkpoint: r.checkpoint.as_ref().map(|p| p.display().to_string()),
+                engine: r.engine.map(|e| e.as_str().to_owned()),
                 metrics: r.metrics.clone(),
             },
             Err(RunError::Failed(error)) => RunOutcome::Failed {
@@ -505,6 +506,7 @@ mod tests {
                 best_epoch: 2,
                 seconds: 0.02,
                 checkpoint: None,
+                engine: None,
                 metrics: Vec::new(),
             })
         }

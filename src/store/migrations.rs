@@ -110,6 +110,9 @@ FROM runs;
 DROP TABLE runs;
 ALTER TABLE runs_v4 RENAME TO runs;
 "#,
+    // 5: the engine that computed a finished run's steps (`fused` or `graph`; NULL for
+    // closed-form fits and for runs stored before engines were recorded).
+    "ALTER TABLE runs ADD COLUMN engine TEXT;",
 ];
 
 /// What [`migrate`] found and did.

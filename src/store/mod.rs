@@ -452,15 +452,24 @@ impl Store {
                 best_epoch,
                 seconds,
                 checkpoint,
+                engine,
                 metrics,
             } => {
                 let changed = tx
                     .execute(
                         "UPDATE runs SET status = 'finished', rmse = ?2, mae = ?3, best_epoch = ?4,
-                             seconds = ?5, error = NULL, checkpoint = ?6,
+                             seconds = ?5, error = NULL, checkpoint = ?6, engine = ?7,
                              finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
                          WHERE id = ?1",
-                        params![run_id, rmse, mae, int(*best_epoch), seconds, checkpoint],
+                        params![
+                            run_id,
+                            rmse,
+                            mae,
+                            int(*best_epoch),
+                            seconds,
+                            checkpoint,
+                            engine
+                        ],
                     )
                     .map_err(sql(&self.path, &action))?;
                 // Checked before the metric rows, whose foreign key needs the run.
@@ -760,6 +769,7 @@ mod tests {
             best_epoch: 3,
             seconds: 12.5,
             checkpoint: None,
+            engine: None,
             metrics: vec![("ndcg@10".to_string(), 0.25)],
         }
     }

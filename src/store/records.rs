@@ -90,6 +90,9 @@ pub enum RunOutcome {
         seconds: f64,
         /// Where the reported epoch's weights were saved (safetensors), if they were.
         checkpoint: Option<String>,
+        /// The engine that computed the training steps (`fused`, `graph`); `None` for a
+        /// closed-form fit.
+        engine: Option<String>,
         /// Further named metrics of the reported epoch (e.g. `ndcg@10`), stored in
         /// `run_metrics`; RMSE and MAE have their own columns and are not repeated here.
         metrics: Vec<(String, f64)>,

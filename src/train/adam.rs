@@ -11,8 +11,9 @@ use candle_core::Result;
 use candle_core::backprop::GradStore;
 
 use super::Optimizer;
-use super::lazy::{self, Penalties, Rule, States};
+use super::lazy::{self, Penalties, Rule, States, Step};
 use crate::models::{Params, Tape};
+use candle_core::Tensor;
 
 /// Adam's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,6 +136,21 @@ impl Rule for AdamRule {
             w[i] -= self.lr_t * mi / (vi.sqrt() + self.eps_hat);
         }
     }
+
+    fn apply_tensors(&self, w: &Tensor, state: &[Tensor], g: &Tensor) -> Result<Step> {
+        let [m, v] = state else {
+            candle_core::bail!("{}: expected two state vectors", Self::NAME)
+        };
+        let (b1, b2) = (self.beta1, self.beta2);
+        let m = (m.affine(f64::from(b1), 0.0)? + g.affine(f64::from(1.0 - b1), 0.0)?)?;
+        let v = (v.affine(f64::from(b2), 0.0)? + g.sqr()?.affine(f64::from(1.0 - b2), 0.0)?)?;
+        let denominator = v.sqrt()?.affine(1.0, f64::from(self.eps_hat))?;
+        let w = (w - (m.affine(f64::from(self.lr_t), 0.0)? / denominator)?)?;
+        Ok(Step {
+            w,
+            state: vec![m, v],
+        })
+    }
 }
 
 #[cfg(test)]
@@ -234,7 +250,7 @@ mod tests {
         // first step moves it by lr; the bias's zero gradient leaves it still.
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let mut params = Params::new(&candle_core::Device::Cpu);
+        let mut params = Params::new(&candle_core::Device::Cpu, crate::engine::Engine::Fused);
         let init = crate::models::Init::Constant(2.0);
         params.dense("h0.weight", &[2], init, &mut rng).unwrap();
         params.dense("h0.bias", &[1], init, &mut rng).unwrap();

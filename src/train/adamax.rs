@@ -18,8 +18,9 @@ use candle_core::Result;
 use candle_core::backprop::GradStore;
 
 use super::Optimizer;
-use super::lazy::{self, Penalties, Rule, States};
+use super::lazy::{self, Penalties, Rule, States, Step};
 use crate::models::{Params, Tape};
+use candle_core::Tensor;
 
 /// AdaMax's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,6 +136,21 @@ impl Rule for AdamaxRule {
             w[i] -= self.lr_t * mi / (ui + self.eps);
         }
     }
+
+    fn apply_tensors(&self, w: &Tensor, state: &[Tensor], g: &Tensor) -> Result<Step> {
+        let [m, u] = state else {
+            candle_core::bail!("{}: expected two state vectors", Self::NAME)
+        };
+        let (b1, b2) = (self.beta1, self.beta2);
+        let m = (m.affine(f64::from(b1), 0.0)? + g.affine(f64::from(1.0 - b1), 0.0)?)?;
+        let u = u.affine(f64::from(b2), 0.0)?.maximum(&g.abs()?)?;
+        let denominator = u.affine(1.0, f64::from(self.eps))?;
+        let w = (w - (m.affine(f64::from(self.lr_t), 0.0)? / denominator)?)?;
+        Ok(Step {
+            w,
+            state: vec![m, u],
+        })
+    }
 }
 
 #[cfg(test)]
@@ -228,7 +244,8 @@ mod tests {
         // Both start at 2 with gradient 0; weight decay 0.5 gives the weight g = 1 →
         // Δ = lr, while the bias's zero gradient leaves m = 0 and the bias still.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let mut params = crate::models::Params::new(&candle_core::Device::Cpu);
+        let mut params =
+            crate::models::Params::new(&candle_core::Device::Cpu, crate::engine::Engine::Fused);
         params
             .dense("layer.weight", &[2], Init::Constant(2.0), &mut rng)
             .unwrap();

@@ -21,6 +21,7 @@ use rand::seq::SliceRandom;
 
 use crate::config::spec::{OptimizerName, TrainingSpec};
 use crate::data::dataset::Ratings;
+use crate::engine::Engine;
 use crate::metrics::{self, Scores};
 use crate::models::{Batch, Params, RatingModel, Tape};
 
@@ -175,6 +176,7 @@ pub fn train(
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Result<Trained, TrainError> {
     let device = model.params().device().clone();
+    let engine = model.params().engine();
     let _flush = denormal::FlushDenormals::new();
     // The training ratings packed as triples: shuffling them keeps each batch one
     // contiguous read instead of three random reads per rating.
@@ -208,7 +210,13 @@ pub fn train(
             buffers.fill_triples(chunk);
             let (batch, target) = buffers.tensors(&device)?;
             let mut tape = Tape::recording_seeded(rng.next_u64());
-            let (value, grads) = match model.loss_and_gradients(&batch, &target, spec, &mut tape)? {
+            // The engine seam: the fused engine's own step where the model has one, else
+            // candle's graph (forward, loss, backward), which every model has.
+            let fused = match engine {
+                Engine::Fused => model.fused_step(&batch, &target, spec, &mut tape)?,
+                Engine::Graph => None,
+            };
+            let (value, grads) = match fused {
                 Some(step) => {
                     optimizer.prefetch(&tape);
                     step

@@ -17,8 +17,9 @@ use candle_core::Result;
 use candle_core::backprop::GradStore;
 
 use super::Optimizer;
-use super::lazy::{self, Penalties, Rule, States};
+use super::lazy::{self, Penalties, Rule, States, Step};
 use crate::models::{Params, Tape};
+use candle_core::Tensor;
 
 /// SGD's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,6 +124,24 @@ impl Rule for SgdRule {
             }
         }
     }
+
+    fn apply_tensors(&self, w: &Tensor, state: &[Tensor], g: &Tensor) -> Result<Step> {
+        let lr = f64::from(self.lr);
+        match state {
+            [] => Ok(Step {
+                w: (w - g.affine(lr, 0.0)?)?,
+                state: Vec::new(),
+            }),
+            [b] => {
+                let b = (b.affine(f64::from(self.momentum), 0.0)? + g)?;
+                Ok(Step {
+                    w: (w - b.affine(lr, 0.0)?)?,
+                    state: vec![b],
+                })
+            }
+            _ => candle_core::bail!("{}: expected at most one state vector", Self::NAME),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -197,7 +216,7 @@ mod tests {
         // Both 2 with g = 1, lr 0.1, weight decay 0.5: weight g = 1 + 0.5·2 = 2 → 1.8;
         // bias g = 1 → 1.9.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let mut params = Params::new(&candle_core::Device::Cpu);
+        let mut params = Params::new(&candle_core::Device::Cpu, crate::engine::Engine::Fused);
         params
             .dense("out.weight", &[1, 2], Init::Constant(2.0), &mut rng)
             .unwrap();
