@@ -314,18 +314,9 @@ fn step_fused<R: Rule>(
         let Some(grad) = gathered.grad(grads)? else {
             continue;
         };
-        let (Some(table), Some(state)) = (
-            params.tables().get(gathered.table.0),
-            states.tables.get_mut(gathered.table.0),
-        ) else {
-            bail!("{}: no table {}", R::NAME, gathered.table.0);
-        };
+        let (table, state) = table_and_state::<R, _>(params, &mut states.tables, gathered)?;
         let op = RowsOp {
-            rows: RowRule {
-                rule,
-                l2: (penalties.l2 * table.l2_scale) as f32,
-                frozen_column: table.frozen_column,
-            },
+            rows: RowRule::for_table(rule, penalties, table),
             updates,
             state: RefCell::new(state),
         };
@@ -343,6 +334,22 @@ fn step_fused<R: Rule>(
         var.as_tensor().inplace_op2(grad, &op)?;
     }
     Ok(())
+}
+
+/// The table `gathered` read and its optimiser state (either engine's), or an error
+/// naming the rule when the tape refers to a table these parameters do not have.
+fn table_and_state<'a, R: Rule, S>(
+    params: &'a Params,
+    states: &'a mut [S],
+    gathered: &crate::models::params::Gathered,
+) -> Result<(&'a crate::models::params::EmbeddingTable, &'a mut S)> {
+    match (
+        params.tables().get(gathered.table.0),
+        states.get_mut(gathered.table.0),
+    ) {
+        (Some(table), Some(state)) => Ok((table, state)),
+        _ => bail!("{}: no table {}", R::NAME, gathered.table.0),
+    }
 }
 
 /// The weight decay of dense variable `name` (0 for biases, see [`decays`]).
@@ -377,17 +384,8 @@ fn step_graph<R: Rule>(
         let Some(grad) = gathered.grad(grads)? else {
             continue;
         };
-        let (Some(table), Some(state)) = (
-            params.tables().get(gathered.table.0),
-            graph.tables.get_mut(gathered.table.0),
-        ) else {
-            bail!("{}: no table {}", R::NAME, gathered.table.0);
-        };
-        let rows = RowRule {
-            rule,
-            l2: (penalties.l2 * table.l2_scale) as f32,
-            frozen_column: table.frozen_column,
-        };
+        let (table, state) = table_and_state::<R, _>(params, &mut graph.tables, gathered)?;
+        let rows = RowRule::for_table(rule, penalties, table);
         rows.apply_on_device(&table.weight, &gathered.ids, &grad, state)?;
     }
     for ((name, var), state) in params.dense_vars().iter().zip(&mut graph.dense) {
@@ -417,6 +415,19 @@ struct RowRule<R> {
 }
 
 impl<R: Rule> RowRule<R> {
+    /// `rule` with `table`'s L2 penalty and frozen column.
+    fn for_table(
+        rule: R,
+        penalties: Penalties,
+        table: &crate::models::params::EmbeddingTable,
+    ) -> Self {
+        RowRule {
+            rule,
+            l2: (penalties.l2 * table.l2_scale) as f32,
+            frozen_column: table.frozen_column,
+        }
+    }
+
     /// Moves one row `w` (with its state rows `s1`, `s2`) by its summed gradient `g`,
     /// after adding `l2 · w` and zeroing the frozen column's gradient.
     #[inline]
