@@ -235,7 +235,7 @@ fn report(measured: &[Measurement], failed: &[(Case, String)], seconds: f64) -> 
          where an epoch takes over a minute. Suite wall time: {seconds:.0} s.\n\n",
         cpu_model(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        exp::gemm::kernel_name()
+        exp::engine::gemm::kernel_name()
     ));
     let speed: Vec<Measurement> = measured.iter().filter(|m| !m.case.dense).cloned().collect();
     out.push_str("## Speed\n\n![throughput](throughput.png)\n\n");

@@ -17,8 +17,6 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod engine;
-pub mod gemm;
-mod kernels;
 pub mod metrics;
 pub mod models;
 pub mod rank;

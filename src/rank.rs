@@ -268,7 +268,7 @@ mod tests {
     use super::*;
     use crate::config::spec::RankingMetric;
     use crate::data::dataset::{IdMap, ItemInfo};
-    use crate::models::{Params, Tape};
+    use crate::engine::params::{Params, Tape};
 
     #[test]
     fn top_excludes_seen_items_breaks_ties_by_id_and_puts_nan_last() {

@@ -24,11 +24,12 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, ConfigError};
 use crate::data::synthetic::{self, SyntheticError, SyntheticSpec};
 use crate::data::{self, DataError, Dataset};
+use crate::engine::optim::TableUpdates;
 use crate::models;
 use crate::report::stats::median;
 use crate::runner::{model_context, split_for};
 use crate::sweep::{self, RunSpec};
-use crate::train::{self, TableUpdates, TrainData, TrainError};
+use crate::train::{self, TrainData, TrainError};
 
 /// The data sets of the suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -16,6 +16,16 @@
 //! every architecture both ways on the CPU and compare gradients and scores, so the road
 //! a GPU takes is exercised by every CI run.
 
+pub mod activation;
+pub mod denormal;
+pub mod dense;
+pub mod gemm;
+pub(crate) mod kernels;
+pub mod loss;
+pub mod optim;
+pub mod params;
+pub mod row_dot;
+
 use candle_core::Device;
 
 use crate::config::spec::EngineChoice;

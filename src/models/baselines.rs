@@ -7,9 +7,9 @@
 
 use candle_core::{Result, Tensor};
 
-use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::data::dataset::Ratings;
+use crate::engine::params::{Init, Params, TableId, Tape};
 
 /// Shrinkage of item biases towards 0 (ratings' worth of prior).
 pub const ITEM_DAMPING: f64 = 25.0;

@@ -13,10 +13,10 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::fused_dot::{DotHead, row_dot};
-use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
+use crate::engine::params::{Init, Params, TableId, Tape};
+use crate::engine::row_dot::{DotHead, row_dot};
 
 /// Biased MF with a scaled-sigmoid output.
 #[derive(Debug)]
@@ -90,7 +90,7 @@ impl RatingModel for BiasedMf {
         super::expect_items(n_items, self.params.tables()[self.items.0].rows())?;
         let logit = self.params.dot_all(self.users, users, self.items)?;
         let (lo, hi) = self.range;
-        super::layers::scaled_sigmoid(self.params.engine(), &logit, lo, hi)
+        crate::engine::activation::scaled_sigmoid(self.params.engine(), &logit, lo, hi)
     }
 
     /// The item factors, without the constant and bias columns.

@@ -6,10 +6,10 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::fused_dot::{DotHead, row_dot};
-use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
+use crate::engine::params::{Init, Params, TableId, Tape};
+use crate::engine::row_dot::{DotHead, row_dot};
 
 /// Dot-product matrix factorisation.
 #[derive(Debug)]

@@ -17,10 +17,10 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::fused_dot::{DotHead, row_dot};
-use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
+use crate::engine::params::{Init, Params, TableId, Tape};
+use crate::engine::row_dot::{DotHead, row_dot};
 
 /// Surprise's `SVD` factor initialiser (`init_std_dev = 0.1`).
 const SURPRISE_FACTOR_INIT: Init = Init::Normal { std: 0.1 };

@@ -16,12 +16,12 @@ use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::dense_step;
-use super::fused_dot::DotHead;
-use super::layers::{self, ReluStack};
-use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::{ModelSpec, TrainingSpec};
+use crate::config::spec::ModelSpec;
+use crate::engine::dense::{self, ReluStack};
+use crate::engine::loss::Loss;
+use crate::engine::params::{Init, Params, TableId, Tape};
+use crate::engine::row_dot::DotHead;
 
 /// Keras's default `Embedding` initialiser, Uniform(−0.05, 0.05).
 const KERAS_EMBEDDING_INIT: Init = Init::Uniform { limit: 0.05 };
@@ -57,7 +57,7 @@ impl Mlp {
             table_init(ctx.n_users),
             rng,
         )?;
-        let stack = layers::relu_stack(
+        let stack = dense::relu_stack(
             &mut params,
             "dense",
             ki + ku,
@@ -96,23 +96,23 @@ impl RatingModel for Mlp {
             .forward_with_head(&x, self.embedding_dropout, DotHead::Offset(0.0), tape)
     }
 
-    /// The step without autograd ([`dense_step::stack_step`]).
+    /// The step without autograd ([`dense::stack_step`]).
     fn fused_step(
         &self,
         batch: &Batch,
         target: &Tensor,
-        spec: &TrainingSpec,
+        loss: Loss,
         tape: &mut Tape,
     ) -> Result<Option<(f32, GradStore)>> {
         let x = self.input(batch, tape)?;
         let head = DotHead::Offset(0.0);
-        dense_step::stack_step(
+        dense::stack_step(
             &self.stack,
             &x,
             self.embedding_dropout,
             head,
             target,
-            spec,
+            loss,
             tape,
         )
         .map(Some)

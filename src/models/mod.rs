@@ -5,15 +5,10 @@
 
 pub mod baselines;
 pub mod biased_mf;
-pub mod dense_step;
 pub mod dot_mf;
 pub mod funk_svd;
-pub mod fused_dense;
-pub mod fused_dot;
-pub mod layers;
 pub mod mlp;
 pub mod ncf;
-pub mod params;
 pub mod svdpp;
 pub mod two_tower;
 
@@ -26,17 +21,10 @@ use crate::config::spec::{Architecture, ModelSpec};
 use crate::data::features::ContentFeatures;
 use crate::data::implicit::RatedItems;
 use crate::engine::Engine;
-pub use fused_dot::DotHead;
-pub use params::{Init, Params, TableId, Tape};
-
-/// A minibatch of (user, item) pairs on the model's device.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    /// Dense user ids, `(batch,)` u32.
-    pub users: Tensor,
-    /// Dense item ids, `(batch,)` u32.
-    pub items: Tensor,
-}
+use crate::engine::loss::Loss;
+pub use crate::engine::params::{Batch, Init, Params, TableId, Tape};
+pub use crate::engine::row_dot::DotHead;
+use crate::engine::row_dot::row_dot_step;
 
 /// What a model needs to know about the data to size and initialise itself.
 #[derive(Debug, Clone)]
@@ -84,7 +72,7 @@ pub trait RatingModel: Send {
         None
     }
 
-    /// The fused engine's training step: the loss (`spec.loss` of the predictions for
+    /// The fused engine's training step: the loss (`loss` of the predictions for
     /// `batch` against `target`) and its gradients, computed by exp's CPU kernels without
     /// candle's autograd; rows are gathered through `tape` as in [`RatingModel::forward`].
     /// The training loop calls it only when the model's engine is fused. `Ok(None)` (a
@@ -95,17 +83,17 @@ pub trait RatingModel: Send {
         &self,
         batch: &Batch,
         target: &Tensor,
-        spec: &crate::config::spec::TrainingSpec,
+        loss: Loss,
         tape: &mut Tape,
     ) -> Result<Option<(f32, candle_core::backprop::GradStore)>> {
         match self.row_dot_parts() {
-            Some((users, items, head)) => fused_dot::row_dot_step(
+            Some((users, items, head)) => row_dot_step(
                 self.params(),
                 (users, items),
                 batch,
                 head,
                 target,
-                spec,
+                loss,
                 tape,
             ),
             None => Ok(None),
@@ -239,7 +227,7 @@ pub(crate) mod testing {
     }
 
     /// Overwrites every row of table `id` with `values` (row-major).
-    pub fn set_rows(params: &Params, id: params::TableId, values: &[f32]) {
+    pub fn set_rows(params: &Params, id: crate::engine::params::TableId, values: &[f32]) {
         let w = &params.tables()[id.0].weight;
         let t = Tensor::from_slice(values, w.dims(), &Device::Cpu).unwrap();
         w.slice_set(&t, 0, 0).unwrap();
@@ -277,7 +265,7 @@ pub(crate) mod testing {
         let target = Tensor::new(target, &Device::Cpu).unwrap();
         let mut tape = Tape::recording();
         let p = model.forward(batch, &mut tape).unwrap();
-        let loss = crate::train::loss::mse(&p, &target).unwrap();
+        let loss = Loss::Mse.value(Engine::Fused, &p, &target).unwrap();
         opt.step(model.params(), &tape, &loss.backward().unwrap())
             .unwrap();
     }
@@ -448,7 +436,9 @@ mod tests {
                     ..TrainingSpec::adam(1, 5, 0.01, 0.0)
                 };
                 let mut tape = Tape::recording();
-                let Some((value, grads)) = model.fused_step(&b, &target, &spec, &mut tape).unwrap()
+                let Some((value, grads)) = model
+                    .fused_step(&b, &target, Loss::of(&spec), &mut tape)
+                    .unwrap()
                 else {
                     assert!(
                         tape.entries.is_empty(),
@@ -459,7 +449,9 @@ mod tests {
                 direct_models += 1;
                 let mut graph_tape = Tape::recording();
                 let predicted = model.forward(&b, &mut graph_tape).unwrap();
-                let graph_loss = crate::train::loss::loss(&spec, &predicted, &target).unwrap();
+                let graph_loss = Loss::of(&spec)
+                    .value(Engine::Fused, &predicted, &target)
+                    .unwrap();
                 let graph_grads = graph_loss.backward().unwrap();
                 let graph_value = graph_loss.to_scalar::<f32>().unwrap();
                 assert!(
@@ -468,10 +460,12 @@ mod tests {
                 );
                 assert_eq!(tape.entries.len(), graph_tape.entries.len());
                 for (d, g) in tape.entries.iter().zip(&graph_tape.entries) {
-                    let flat = |grads: &candle_core::backprop::GradStore, e: &params::Gathered| {
-                        let grad = e.grad(grads).unwrap().unwrap();
-                        grad.flatten_all().unwrap().to_vec1::<f32>().unwrap()
-                    };
+                    let flat =
+                        |grads: &candle_core::backprop::GradStore,
+                         e: &crate::engine::params::Gathered| {
+                            let grad = e.grad(grads).unwrap().unwrap();
+                            grad.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+                        };
                     let (dg, gg) = (flat(&grads, d), flat(&graph_grads, g));
                     for (x, y) in dg.iter().zip(&gg) {
                         assert!(
@@ -513,14 +507,17 @@ mod tests {
         for step in 0..3 {
             let mut tape = Tape::recording_seeded(step);
             let fused = match engine {
-                Engine::Fused => model.fused_step(&b, &target, &spec, &mut tape).unwrap(),
+                Engine::Fused => model
+                    .fused_step(&b, &target, Loss::of(&spec), &mut tape)
+                    .unwrap(),
                 Engine::Graph => None,
             };
             let grads = match fused {
                 Some((_, grads)) => grads,
                 None => {
                     let p = model.forward(&b, &mut tape).unwrap();
-                    crate::train::loss::loss(&spec, &p, &target)
+                    Loss::of(&spec)
+                        .value(engine, &p, &target)
                         .unwrap()
                         .backward()
                         .unwrap()
@@ -640,7 +637,7 @@ mod tests {
         for _ in 0..5 {
             let mut tape = Tape::recording();
             let p = model.forward(&b, &mut tape).unwrap();
-            let loss = crate::train::loss::mse(&p, &target).unwrap();
+            let loss = Loss::Mse.value(Engine::Fused, &p, &target).unwrap();
             opt.step(model.params(), &tape, &loss.backward().unwrap())
                 .unwrap();
         }

@@ -14,12 +14,12 @@ use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::dense_step;
-use super::fused_dot::DotHead;
-use super::layers::{self, ReluStack};
-use super::params::{Init, Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::{ModelSpec, TrainingSpec};
+use crate::config::spec::ModelSpec;
+use crate::engine::dense::{self, ReluStack};
+use crate::engine::loss::Loss;
+use crate::engine::params::{Init, Params, TableId, Tape};
+use crate::engine::row_dot::DotHead;
 
 /// Neural collaborative filtering with a scaled-sigmoid output.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ impl Ncf {
             table_init(ctx.n_items),
             rng,
         )?;
-        let stack = layers::relu_stack(
+        let stack = dense::relu_stack(
             &mut params,
             "hidden",
             ku + ki,
@@ -97,17 +97,17 @@ impl RatingModel for Ncf {
             .forward_with_head(&x, self.embedding_dropout, self.head(), tape)
     }
 
-    /// The step without autograd ([`dense_step::stack_step`]).
+    /// The step without autograd ([`dense::stack_step`]).
     fn fused_step(
         &self,
         batch: &Batch,
         target: &Tensor,
-        spec: &TrainingSpec,
+        loss: Loss,
         tape: &mut Tape,
     ) -> Result<Option<(f32, GradStore)>> {
         let x = self.input(batch, tape)?;
         let (stack, dropout) = (&self.stack, self.embedding_dropout);
-        dense_step::stack_step(stack, &x, dropout, self.head(), target, spec, tape).map(Some)
+        dense::stack_step(stack, &x, dropout, self.head(), target, loss, tape).map(Some)
     }
 
     fn params(&self) -> &Params {

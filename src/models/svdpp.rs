@@ -22,13 +22,13 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, b
 use rand::Rng;
 
 use super::biased_mf::{factor_init, sigmoid_tables};
-use super::fused_dot::{DotHead, row_dot};
-use super::params::{Params, TableId, Tape};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::data::implicit::RatedItems;
 use crate::engine::Engine;
-use crate::kernels::f32_matrix;
+use crate::engine::kernels::f32_matrix;
+use crate::engine::params::{Params, TableId, Tape};
+use crate::engine::row_dot::{DotHead, row_dot};
 
 /// SVD++ with a scaled-sigmoid output.
 #[derive(Debug)]
@@ -164,7 +164,12 @@ impl RatingModel for SvdPp {
         super::expect_items(n_items, items.dims()[0])?;
         let u = self.user_rows(users, &mut Tape::off())?;
         let (lo, hi) = self.range;
-        super::layers::scaled_sigmoid(self.params.engine(), &u.matmul(&items.t()?)?, lo, hi)
+        crate::engine::activation::scaled_sigmoid(
+            self.params.engine(),
+            &u.matmul(&items.t()?)?,
+            lo,
+            hi,
+        )
     }
 
     /// The item factors, without the constant and bias columns.

@@ -39,16 +39,17 @@
 
 use crate::engine::Engine;
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Result, Tensor, Var, bail};
+use candle_core::{DType, Result, Tensor, bail};
 use rand::Rng;
 
-use super::dense_step::{self, ChainLayer};
-use super::fused_dense::{self, Act, WeightOrder};
-use super::params::{Init, Params, Tape};
 use super::{Batch, ModelContext, RatingModel};
-use crate::config::spec::{InitSpec, ModelSpec, TrainingSpec};
+use crate::config::spec::{InitSpec, ModelSpec};
 use crate::data::features::ContentFeatures;
-use crate::kernels::{cpu_storage, f32_values};
+use crate::engine::activation::{self, dropout_mask, relu};
+use crate::engine::dense::{self, Act, ChainLayer, Linear};
+use crate::engine::kernels::{cpu_storage, f32_values};
+use crate::engine::loss::Loss;
+use crate::engine::params::{Init, Params, Tape};
 
 /// Items per batch when computing [`TwoTower::item_vectors`].
 const VECTOR_BATCH: usize = 4096;
@@ -187,25 +188,25 @@ impl RatingModel for TwoTower {
     }
 
     /// The step without autograd: both towers through
-    /// [`dense_step::chain_forward`], the normalised cosine and its gradient by hand, then
-    /// [`dense_step::chain_backward`]. Dropout masks are drawn in `forward`'s order (the
+    /// [`dense::chain_forward`], the normalised cosine and its gradient by hand, then
+    /// [`dense::chain_backward`]. Dropout masks are drawn in `forward`'s order (the
     /// user tower's layers, then the item tower's).
     fn fused_step(
         &self,
         batch: &Batch,
         target: &Tensor,
-        spec: &TrainingSpec,
+        loss: Loss,
         tape: &mut Tape,
     ) -> Result<Option<(f32, GradStore)>> {
         const OP: &str = "two-tower-step";
         let rows = batch.users.dim(0)?;
         let xu = self.user_features.index_select(&batch.users, 0)?;
         let xi = self.item_features.index_select(&batch.items, 0)?;
-        let user_chain = self.user_tower.chain(rows, tape)?;
-        let item_chain = self.item_tower.chain(rows, tape)?;
-        let user_out = dense_step::chain_forward(&user_chain, &xu)?;
-        let item_out = dense_step::chain_forward(&item_chain, &xi)?;
-        let last = |out: &'_ dense_step::Activations| -> Result<Vec<f32>> {
+        let user_chain = self.user_tower.chain(rows, tape);
+        let item_chain = self.item_tower.chain(rows, tape);
+        let user_out = dense::chain_forward(&user_chain, &xu)?;
+        let item_out = dense::chain_forward(&item_chain, &xi)?;
+        let last = |out: &'_ dense::Activations| -> Result<Vec<f32>> {
             match out.last() {
                 Some((s, l)) => Ok(f32_values(s, l, OP)?.to_vec()),
                 None => bail!("{OP}: a tower without layers"),
@@ -235,7 +236,7 @@ impl RatingModel for TwoTower {
             per_row.push((na, nb, cos));
             predicted.push(cos * half + (lo + half));
         }
-        let (loss, dl_dy) = crate::train::loss::value_and_gradient(spec, &predicted, t);
+        let (loss, dl_dy) = loss.value_and_gradient(&predicted, t);
         // With û = u/‖u‖, v̂ = v/‖v‖ and c = û·v̂: ∂c/∂u = (v̂ − c û)/‖u‖, and alike for v.
         let (mut du, mut dv) = (Vec::with_capacity(u.len()), Vec::with_capacity(v.len()));
         for (r, (a, b)) in u
@@ -257,8 +258,8 @@ impl RatingModel for TwoTower {
             );
         }
         let mut grads = GradStore::default();
-        dense_step::chain_backward(&user_chain, &xu, &user_out, du, false, &mut grads)?;
-        dense_step::chain_backward(&item_chain, &xi, &item_out, dv, false, &mut grads)?;
+        dense::chain_backward(&user_chain, &xu, &user_out, du, false, &mut grads)?;
+        dense::chain_backward(&item_chain, &xi, &item_out, dv, false, &mut grads)?;
         Ok(Some((loss, grads)))
     }
 }
@@ -300,20 +301,12 @@ fn l2_normalise(x: &Tensor) -> Result<Tensor> {
     x.broadcast_div(&norm)
 }
 
-/// One dense layer `x · W + b`, with the dropout rate applied after it while training.
-#[derive(Debug)]
-struct Dense {
-    /// `(in, out)`.
-    weight: Var,
-    /// `(out,)`.
-    bias: Var,
-    dropout: f32,
-}
-
-/// A stack of dense layers, ReLU between them, none after the last.
+/// A stack of dense layers (weights stored `(in, out)`, as Keras stores them), ReLU
+/// between them and none after the last, each followed by its dropout while training.
 #[derive(Debug)]
 struct Tower {
-    layers: Vec<Dense>,
+    /// Each layer with the dropout rate after it.
+    layers: Vec<(Linear, f64)>,
     engine: Engine,
 }
 
@@ -331,20 +324,12 @@ impl Tower {
         let mut fan_in = input;
         for (k, &width) in spec.hidden_layers.iter().enumerate() {
             let init = weight_init(spec.init, fan_in);
-            let weight =
-                params.dense(&format!("{name}.{k}.weight"), &[fan_in, width], init, rng)?;
-            let bias = params.dense(
-                &format!("{name}.{k}.bias"),
-                &[width],
-                Init::Constant(0.0),
-                rng,
-            )?;
-            let dropout = spec.dropouts.get(k).copied().unwrap_or(0.0) as f32;
-            layers.push(Dense {
-                weight,
-                bias,
-                dropout,
-            });
+            let layer =
+                dense::linear_in_out(params, &format!("{name}.{k}"), fan_in, width, init, rng)?;
+            // Rounded through f32 as the tower has always stored it, so that a seeded
+            // run draws the same dropout masks as before.
+            let dropout = spec.dropouts.get(k).copied().unwrap_or(0.0) as f32 as f64;
+            layers.push((layer, dropout));
             fan_in = width;
         }
         Ok(Tower {
@@ -355,31 +340,20 @@ impl Tower {
 
     /// Width of the last layer.
     fn out_width(&self) -> usize {
-        self.layers
-            .last()
-            .map_or(0, |layer| layer.bias.as_tensor().elem_count())
+        self.layers.last().map_or(0, |(layer, _)| layer.out_width())
     }
 
     /// The layers as a chain for the step without autograd, each with its dropout mask
     /// for `rows` rows drawn from `tape` in [`Tower::forward`]'s order.
-    fn chain(&self, rows: usize, tape: &Tape) -> Result<Vec<ChainLayer<'_>>> {
+    fn chain(&self, rows: usize, tape: &Tape) -> Vec<ChainLayer<'_>> {
         let last = self.layers.len().saturating_sub(1);
         let mut chain = Vec::with_capacity(self.layers.len());
-        for (k, layer) in self.layers.iter().enumerate() {
-            let width = layer.bias.as_tensor().elem_count();
-            let dense = fused_dense::Dense {
-                act: if k < last { Act::Relu } else { Act::Linear },
-                input_mask: None,
-                output_mask: fused_dense::dropout_mask(tape, rows * width, layer.dropout as f64),
-                order: WeightOrder::InOut,
-            };
-            chain.push(ChainLayer {
-                weight: &layer.weight,
-                bias: &layer.bias,
-                dense,
-            });
+        for (k, (layer, dropout)) in self.layers.iter().enumerate() {
+            let act = if k < last { Act::Relu } else { Act::Linear };
+            let mask = dropout_mask(tape, rows * layer.out_width(), *dropout);
+            chain.push(ChainLayer::new(layer, act, None, mask));
         }
-        Ok(chain)
+        chain
     }
 
     /// # Shapes
@@ -387,16 +361,12 @@ impl Tower {
     fn forward(&self, x: &Tensor, tape: &Tape) -> Result<Tensor> {
         let mut x = x.clone();
         let last = self.layers.len().saturating_sub(1);
-        for (k, layer) in self.layers.iter().enumerate() {
-            x = super::layers::bias_add(
-                self.engine,
-                &x.matmul(layer.weight.as_tensor())?,
-                layer.bias.as_tensor(),
-            )?;
+        for (k, (layer, dropout)) in self.layers.iter().enumerate() {
+            x = layer.forward(&x)?;
             if k < last {
-                x = super::layers::relu(self.engine, &x)?;
+                x = relu(self.engine, &x)?;
             }
-            x = super::layers::dropout(&x, layer.dropout as f64, tape)?;
+            x = activation::dropout(&x, *dropout, tape)?;
         }
         Ok(x)
     }
@@ -470,7 +440,7 @@ mod tests {
         }
     }
 
-    fn set(var: &Var, values: &[f32]) {
+    fn set(var: &candle_core::Var, values: &[f32]) {
         var.set(&Tensor::from_slice(values, var.dims(), &Device::Cpu).unwrap())
             .unwrap();
     }
@@ -522,7 +492,7 @@ mod tests {
         );
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let model = TwoTower::new(&spec(&[2]), &f, &ctx(&f, (1.0, 5.0)), &mut rng).unwrap();
-        let (item, user) = (&model.item_tower.layers[0], &model.user_tower.layers[0]);
+        let (item, user) = (&model.item_tower.layers[0].0, &model.user_tower.layers[0].0);
         set(&item.weight, &[1.0, 2.0, 0.0, 0.0, 2.0, 2.0, -2.0, 0.0]);
         set(&item.bias, &[0.0, 1.0]);
         set(&user.weight, &[2.0, 0.0, 3.0, 3.0]);
@@ -552,11 +522,11 @@ mod tests {
         let model = TwoTower::new(&spec(&[2, 2]), &f, &ctx(&f, (1.0, 5.0)), &mut rng).unwrap();
         let tower = &model.item_tower;
         // Layer 0: [1, −1] · I + [0, 0] = [1, −1] → ReLU → [1, 0].
-        set(&tower.layers[0].weight, &[1.0, 0.0, 0.0, 1.0]);
-        set(&tower.layers[0].bias, &[0.0, 0.0]);
+        set(&tower.layers[0].0.weight, &[1.0, 0.0, 0.0, 1.0]);
+        set(&tower.layers[0].0.bias, &[0.0, 0.0]);
         // Layer 1: [1, 0] · [[−3, 4], [9, 9]] + [0, 0] = [−3, 4], kept negative.
-        set(&tower.layers[1].weight, &[-3.0, 4.0, 9.0, 9.0]);
-        set(&tower.layers[1].bias, &[0.0, 0.0]);
+        set(&tower.layers[1].0.weight, &[-3.0, 4.0, 9.0, 9.0]);
+        set(&tower.layers[1].0.bias, &[0.0, 0.0]);
         let x = Tensor::new(&[[1.0f32, -1.0]], &Device::Cpu).unwrap();
         let out: Vec<Vec<f32>> = tower.forward(&x, &Tape::off()).unwrap().to_vec2().unwrap();
         assert_eq!(out, [[-3.0, 4.0]]);
@@ -632,7 +602,8 @@ mod tests {
         let target = Tensor::new(&[5.0f32, 0.5, 4.0, 1.0, 3.0, 2.5], &Device::Cpu).unwrap();
         let loss = |model: &TwoTower| -> f32 {
             let p = model.forward(&b, &mut Tape::off()).unwrap();
-            crate::train::loss::mse(&p, &target)
+            Loss::Mse
+                .value(Engine::Fused, &p, &target)
                 .unwrap()
                 .to_scalar()
                 .unwrap()
@@ -642,7 +613,7 @@ mod tests {
         let mut opt = crate::train::optimizer(&spec, model.params()).unwrap();
         let mut tape = Tape::recording();
         let p = model.forward(&b, &mut tape).unwrap();
-        let l = crate::train::loss::mse(&p, &target).unwrap();
+        let l = Loss::Mse.value(Engine::Fused, &p, &target).unwrap();
         opt.step(model.params(), &tape, &l.backward().unwrap())
             .unwrap();
         let after = loss(&model);
@@ -674,11 +645,18 @@ mod tests {
                     ..TrainingSpec::adam(1, 5, 0.01, 0.0)
                 };
                 let (value, grads) = model
-                    .fused_step(&b, &target, &training, &mut Tape::recording_seeded(9))
+                    .fused_step(
+                        &b,
+                        &target,
+                        Loss::of(&training),
+                        &mut Tape::recording_seeded(9),
+                    )
                     .unwrap()
                     .expect("a direct step on the CPU");
                 let predicted = model.forward(&b, &mut Tape::recording_seeded(9)).unwrap();
-                let graph_loss = crate::train::loss::loss(&training, &predicted, &target).unwrap();
+                let graph_loss = Loss::of(&training)
+                    .value(Engine::Fused, &predicted, &target)
+                    .unwrap();
                 let graph_grads = graph_loss.backward().unwrap();
                 let what = format!("{hidden:?} {loss:?}");
                 let graph_value = graph_loss.to_scalar::<f32>().unwrap();

@@ -1,15 +1,7 @@
 //! The training loop: minibatches reshuffled every epoch, a loss, an optimiser step, and
 //! test scores after every epoch. The same loop trains every model.
 
-pub mod adam;
-pub mod adamax;
-pub mod denormal;
-mod lazy;
-pub mod loss;
 pub mod schedule;
-pub mod sgd;
-
-pub use lazy::{TableUpdates, decays};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -22,27 +14,12 @@ use rand::seq::SliceRandom;
 use crate::config::spec::{OptimizerName, TrainingSpec};
 use crate::data::dataset::Ratings;
 use crate::engine::Engine;
+use crate::engine::denormal;
+use crate::engine::loss::Loss;
+use crate::engine::optim::{Optimizer, adam, adamax, sgd};
+use crate::engine::params::{Batch, Params, Tape};
 use crate::metrics::{self, Scores};
-use crate::models::{Batch, Params, RatingModel, Tape};
-
-/// Updates a model's parameters from the gradients of one batch.
-pub trait Optimizer: Send {
-    /// One step: embedding rows recorded on `tape` and every dense variable.
-    fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> candle_core::Result<()>;
-
-    /// Chooses which embedding-table rows later steps update (lazy by default); the
-    /// dense mode exists to check that lazy updates cost no accuracy.
-    fn set_table_updates(&mut self, updates: TableUpdates);
-
-    /// Called between the forward pass and the backward pass: a chance to start loading
-    /// the optimiser state of the rows the batch read (see `States::prefetch_rows`).
-    /// Changes nothing; the default does nothing.
-    fn prefetch(&self, _tape: &Tape) {}
-
-    /// Sets the step size of later steps (a learning-rate schedule's rate for the epoch);
-    /// moments and buffers are kept.
-    fn set_learning_rate(&mut self, rate: f64);
-}
+use crate::models::RatingModel;
 
 /// Builds the optimiser `spec` names for `params`, with `training.learning_rate`,
 /// `training.l2` (embedding rows), `training.weight_decay` (dense variables not named
@@ -177,6 +154,7 @@ pub fn train(
 ) -> Result<Trained, TrainError> {
     let device = model.params().device().clone();
     let engine = model.params().engine();
+    let loss_kind = Loss::of(spec);
     let _flush = denormal::FlushDenormals::new();
     // The training ratings packed as triples: shuffling them keeps each batch one
     // contiguous read instead of three random reads per rating.
@@ -213,7 +191,7 @@ pub fn train(
             // The engine seam: the fused engine's own step where the model has one, else
             // candle's graph (forward, loss, backward), which every model has.
             let fused = match engine {
-                Engine::Fused => model.fused_step(&batch, &target, spec, &mut tape)?,
+                Engine::Fused => model.fused_step(&batch, &target, loss_kind, &mut tape)?,
                 Engine::Graph => None,
             };
             let (value, grads) = match fused {
@@ -224,7 +202,7 @@ pub fn train(
                 None => {
                     let predicted = model.forward(&batch, &mut tape)?;
                     optimizer.prefetch(&tape);
-                    let loss = loss::loss(spec, &predicted, &target)?;
+                    let loss = loss_kind.value(engine, &predicted, &target)?;
                     let value = loss.to_scalar::<f32>()?;
                     // Not finite: fail before the backward pass spends time on it.
                     let grads = if value.is_finite() {

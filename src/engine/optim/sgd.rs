@@ -18,7 +18,7 @@ use candle_core::backprop::GradStore;
 
 use super::Optimizer;
 use super::lazy::{self, Penalties, Rule, States, Step};
-use crate::models::{Params, Tape};
+use crate::engine::params::{Params, Tape};
 use candle_core::Tensor;
 
 /// SGD's hyperparameters.
@@ -147,8 +147,10 @@ impl Rule for SgdRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::Init;
-    use crate::train::lazy::testing::{assert_close, dense_values, one_table, step, table_values};
+    use crate::engine::optim::lazy::testing::{
+        assert_close, dense_values, one_table, step, table_values,
+    };
+    use crate::engine::params::Init;
     use rand::SeedableRng;
 
     fn config(learning_rate: f64, momentum: f64, l2: f64) -> SgdConfig {

@@ -4,13 +4,13 @@
 //! `models::fused_dot`, the dense layers' bias add and activations in `models::layers`)
 //! all start by checking that an operand is contiguous f32 storage and taking its values.
 //! The fused dense layers (`models::fused_dense`) also multiply matrices inside their ops,
-//! through [`matmul`], which runs this crate's own small-product kernels ([`crate::gemm`])
+//! through [`matmul`], which runs this crate's own small-product kernels ([`super::gemm`])
 //! on f32 storage.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Layout, Result, Storage, bail};
 
-use crate::gemm::{self, Strided};
+use crate::engine::gemm::{self, Strided};
 
 /// The values of a contiguous f32 operand of op `op`.
 pub(crate) fn f32_values<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
@@ -35,7 +35,7 @@ pub(crate) fn f32_matrix<'a>(
 /// `lhs · rhs` for 2-d f32 operands `(m, k)` and `(k, n)` of any strides (a transposed
 /// layout reads a matrix as its transpose without copying), row-major `(m, n)`.
 ///
-/// f32 operands go to [`crate::gemm`], whose kernels give the same bits on every CPU;
+/// f32 operands go to [`super::gemm`], whose kernels give the same bits on every CPU;
 /// other types to candle's CPU matrix product. Either way the storages are used directly,
 /// without allocating tensors or recording a graph node.
 pub(crate) fn matmul(

@@ -5,8 +5,8 @@ use candle_core::{CpuStorage, DType, Device, Result, Tensor, Var};
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 
+use super::Engine;
 use crate::config::spec::InitSpec;
-use crate::engine::Engine;
 
 /// How a parameter's initial values are drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,6 +100,16 @@ impl Init {
             }
         }
     }
+}
+
+/// A minibatch of (user, item) pairs on the parameters' device: what a model reads its
+/// rows for.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Dense user ids, `(batch,)` u32.
+    pub users: Tensor,
+    /// Dense item ids, `(batch,)` u32.
+    pub items: Tensor,
 }
 
 /// Index of an embedding table inside its [`Params`].
@@ -502,8 +512,8 @@ fn gather_pair_cpu(
             ib.get(n + GATHER_PREFETCH_AHEAD),
         ) {
             let (i, j) = (i as usize, j as usize);
-            crate::kernels::prefetch(va.get(i * da..(i + 1) * da).unwrap_or_default());
-            crate::kernels::prefetch(vb.get(j * db..(j + 1) * db).unwrap_or_default());
+            crate::engine::kernels::prefetch(va.get(i * da..(i + 1) * da).unwrap_or_default());
+            crate::engine::kernels::prefetch(vb.get(j * db..(j + 1) * db).unwrap_or_default());
         }
         let (i, j) = (i as usize, j as usize);
         if i >= rows_a || j >= rows_b {
@@ -546,7 +556,7 @@ fn gather_cpu(table: &Tensor, ids: &Tensor) -> Result<Option<Var>> {
     for (i, &id) in ids.iter().enumerate() {
         if let Some(&ahead) = ids.get(i + GATHER_PREFETCH_AHEAD) {
             let ahead = ahead as usize * dim..(ahead as usize + 1) * dim;
-            crate::kernels::prefetch(values.get(ahead).unwrap_or_default());
+            crate::engine::kernels::prefetch(values.get(ahead).unwrap_or_default());
         }
         let id = id as usize;
         if id >= rows {

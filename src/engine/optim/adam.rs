@@ -12,7 +12,7 @@ use candle_core::backprop::GradStore;
 
 use super::Optimizer;
 use super::lazy::{self, Penalties, Rule, States, Step};
-use crate::models::{Params, Tape};
+use crate::engine::params::{Params, Tape};
 use candle_core::Tensor;
 
 /// Adam's hyperparameters.
@@ -156,8 +156,10 @@ impl Rule for AdamRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::TableUpdates;
-    use crate::train::lazy::testing::{assert_close, dense_values, one_table, step, table_values};
+    use crate::engine::optim::TableUpdates;
+    use crate::engine::optim::lazy::testing::{
+        assert_close, dense_values, one_table, step, table_values,
+    };
 
     #[test]
     fn first_step_moves_each_touched_value_by_the_learning_rate() {
@@ -251,7 +253,7 @@ mod tests {
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let mut params = Params::new(&candle_core::Device::Cpu, crate::engine::Engine::Fused);
-        let init = crate::models::Init::Constant(2.0);
+        let init = crate::engine::params::Init::Constant(2.0);
         params.dense("h0.weight", &[2], init, &mut rng).unwrap();
         params.dense("h0.bias", &[1], init, &mut rng).unwrap();
         let config = AdamConfig {

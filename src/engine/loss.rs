@@ -1,75 +1,70 @@
 //! Training losses: mean squared error, mean absolute error and Huber.
 //!
-//! On the CPU each loss is one fused candle op (forward and backward), which saves four or
-//! more small tensor operations per step — a tenth of a step's cost for matrix
-//! factorisation at batch 64. Other devices use the composed form, which computes the same
-//! values and gradients.
+//! In the fused engine each loss is one candle custom op (forward and backward), which
+//! saves four or more small tensor operations per step — a tenth of a step's cost for
+//! matrix factorisation at batch 64. The graph engine composes candle's own operations,
+//! which run on any device and compute the same values and gradients.
 //!
 //! Where the loss has a kink the gradient is a subgradient: MAE's is `sign(e)` with
 //! `sign(0) = 0` (as PyTorch's `L1Loss` and TensorFlow's `abs`), so a prediction that
 //! is exactly right gets no push. Huber is differentiable everywhere.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
 
-use crate::kernels::f32_values;
-
+use super::Engine;
+use super::kernels::f32_values;
 use crate::config::spec::{LossName, TrainingSpec};
 
-/// The training loss `spec.loss` (with `spec.huber_delta` for Huber) of `predicted`
-/// against `target`, both `(B,)`, as a scalar tensor.
-pub fn loss(spec: &TrainingSpec, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
-    match spec.loss {
-        LossName::Mse => mse(predicted, target),
-        LossName::Mae => mae(predicted, target),
-        LossName::Huber => huber(predicted, target, spec.huber_delta),
-    }
-}
-
-/// Mean squared error `mean((p − t)²)`; gradient `2 (p − t) / n`.
-pub fn mse(predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
-    pointwise(Pointwise::Squared, predicted, target)
-}
-
-/// Mean absolute error `mean(|p − t|)`; gradient `sign(p − t) / n`, 0 where `p = t`.
-pub fn mae(predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
-    pointwise(Pointwise::Absolute, predicted, target)
-}
-
-/// Huber loss, averaged: `½e²` where `|e| ≤ δ`, `δ(|e| − ½δ)` beyond, with `e = p − t`;
-/// gradient `clamp(e, −δ, δ) / n`.
-pub fn huber(predicted: &Tensor, target: &Tensor, delta: f64) -> Result<Tensor> {
-    pointwise(Pointwise::Huber(delta as f32), predicted, target)
-}
-
-/// The loss `spec.loss` of predictions `p` against targets `t` and its gradient with
-/// respect to each prediction, computed on plain slices: for training steps that skip
-/// candle's graph (see `models::fused_dot::row_dot_step`). The same arithmetic as the
-/// fused op.
-pub(crate) fn value_and_gradient(spec: &TrainingSpec, p: &[f32], t: &[f32]) -> (f32, Vec<f32>) {
-    let kind = match spec.loss {
-        LossName::Mse => Pointwise::Squared,
-        LossName::Mae => Pointwise::Absolute,
-        LossName::Huber => Pointwise::Huber(spec.huber_delta as f32),
-    };
-    (kind.mean(p, t), kind.gradient(p, t, 1.0))
-}
-
-/// A loss that is the mean of a function of the error `e = p − t`.
+/// A training loss, the mean over the batch of a function of the error `e = p − t`:
+/// what `training.loss` names, with Huber's δ. Models and the training loop get this,
+/// not the whole training section.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Pointwise {
-    Squared,
-    Absolute,
+pub enum Loss {
+    /// Mean squared error `mean(e²)`; gradient `2e / n`.
+    Mse,
+    /// Mean absolute error `mean(|e|)`; gradient `sign(e) / n`, 0 where `e = 0`.
+    Mae,
+    /// Huber loss with this δ: `½e²` where `|e| ≤ δ`, `δ(|e| − ½δ)` beyond; gradient
+    /// `clamp(e, −δ, δ) / n`.
     Huber(f32),
 }
 
-impl Pointwise {
+impl Loss {
+    /// The loss `spec.loss` names (with `spec.huber_delta` for Huber).
+    pub fn of(spec: &TrainingSpec) -> Loss {
+        match spec.loss {
+            LossName::Mse => Loss::Mse,
+            LossName::Mae => Loss::Mae,
+            LossName::Huber => Loss::Huber(spec.huber_delta as f32),
+        }
+    }
+
+    /// The loss of `predicted` against `target`, both `(B,)`, as a scalar tensor that
+    /// candle's autograd differentiates: one fused op in the fused engine, candle's own
+    /// operations (any device) in the graph engine.
+    pub fn value(self, engine: Engine, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
+        if engine.is_fused() {
+            predicted.apply_op2(target, self)
+        } else {
+            composed(self, predicted, target)
+        }
+    }
+
+    /// The loss of predictions `p` against targets `t` and its gradient with respect to
+    /// each prediction, computed on plain slices: for the fused steps that skip candle's
+    /// graph (see [`crate::engine::row_dot::row_dot_step`]). The same arithmetic as the
+    /// fused op.
+    pub(crate) fn value_and_gradient(self, p: &[f32], t: &[f32]) -> (f32, Vec<f32>) {
+        (self.mean(p, t), self.gradient(p, t, 1.0))
+    }
+
     /// `mean(f(p − t))`, summed in f64.
     fn mean(self, p: &[f32], t: &[f32]) -> f32 {
         // One monomorphised loop per loss, no branch per element.
         let sum = match self {
-            Pointwise::Squared => sum_of(p, t, |e| e * e),
-            Pointwise::Absolute => sum_of(p, t, f32::abs),
-            Pointwise::Huber(d) => sum_of(p, t, |e| {
+            Loss::Mse => sum_of(p, t, |e| e * e),
+            Loss::Mae => sum_of(p, t, f32::abs),
+            Loss::Huber(d) => sum_of(p, t, |e| {
                 let q = e.clamp(-d, d);
                 q * (e - 0.5 * q)
             }),
@@ -81,32 +76,24 @@ impl Pointwise {
     fn gradient(self, p: &[f32], t: &[f32], g: f32) -> Vec<f32> {
         let scale = g / p.len().max(1) as f32;
         match self {
-            Pointwise::Squared => slopes(p, t, 2.0 * scale, |e| e),
-            Pointwise::Absolute => slopes(p, t, scale, sign),
-            Pointwise::Huber(d) => slopes(p, t, scale, |e| e.clamp(-d, d)),
+            Loss::Mse => slopes(p, t, 2.0 * scale, |e| e),
+            Loss::Mae => slopes(p, t, scale, sign),
+            Loss::Huber(d) => slopes(p, t, scale, |e| e.clamp(-d, d)),
         }
     }
 }
 
-fn pointwise(kind: Pointwise, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
-    if matches!(predicted.device(), Device::Cpu) {
-        predicted.apply_op2(target, kind)
-    } else {
-        composed(kind, predicted, target)
-    }
-}
-
-/// The loss from candle's own ops, for devices without the fused kernels.
-fn composed(kind: Pointwise, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
+/// The loss from candle's own ops: the graph engine's form, for any device.
+fn composed(kind: Loss, predicted: &Tensor, target: &Tensor) -> Result<Tensor> {
     let e = (predicted - target)?;
     match kind {
-        Pointwise::Squared => e.sqr()?.mean_all(),
+        Loss::Mse => e.sqr()?.mean_all(),
         // e · sign(e) with the sign detached: value |e|, gradient sign(e) with sign(0) = 0
         // (candle's own `abs` would give +1 at 0).
-        Pointwise::Absolute => (&e * e.sign()?.detach())?.mean_all(),
+        Loss::Mae => (&e * e.sign()?.detach())?.mean_all(),
         // With q = clamp(e, −δ, δ), q(e − q/2) is ½e² inside and δ(|e| − δ/2) outside, and
         // its gradient is q: no kink at 0, unlike a form built on |e|.
-        Pointwise::Huber(delta) => {
+        Loss::Huber(delta) => {
             let q = e.clamp(-delta, delta)?;
             (&q * (&e - (&q * 0.5)?)?)?.mean_all()
         }
@@ -137,12 +124,12 @@ fn sign(e: f32) -> f32 {
     }
 }
 
-impl CustomOp2 for Pointwise {
+impl CustomOp2 for Loss {
     fn name(&self) -> &'static str {
         match self {
-            Pointwise::Squared => "mse",
-            Pointwise::Absolute => "mae",
-            Pointwise::Huber(_) => "huber",
+            Loss::Mse => "mse",
+            Loss::Mae => "mae",
+            Loss::Huber(_) => "huber",
         }
     }
 
@@ -173,20 +160,20 @@ impl CustomOp2 for Pointwise {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad = predicted.apply_op3_no_bwd(target, grad_res, &PointwiseGrad(*self))?;
+        let grad = predicted.apply_op3_no_bwd(target, grad_res, &LossGrad(*self))?;
         Ok((Some(grad), None))
     }
 }
 
 /// `f'(p − t) / n · g` for a fused loss's backward pass; the target gets no gradient.
-struct PointwiseGrad(Pointwise);
+struct LossGrad(Loss);
 
-impl CustomOp3 for PointwiseGrad {
+impl CustomOp3 for LossGrad {
     fn name(&self) -> &'static str {
         match self.0 {
-            Pointwise::Squared => "mse-grad",
-            Pointwise::Absolute => "mae-grad",
-            Pointwise::Huber(_) => "huber-grad",
+            Loss::Mse => "mse-grad",
+            Loss::Mae => "mae-grad",
+            Loss::Huber(_) => "huber-grad",
         }
     }
 
@@ -210,7 +197,19 @@ impl CustomOp3 for PointwiseGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Var;
+    use candle_core::{Device, Var};
+
+    fn mse(p: &Tensor, t: &Tensor) -> Result<Tensor> {
+        Loss::Mse.value(Engine::Fused, p, t)
+    }
+
+    fn mae(p: &Tensor, t: &Tensor) -> Result<Tensor> {
+        Loss::Mae.value(Engine::Fused, p, t)
+    }
+
+    fn huber(p: &Tensor, t: &Tensor, delta: f32) -> Result<Tensor> {
+        Loss::Huber(delta).value(Engine::Fused, p, t)
+    }
 
     /// The value of `f(p, t)` and its gradient with respect to `p`.
     fn value_and_grad(
@@ -269,7 +268,7 @@ mod tests {
         spec.loss = LossName::Huber;
         spec.huber_delta = 0.5;
         let got = value_and_grad(
-            |p, t| loss(&spec, p, t),
+            |p, t| Loss::of(&spec).value(Engine::Fused, p, t),
             &[1.0, 2.0, 4.0, 1.5],
             &[1.0, 3.0, 2.0, 1.0],
         );
@@ -281,14 +280,9 @@ mod tests {
         // Includes e = 0 and e = ±δ, where the kinks and candle's tie rules would show.
         let p = [0.5f32, 4.5, 3.0, 2.25, 3.0, 1.0, 2.0];
         let t = [1.0f32, 5.0, 3.5, 2.0, 3.0, 2.0, 1.0];
-        for kind in [
-            Pointwise::Squared,
-            Pointwise::Absolute,
-            Pointwise::Huber(1.0),
-            Pointwise::Huber(0.3),
-        ] {
-            let fused = value_and_grad(|p, t| p.apply_op2(t, kind), &p, &t);
-            let (value, grad) = value_and_grad(|p, t| composed(kind, p, t), &p, &t);
+        for kind in [Loss::Mse, Loss::Mae, Loss::Huber(1.0), Loss::Huber(0.3)] {
+            let fused = value_and_grad(|p, t| kind.value(Engine::Fused, p, t), &p, &t);
+            let (value, grad) = value_and_grad(|p, t| kind.value(Engine::Graph, p, t), &p, &t);
             assert!(
                 (fused.0 - value).abs() < 1e-6,
                 "{kind:?}: {fused:?} vs {value}"

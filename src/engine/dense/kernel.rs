@@ -27,30 +27,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 
-use super::fused_dot::DotHead;
-use super::layers::{self, Linear};
-use super::params::Tape;
-use crate::kernels::{cpu_storage, f32_matrix, f32_values, matmul};
-
-/// An inverted-dropout mask for `n` values drawn from `tape` (0 with probability `p`,
-/// else 1/(1 − p)), or `None` when there is no dropout: at evaluation or for `p` ≤ 0.
-pub fn dropout_mask(tape: &Tape, n: usize, p: f64) -> Option<Vec<f32>> {
-    (tape.is_training() && p > 0.0).then(|| tape.dropout_mask(n, p))
-}
-
-/// `x ⊙ mask` with generic operations (`x` itself without a mask).
-fn masked(x: Tensor, mask: Option<&[f32]>) -> Result<Tensor> {
-    match mask {
-        Some(m) => x.mul(&Tensor::from_slice(m, x.shape(), x.device())?),
-        None => Ok(x),
-    }
-}
-
-/// Whether every tensor is contiguous, as the fused ops need (the fused engine runs on
-/// the CPU only, so the device is not asked again here).
-fn fusable(tensors: &[&Tensor]) -> bool {
-    tensors.iter().all(|t| t.is_contiguous())
-}
+use crate::engine::kernels::{cpu_storage, f32_matrix, f32_values, matmul};
+use crate::engine::row_dot::DotHead;
 
 /// A mask of the wrong length for `n` values is a caller's bug; report it.
 fn check_mask(mask: Option<&[f32]>, n: usize, op: &str) -> Result<()> {
@@ -60,70 +38,9 @@ fn check_mask(mask: Option<&[f32]>, n: usize, op: &str) -> Result<()> {
     }
 }
 
-/// `relu((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`: a hidden layer with its dropouts;
-/// differentiable in `x` and the layer's variables.
-///
-/// # Shapes
-/// `x`: `(B, in)`, masks `B · in` and `B · out` values row-major → `(B, out)`.
-pub fn linear_relu(
-    x: &Tensor,
-    layer: &Linear,
-    input_mask: Option<Vec<f32>>,
-    output_mask: Option<Vec<f32>>,
-) -> Result<Tensor> {
-    let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
-    if fusable(&[x, w, b]) && x.rank() == 2 {
-        x.apply_op3(
-            w,
-            b,
-            Dense {
-                act: Act::Relu,
-                input_mask,
-                output_mask,
-                order: WeightOrder::OutIn,
-            },
-        )
-    } else {
-        let x = masked(x.clone(), input_mask.as_deref())?;
-        masked(
-            layers::relu(layer.engine, &layer.forward(&x)?)?,
-            output_mask.as_deref(),
-        )
-    }
-}
-
-/// `head((x ⊙ input_mask) wᵀ + b)` for a layer with one output unit: the prediction;
-/// differentiable in `x` and the layer's variables.
-///
-/// # Shapes
-/// `x`: `(B, in)`, the layer's weight `(1, in)` → `(B,)`.
-pub fn linear_head(
-    x: &Tensor,
-    layer: &Linear,
-    head: DotHead,
-    input_mask: Option<Vec<f32>>,
-) -> Result<Tensor> {
-    let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
-    if fusable(&[x, w, b]) && x.rank() == 2 && w.dims().first() == Some(&1) {
-        x.apply_op3(
-            w,
-            b,
-            Dense {
-                act: Act::Head(head),
-                input_mask,
-                output_mask: None,
-                order: WeightOrder::OutIn,
-            },
-        )
-    } else {
-        let x = masked(x.clone(), input_mask.as_deref())?;
-        head.graph(&layer.forward(&x)?.squeeze(1)?)
-    }
-}
-
 /// What a [`Dense`] layer applies to `x Wᵀ + b`.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Act {
+pub enum Act {
     /// `max(z, 0)`, a hidden layer.
     Relu,
     /// Nothing: a tower's last layer (the two-tower model).
@@ -145,7 +62,7 @@ impl Act {
 
 /// How a [`Dense`] layer's weight is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum WeightOrder {
+pub enum WeightOrder {
     /// `(out, in)`, the layer is `x Wᵀ + b` (NCF and MLP, as candle-nn stores it).
     OutIn,
     /// `(in, out)`, the layer is `x W + b` (the two-tower model, as Keras stores it).
@@ -156,16 +73,16 @@ pub(super) enum WeightOrder {
 /// forward op of [`linear_relu`] and [`linear_head`], and a layer of the autograd-free
 /// step in `dense_step`. Its arithmetic is on CPU storages ([`Dense::forward_values`],
 /// [`Dense::backward_values`]), so both share it.
-pub(super) struct Dense {
-    pub(super) act: Act,
-    pub(super) input_mask: Option<Vec<f32>>,
-    pub(super) output_mask: Option<Vec<f32>>,
+pub(crate) struct Dense {
+    pub(crate) act: Act,
+    pub(crate) input_mask: Option<Vec<f32>>,
+    pub(crate) output_mask: Option<Vec<f32>>,
     /// How the weight operand is stored; ∂/∂W comes back in the same order.
-    pub(super) order: WeightOrder,
+    pub(crate) order: WeightOrder,
 }
 
 /// A 2-d f32 operand: its CPU storage and layout.
-pub(super) type Operand<'a> = (&'a CpuStorage, &'a Layout);
+pub(crate) type Operand<'a> = (&'a CpuStorage, &'a Layout);
 
 impl Dense {
     fn name(&self) -> &'static str {
@@ -194,7 +111,7 @@ impl Dense {
     /// The layer's output for input `x` `(rows, k)`, weight `w` (`(out, k)` or `(k, out)`
     /// as [`Dense::order`] says) and biases `b`, row-major `(rows, out)` (`rows` values
     /// for a head).
-    pub(super) fn forward_values(
+    pub(crate) fn forward_values(
         &self,
         (xs, xl): Operand,
         (ws, wl): Operand,
@@ -240,7 +157,7 @@ impl Dense {
     /// `w`, output `y` (from [`Dense::forward_values`]) and the output's gradient `g`.
     /// ∂/∂W has the weight's shape; ∂/∂x is computed only if `input_grad` (a model's
     /// constant input features need none).
-    pub(super) fn backward_values(
+    pub(crate) fn backward_values(
         &self,
         (xs, xl): Operand,
         (ws, wl): Operand,
@@ -295,13 +212,13 @@ impl Dense {
 }
 
 /// One [`Dense`] layer's gradients, row-major.
-pub(super) struct LayerGrads {
+pub(crate) struct LayerGrads {
     /// At the input, `(rows, in)`; `None` when not asked for.
-    pub(super) x: Option<Vec<f32>>,
+    pub(crate) x: Option<Vec<f32>>,
     /// At the weight, in the weight's shape.
-    pub(super) w: Vec<f32>,
+    pub(crate) w: Vec<f32>,
     /// At the biases, `(out,)`.
-    pub(super) b: Vec<f32>,
+    pub(crate) b: Vec<f32>,
 }
 
 impl CustomOp3 for Dense {
@@ -459,6 +376,9 @@ fn column_sums(values: &[f32], n: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::activation::dropout_mask;
+    use crate::engine::dense::{Linear, linear_head, linear_relu};
+    use crate::engine::params::Tape;
     use candle_core::{Device, Var};
     use rand::{Rng, SeedableRng};
 
@@ -659,6 +579,7 @@ mod tests {
         Linear {
             weight: Var::from_tensor(&t[1]).unwrap(),
             bias: Var::from_tensor(&t[2]).unwrap(),
+            order: WeightOrder::OutIn,
             engine: crate::engine::Engine::Fused,
         }
     }
@@ -677,6 +598,7 @@ mod tests {
         let head = Linear {
             weight: Var::new(&[[0.5f32, -1.0]], &Device::Cpu).unwrap(),
             bias: Var::new(&[0.25f32], &Device::Cpu).unwrap(),
+            order: WeightOrder::OutIn,
             engine: crate::engine::Engine::Fused,
         };
         let p = linear_head(&y, &head, DotHead::Offset(0.0), None).unwrap();
@@ -694,6 +616,7 @@ mod tests {
         let layer = |out: usize, k: usize| Linear {
             weight: Var::from_tensor(&z(&[out, k]).unwrap()).unwrap(),
             bias: Var::from_tensor(&z(&[out]).unwrap()).unwrap(),
+            order: WeightOrder::OutIn,
             engine: crate::engine::Engine::Fused,
         };
         assert!(linear_relu(&x, &layer(4, 2), None, None).is_err());

@@ -12,11 +12,10 @@
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
 
-use super::Batch;
-use super::params::{Params, TableId, Tape};
-use crate::config::spec::TrainingSpec;
-use crate::engine::Engine;
-use crate::kernels::{cpu_storage, f32_matrix, f32_values};
+use super::Engine;
+use super::kernels::{cpu_storage, f32_matrix, f32_values};
+use super::loss::Loss;
+use super::params::{Batch, Params, TableId, Tape};
 
 /// What turns the dot product `z` into a prediction.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,7 +56,7 @@ impl DotHead {
             DotHead::Offset(0.0) => Ok(z.clone()),
             DotHead::Offset(c) => z.affine(1.0, c as f64),
             DotHead::ScaledSigmoid { lo, hi } => {
-                super::layers::scaled_sigmoid(Engine::Graph, z, lo, hi)
+                super::activation::scaled_sigmoid(Engine::Graph, z, lo, hi)
             }
         }
     }
@@ -76,7 +75,7 @@ pub fn row_dot(engine: Engine, u: &Tensor, v: &Tensor, head: DotHead) -> Result<
 
 /// One training step of a row-dot model without candle's autograd: gathers the `users`
 /// rows of table `left` and the `items` rows of table `right` through `tape`, and returns
-/// the loss `spec.loss` of `head(row dot)` against `target` with its gradients with
+/// the loss `loss` of `head(row dot)` against `target` with its gradients with
 /// respect to both gathered leaves (the fused engine's step; the graph engine runs
 /// `forward` and `backward` instead).
 ///
@@ -91,7 +90,7 @@ pub fn row_dot_step(
     batch: &Batch,
     head: DotHead,
     target: &Tensor,
-    spec: &TrainingSpec,
+    loss: Loss,
     tape: &mut Tape,
 ) -> Result<Option<(f32, GradStore)>> {
     let u = params.gather(left, &batch.users, tape)?;
@@ -116,7 +115,7 @@ pub fn row_dot_step(
         .map(|(a, b)| head.apply(dot(a, b)))
         .take(rows)
         .collect();
-    let (loss, dl_dy) = crate::train::loss::value_and_gradient(spec, &y, t);
+    let (loss, dl_dy) = loss.value_and_gradient(&y, t);
     let (mut gu, mut gv) = (Vec::with_capacity(rows * k), Vec::with_capacity(rows * k));
     for r in 0..rows {
         let s = dl_dy[r] * head.slope(y[r]);

@@ -2,7 +2,7 @@
 //! pass, the loss and the backward pass on plain CPU storages, the gradients handed to the
 //! optimiser in a `GradStore`.
 //!
-//! With every layer already one fused op ([`super::fused_dense`]), what remained of
+//! With every layer already one fused op ([`super::layer::linear_relu`]), what remained of
 //! candle's overhead at batch 64 was the backward pass's bookkeeping: it walks the graph,
 //! zero-fills a gradient tensor for every node and adds each contribution into it (about
 //! a tenth of an MLP epoch in a profile). Here each gradient is written once. The layers'
@@ -12,12 +12,13 @@
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, Layout, Result, Tensor, Var, bail};
 
-use super::fused_dense::{Act, Dense, WeightOrder, dropout_mask};
-use super::fused_dot::DotHead;
-use super::layers::ReluStack;
-use super::params::Tape;
-use crate::config::spec::TrainingSpec;
-use crate::kernels::{cpu_storage, f32_values};
+use super::kernel::{Act, Dense};
+use super::layer::{Linear, ReluStack};
+use crate::engine::activation::dropout_mask;
+use crate::engine::kernels::{cpu_storage, f32_values};
+use crate::engine::loss::Loss;
+use crate::engine::params::Tape;
+use crate::engine::row_dot::DotHead;
 
 const OP: &str = "dense-step";
 
@@ -28,7 +29,23 @@ pub struct ChainLayer<'a> {
     /// `(out,)`.
     pub bias: &'a Var,
     /// The layer's activation, dropout masks and weight order.
-    pub(super) dense: Dense,
+    pub(crate) dense: Dense,
+}
+
+impl<'a> ChainLayer<'a> {
+    /// `layer` computing `act`, with its input and output dropout masks.
+    pub fn new(
+        layer: &'a Linear,
+        act: Act,
+        input_mask: Option<Vec<f32>>,
+        output_mask: Option<Vec<f32>>,
+    ) -> ChainLayer<'a> {
+        ChainLayer {
+            weight: &layer.weight,
+            bias: &layer.bias,
+            dense: layer.fused(act, input_mask, output_mask),
+        }
+    }
 }
 
 /// Each layer's output, row-major `(rows, width)`, from the first layer to the last.
@@ -101,10 +118,10 @@ pub fn chain_backward(
     Ok(Some(g))
 }
 
-/// The loss `spec.loss` of `stack`'s predictions for input `x` against `target`, and its
+/// The loss `loss` of `stack`'s predictions for input `x` against `target`, and its
 /// gradients with respect to `x` and every layer's weight and bias.
 ///
-/// Dropout masks are drawn from `tape` in the order [`ReluStack::forward_fused`] draws
+/// Dropout masks are drawn from `tape` in the order [`ReluStack::forward_with_head`] draws
 /// them (the embeddings' `embedding_dropout`, then each hidden layer's), so a seeded step
 /// drops what the graph would have dropped.
 ///
@@ -117,37 +134,27 @@ pub fn stack_step(
     embedding_dropout: f64,
     head: DotHead,
     target: &Tensor,
-    spec: &TrainingSpec,
+    loss: Loss,
     tape: &Tape,
 ) -> Result<(f32, GradStore)> {
     let rows = x.dim(0)?;
     let mut input_mask = dropout_mask(tape, x.elem_count(), embedding_dropout);
     let mut layers = Vec::with_capacity(stack.hidden().len() + 1);
     for (layer, p) in stack.hidden() {
-        let output_mask = dropout_mask(tape, rows * layer.weight.dim(0)?, *p);
-        let dense = Dense {
-            act: Act::Relu,
-            input_mask: input_mask.take(),
+        let output_mask = dropout_mask(tape, rows * layer.out_width(), *p);
+        layers.push(ChainLayer::new(
+            layer,
+            Act::Relu,
+            input_mask.take(),
             output_mask,
-            order: WeightOrder::OutIn,
-        };
-        layers.push(ChainLayer {
-            weight: &layer.weight,
-            bias: &layer.bias,
-            dense,
-        });
+        ));
     }
-    let output = stack.output();
-    layers.push(ChainLayer {
-        weight: &output.weight,
-        bias: &output.bias,
-        dense: Dense {
-            act: Act::Head(head),
-            input_mask,
-            output_mask: None,
-            order: WeightOrder::OutIn,
-        },
-    });
+    layers.push(ChainLayer::new(
+        stack.output(),
+        Act::Head(head),
+        input_mask,
+        None,
+    ));
     let outputs = chain_forward(&layers, x)?;
     let predicted = match outputs.last() {
         Some((y, l)) => f32_values(y, l, OP)?,
@@ -158,7 +165,7 @@ pub fn stack_step(
     if t.len() != predicted.len() {
         bail!("{OP}: {} targets for {} predictions", t.len(), rows);
     }
-    let (loss, g) = crate::train::loss::value_and_gradient(spec, predicted, t);
+    let (loss, g) = loss.value_and_gradient(predicted, t);
     let mut grads = GradStore::default();
     if let Some(grad_x) = chain_backward(&layers, x, &outputs, g, true, &mut grads)? {
         grads.insert(x, Tensor::from_vec(grad_x, x.shape(), x.device())?);
@@ -172,7 +179,8 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::config::spec::{Architecture, LossName, ModelSpec};
+    use crate::config::spec::{Architecture, LossName, ModelSpec, TrainingSpec};
+    use crate::engine::Engine;
     use crate::models::build;
     use crate::models::testing::{batch, ctx};
 
@@ -202,15 +210,15 @@ mod tests {
                         huber_delta: 0.5,
                         ..TrainingSpec::adam(1, 6, 0.01, 0.0)
                     };
+                    let kind = Loss::of(&training);
                     let mut tape = Tape::recording_seeded(7);
                     let (value, grads) = model
-                        .fused_step(&b, &target, &training, &mut tape)
+                        .fused_step(&b, &target, kind, &mut tape)
                         .unwrap()
                         .expect("a direct step on the CPU");
                     let mut graph_tape = Tape::recording_seeded(7);
                     let predicted = model.forward(&b, &mut graph_tape).unwrap();
-                    let graph_loss =
-                        crate::train::loss::loss(&training, &predicted, &target).unwrap();
+                    let graph_loss = kind.value(Engine::Fused, &predicted, &target).unwrap();
                     let graph_grads = graph_loss.backward().unwrap();
                     let what = format!("{architecture:?} {} {loss:?}", spec.hidden_layers.len());
                     let graph_value = graph_loss.to_scalar::<f32>().unwrap();

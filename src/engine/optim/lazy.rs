@@ -31,8 +31,8 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use crate::engine::Engine;
-use crate::kernels::prefetch;
-use crate::models::{Params, Tape};
+use crate::engine::kernels::prefetch;
+use crate::engine::params::{Params, Tape};
 
 /// How one optimiser moves a slice of values given their gradient: the part that differs
 /// between Adam, AdaMax and SGD. Implementations hold the step's constants (rate, bias
@@ -341,8 +341,8 @@ fn step_fused<R: Rule>(
 fn table_and_state<'a, R: Rule, S>(
     params: &'a Params,
     states: &'a mut [S],
-    gathered: &crate::models::params::Gathered,
-) -> Result<(&'a crate::models::params::EmbeddingTable, &'a mut S)> {
+    gathered: &crate::engine::params::Gathered,
+) -> Result<(&'a crate::engine::params::EmbeddingTable, &'a mut S)> {
     match (
         params.tables().get(gathered.table.0),
         states.get_mut(gathered.table.0),
@@ -419,7 +419,7 @@ impl<R: Rule> RowRule<R> {
     fn for_table(
         rule: R,
         penalties: Penalties,
-        table: &crate::models::params::EmbeddingTable,
+        table: &crate::engine::params::EmbeddingTable,
     ) -> Self {
         RowRule {
             rule,
@@ -830,9 +830,9 @@ pub(crate) mod testing {
     use candle_core::{Device, Tensor};
     use rand::SeedableRng;
 
-    use crate::models::params::TableId;
-    use crate::models::{Init, Params, Tape};
-    use crate::train::Optimizer;
+    use crate::engine::optim::Optimizer;
+    use crate::engine::params::TableId;
+    use crate::engine::params::{Init, Params, Tape};
 
     /// Params with one `rows × dim` table holding `values` (row-major).
     pub(crate) fn one_table(values: &[f32], rows: usize, dim: usize) -> (Params, TableId) {
@@ -946,7 +946,7 @@ mod tests {
         use candle_core::{DType, Device, Tensor};
         use rand::SeedableRng;
 
-        use crate::models::Init;
+        use crate::engine::params::Init;
         let dev = &Device::Cpu;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut params = Params::new(dev, engine);

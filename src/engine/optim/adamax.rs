@@ -19,7 +19,7 @@ use candle_core::backprop::GradStore;
 
 use super::Optimizer;
 use super::lazy::{self, Penalties, Rule, States, Step};
-use crate::models::{Params, Tape};
+use crate::engine::params::{Params, Tape};
 use candle_core::Tensor;
 
 /// AdaMax's hyperparameters.
@@ -156,8 +156,10 @@ impl Rule for AdamaxRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::Init;
-    use crate::train::lazy::testing::{assert_close, dense_values, one_table, step, table_values};
+    use crate::engine::optim::lazy::testing::{
+        assert_close, dense_values, one_table, step, table_values,
+    };
+    use crate::engine::params::Init;
     use rand::SeedableRng;
 
     #[test]
@@ -244,8 +246,10 @@ mod tests {
         // Both start at 2 with gradient 0; weight decay 0.5 gives the weight g = 1 →
         // Δ = lr, while the bias's zero gradient leaves m = 0 and the bias still.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let mut params =
-            crate::models::Params::new(&candle_core::Device::Cpu, crate::engine::Engine::Fused);
+        let mut params = crate::engine::params::Params::new(
+            &candle_core::Device::Cpu,
+            crate::engine::Engine::Fused,
+        );
         params
             .dense("layer.weight", &[2], Init::Constant(2.0), &mut rng)
             .unwrap();

@@ -1,62 +1,15 @@
-//! Building blocks of the neural models (NCF, MLP): a dense layer, dropout, and a stack of
-//! ReLU layers ending in one output unit.
+//! Element-wise building blocks shared by the dense layers and the heads: bias add,
+//! ReLU, the scaled sigmoid and inverted dropout.
 //!
-//! Layers are plain structs built by a free function that registers their variables in
-//! the model's [`Params`], as candle-nn builds layers from a `VarBuilder`.
+//! Each takes the run's [`Engine`]: the fused engine runs one custom op forward and one
+//! backward with a hand-written slope; the graph engine composes candle's own operations,
+//! which run on any device.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, Var, bail};
-use rand::Rng;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 
-use super::fused_dense;
-use super::fused_dot::DotHead;
-use super::params::{Init, Params, Tape};
-use crate::engine::Engine;
-use crate::kernels::f32_values;
-
-/// A fully connected layer, `y = x Wᵀ + b` (PyTorch's `nn.Linear` layout).
-#[derive(Debug, Clone)]
-pub struct Linear {
-    /// `(out, in)`, registered as `<name>.weight` (weight decay applies).
-    pub weight: Var,
-    /// `(out,)`, registered as `<name>.bias` (no weight decay: the name ends in `bias`).
-    pub bias: Var,
-    /// The engine of the parameters the layer was registered in.
-    pub engine: Engine,
-}
-
-/// A dense layer from `in_dim` to `out_dim` inputs, weights drawn from `init`, biases zero
-/// (Keras's and the notebooks' default).
-pub fn linear(
-    params: &mut Params,
-    name: &str,
-    in_dim: usize,
-    out_dim: usize,
-    init: Init,
-    rng: &mut impl Rng,
-) -> Result<Linear> {
-    let weight = params.dense(&format!("{name}.weight"), &[out_dim, in_dim], init, rng)?;
-    let bias = params.dense(
-        &format!("{name}.bias"),
-        &[out_dim],
-        Init::Constant(0.0),
-        rng,
-    )?;
-    Ok(Linear {
-        weight,
-        bias,
-        engine: params.engine(),
-    })
-}
-
-impl Linear {
-    /// Applies the layer.
-    ///
-    /// # Shapes
-    /// `x`: `(B, in)` → `(B, out)`.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        bias_add(self.engine, &x.matmul(&self.weight.t()?)?, &self.bias)
-    }
-}
+use super::Engine;
+use super::kernels::f32_values;
+use super::params::Tape;
 
 /// `x + b` for `x` of shape `(B, n)` and `b` of shape `(n,)`, differentiable in both.
 ///
@@ -269,112 +222,16 @@ pub fn dropout(x: &Tensor, p: f64, tape: &Tape) -> Result<Tensor> {
     x * Tensor::from_vec(mask, x.shape(), x.device())?
 }
 
-/// Hidden dense layers, each followed by a ReLU and its dropout, then a dense layer to one
-/// output unit with no activation: the body shared by NCF and MLP.
-#[derive(Debug, Clone)]
-pub struct ReluStack {
-    hidden: Vec<(Linear, f64)>,
-    output: Linear,
-    engine: Engine,
-}
-
-/// A stack on `in_dim` inputs with hidden layers `widths` (named `<prefix>1`,
-/// `<prefix>2`, …), dropout `dropouts[i]` after hidden layer `i` (0 where missing), and an
-/// output layer named `output`. `weight_init(fan_in, fan_out)` gives each weight's
-/// initialiser.
-pub fn relu_stack(
-    params: &mut Params,
-    prefix: &str,
-    in_dim: usize,
-    widths: &[usize],
-    dropouts: &[f64],
-    weight_init: impl Fn(usize, usize) -> Init,
-    rng: &mut impl Rng,
-) -> Result<ReluStack> {
-    let mut hidden = Vec::with_capacity(widths.len());
-    let mut fan_in = in_dim;
-    for (i, &width) in widths.iter().enumerate() {
-        let name = format!("{prefix}{}", i + 1);
-        let layer = linear(
-            params,
-            &name,
-            fan_in,
-            width,
-            weight_init(fan_in, width),
-            rng,
-        )?;
-        hidden.push((layer, dropouts.get(i).copied().unwrap_or(0.0)));
-        fan_in = width;
-    }
-    let output = linear(params, "output", fan_in, 1, weight_init(fan_in, 1), rng)?;
-    Ok(ReluStack {
-        hidden,
-        output,
-        engine: params.engine(),
-    })
-}
-
-impl ReluStack {
-    /// The output unit's pre-activation for each row of `x`.
-    ///
-    /// # Shapes
-    /// `x`: `(B, in)` → `(B,)`.
-    pub fn forward(&self, x: &Tensor, tape: &Tape) -> Result<Tensor> {
-        let mut x = x.clone();
-        for (layer, p) in &self.hidden {
-            x = dropout(&relu(self.engine, &layer.forward(&x)?)?, *p, tape)?;
-        }
-        self.output.forward(&x)?.squeeze(1)
-    }
-
-    /// `head` of the output unit for each row of `x` after embedding dropout
-    /// `embedding_dropout`: the whole NCF and MLP body from the gathered embeddings (side
-    /// by side, see [`Params::gather_pair`]).
-    ///
-    /// In the fused engine every layer is one op ([`super::fused_dense`]), dropout before
-    /// and after it included: at batch 64 the step costs per-op overhead, not arithmetic.
-    /// The masks are drawn in the same order as the graph engine's composition draws them
-    /// (embeddings, then each hidden layer), so both engines train the same function.
-    ///
-    /// # Shapes
-    /// `x`: `(B, in)` → `(B,)`.
-    pub fn forward_with_head(
-        &self,
-        x: &Tensor,
-        embedding_dropout: f64,
-        head: DotHead,
-        tape: &Tape,
-    ) -> Result<Tensor> {
-        if !(self.engine.is_fused() && x.is_contiguous() && x.rank() == 2) {
-            let x = dropout(x, embedding_dropout, tape)?;
-            return head.graph(&self.forward(&x, tape)?);
-        }
-        let rows = x.dim(0)?;
-        let mut input_mask = fused_dense::dropout_mask(tape, x.elem_count(), embedding_dropout);
-        let mut x = x.clone();
-        for (layer, p) in &self.hidden {
-            let output_mask = fused_dense::dropout_mask(tape, rows * layer.weight.dim(0)?, *p);
-            x = fused_dense::linear_relu(&x, layer, input_mask.take(), output_mask)?;
-        }
-        fused_dense::linear_head(&x, &self.output, head, input_mask)
-    }
-
-    /// The hidden layers with their dropout rates, input side first.
-    pub fn hidden(&self) -> &[(Linear, f64)] {
-        &self.hidden
-    }
-
-    /// The output layer.
-    pub fn output(&self) -> &Linear {
-        &self.output
-    }
+/// An inverted-dropout mask for `n` values drawn from `tape` (0 with probability `p`,
+/// else 1/(1 − p)), or `None` when there is no dropout: at evaluation or for `p` ≤ 0.
+pub fn dropout_mask(tape: &Tape, n: usize, p: f64) -> Option<Vec<f32>> {
+    (tape.is_training() && p > 0.0).then(|| tape.dropout_mask(n, p))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
-    use rand::SeedableRng;
+    use candle_core::{Device, Var};
 
     #[test]
     fn scaled_sigmoid_matches_candle_sigmoid_and_affine() {
@@ -435,93 +292,6 @@ mod tests {
         assert_eq!(gx, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
         let gb = grads.get(b.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(gb, [9.0, 12.0]);
-    }
-
-    #[test]
-    fn linear_is_x_times_w_transposed_plus_b() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let mut params = Params::new(&Device::Cpu, Engine::Fused);
-        let layer = linear(&mut params, "dense", 3, 2, Init::he_normal(3), &mut rng).unwrap();
-        let dev = &Device::Cpu;
-        let w = Tensor::new(&[[1.0f32, 0.0, -1.0], [0.5, 2.0, 1.0]], dev).unwrap();
-        layer.weight.set(&w).unwrap();
-        layer
-            .bias
-            .set(&Tensor::new(&[0.1f32, -1.0], dev).unwrap())
-            .unwrap();
-        let x = Tensor::new(&[[1.0f32, 2.0, 3.0], [-1.0, 0.0, 2.0]], dev).unwrap();
-        // x Wᵀ + b:
-        //   row 0: [1 − 3, 0.5 + 4 + 3] + [0.1, −1] = [−1.9, 6.5]
-        //   row 1: [−1 − 2, −0.5 + 0 + 2] + [0.1, −1] = [−2.9, 0.5]
-        let y: Vec<Vec<f32>> = layer.forward(&x).unwrap().to_vec2().unwrap();
-        let expected = [[-1.9f32, 6.5], [-2.9, 0.5]];
-        for (row, want) in y.iter().zip(expected) {
-            for (a, b) in row.iter().zip(want) {
-                assert!((a - b).abs() < 1e-6, "{y:?}");
-            }
-        }
-        let names: Vec<&str> = params
-            .dense_vars()
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect();
-        assert_eq!(names, ["dense.weight", "dense.bias"]);
-    }
-
-    #[test]
-    fn fused_stack_matches_the_unfused_composition_with_the_same_masks() {
-        // Non-contiguous embeddings send `forward_concat` down the unfused path (what
-        // other devices run); with tapes of the same seed both must draw the same masks
-        // and give the same predictions and gradients.
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
-        let mut params = Params::new(&Device::Cpu, Engine::Fused);
-        let stack = relu_stack(
-            &mut params,
-            "hidden",
-            7,
-            &[6, 5],
-            &[0.5, 0.25],
-            |fan_in, _| Init::he_normal(fan_in),
-            &mut rng,
-        )
-        .unwrap();
-        let dev = &Device::Cpu;
-        let u = Tensor::randn(0f32, 1.0, (9, 4), dev).unwrap();
-        let v = Tensor::randn(0f32, 1.0, (9, 3), dev).unwrap();
-        let head = DotHead::ScaledSigmoid { lo: 1.0, hi: 5.0 };
-        // A strided view of the same values: the left half of `[x, x]`.
-        let strided = |x: &Tensor| {
-            let k = x.dim(1)?;
-            Tensor::cat(&[x, x], 1)?.narrow(1, 0, k)
-        };
-        let run = |contiguous: bool| {
-            let tape = Tape::recording_seeded(11);
-            let (u, v) = (Var::from_tensor(&u).unwrap(), Var::from_tensor(&v).unwrap());
-            let (ui, vi) = if contiguous {
-                (u.as_tensor().clone(), v.as_tensor().clone())
-            } else {
-                (strided(&u).unwrap(), strided(&v).unwrap())
-            };
-            let x = Tensor::cat(&[ui, vi], 1).unwrap();
-            let x = if contiguous { x } else { strided(&x).unwrap() };
-            assert_eq!(x.is_contiguous(), contiguous);
-            let p = stack.forward_with_head(&x, 0.3, head, &tape).unwrap();
-            let grads = p.sum_all().unwrap().backward().unwrap();
-            let mut out = vec![p.to_vec1::<f32>().unwrap()];
-            let vars = [u.as_tensor(), v.as_tensor()].into_iter();
-            for t in vars.chain(params.dense_vars().iter().map(|(_, v)| v.as_tensor())) {
-                let g = grads.get(t).expect("a gradient");
-                out.push(g.flatten_all().unwrap().to_vec1().unwrap());
-            }
-            out
-        };
-        let (fused, generic) = (run(true), run(false));
-        for (a, b) in fused.iter().zip(&generic) {
-            assert_eq!(a.len(), b.len());
-            for (x, y) in a.iter().zip(b) {
-                assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
-            }
-        }
     }
 
     #[test]
