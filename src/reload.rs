@@ -301,7 +301,7 @@ fn checkpoint_path(
             architecture,
         });
     };
-    let beside_db = crate::commands::run::results_dir(db, &stored.experiment)
+    let beside_db = crate::store::results_dir(db, &stored.experiment)
         .join("checkpoints")
         .join(format!("{}.safetensors", stored.key));
     let mut tried = vec![PathBuf::from(recorded)];

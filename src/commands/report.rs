@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::cli::ReportArgs;
-use crate::commands::run::results_dir;
+use crate::store::results_dir;
 use crate::report::{Metric, document};
 use crate::store::Store;
 

@@ -2,7 +2,6 @@
 //! workers → store → charts.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +15,7 @@ use crate::data;
 use crate::report;
 use crate::runner::CandleExecutor;
 use crate::scheduler::{self, Stop, SweepOptions, SweepSummary};
-use crate::store::Store;
+use crate::store::{Store, results_dir};
 use crate::store::owner::Owner;
 use crate::sweep;
 
@@ -224,12 +223,4 @@ fn print_failures(summary: &SweepSummary) {
     for failure in &summary.failed {
         eprintln!("  {}: {}", failure.label, failure.error);
     }
-}
-
-/// Where an experiment's charts go: `<database directory>/<experiment>/`.
-pub fn results_dir(db: &Path, experiment: &str) -> PathBuf {
-    db.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join(experiment)
 }

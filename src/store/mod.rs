@@ -670,6 +670,16 @@ impl Store {
     }
 }
 
+
+/// Where an experiment's charts and checkpoints go: `<database directory>/<experiment>/`,
+/// beside the store that records its runs.
+pub fn results_dir(db: &Path, experiment: &str) -> PathBuf {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(experiment)
+}
+
 #[cfg(test)]
 impl Store {
     /// This process as a claimant whose sweep began far in the future, so every ended
