@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::cli::ReportArgs;
-use crate::store::results_dir;
 use crate::report::{Metric, document};
 use crate::store::Store;
+use crate::store::results_dir;
 
 /// Writes `<db dir>/<experiment>/report.md` and its charts; prints the report's path.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {

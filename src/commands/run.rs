@@ -15,8 +15,8 @@ use crate::data;
 use crate::report;
 use crate::runner::CandleExecutor;
 use crate::scheduler::{self, Stop, SweepOptions, SweepSummary};
-use crate::store::{Store, results_dir};
 use crate::store::owner::Owner;
+use crate::store::{Store, results_dir};
 use crate::sweep;
 
 /// Exit code of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).

@@ -670,7 +670,6 @@ impl Store {
     }
 }
 
-
 /// Where an experiment's charts and checkpoints go: `<database directory>/<experiment>/`,
 /// beside the store that records its runs.
 pub fn results_dir(db: &Path, experiment: &str) -> PathBuf {

@@ -392,14 +392,17 @@ fn step_graph<R: Rule>(
         let Some(grad) = grads.get(var.as_tensor()) else {
             continue;
         };
-        let w = var.as_tensor();
+        // Detached: the new weights and state must not hold this step's graph (the
+        // variable and its gradient are tracked tensors), or every step would keep the
+        // one before it alive.
+        let (w, grad) = (var.as_tensor().detach(), grad.detach());
         let decay = weight_decay(penalties, name);
         let g = if decay == 0.0 {
-            grad.clone()
+            grad
         } else {
             (grad + w.affine(f64::from(decay), 0.0)?)?
         };
-        let step = rule.apply_tensors(w, state, &g)?;
+        let step = rule.apply_tensors(&w, state, &g)?;
         var.set(&step.w)?;
         *state = step.state;
     }
@@ -459,8 +462,9 @@ impl<R: Rule> RowRule<R> {
         let m = distinct.len();
         let rows = Tensor::from_vec(distinct.clone(), m, device)?;
         let slots = Tensor::from_vec(slot_of_position, ids.len(), device)?;
-        let summed = Tensor::zeros((m, dim), DType::F32, device)?.index_add(&slots, grad, 0)?;
-        let w = weight.index_select(&rows, 0)?;
+        let summed =
+            Tensor::zeros((m, dim), DType::F32, device)?.index_add(&slots, &grad.detach(), 0)?;
+        let w = weight.detach().index_select(&rows, 0)?;
         let mut g = if self.l2 == 0.0 {
             summed
         } else {
@@ -970,6 +974,16 @@ mod tests {
             let loss = x.sqr().unwrap().sum_all().unwrap();
             let grads = loss.backward().unwrap();
             step(Momentum, penalties, &params, &tape, &grads, &mut states).unwrap();
+        }
+        if let Some(graph) = &states.graph {
+            // The state must not keep a step's graph alive: a tracked state tensor holds
+            // every earlier step's activations, which ran a two-tower run out of memory.
+            let kept = graph.tables.iter().chain(&graph.dense).flatten();
+            assert!(kept.clone().count() > 0);
+            assert!(
+                kept.clone().all(|s| !s.track_op()),
+                "a state tensor holds a graph"
+            );
         }
         let t = params.tables()[table.0].weight.flatten_all().unwrap();
         let d = dense.flatten_all().unwrap();
