@@ -1,5 +1,6 @@
 //! End-to-end tests of the scheduler through the real `exp` binary: resume after SIGKILL,
-//! two processes on one database, a diverging run failing alone, SIGTERM mid-sweep.
+//! two processes on one database, a diverging run failing alone, SIGTERM mid-sweep, and a
+//! sweep over both training engines.
 //!
 //! The sweeps train dot-product MF on the embedded ml-latest-small for about a second per
 //! run, long enough to stop a sweep between its first finished run and its last.
@@ -167,6 +168,62 @@ fn two_processes_on_one_database_share_the_grid() {
             .unwrap_or_else(|| panic!("{line}"))
     };
     assert_eq!(trained(&a) + trained(&b), RUNS);
+}
+
+/// Every trained architecture, once on each engine: the fused CPU kernels and candle's
+/// graph (the path a GPU takes), scheduled together on two CPU workers.
+const ENGINES: &str = "[experiment]\nname = \"engines\"\nseed = 5\n\
+    [data]\ndataset = \"ml-latest-small\"\nmin_year = 2017\n\
+    [split]\nkind = \"holdout\"\ntest_fraction = 0.2\n\
+    [model]\narchitecture = \"dot-mf\"\nembedding_size = 8\nhidden_layers = [16, 8]\n\
+    dropouts = [0.2, 0.1]\n\
+    [training]\nepochs = 2\nbatch_size = 64\noptimizer = \"sgd\"\nmomentum = 0.9\n\
+    learning_rate = 0.01\n\
+    [sweep]\n\"model.architecture\" = [\"dot-mf\", \"biased-mf\", \"funk-svd\", \"svdpp\", \
+    \"ncf\", \"mlp\", \"two-tower\", \"gmf\"]\n\"training.engine\" = [\"fused\", \"graph\"]\n";
+
+/// The graph engine trains every architecture end to end on the CPU, and its test RMSE
+/// after two epochs equals the fused engine's to 1e-4; each run records its engine. A
+/// graph path broken for any architecture fails here, in every CI run.
+#[test]
+fn both_engines_train_every_architecture_to_the_same_test_rmse() {
+    let sweep = Sweep::new(ENGINES);
+    let out = sweep.run(&["--jobs", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(sweep.count("finished"), 16);
+    let conn = Connection::open(&sweep.db).expect("open db");
+    let mut query = conn
+        .prepare(
+            "SELECT json_extract(params_json, '$.\"model.architecture\"'),
+                    json_extract(params_json, '$.\"training.engine\"'), engine, rmse
+             FROM runs ORDER BY 1, 2",
+        )
+        .expect("query");
+    let rows: Vec<(String, String, String, f64)> = query
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 16);
+    for pair in rows.chunks(2) {
+        let [
+            (architecture, fused, fused_ran, fused_rmse),
+            (_, graph, graph_ran, graph_rmse),
+        ] = pair
+        else {
+            panic!("unpaired runs: {pair:?}");
+        };
+        assert_eq!((fused.as_str(), graph.as_str()), ("fused", "graph"));
+        assert_eq!((fused_ran, graph_ran), (fused, graph), "{architecture}");
+        assert!(
+            fused_rmse.is_finite() && *fused_rmse < 1.2,
+            "{architecture}: {fused_rmse}"
+        );
+        assert!(
+            (fused_rmse - graph_rmse).abs() < 1e-4,
+            "{architecture}: fused {fused_rmse} vs graph {graph_rmse}"
+        );
+    }
 }
 
 #[test]

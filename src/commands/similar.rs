@@ -111,7 +111,7 @@ fn vector_kind(architecture: Architecture) -> &'static str {
         Architecture::BiasedMf | Architecture::FunkSvd | Architecture::SvdPp => {
             "item factors, biases left out"
         }
-        Architecture::Ncf | Architecture::Mlp => "item embeddings",
+        Architecture::Ncf | Architecture::Mlp | Architecture::Gmf => "item embeddings",
         Architecture::TwoTower => "item-tower outputs",
         Architecture::GlobalMean | Architecture::Biases => "none",
     }

@@ -556,11 +556,14 @@ pub enum Architecture {
     GlobalMean,
     /// `μ + b_u + b_i` with regularised biases fitted in closed form (a classical baseline).
     Biases,
+    /// Generalised MF (the NCF paper's GMF): element-wise product of user and item
+    /// embeddings → dense(1) → sigmoid scaled to the rating range.
+    Gmf,
 }
 
 impl Architecture {
     /// Every architecture, in documentation order.
-    pub const ALL: [Architecture; 9] = [
+    pub const ALL: [Architecture; 10] = [
         Architecture::DotMf,
         Architecture::BiasedMf,
         Architecture::Ncf,
@@ -570,6 +573,7 @@ impl Architecture {
         Architecture::SvdPp,
         Architecture::GlobalMean,
         Architecture::Biases,
+        Architecture::Gmf,
     ];
 
     /// The name as written in experiment files.
@@ -584,6 +588,7 @@ impl Architecture {
             Architecture::SvdPp => "svdpp",
             Architecture::GlobalMean => "global-mean",
             Architecture::Biases => "biases",
+            Architecture::Gmf => "gmf",
         }
     }
 

@@ -258,7 +258,7 @@ fn unknown_names_list_the_allowed_ones() {
             15,
             "architecture = \"autoencoder\"",
             "model.architecture",
-            "`global-mean`, `biases`, got `autoencoder`",
+            "`global-mean`, `biases`, `gmf`, got `autoencoder`",
         ),
         (
             21,

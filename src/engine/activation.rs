@@ -68,16 +68,23 @@ impl CustomOp2 for BiasAdd {
     }
 }
 
-/// `max(x, 0)` element-wise, differentiable (gradient 0 at 0, as candle's own).
+/// `max(x, 0)` element-wise, differentiable, with gradient 0 at 0 (PyTorch's convention).
 ///
 /// candle's `relu` backward builds a comparison mask with its generic (unvectorised)
 /// binary kernel, then converts and multiplies it: 14% of an MLP epoch in a profile. In
 /// the fused engine the backward pass is one loop over the output and its gradient.
+///
+/// The graph engine does not use candle's `relu` either: its backward passes the gradient
+/// where the input is exactly 0 (`x ≥ 0`), the fused engine's does not. Such zeros are
+/// common early in training: a row whose every input a dropout zeroed meets a bias that
+/// starts at 0. So the graph form is `x · [x > 0]` with the mask held constant: the same
+/// values, and the fused engine's gradient, on any device.
 pub fn relu(engine: Engine, x: &Tensor) -> Result<Tensor> {
     if engine.is_fused() && x.is_contiguous() {
         x.apply_op1(Activate(Activation::Relu))
     } else {
-        x.relu()
+        let positive = x.gt(&x.zeros_like()?)?.to_dtype(x.dtype())?.detach();
+        x.mul(&positive)
     }
 }
 
@@ -262,15 +269,18 @@ mod tests {
     #[test]
     fn relu_value_and_gradient_by_hand() {
         // x = [−1, 0, 2, 3] → [0, 0, 2, 3]; loss Σ w ⊙ relu(x) with w = [5, 6, 7, 8] has
-        // gradient w where x > 0, 0 elsewhere (0 at x = 0, as candle's relu).
+        // gradient w where x > 0, 0 elsewhere: 0 at x = 0 in both engines (candle's own
+        // relu would give 6 there).
         let dev = &Device::Cpu;
-        let x = Var::new(&[-1.0f32, 0.0, 2.0, 3.0], dev).unwrap();
-        let y = relu(Engine::Fused, x.as_tensor()).unwrap();
-        assert_eq!(y.to_vec1::<f32>().unwrap(), [0.0, 0.0, 2.0, 3.0]);
-        let w = Tensor::new(&[5.0f32, 6.0, 7.0, 8.0], dev).unwrap();
-        let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
-        let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(g, [0.0, 0.0, 7.0, 8.0]);
+        for engine in [Engine::Fused, Engine::Graph] {
+            let x = Var::new(&[-1.0f32, 0.0, 2.0, 3.0], dev).unwrap();
+            let y = relu(engine, x.as_tensor()).unwrap();
+            assert_eq!(y.to_vec1::<f32>().unwrap(), [0.0, 0.0, 2.0, 3.0]);
+            let w = Tensor::new(&[5.0f32, 6.0, 7.0, 8.0], dev).unwrap();
+            let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(g, [0.0, 0.0, 7.0, 8.0], "{engine:?}");
+        }
     }
 
     #[test]

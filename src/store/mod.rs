@@ -125,11 +125,7 @@ impl Store {
         let conn = Connection::open(path).map_err(sql(path, "opening"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sql(path, "setting the busy timeout"))?;
-        // journal_mode answers with the mode now in force; WAL is persistent in the file.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
-            row.get::<_, String>(0)
-        })
-        .map_err(sql(path, "switching to WAL journaling"))?;
+        use_wal(&conn).map_err(sql(path, "switching to WAL journaling"))?;
         Store::setup(conn, path.to_path_buf())
     }
 
@@ -668,6 +664,37 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>()
             .map_err(sql(&self.path, &action))
     }
+}
+
+/// Puts the database in WAL mode (persistent in the file), retrying while another process
+/// holds the lock for [`BUSY_TIMEOUT`] at most.
+///
+/// SQLite answers a journal-mode change that meets another connection's lock with "busy"
+/// at once, without calling the busy handler, so two `exp run` processes opening a new
+/// database together would fail one of them; they wait for each other here instead.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        // journal_mode answers with the mode now in force.
+        let result = conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        });
+        match result {
+            Ok(_) => return Ok(()),
+            Err(error) if is_busy(&error) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Whether `error` is SQLite's "database is busy" or "database is locked".
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Where an experiment's charts and checkpoints go: `<database directory>/<experiment>/`,
