@@ -1,18 +1,12 @@
 //! The statistics behind `exp compare`: confidence intervals and paired tests over folds.
 //!
-//! Written out here rather than pulled from a crate because it is small and the report
-//! must say exactly what it computed: the Student-t distribution (through the
-//! regularised incomplete beta function), the normal distribution (through the
-//! regularised incomplete gamma function), a two-sided paired t-test and a two-sided
-//! Wilcoxon signed-rank test. The tests compare against reference values computed with
-//! `mpmath`, pasted in comments.
+//! The Student-t and normal distributions come from `statrs`; what is written out here is
+//! what the report must state exactly: a two-sided paired t-test and a two-sided Wilcoxon
+//! signed-rank test (exact for small samples, normal approximation with tie correction
+//! beyond). The tests compare against reference values computed with `mpmath`, pasted in
+//! comments.
 
-use std::f64::consts::PI;
-
-/// Relative precision the series and continued fractions iterate to.
-const EPS: f64 = 1e-15;
-/// Iteration cap of the series and continued fractions (they converge in far fewer).
-const MAX_ITER: usize = 500;
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 /// Largest number of non-zero differences the Wilcoxon test treats exactly.
 pub const WILCOXON_EXACT_MAX_N: usize = 25;
 
@@ -29,191 +23,39 @@ pub fn median(values: &[f64]) -> Option<f64> {
     }
 }
 
-/// ln Γ(x) for x > 0 (Lanczos approximation, g = 7, nine coefficients; ~15 digits).
-pub fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // Reflection: Γ(x) Γ(1 − x) = π / sin(πx).
-        return (PI / (PI * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut a = C[0];
-    let t = x + G + 0.5;
-    for (i, c) in C.iter().enumerate().skip(1) {
-        a += c / (x + i as f64);
-    }
-    0.5 * (2.0 * PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
-}
-
-/// The regularised incomplete beta function I_x(a, b) for a, b > 0 and x in [0, 1]
-/// (continued fraction, Numerical Recipes §6.4).
-pub fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    if x >= 1.0 {
-        return 1.0;
-    }
-    let front =
-        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
-    // The continued fraction converges fast for x < (a + 1) / (a + b + 2); use the
-    // symmetry I_x(a, b) = 1 − I_{1−x}(b, a) on the other side.
-    if x < (a + 1.0) / (a + b + 2.0) {
-        front * beta_fraction(a, b, x) / a
-    } else {
-        1.0 - front * beta_fraction(b, a, 1.0 - x) / b
-    }
-}
-
-/// The continued fraction of [`incomplete_beta`] (modified Lentz's method).
-fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
-    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
-    let mut c = 1.0;
-    let mut d = 1.0 - qab * x / qap;
-    if d.abs() < TINY {
-        d = TINY;
-    }
-    d = 1.0 / d;
-    let mut h = d;
-    for m in 1..=MAX_ITER {
-        let m = m as f64;
-        let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
-        h *= del;
-        if (del - 1.0).abs() < EPS {
-            break;
-        }
-    }
-    h
-}
-
-/// The regularised upper incomplete gamma function Q(a, x) = Γ(a, x) / Γ(a), for a > 0
-/// and x ≥ 0 (series below a + 1, continued fraction above; Numerical Recipes §6.2).
-pub fn upper_incomplete_gamma(a: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 1.0;
-    }
-    let log_front = -x + a * x.ln() - ln_gamma(a);
-    if x < a + 1.0 {
-        let (mut ap, mut del) = (a, 1.0 / a);
-        let mut sum = del;
-        for _ in 0..MAX_ITER {
-            ap += 1.0;
-            del *= x / ap;
-            sum += del;
-            if del.abs() < sum.abs() * EPS {
-                break;
-            }
-        }
-        1.0 - sum * log_front.exp()
-    } else {
-        const TINY: f64 = 1e-300;
-        let mut b = x + 1.0 - a;
-        let mut c = 1.0 / TINY;
-        let mut d = 1.0 / b;
-        let mut h = d;
-        for i in 1..=MAX_ITER {
-            let an = -(i as f64) * (i as f64 - a);
-            b += 2.0;
-            d = an * d + b;
-            if d.abs() < TINY {
-                d = TINY;
-            }
-            c = b + an / c;
-            if c.abs() < TINY {
-                c = TINY;
-            }
-            d = 1.0 / d;
-            let del = d * c;
-            h *= del;
-            if (del - 1.0).abs() < EPS {
-                break;
-            }
-        }
-        log_front.exp() * h
-    }
-}
-
-/// Two-sided tail probability of a standard normal: P(|Z| ≥ |z|) = erfc(|z| / √2).
+/// Two-sided tail probability of a standard normal: P(|Z| ≥ |z|).
 pub fn normal_two_sided_p(z: f64) -> f64 {
     if z.is_nan() {
         return f64::NAN;
     }
-    // erfc(y) = Q(1/2, y²), so erfc(|z| / √2) = Q(1/2, z² / 2).
-    upper_incomplete_gamma(0.5, z * z / 2.0)
+    // 2 Φ(−|z|): the lower tail keeps its precision far out, where 1 − Φ would cancel.
+    2.0 * Normal::standard().cdf(-z.abs())
 }
 
 /// Two-sided tail probability of Student's t with `df` degrees of freedom:
-/// P(|T| ≥ |t|) = I_{df / (df + t²)}(df / 2, 1 / 2).
+/// P(|T| ≥ |t|).
 pub fn t_two_sided_p(t: f64, df: f64) -> f64 {
-    if t.is_nan() || df.is_nan() || df <= 0.0 {
-        return f64::NAN;
+    match students_t(df) {
+        Some(_) if t.is_nan() => f64::NAN,
+        Some(_) if t.is_infinite() => 0.0,
+        Some(dist) => (2.0 * dist.cdf(-t.abs())).min(1.0),
+        None => f64::NAN,
     }
-    if t.is_infinite() {
-        return 0.0;
-    }
-    incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
 }
 
 /// The quantile t such that P(|T| ≥ t) = `p` for Student's t with `df` degrees of
-/// freedom (bisection on [`t_two_sided_p`]); e.g. `t_critical(0.05, 4)` = 2.776 for a
-/// 95 % interval from 5 folds.
+/// freedom; e.g. `t_critical(0.05, 4)` = 2.776 for a 95 % interval from 5 folds.
 pub fn t_critical(p: f64, df: f64) -> f64 {
-    if !(p > 0.0 && p < 1.0) || df.is_nan() || df <= 0.0 {
-        return f64::NAN;
+    match students_t(df) {
+        Some(dist) if p > 0.0 && p < 1.0 => dist.inverse_cdf(1.0 - p / 2.0),
+        _ => f64::NAN,
     }
-    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
-    while t_two_sided_p(hi, df) > p {
-        hi *= 2.0;
-        if hi > 1e12 {
-            return f64::INFINITY;
-        }
-    }
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if t_two_sided_p(mid, df) > p {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-        if hi - lo <= 1e-13 * hi {
-            break;
-        }
-    }
-    0.5 * (lo + hi)
+}
+
+/// Student's t with `df` > 0 degrees of freedom, centred at 0 with scale 1; `None` for
+/// a df that is not a positive number.
+fn students_t(df: f64) -> Option<StudentsT> {
+    (df > 0.0).then(|| StudentsT::new(0.0, 1.0, df).ok()).flatten()
 }
 
 /// Half-width of the two-sided 95 % confidence interval of a mean of `n` values with
@@ -412,6 +254,13 @@ mod tests {
         (a - b).abs() <= tol
     }
 
+    /// `a` within a relative `tol` of `b`. statrs's normal tail (its `erfc`) agrees with
+    /// mpmath to about 1e-10 relative (measured: 8.6e-11 at z = 1), far finer than the
+    /// three significant digits a report prints.
+    fn close_rel(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * b.abs()
+    }
+
     #[test]
     fn median_of_odd_even_and_empty() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
@@ -420,23 +269,18 @@ mod tests {
     }
 
     #[test]
-    fn gamma_and_special_functions_match_references() {
-        // Γ(5) = 24, Γ(1/2) = √π
-        assert!(close(ln_gamma(5.0), 24f64.ln(), 1e-13));
-        assert!(close(ln_gamma(0.5), PI.sqrt().ln(), 1e-13));
-        // betainc(2, 3, 0, 0.4, regularized=True) = 0.5248
-        assert!(close(incomplete_beta(2.0, 3.0, 0.4), 0.5248, 1e-13));
+    fn normal_tails_match_references() {
         // erfc(1/sqrt(2)) = 0.317310507862914102829534908736
-        assert!(close(
+        assert!(close_rel(
             normal_two_sided_p(1.0),
             0.317_310_507_862_914_1,
-            1e-13
+            1e-9
         ));
         // erfc(3/sqrt(2)) = 0.00269979606326018905330362953519
-        assert!(close(
+        assert!(close_rel(
             normal_two_sided_p(3.0),
             0.002_699_796_063_260_189,
-            1e-15
+            1e-9
         ));
         assert!(close(normal_two_sided_p(0.0), 1.0, 1e-15));
     }
@@ -544,7 +388,7 @@ mod tests {
         let r = wilcoxon_signed_rank(&[2.0, 1.0, 3.0, 1.0, 1.0], &[0.0; 5]).expect("5");
         assert_eq!(r.method, WilcoxonMethod::Normal);
         assert_eq!((r.statistic, r.n), (0.0, 5));
-        assert!(close(r.p, 0.039_359_508_888_249_72, 1e-12), "{r:?}");
+        assert!(close_rel(r.p, 0.039_359_508_888_249_72, 1e-9), "{r:?}");
     }
 
     #[test]
@@ -555,7 +399,7 @@ mod tests {
         let d: Vec<f64> = (1..=30).map(f64::from).collect();
         let r = wilcoxon_signed_rank(&d, &[0.0; 30]).expect("30");
         assert_eq!(r.method, WilcoxonMethod::Normal);
-        assert!(close(r.p, 1.734_397_628_320_576_4e-6, 1e-17), "{r:?}");
+        assert!(close_rel(r.p, 1.734_397_628_320_576_4e-6, 1e-9), "{r:?}");
     }
 
     #[test]
