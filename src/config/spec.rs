@@ -806,6 +806,43 @@ impl LossName {
     }
 }
 
+/// Which way a metric improves: stated by each metric (see [`MetricName::direction`],
+/// [`RankingKind::direction`]) and used alike by early stopping, `exp compare` and the
+/// reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Errors and losses: RMSE, MAE.
+    LowerIsBetter,
+    /// Ranking and coverage metrics: nDCG, precision, recall, hit rate, MAP, MRR, …
+    HigherIsBetter,
+}
+
+impl Direction {
+    /// Whether `a` is strictly better than `b` (false when either is NaN).
+    pub fn better(self, a: f64, b: f64) -> bool {
+        match self {
+            Direction::LowerIsBetter => a < b,
+            Direction::HigherIsBetter => a > b,
+        }
+    }
+
+    /// `lower is better` / `higher is better`, for captions.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Direction::LowerIsBetter => "lower is better",
+            Direction::HigherIsBetter => "higher is better",
+        }
+    }
+
+    /// `lower` / `higher`, for machine-readable output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::LowerIsBetter => "lower",
+            Direction::HigherIsBetter => "higher",
+        }
+    }
+}
+
 /// Rating-prediction metrics computed on the test (and validation) split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -825,6 +862,13 @@ impl MetricName {
         match self {
             MetricName::Rmse => "rmse",
             MetricName::Mae => "mae",
+        }
+    }
+
+    /// Which way the metric improves: both are errors.
+    pub fn direction(self) -> Direction {
+        match self {
+            MetricName::Rmse | MetricName::Mae => Direction::LowerIsBetter,
         }
     }
 }
@@ -887,6 +931,20 @@ impl RankingKind {
             RankingKind::Map => "map",
             RankingKind::Mrr => "mrr",
             RankingKind::Coverage => "coverage",
+        }
+    }
+
+    /// Which way the metric improves: every ranking and coverage metric is a share or a
+    /// gain, higher is better.
+    pub fn direction(self) -> Direction {
+        match self {
+            RankingKind::Precision
+            | RankingKind::Recall
+            | RankingKind::Ndcg
+            | RankingKind::HitRate
+            | RankingKind::Map
+            | RankingKind::Mrr
+            | RankingKind::Coverage => Direction::HigherIsBetter,
         }
     }
 

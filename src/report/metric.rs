@@ -3,53 +3,30 @@
 //!
 //! Runs store any number of named metrics (`rmse`, `mae` in their own columns, others
 //! such as `ndcg@10` in `run_metrics`), so reports work from names rather than a closed
-//! list. Whether lower or higher is better is decided in one place, [`direction`].
+//! list. Whether lower or higher is better is each metric's own statement, looked up by
+//! name in one place, [`direction`].
 
 use std::cmp::Ordering;
 use std::fmt;
 
-/// Which way a metric improves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Errors and losses: RMSE, MAE, anything with `loss` in its name.
-    LowerIsBetter,
-    /// Ranking and coverage metrics: nDCG, precision, recall, hit rate, MAP, MRR, …
-    HigherIsBetter,
-}
+use crate::config::spec::{MetricName, RankingMetric};
 
-impl Direction {
-    /// `lower is better` / `higher is better`, for captions.
-    pub fn phrase(self) -> &'static str {
-        match self {
-            Direction::LowerIsBetter => "lower is better",
-            Direction::HigherIsBetter => "higher is better",
-        }
-    }
+pub use crate::config::spec::Direction;
 
-    /// `lower` / `higher`, for machine-readable output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::LowerIsBetter => "lower",
-            Direction::HigherIsBetter => "higher",
-        }
-    }
-}
-
-/// Whether lower or higher values of the metric called `name` are better.
+/// Whether lower or higher values of the metric called `name` are better, as the metric
+/// itself states it ([`MetricName::direction`], [`RankingKind::direction`]).
 ///
-/// Error and loss metrics are lower-is-better: any name containing `rmse`, `mse`, `mae`,
-/// `error` or `loss` (so `rmse`, `val_mae`, `huber_loss`). Everything else, the ranking
-/// metrics (`ndcg@10`, `precision@5`, `recall@10`, `hit@10`, `map@10`, `mrr`,
-/// `coverage@10`, …), is higher-is-better.
+/// Every name a run stores is one of those; a name exp does not know (none is stored by
+/// this version) is taken as lower-is-better, the direction of an error.
+///
+/// [`RankingKind::direction`]: crate::config::spec::RankingKind::direction
 pub fn direction(name: &str) -> Direction {
-    let lower = name.to_ascii_lowercase();
-    if ["rmse", "mse", "mae", "error", "loss"]
-        .iter()
-        .any(|k| lower.contains(k))
-    {
-        Direction::LowerIsBetter
-    } else {
-        Direction::HigherIsBetter
+    if let Some(metric) = MetricName::ALL.into_iter().find(|m| m.as_str() == name) {
+        return metric.direction();
+    }
+    match RankingMetric::parse(name) {
+        Ok(metric) => metric.kind.direction(),
+        Err(_) => Direction::LowerIsBetter,
     }
 }
 
@@ -182,20 +159,31 @@ mod tests {
 
     #[test]
     fn errors_and_losses_are_lower_is_better_ranking_metrics_higher() {
-        for name in ["rmse", "mae", "val_rmse", "train_loss", "huber_loss", "mse"] {
+        for name in ["rmse", "mae"] {
             assert_eq!(direction(name), Direction::LowerIsBetter, "{name}");
         }
         for name in [
             "ndcg@10",
             "precision@5",
             "recall@10",
-            "hit@10",
+            "hit-rate@10",
             "map@10",
             "mrr",
             "coverage@10",
         ] {
             assert_eq!(direction(name), Direction::HigherIsBetter, "{name}");
         }
+        // Each metric states its own direction; the name only finds the metric.
+        for metric in MetricName::ALL {
+            assert_eq!(direction(metric.as_str()), metric.direction());
+        }
+        for kind in crate::config::spec::RankingKind::ALL {
+            let name = format!("{}@5", kind.as_str());
+            assert_eq!(direction(&name), kind.direction(), "{name}");
+        }
+        assert!(Direction::LowerIsBetter.better(0.8, 0.9));
+        assert!(Direction::HigherIsBetter.better(0.9, 0.8));
+        assert!(!Direction::LowerIsBetter.better(f64::NAN, 0.9));
     }
 
     #[test]

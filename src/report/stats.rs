@@ -55,7 +55,9 @@ pub fn t_critical(p: f64, df: f64) -> f64 {
 /// Student's t with `df` > 0 degrees of freedom, centred at 0 with scale 1; `None` for
 /// a df that is not a positive number.
 fn students_t(df: f64) -> Option<StudentsT> {
-    (df > 0.0).then(|| StudentsT::new(0.0, 1.0, df).ok()).flatten()
+    (df > 0.0)
+        .then(|| StudentsT::new(0.0, 1.0, df).ok())
+        .flatten()
 }
 
 /// Half-width of the two-sided 95 % confidence interval of a mean of `n` values with

@@ -1,6 +1,7 @@
 //! The training loop: minibatches reshuffled every epoch, a loss, an optimiser step, and
 //! test scores after every epoch. The same loop trains every model.
 
+pub mod early_stopping;
 pub mod schedule;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,7 @@ use crate::engine::optim::{Optimizer, adam, adamax, sgd};
 use crate::engine::params::{Batch, Params, Tape};
 use crate::metrics::{self, Scores};
 use crate::models::RatingModel;
+use early_stopping::{Stopper, Verdict};
 
 /// Builds the optimiser `spec` names for `params`, with `training.learning_rate`,
 /// `training.l2` (embedding rows), `training.weight_decay` (dense variables not named
@@ -169,8 +171,12 @@ pub fn train(
         .collect();
     let mut buffers = BatchBuffers::with_capacity(spec.batch_size);
     let mut reports = Vec::with_capacity(spec.epochs);
-    let stopping = spec.early_stopping.filter(|_| !data.validation.is_empty());
-    let mut best: Option<(usize, f64, Vec<Tensor>)> = None;
+    let mut stopper = spec
+        .early_stopping
+        .filter(|_| !data.validation.is_empty())
+        .map(Stopper::new);
+    // The weights of the best epoch so far, while early stopping watches.
+    let mut best_weights: Option<Vec<Tensor>> = None;
     let mut stopped_early = false;
     for epoch in 1..=spec.epochs {
         let started = Instant::now();
@@ -237,25 +243,23 @@ pub fn train(
         };
         on_epoch(&report);
         reports.push(report);
-        if let (Some(rule), Some(scores)) = (stopping, validation) {
-            let value = scores.get(rule.monitor);
-            match &best {
-                Some((_, best_value, _)) if value >= *best_value => {
-                    if epoch - best.as_ref().map_or(0, |b| b.0) >= rule.patience {
-                        stopped_early = epoch < spec.epochs;
-                        break;
-                    }
+        if let (Some(stopper), Some(scores)) = (stopper.as_mut(), validation) {
+            match stopper.observe(epoch, scores.get(stopper.monitor())) {
+                Verdict::Improved => best_weights = Some(model.params().snapshot()?),
+                Verdict::Wait => {}
+                Verdict::Stop => {
+                    stopped_early = epoch < spec.epochs;
+                    break;
                 }
-                _ => best = Some((epoch, value, model.params().snapshot()?)),
             }
         }
     }
-    let best_epoch = match best {
-        Some((epoch, _, weights)) => {
+    let best_epoch = match (stopper.and_then(|s| s.best_epoch()), best_weights) {
+        (Some(epoch), Some(weights)) => {
             model.params().restore(&weights)?;
             epoch
         }
-        None => reports.len(),
+        _ => reports.len(),
     };
     Ok(Trained {
         epochs: reports,
