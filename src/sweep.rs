@@ -694,4 +694,48 @@ model.architecture = ["ncf", "mlp"]
                 .contains("lists no values")
         );
     }
+
+    /// Every experiment file under `experiments/`, sorted.
+    fn experiment_files() -> Vec<PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("read experiments/") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "toml") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(std::path::Path::new("experiments"), &mut files);
+        files.sort();
+        files
+    }
+
+    /// The run keys of every file in `experiments/` are those pinned in
+    /// `tests/fixtures/run-keys.txt` (one `file key` line per run, in run order): a change
+    /// to how grid points are built must not make a finished run look new. After a
+    /// deliberate change to an experiment file, rewrite the list with
+    /// `EXP_PIN_RUN_KEYS=1 cargo test --release --lib run_keys_of_every_experiment_file`.
+    #[test]
+    fn run_keys_of_every_experiment_file_are_pinned() {
+        let mut lines = String::new();
+        for file in experiment_files() {
+            let exp = crate::config::load_experiment(&file).expect("a valid experiment file");
+            for run in runs(&exp).expect("runs") {
+                lines.push_str(&format!("{} {}\n", file.display(), run.key));
+            }
+        }
+        let pinned = std::path::Path::new("tests/fixtures/run-keys.txt");
+        if std::env::var_os("EXP_PIN_RUN_KEYS").is_some() {
+            std::fs::write(pinned, &lines).expect("write the pinned keys");
+        }
+        let expected = std::fs::read_to_string(pinned).expect("tests/fixtures/run-keys.txt");
+        assert!(
+            lines.lines().count() > 100,
+            "the experiment files have runs"
+        );
+        assert_eq!(lines, expected, "run keys changed");
+    }
 }
