@@ -41,14 +41,12 @@ run() {
 printf '%-26s %-12s %s\n' seed engine "test RMSE: old | new"
 for file in "$@"; do
     name=$(basename "$file" .toml)
-    dir=$(dirname "$file")
-    graph="$dir/.$name.graph.toml"
+    graph="$work/$name.graph.toml"
     with_engine "$file" >"$graph"
     fused_old=$(run "$old" "$file" "$work/$name-fused-old.sqlite")
     fused_new=$(run "$new" "$file" "$work/$name-fused-new.sqlite")
     graph_old=$(run "$old" "$graph" "$work/$name-graph-old.sqlite")
     graph_new=$(run "$new" "$graph" "$work/$name-graph-new.sqlite")
-    rm -f "$graph"
     same=$([ "$fused_old" = "$fused_new" ] && echo identical || echo DIFFERENT)
     printf '%-26s %-12s %s | %s  (%s)\n' "$name" fused "$fused_old" "$fused_new" "$same"
     printf '%-26s %-12s %s | %s\n' "$name" graph "$graph_old" "$graph_new"

@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::spec::{Experiment, RunConfig};
-use crate::config::{self, ConfigError, Diagnostic, Problem};
+use crate::config::{self, ConfigError, Diagnostic, Problem, odometer};
 
 /// One point of the grid: the swept values and the configuration they give.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,9 +34,10 @@ pub struct GridPoint {
 
 /// Every grid point of `exp`, in odometer order (first sweep key slowest, last fastest).
 ///
-/// With no `[sweep]` there is exactly one point, the base, with empty `params`. Each point
-/// is validated as the file is; for an experiment from
-/// [`load_experiment`](crate::config::load_experiment) that cannot fail.
+/// With no `[sweep]` there is exactly one point, the base, with empty `params`. The
+/// configurations are those [`load_experiment`](crate::config::load_experiment) validated,
+/// one per point, in this order ([`Experiment::points`]); nothing is read or checked again.
+/// An experiment whose points do not match its sweep (changed after loading) is an error.
 pub fn expand(exp: &Experiment) -> Result<Vec<GridPoint>, ConfigError> {
     let lens: Vec<usize> = exp.sweep.iter().map(|axis| axis.values.len()).collect();
     let no_line = |key: &str, problem| {
@@ -58,44 +59,32 @@ pub fn expand(exp: &Experiment) -> Result<Vec<GridPoint>, ConfigError> {
         };
         return Err(no_line("sweep", problem));
     }
+    if points != exp.points.len() as u128 {
+        let problem = Problem::Other {
+            message: format!(
+                "the sweep has {points} grid point(s) but {} configuration(s) were validated; \
+                 load the experiment again after changing it",
+                exp.points.len()
+            ),
+        };
+        return Err(no_line("sweep", problem));
+    }
 
-    let mut grid = Vec::with_capacity(points as usize);
-    for (index, digits) in odometer(&lens).enumerate() {
+    let mut grid = Vec::with_capacity(exp.points.len());
+    for ((index, digits), config) in odometer(&lens).enumerate().zip(&exp.points) {
         let params: Vec<(String, toml::Value)> = exp
             .sweep
             .iter()
             .zip(&digits)
             .map(|(axis, &digit)| (axis.key.clone(), axis.values[digit].clone()))
             .collect();
-        let config = config::resolve_point(exp, &params)?;
         grid.push(GridPoint {
             index,
             params,
-            config,
+            config: config.clone(),
         });
     }
     Ok(grid)
-}
-
-/// Positions `[d0, d1, …]` with `0 <= di < lens[i]`, last position fastest. One empty
-/// position for no axes; nothing if any axis is empty.
-pub(crate) fn odometer(lens: &[usize]) -> impl Iterator<Item = Vec<usize>> + use<> {
-    let lens = lens.to_vec();
-    let mut next = (!lens.contains(&0)).then(|| vec![0; lens.len()]);
-    std::iter::from_fn(move || {
-        let current = next.take()?;
-        let mut digits = current.clone();
-        // Turn the last wheel; carry leftwards. Falling off the left end means done.
-        for position in (0..digits.len()).rev() {
-            digits[position] += 1;
-            if digits[position] < lens[position] {
-                next = Some(digits);
-                break;
-            }
-            digits[position] = 0;
-        }
-        Some(current)
-    })
 }
 
 /// One training run: a grid point on one fold.
@@ -369,12 +358,12 @@ training.learning_rate = [0.1, 0.01]
 
     #[test]
     fn holdout_points_have_one_run() {
-        let exp = experiment("[sweep]\nmodel.embedding_size = [1, 2]\n");
-        let mut holdout = exp.clone();
-        holdout.base.split = SplitSpec::Holdout {
-            test_fraction: 0.1,
-            validation_fraction: 0.0,
-        };
+        let text = HEAD.replace(
+            "kind = \"kfold\"\nk = 3",
+            "kind = \"holdout\"\ntest_fraction = 0.1",
+        );
+        let text = format!("{text}[sweep]\nmodel.embedding_size = [1, 2]\n");
+        let holdout = parse_experiment(&text, Path::new("experiments/grid.toml")).expect("valid");
         let runs = runs(&holdout).expect("valid");
         let shape: Vec<(usize, usize, usize)> =
             runs.iter().map(|r| (r.point, r.fold, r.folds)).collect();
@@ -548,54 +537,52 @@ model.architecture = ["ncf", "mlp"]
         );
     }
 
-    /// Optional keys round-trip through in-code grid points, and those tied to another key
-    /// do not leak into points where they are not allowed.
+    /// Every optional key written in the file reaches each grid point's configuration,
+    /// and a swept value that clashes with a base key is refused when the file loads.
     #[test]
-    fn in_code_points_carry_the_new_keys() {
-        let mut exp = experiment("");
-        exp.base.model = ModelSpec {
-            architecture: Architecture::Mlp,
-            embedding_size: 4,
-            user_embedding_size: Some(3),
-            item_embedding_size: Some(5),
-            hidden_layers: vec![6, 2],
-            dropouts: vec![0.5, 0.0],
-            embedding_dropout: 0.2,
-            init: Some(InitSpec::Normal { std: 0.01 }),
-            implicit_l2_scale: 0.3,
-        };
-        exp.base.split = SplitSpec::Kfold {
-            k: 3,
-            validation_fraction: 0.1,
-        };
-        let t = &mut exp.base.training;
-        t.optimizer = OptimizerName::Sgd;
-        t.momentum = 0.9;
-        t.loss = LossName::Huber;
-        t.huber_delta = 0.5;
-        t.weight_decay = 1e-4;
-        t.lr_schedule = LrSchedule::Exponential;
-        t.lr_decay = 0.8;
-        t.early_stopping = Some(EarlyStopping {
-            patience: 2,
-            monitor: MetricName::Mae,
-        });
+    fn points_carry_every_key_of_the_file() {
+        let text = r#"
+[experiment]
+name = "keys"
+[data]
+dataset = "ml-100k"
+[split]
+kind = "kfold"
+k = 3
+validation_fraction = 0.1
+[model]
+architecture = "mlp"
+embedding_size = 4
+user_embedding_size = 3
+item_embedding_size = 5
+hidden_layers = [6, 2]
+dropouts = [0.5, 0.0]
+embedding_dropout = 0.2
+init = "uniform"
+implicit_l2_scale = 0.3
+[training]
+epochs = 1
+batch_size = 32
+learning_rate = 0.5
+optimizer = "sgd"
+momentum = 0.9
+loss = "huber"
+huber_delta = 0.5
+weight_decay = 1e-4
+lr_schedule = "exponential"
+lr_decay = 0.8
+patience = 2
+monitor = "mae"
+[sweep]
+model.init = ["uniform", "he-normal"]
+"#;
+        let exp = parse_experiment(text, Path::new("experiments/keys.toml")).expect("valid");
         let grid = expand(&exp).expect("valid");
-        assert_eq!(grid[0].config, exp.base);
-
-        // Defaults are left out, so a swept init may be he-normal.
-        exp.base.model.init = Some(InitSpec::Uniform {
-            limit: config::DEFAULT_INIT_SCALE,
-        });
-        exp.sweep = vec![SweepAxis {
-            key: "model.init".into(),
-            values: vec!["uniform".into(), "he-normal".into()],
-        }];
-        let inits: Vec<Option<InitSpec>> = expand(&exp)
-            .expect("valid")
-            .into_iter()
-            .map(|p| p.config.model.init)
-            .collect();
+        assert_eq!(
+            grid[0].config, exp.base,
+            "the first point is the base as written"
+        );
+        let inits: Vec<Option<InitSpec>> = grid.iter().map(|p| p.config.model.init).collect();
         assert_eq!(
             inits,
             [
@@ -605,12 +592,25 @@ model.architecture = ["ncf", "mlp"]
                 Some(InitSpec::HeNormal)
             ]
         );
-        // A momentum point with adam is refused here too.
-        exp.sweep = vec![SweepAxis {
-            key: "training.optimizer".into(),
-            values: vec!["adam".into()],
-        }];
-        let err = expand(&exp).expect_err("momentum with adam");
+        let t = &grid[1].config.training;
+        assert_eq!(
+            (t.optimizer, t.momentum, t.loss),
+            (OptimizerName::Sgd, 0.9, LossName::Huber)
+        );
+        assert_eq!(
+            t.early_stopping,
+            Some(EarlyStopping {
+                patience: 2,
+                monitor: MetricName::Mae,
+            })
+        );
+        // A momentum point with adam is refused with the file.
+        let adam = text.replace(
+            "model.init = [\"uniform\", \"he-normal\"]",
+            "training.optimizer = [\"adam\"]",
+        );
+        let err = parse_experiment(&adam, Path::new("experiments/keys.toml"))
+            .expect_err("momentum with adam");
         assert!(
             err.to_string().contains(
                 "`training.momentum` is only allowed with `training.optimizer = \"sgd\"`"
@@ -652,37 +652,40 @@ model.architecture = ["ncf", "mlp"]
         );
     }
 
+    /// Points hold the values as read, to the last bit: nothing is printed and read back.
     #[test]
-    fn expand_round_trips_awkward_floats() {
-        let mut exp = experiment("");
-        exp.base.training.learning_rate = 0.1 + 0.2;
-        exp.base.training.l2 = 1e-20;
-        exp.base.split = SplitSpec::Holdout {
-            test_fraction: 1.0 / 3.0,
-            validation_fraction: 0.0,
-        };
+    fn points_keep_awkward_floats_exactly() {
+        let text = HEAD
+            .replace(
+                "learning_rate = 0.5",
+                "learning_rate = 0.30000000000000004\nl2 = 1e-20",
+            )
+            .replace(
+                "kind = \"kfold\"\nk = 3",
+                "kind = \"holdout\"\ntest_fraction = 0.3333333333333333",
+            );
+        let exp = parse_experiment(&text, Path::new("experiments/grid.toml")).expect("valid");
         let grid = expand(&exp).expect("valid");
+        assert_eq!(grid[0].config.training.learning_rate, 0.1 + 0.2);
+        assert_eq!(grid[0].config.training.l2, 1e-20);
         assert_eq!(grid[0].config, exp.base);
     }
 
+    /// The grid hands out the configurations validated with the file; an experiment whose
+    /// sweep was changed afterwards no longer matches them and is refused, not trained.
     #[test]
-    fn experiments_built_in_code_are_validated_too() {
+    fn a_sweep_changed_after_loading_is_refused() {
         let mut exp = experiment("");
         exp.sweep = vec![SweepAxis {
             key: "model.embedding_size".into(),
             values: vec![toml::Value::Integer(8), toml::Value::Integer(0)],
         }];
-        let err = expand(&exp).expect_err("0 is invalid");
-        assert_eq!(
-            err.to_string(),
-            "experiments/grid.toml: `model.embedding_size` must be >= 1, got 0"
+        let err = expand(&exp).expect_err("2 points, 1 configuration");
+        assert!(
+            err.to_string()
+                .contains("the sweep has 2 grid point(s) but 1 configuration(s) were validated"),
+            "{err}"
         );
-        exp.sweep = vec![SweepAxis {
-            key: "experiment.seed".into(),
-            values: vec![toml::Value::Integer(1)],
-        }];
-        let err = expand(&exp).expect_err("fixed");
-        assert!(err.to_string().contains("`experiment.*` is fixed"), "{err}");
         exp.sweep = vec![SweepAxis {
             key: "model.embedding_size".into(),
             values: vec![],
@@ -702,7 +705,11 @@ model.architecture = ["ncf", "mlp"]
                 let path = entry.expect("entry").path();
                 if path.is_dir() {
                     walk(&path, out);
-                } else if path.extension().is_some_and(|e| e == "toml") {
+                } else if path.extension().is_some_and(|e| e == "toml")
+                    && !path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
                     out.push(path);
                 }
             }

@@ -37,10 +37,7 @@ pub use validate::{DEFAULT_INIT_SCALE, DEFAULT_METRICS, DEFAULT_SEED};
 
 use raw::{FIXED_TABLE, SWEEP_TABLE};
 use source::Source;
-use spec::{
-    BadLinePolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY, DevicePin, EngineChoice,
-    Experiment, InitSpec, LrSchedule, RunConfig, SplitSpec, SweepAxis,
-};
+use spec::{Experiment, RunConfig, SweepAxis};
 use validate::Checker;
 
 /// The most grid points a sweep may ask for. Every point is validated when the file is
@@ -106,15 +103,21 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     // Every grid point, for values that are only wrong together. With today's keys each
     // such clash already shows when one value meets the base, but this keeps "a file that
     // loads runs its whole grid" true as keys are added (under 1 s at the grid limit).
+    // The configurations kept here are the grid's: `sweep::expand` hands them out as they
+    // are, so each point is read and checked once, from the file itself.
+    let mut points = Vec::new();
     if problems.is_empty() {
         let lens: Vec<usize> = axes.iter().map(|axis| axis.values.len()).collect();
-        for digits in crate::sweep::odometer(&lens) {
+        for digits in odometer(&lens) {
             let mut point = bare.clone();
             for (axis, &digit) in axes.iter().zip(&digits) {
                 let value = axis.values[digit].clone();
                 apply(point.get_mut(), &axis.key, &axis.key_span, value);
             }
-            check_point(&source, point, &swept, &mut problems);
+            if let Some(mut config) = check_point(&source, point, &swept, &mut problems) {
+                resolve_data_path(&mut config, path);
+                points.push(config);
+            }
         }
     }
 
@@ -150,6 +153,7 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
         source_text: text.to_string(),
         base,
         sweep,
+        points,
         devices: keys.devices,
     })
 }
@@ -287,6 +291,27 @@ fn flatten<'i>(
     }
 }
 
+/// Positions `[d0, d1, …]` with `0 <= di < lens[i]`, last position fastest: the grid's
+/// order (see `sweep`). One empty position for no axes; nothing if any axis is empty.
+pub fn odometer(lens: &[usize]) -> impl Iterator<Item = Vec<usize>> + use<> {
+    let lens = lens.to_vec();
+    let mut next = (!lens.contains(&0)).then(|| vec![0; lens.len()]);
+    std::iter::from_fn(move || {
+        let current = next.take()?;
+        let mut digits = current.clone();
+        // Turn the last wheel; carry leftwards. Falling off the left end means done.
+        for position in (0..digits.len()).rev() {
+            digits[position] += 1;
+            if digits[position] < lens[position] {
+                next = Some(digits);
+                break;
+            }
+            digits[position] = 0;
+        }
+        Some(current)
+    })
+}
+
 /// The number of grid points for axes of these lengths (saturating; 1 for no axes).
 pub(crate) fn grid_points(lens: impl IntoIterator<Item = usize>) -> u128 {
     lens.into_iter()
@@ -351,301 +376,6 @@ fn resolve_data_path(config: &mut RunConfig, experiment_file: &Path) {
     {
         config.data.path = Some(dir.join(path));
     }
-}
-
-/// The configuration of one grid point of an in-memory experiment: `exp.base` with
-/// `params` (dotted key, value) applied, validated exactly as a file would be.
-///
-/// This is how [`crate::sweep::expand`] builds grid points. It works from `exp.base` and
-/// the given values, not from `exp.source_text`, so it also serves experiments built in
-/// code; their problems name the key but no line. For an experiment from
-/// [`parse_experiment`] it cannot fail, since every grid point was validated there.
-pub(crate) fn resolve_point(
-    exp: &Experiment,
-    params: &[(String, toml::Value)],
-) -> Result<RunConfig, ConfigError> {
-    let file = exp.source_path.as_path();
-    let no_line = |key: &str, problem| Diagnostic {
-        file: file.to_path_buf(),
-        line: None,
-        key: key.to_string(),
-        problem,
-    };
-    let mut table = raw_table(&exp.base, Written::from_source(&exp.source_text));
-    let mut problems = Vec::new();
-    for (key, value) in params {
-        match check_sweep_key(key) {
-            Ok(()) => set_dotted(&mut table, key, value.clone()),
-            Err(problem) => problems.push(no_line(key, problem)),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(ConfigError::Invalid(problems));
-    }
-    let text = toml::to_string(&table).map_err(|e| {
-        let problem = Problem::Other {
-            message: e.to_string(),
-        };
-        ConfigError::Invalid(vec![no_line("", problem)])
-    })?;
-    let source = Source::rendered(file, &text);
-    let root = DeTable::parse(&text).map_err(|e| {
-        let problem = Problem::Syntax {
-            message: e.message().to_string(),
-        };
-        ConfigError::Invalid(vec![no_line("", problem)])
-    })?;
-    let swept: Vec<String> = params.iter().map(|(key, _)| key.clone()).collect();
-    let mut problems = Vec::new();
-    let config = check_point(&source, root, &swept, &mut problems);
-    let Some(mut config) = config.filter(|_| problems.is_empty()) else {
-        return Err(ConfigError::Invalid(dedup_by_line(problems)));
-    };
-    if swept.iter().any(|key| key == "data.path") {
-        // Only a swept path is as written; the base path was resolved when the file loaded.
-        resolve_data_path(&mut config, file);
-    }
-    Ok(config)
-}
-
-/// Set `table.leaf` in a plain TOML table.
-fn set_dotted(root: &mut toml::Table, key: &str, value: toml::Value) {
-    let Some((table, leaf)) = key.split_once('.') else {
-        return;
-    };
-    let table = root
-        .entry(table.to_string())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    if let toml::Value::Table(table) = table {
-        table.insert(leaf.to_string(), value);
-    }
-}
-
-/// Which architecture-dependent `[model]` lists an experiment file writes out.
-#[derive(Debug, Default, Clone, Copy)]
-struct Written {
-    /// `model.hidden_layers` is in the file (outside `[sweep]`).
-    hidden_layers: bool,
-    /// `model.dropouts` is in the file (outside `[sweep]`).
-    dropouts: bool,
-}
-
-impl Written {
-    /// Read from an experiment file's text; nothing is written for text that does not parse
-    /// (an experiment built in code).
-    fn from_source(text: &str) -> Self {
-        let Ok(root) = text.parse::<toml::Table>() else {
-            return Written::default();
-        };
-        let model = root.get("model").and_then(toml::Value::as_table);
-        let has = |key: &str| model.is_some_and(|model| model.contains_key(key));
-        Written {
-            hidden_layers: has("hidden_layers"),
-            dropouts: has("dropouts"),
-        }
-    }
-}
-
-/// `config` written back as the tables of an experiment file (without `[experiment]`).
-///
-/// A `[model]` list equal to its architecture's default is left out unless `written` says
-/// the file spelled it out: leaving it out lets a swept `model.architecture` bring its own
-/// default, as it does when the file is loaded.
-fn raw_table(config: &RunConfig, written: Written) -> toml::Table {
-    use toml::Value;
-    fn int(n: usize) -> Value {
-        Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
-    }
-    fn table<const N: usize>(entries: [(&str, Option<Value>); N]) -> Value {
-        Value::Table(
-            entries
-                .into_iter()
-                .filter_map(|(key, value)| Some((key.to_string(), value?)))
-                .collect(),
-        )
-    }
-    let string = |s: &str| Some(Value::String(s.to_string()));
-
-    let d = &config.data;
-    let f = &d.filters;
-    let at_least_two = |n: usize| (n > 1).then(|| int(n));
-    let data = table([
-        ("dataset", string(d.dataset.as_str())),
-        (
-            "path",
-            d.path
-                .as_ref()
-                .and_then(|path| string(&path.to_string_lossy())),
-        ),
-        ("min_year", f.min_year.map(|y| Value::Integer(y.into()))),
-        ("max_year", f.max_year.map(|y| Value::Integer(y.into()))),
-        (
-            "verified_only",
-            f.verified_only.then_some(Value::Boolean(true)),
-        ),
-        ("min_user_ratings", at_least_two(f.min_user_ratings)),
-        ("min_item_ratings", at_least_two(f.min_item_ratings)),
-        ("k_core", f.k_core.map(int)),
-        (
-            "on_bad_line",
-            (d.on_bad_line != BadLinePolicy::Error)
-                .then(|| string(d.on_bad_line.as_str()))
-                .flatten(),
-        ),
-    ]);
-    let split = match &config.split {
-        SplitSpec::Holdout {
-            test_fraction,
-            validation_fraction,
-        } => table([
-            ("kind", string(config.split.kind())),
-            ("test_fraction", Some(Value::Float(*test_fraction))),
-            (
-                "validation_fraction",
-                Some(Value::Float(*validation_fraction)),
-            ),
-        ]),
-        SplitSpec::Kfold {
-            k,
-            validation_fraction,
-        } => table([
-            ("kind", string(config.split.kind())),
-            ("k", Some(int(*k))),
-            (
-                "validation_fraction",
-                Some(Value::Float(*validation_fraction)),
-            ),
-        ]),
-    };
-    let m = &config.model;
-    let float = |x: f64| Some(Value::Float(x));
-    // Optional keys are written only when they differ from what leaving them out gives, so a
-    // swept value that changes a default (the architecture's hidden layers) still does, and
-    // a key tied to another one (`init_scale` to `init`) is not written where it is not
-    // allowed. `written` says which architecture-dependent lists the file spelled out.
-    let default_layers = m.architecture.default_hidden_layers();
-    let layers_written = written.hidden_layers || m.hidden_layers != default_layers;
-    // Left out, dropouts are 0 for each layer; the spec has one per layer.
-    let dropouts_written = written.dropouts || m.dropouts.iter().any(|&rate| rate != 0.0);
-    let ints = |values: &[usize]| Some(Value::Array(values.iter().map(|&n| int(n)).collect()));
-    let (init, init_scale) = match m.init {
-        None => (None, None),
-        Some(InitSpec::HeNormal) => (string("he-normal"), None),
-        Some(InitSpec::Normal { std: scale } | InitSpec::Uniform { limit: scale }) => (
-            string(m.init.map(InitSpec::as_str).unwrap_or_default()),
-            (scale != DEFAULT_INIT_SCALE).then_some(Value::Float(scale)),
-        ),
-    };
-    let model = table([
-        ("architecture", string(m.architecture.as_str())),
-        ("embedding_size", Some(int(m.embedding_size))),
-        ("user_embedding_size", m.user_embedding_size.map(int)),
-        ("item_embedding_size", m.item_embedding_size.map(int)),
-        (
-            "hidden_layers",
-            layers_written.then(|| ints(&m.hidden_layers)).flatten(),
-        ),
-        (
-            "dropouts",
-            dropouts_written
-                .then(|| Value::Array(m.dropouts.iter().map(|&rate| Value::Float(rate)).collect())),
-        ),
-        (
-            "embedding_dropout",
-            (m.embedding_dropout != 0.0).then_some(Value::Float(m.embedding_dropout)),
-        ),
-        ("init", init),
-        ("init_scale", init_scale),
-        (
-            "implicit_l2_scale",
-            (m.implicit_l2_scale != DEFAULT_IMPLICIT_L2_SCALE)
-                .then_some(Value::Float(m.implicit_l2_scale)),
-        ),
-    ]);
-    let t = &config.training;
-    let training = table([
-        ("epochs", Some(int(t.epochs))),
-        ("batch_size", Some(int(t.batch_size))),
-        ("optimizer", string(t.optimizer.as_str())),
-        ("learning_rate", float(t.learning_rate)),
-        ("loss", string(t.loss.as_str())),
-        ("l2", float(t.l2)),
-        (
-            "weight_decay",
-            (t.weight_decay != 0.0).then_some(Value::Float(t.weight_decay)),
-        ),
-        (
-            "momentum",
-            (t.momentum != 0.0).then_some(Value::Float(t.momentum)),
-        ),
-        (
-            "huber_delta",
-            (t.huber_delta != 1.0).then_some(Value::Float(t.huber_delta)),
-        ),
-        (
-            "lr_schedule",
-            (t.lr_schedule != LrSchedule::Constant)
-                .then(|| string(t.lr_schedule.as_str()))
-                .flatten(),
-        ),
-        (
-            "lr_decay",
-            (t.lr_decay != DEFAULT_LR_DECAY).then_some(Value::Float(t.lr_decay)),
-        ),
-        (
-            "patience",
-            t.early_stopping.map(|stopping| int(stopping.patience)),
-        ),
-        (
-            "monitor",
-            t.early_stopping
-                .and_then(|stopping| string(stopping.monitor.as_str())),
-        ),
-        (
-            "device",
-            (t.device != DevicePin::Any)
-                .then(|| string(t.device.as_str()))
-                .flatten(),
-        ),
-        (
-            "engine",
-            (t.engine != EngineChoice::Auto)
-                .then(|| string(t.engine.as_str()))
-                .flatten(),
-        ),
-    ]);
-    // Rating metrics first, then ranking metrics: each list keeps its own order, which is
-    // all the spec records.
-    let ranking = config.ranking.as_ref();
-    let names = config
-        .metrics
-        .iter()
-        .map(|metric| metric.as_str().to_string())
-        .chain(
-            ranking
-                .into_iter()
-                .flat_map(|r| r.metrics.iter().map(|m| m.name())),
-        )
-        .map(Value::String)
-        .collect();
-    let metrics = table([
-        ("names", Some(Value::Array(names))),
-        (
-            "relevance_threshold",
-            ranking.map(|r| Value::Float(r.relevance_threshold)),
-        ),
-    ]);
-
-    [
-        ("data", data),
-        ("split", split),
-        ("model", model),
-        ("training", training),
-        ("metrics", metrics),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_string(), value))
-    .collect()
 }
 
 #[cfg(test)]

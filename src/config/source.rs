@@ -12,35 +12,16 @@ pub(crate) struct Source<'a> {
     pub file: &'a Path,
     /// The text spans index into.
     pub text: &'a str,
-    /// Whether the text is the user's file (lines are reported) or a TOML rendering of an
-    /// experiment built in code (lines would point into text nobody has seen).
-    pub has_lines: bool,
 }
 
 impl<'a> Source<'a> {
     /// The user's file.
     pub fn file(file: &'a Path, text: &'a str) -> Self {
-        Source {
-            file,
-            text,
-            has_lines: true,
-        }
-    }
-
-    /// Text rendered from an in-memory experiment: diagnostics name the file but no line.
-    pub fn rendered(file: &'a Path, text: &'a str) -> Self {
-        Source {
-            file,
-            text,
-            has_lines: false,
-        }
+        Source { file, text }
     }
 
     /// 1-based line holding byte `span.start`.
     pub fn line(&self, span: &Range<usize>) -> Option<usize> {
-        if !self.has_lines {
-            return None;
-        }
         let start = span.start.min(self.text.len());
         let before = self.text.get(..start).unwrap_or(self.text);
         Some(before.bytes().filter(|&b| b == b'\n').count() + 1)

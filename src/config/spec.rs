@@ -24,6 +24,9 @@ pub struct Experiment {
     pub base: RunConfig,
     /// The swept keys in file order; the grid is their cross product.
     pub sweep: Vec<SweepAxis>,
+    /// The configuration of every grid point, validated when the file was read, in grid
+    /// order (first sweep key slowest); the base alone without a sweep.
+    pub points: Vec<RunConfig>,
     /// `experiment.devices`: where the sweep may train, in the order written; empty when
     /// the file does not say (the command line or the default decides).
     pub devices: Vec<DeviceSpec>,

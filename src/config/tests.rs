@@ -78,6 +78,21 @@ fn assert_reports(text: &str, line: usize, key: &str, what: &str) {
 fn valid_file_parses_to_the_expected_spec() {
     let text = edit(&[], &[]);
     let exp = parse(&text).expect("valid");
+    let base = RunConfig {
+        data: DataSpec {
+            // Relative to the experiment file's directory.
+            path: Some(PathBuf::from("experiments/data/ml-100k")),
+            ..DataSpec::new(DatasetName::Ml100k)
+        },
+        split: SplitSpec::Holdout {
+            test_fraction: 0.2,
+            validation_fraction: 0.1,
+        },
+        model: ModelSpec::with_defaults(Architecture::DotMf, 16),
+        training: TrainingSpec::adam(3, 128, 0.01, 0.001),
+        metrics: vec![MetricName::Mae, MetricName::Rmse],
+        ranking: None,
+    };
     assert_eq!(
         exp,
         Experiment {
@@ -86,22 +101,10 @@ fn valid_file_parses_to_the_expected_spec() {
             source_path: PathBuf::from(FILE),
             source_text: text.clone(),
             devices: Vec::new(),
-            base: RunConfig {
-                data: DataSpec {
-                    // Relative to the experiment file's directory.
-                    path: Some(PathBuf::from("experiments/data/ml-100k")),
-                    ..DataSpec::new(DatasetName::Ml100k)
-                },
-                split: SplitSpec::Holdout {
-                    test_fraction: 0.2,
-                    validation_fraction: 0.1,
-                },
-                model: ModelSpec::with_defaults(Architecture::DotMf, 16),
-                training: TrainingSpec::adam(3, 128, 0.01, 0.001),
-                metrics: vec![MetricName::Mae, MetricName::Rmse],
-                ranking: None,
-            },
+            base: base.clone(),
             sweep: vec![],
+            // Without a sweep the grid is the base alone.
+            points: vec![base],
         }
     );
 }
