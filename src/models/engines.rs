@@ -19,6 +19,8 @@ use crate::data::features::ContentFeatures;
 use crate::data::implicit::RatedItems;
 use crate::engine::Engine;
 use crate::engine::loss::Loss;
+use crate::engine::optim::Optimizer;
+use crate::engine::optim::sgd::{Sgd, SgdConfig};
 use crate::engine::params::Tape;
 
 const USERS: usize = 4;
@@ -187,12 +189,16 @@ fn three_adam_steps(architecture: Architecture, loss: LossName, engine: Engine) 
     let training = TrainingSpec {
         loss,
         huber_delta: 0.5,
-        optimizer: crate::config::spec::OptimizerName::Sgd,
-        momentum: 0.9,
         ..TrainingSpec::adam(1, 5, 0.05, 0.01)
     };
     let kind = Loss::of(&training);
-    let mut optimizer = crate::train::optimizer(&training, model.params()).unwrap();
+    let config = SgdConfig {
+        learning_rate: 0.05,
+        momentum: 0.9,
+        l2: 0.01,
+        weight_decay: 0.0,
+    };
+    let mut optimizer = Sgd::new(model.params(), config);
     let b = batch(&[0, 3, 1, 3, 2], &[5, 2, 0, 2, 4]);
     let target = Tensor::new(&[4.0f32, 1.0, 3.5, 2.0, 5.0], &Device::Cpu).unwrap();
     for step in 0..3 {

@@ -214,7 +214,7 @@ pub fn build(
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use crate::config::spec::TrainingSpec;
+    use crate::engine::optim::Optimizer;
 
     /// A CPU context with `n_users` users, `n_items` items, ratings 1–5 and mean 3.
     pub fn ctx(n_users: usize, n_items: usize) -> ModelContext {
@@ -264,8 +264,10 @@ pub(crate) mod testing {
 
     /// One Adam step (rate `lr`, no L2) on the MSE of `batch` against `target`.
     pub fn adam_step(model: &dyn RatingModel, batch: &Batch, target: &[f32], lr: f64) {
-        let spec = TrainingSpec::adam(1, target.len(), lr, 0.0);
-        let mut opt = crate::train::optimizer(&spec, model.params()).unwrap();
+        let mut opt = crate::engine::optim::adam::Adam::new(
+            model.params(),
+            crate::engine::optim::adam::AdamConfig::new(lr, 0.0),
+        );
         let target = Tensor::new(target, &Device::Cpu).unwrap();
         let mut tape = Tape::recording();
         let p = model.forward(batch, &mut tape).unwrap();
@@ -301,6 +303,7 @@ pub(crate) mod testing {
 mod tests {
     use super::*;
     use crate::config::spec::Architecture;
+    use crate::engine::optim::Optimizer;
     use rand::SeedableRng;
 
     fn ctx() -> ModelContext {
@@ -569,8 +572,10 @@ mod tests {
             "starts near the mean: {p:?}"
         );
         // A few training steps towards 5 stars.
-        let spec = crate::config::spec::TrainingSpec::adam(1, 3, 0.1, 0.01);
-        let mut opt = crate::train::optimizer(&spec, model.params()).unwrap();
+        let mut opt = crate::engine::optim::adam::Adam::new(
+            model.params(),
+            crate::engine::optim::adam::AdamConfig::new(0.1, 0.01),
+        );
         let target = Tensor::new(&[5.0f32, 5.0, 5.0], &Device::Cpu).unwrap();
         for _ in 0..5 {
             let mut tape = Tape::recording();

@@ -609,8 +609,11 @@ mod tests {
                 .unwrap()
         };
         let before = loss(&model);
-        let spec = TrainingSpec::adam(1, 6, 0.001, 0.0);
-        let mut opt = crate::train::optimizer(&spec, model.params()).unwrap();
+        let mut opt = crate::engine::optim::adam::Adam::new(
+            model.params(),
+            crate::engine::optim::adam::AdamConfig::new(0.001, 0.0),
+        );
+        use crate::engine::optim::Optimizer;
         let mut tape = Tape::recording();
         let p = model.forward(&b, &mut tape).unwrap();
         let l = Loss::Mse.value(Engine::Fused, &p, &target).unwrap();

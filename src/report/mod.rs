@@ -23,6 +23,7 @@ pub mod pareto;
 pub mod sensitivity;
 pub mod significance;
 pub mod stats;
+pub mod summary;
 
 use std::path::PathBuf;
 

@@ -9,8 +9,8 @@
 //! roughly normal differences) and the Wilcoxon signed-rank test (does not, but with 5
 //! folds its p-value cannot go below 0.0625).
 
-use super::compare::ConfigSummary;
 use super::stats::{TTest, WILCOXON_EXACT_MAX_N, Wilcoxon, paired_t_test, wilcoxon_signed_rank};
+use super::summary::ConfigSummary;
 
 /// How configurations are paired, for footers and JSON.
 pub const PAIRING: &str = "each configuration against rank 1, paired by fold number on the folds both have; – when fewer than 2 folds are common";
