@@ -184,6 +184,7 @@ fn exp_run(
         batch_size: 64,
         epochs,
         dense: false,
+        graph: false,
     };
     let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/seeds");
     let mut run = bench::setup_run(&case, &seeds)?;

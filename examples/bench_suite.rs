@@ -141,6 +141,7 @@ impl Options {
                         batch_size,
                         epochs: self.epochs.unwrap_or(data.default_epochs()),
                         dense: false,
+                        graph: false,
                     });
                 }
             }
@@ -153,6 +154,7 @@ impl Options {
                     batch_size: 64,
                     epochs: self.epochs.unwrap_or(BenchData::Ml100k.default_epochs()),
                     dense: true,
+                    graph: false,
                 });
             }
         }

@@ -207,6 +207,7 @@ mod tests {
                 batch_size: batch,
                 epochs: 2,
                 dense,
+                graph: false,
             },
             architecture: setup.to_string(),
             train_ratings: 90_000,

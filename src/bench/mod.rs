@@ -111,14 +111,20 @@ pub struct Case {
     pub epochs: usize,
     /// Lazy (the default) or dense embedding-table updates.
     pub dense: bool,
+    /// Train on the graph engine (candle's operations and autograd) instead of the
+    /// default, the fused CPU kernels.
+    #[serde(default)]
+    pub graph: bool,
 }
 
 impl Case {
-    /// `data:setup:batch:epochs[:dense]`, the form the driver passes to a child process.
+    /// `data:setup:batch:epochs[:dense][:graph]`, the form the driver passes to a child
+    /// process.
     pub fn to_arg(&self) -> String {
         let dense = if self.dense { ":dense" } else { "" };
+        let graph = if self.graph { ":graph" } else { "" };
         format!(
-            "{}:{}:{}:{}{dense}",
+            "{}:{}:{}:{}{dense}{graph}",
             self.data.name(),
             self.setup,
             self.batch_size,
@@ -130,17 +136,20 @@ impl Case {
     pub fn from_arg(arg: &str) -> Result<Case, BenchError> {
         let bad = || BenchError::BadCase(arg.to_string());
         let parts: Vec<&str> = arg.split(':').collect();
-        let (data, setup, batch, epochs, dense) = match parts.as_slice() {
-            [d, s, b, e] => (d, s, b, e, false),
-            [d, s, b, e, "dense"] => (d, s, b, e, true),
+        let (data, setup, batch, epochs, flags) = match parts.as_slice() {
+            [d, s, b, e, flags @ ..] => (d, s, b, e, flags),
             _ => return Err(bad()),
         };
+        if flags.iter().any(|f| !["dense", "graph"].contains(f)) {
+            return Err(bad());
+        }
         Ok(Case {
             data: BenchData::from_name(data).ok_or_else(bad)?,
             setup: setup.to_string(),
             batch_size: batch.parse().ok().filter(|&b| b > 0).ok_or_else(bad)?,
             epochs: epochs.parse().ok().filter(|&e| e > 0).ok_or_else(bad)?,
-            dense,
+            dense: flags.contains(&"dense"),
+            graph: flags.contains(&"graph"),
         })
     }
 }
@@ -219,6 +228,9 @@ pub fn setup_run(case: &Case, seeds_dir: &Path) -> Result<RunSpec, BenchError> {
     run.config.training.epochs = case.epochs;
     // Early stopping would make epoch counts differ between cases.
     run.config.training.early_stopping = None;
+    if case.graph {
+        run.config.training.engine = crate::config::spec::EngineChoice::Graph;
+    }
     Ok(run)
 }
 
@@ -344,6 +356,7 @@ mod tests {
             batch_size: 1024,
             epochs: 3,
             dense: false,
+            graph: false,
         };
         assert_eq!(case.to_arg(), "synthetic-1m:biased-mf:1024:3");
         assert_eq!(Case::from_arg(&case.to_arg()).expect("parse"), case);
@@ -379,6 +392,7 @@ mod tests {
             batch_size: 1024,
             epochs: 2,
             dense: false,
+            graph: false,
         };
         let m = run_case(&case, &seeds).expect("case runs");
         assert_eq!(m.architecture, "dot-mf");

@@ -7,13 +7,9 @@
 //! get the ordinary Adam update, with coupled weight decay (see [`super::lazy`]). Bias
 //! correction uses the global step count.
 
-use candle_core::Result;
-use candle_core::backprop::GradStore;
+use candle_core::{Result, Tensor};
 
-use super::Optimizer;
-use super::lazy::{self, Penalties, Rule, States, Step};
-use crate::engine::params::{Params, Tape};
-use candle_core::Tensor;
+use super::lazy::{Hyperparameters, Lazy, Penalties, Rule, Step};
 
 /// Adam's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,61 +48,43 @@ impl AdamConfig {
 }
 
 /// Adam with lazy row updates for embedding tables.
-#[derive(Debug)]
-pub struct Adam {
-    config: AdamConfig,
-    step: i32,
-    /// First moments in `s1`, second moments in `s2`.
-    states: States,
-}
+pub type Adam = Lazy<AdamConfig>;
 
-impl Adam {
-    /// Optimiser state for `params`, all moments zero.
-    pub fn new(params: &Params, config: AdamConfig) -> Self {
-        Adam {
-            config,
-            step: 0,
-            states: States::zeros(params, 2),
+impl Hyperparameters for AdamConfig {
+    type Rule = AdamRule;
+
+    /// First moments in `s1`, second moments in `s2`.
+    fn slots(&self) -> usize {
+        2
+    }
+
+    fn rule(&self, step: i32) -> AdamRule {
+        let correction2 = (1.0 - self.beta2.powi(step)).sqrt();
+        AdamRule {
+            beta1: self.beta1 as f32,
+            beta2: self.beta2 as f32,
+            // Folding the bias corrections into the rate (Kingma & Ba, end of §2) keeps
+            // the per-element work to one multiply-add per moment.
+            lr_t: (self.learning_rate * correction2 / (1.0 - self.beta1.powi(step))) as f32,
+            eps_hat: (self.eps * correction2) as f32,
         }
     }
-}
 
-impl Optimizer for Adam {
-    fn set_table_updates(&mut self, updates: lazy::TableUpdates) {
-        self.states.updates = updates;
-    }
-
-    fn prefetch(&self, tape: &Tape) {
-        self.states.prefetch_rows(tape);
+    fn penalties(&self) -> Penalties {
+        Penalties {
+            l2: self.l2,
+            weight_decay: self.weight_decay,
+        }
     }
 
     fn set_learning_rate(&mut self, rate: f64) {
-        self.config.learning_rate = rate;
-    }
-
-    fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
-        self.step += 1;
-        let c = self.config;
-        let correction2 = (1.0 - c.beta2.powi(self.step)).sqrt();
-        let rule = AdamRule {
-            beta1: c.beta1 as f32,
-            beta2: c.beta2 as f32,
-            // Folding the bias corrections into the rate (Kingma & Ba, end of §2) keeps
-            // the per-element work to one multiply-add per moment.
-            lr_t: (c.learning_rate * correction2 / (1.0 - c.beta1.powi(self.step))) as f32,
-            eps_hat: (c.eps * correction2) as f32,
-        };
-        let penalties = Penalties {
-            l2: c.l2,
-            weight_decay: c.weight_decay,
-        };
-        lazy::step(rule, penalties, params, tape, grads, &mut self.states)
+        self.learning_rate = rate;
     }
 }
 
 /// The per-step constants of one Adam update.
 #[derive(Debug, Clone, Copy)]
-struct AdamRule {
+pub struct AdamRule {
     beta1: f32,
     beta2: f32,
     lr_t: f32,
@@ -156,10 +134,12 @@ impl Rule for AdamRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::optim::Optimizer;
     use crate::engine::optim::TableUpdates;
     use crate::engine::optim::lazy::testing::{
         assert_close, dense_values, one_table, step, table_values,
     };
+    use crate::engine::params::Params;
 
     #[test]
     fn first_step_moves_each_touched_value_by_the_learning_rate() {

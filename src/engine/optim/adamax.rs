@@ -14,13 +14,9 @@
 //! keep `m` and `u`, dense variables are updated whole with coupled weight decay (see
 //! [`super::lazy`]), and the bias correction uses the global step.
 
-use candle_core::Result;
-use candle_core::backprop::GradStore;
+use candle_core::{Result, Tensor};
 
-use super::Optimizer;
-use super::lazy::{self, Penalties, Rule, States, Step};
-use crate::engine::params::{Params, Tape};
-use candle_core::Tensor;
+use super::lazy::{Hyperparameters, Lazy, Penalties, Rule, Step};
 
 /// AdaMax's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,58 +52,40 @@ impl AdamaxConfig {
 }
 
 /// AdaMax with lazy row updates for embedding tables.
-#[derive(Debug)]
-pub struct Adamax {
-    config: AdamaxConfig,
-    step: i32,
-    /// First moments in `s1`, infinity norms in `s2`.
-    states: States,
-}
+pub type Adamax = Lazy<AdamaxConfig>;
 
-impl Adamax {
-    /// Optimiser state for `params`, moments and norms zero.
-    pub fn new(params: &Params, config: AdamaxConfig) -> Self {
-        Adamax {
-            config,
-            step: 0,
-            states: States::zeros(params, 2),
+impl Hyperparameters for AdamaxConfig {
+    type Rule = AdamaxRule;
+
+    /// First moments in `s1`, infinity norms in `s2`.
+    fn slots(&self) -> usize {
+        2
+    }
+
+    fn rule(&self, step: i32) -> AdamaxRule {
+        AdamaxRule {
+            beta1: self.beta1 as f32,
+            beta2: self.beta2 as f32,
+            lr_t: (self.learning_rate / (1.0 - self.beta1.powi(step))) as f32,
+            eps: self.eps as f32,
         }
     }
-}
 
-impl Optimizer for Adamax {
-    fn set_table_updates(&mut self, updates: lazy::TableUpdates) {
-        self.states.updates = updates;
-    }
-
-    fn prefetch(&self, tape: &Tape) {
-        self.states.prefetch_rows(tape);
+    fn penalties(&self) -> Penalties {
+        Penalties {
+            l2: self.l2,
+            weight_decay: self.weight_decay,
+        }
     }
 
     fn set_learning_rate(&mut self, rate: f64) {
-        self.config.learning_rate = rate;
-    }
-
-    fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
-        self.step += 1;
-        let c = self.config;
-        let rule = AdamaxRule {
-            beta1: c.beta1 as f32,
-            beta2: c.beta2 as f32,
-            lr_t: (c.learning_rate / (1.0 - c.beta1.powi(self.step))) as f32,
-            eps: c.eps as f32,
-        };
-        let penalties = Penalties {
-            l2: c.l2,
-            weight_decay: c.weight_decay,
-        };
-        lazy::step(rule, penalties, params, tape, grads, &mut self.states)
+        self.learning_rate = rate;
     }
 }
 
 /// The per-step constants of one AdaMax update.
 #[derive(Debug, Clone, Copy)]
-struct AdamaxRule {
+pub struct AdamaxRule {
     beta1: f32,
     beta2: f32,
     /// `lr / (1 − β₁ᵗ)`.

@@ -37,7 +37,7 @@ use crate::engine::params::{Params, Tape};
 /// How one optimiser moves a slice of values given their gradient: the part that differs
 /// between Adam, AdaMax and SGD. Implementations hold the step's constants (rate, bias
 /// corrections) and are built afresh for every step.
-pub(crate) trait Rule: Copy {
+pub trait Rule: Copy {
     /// Name of the in-place ops, for candle's error messages.
     const NAME: &'static str;
 
@@ -57,11 +57,11 @@ pub(crate) trait Rule: Copy {
 }
 
 /// What [`Rule::apply_tensors`] returns: the moved values and the advanced state.
-pub(crate) struct Step {
+pub struct Step {
     /// The new parameter values.
-    pub(crate) w: Tensor,
+    pub w: Tensor,
     /// The new state vectors, in slot order.
-    pub(crate) state: Vec<Tensor>,
+    pub state: Vec<Tensor>,
 }
 
 /// Optimiser state of one parameter: up to two state vectors plus scratch for summing
@@ -270,11 +270,11 @@ impl States {
 
 /// Penalties every optimiser adds to the gradient before its rule runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Penalties {
+pub struct Penalties {
     /// `l2 · w` added to the gradient of every embedding row a batch reads.
-    pub(crate) l2: f64,
+    pub l2: f64,
     /// `weight_decay · w` added to the gradient of every dense variable that [`decays`].
-    pub(crate) weight_decay: f64,
+    pub weight_decay: f64,
 }
 
 /// Whether weight decay applies to the dense variable `name`: every one except bias
@@ -282,6 +282,67 @@ pub(crate) struct Penalties {
 /// only, and decaying a bias towards 0 only shifts the output).
 pub fn decays(name: &str) -> bool {
     !name.ends_with("bias")
+}
+
+/// An optimiser's hyperparameters as the one lazy optimiser ([`Lazy`]) reads them: the
+/// part of Adam, AdaMax and SGD that is not plumbing.
+pub trait Hyperparameters: Copy + Send + std::fmt::Debug {
+    /// The per-element update.
+    type Rule: Rule;
+
+    /// State vectors kept per parameter value (see [`Rule::slots`]).
+    fn slots(&self) -> usize;
+
+    /// The update of step `step` (1-based), with its bias corrections.
+    fn rule(&self, step: i32) -> Self::Rule;
+
+    /// The L2 penalty on embedding rows and the weight decay on dense variables.
+    fn penalties(&self) -> Penalties;
+
+    /// Sets the step size of later steps.
+    fn set_learning_rate(&mut self, rate: f64);
+}
+
+/// The lazy optimiser: counts steps, owns the state, and runs [`step`] with the rule its
+/// hyperparameters give for each step. `Adam`, `Adamax` and `Sgd` are this type.
+#[derive(Debug)]
+pub struct Lazy<H> {
+    config: H,
+    /// Steps taken so far.
+    step: i32,
+    pub(super) states: States,
+}
+
+impl<H: Hyperparameters> Lazy<H> {
+    /// Optimiser state for `params`, every state vector zero.
+    pub fn new(params: &Params, config: H) -> Self {
+        Lazy {
+            config,
+            step: 0,
+            states: States::zeros(params, config.slots()),
+        }
+    }
+}
+
+impl<H: Hyperparameters> super::Optimizer for Lazy<H> {
+    fn set_table_updates(&mut self, updates: TableUpdates) {
+        self.states.updates = updates;
+    }
+
+    fn prefetch(&self, tape: &Tape) {
+        self.states.prefetch_rows(tape);
+    }
+
+    fn set_learning_rate(&mut self, rate: f64) {
+        self.config.set_learning_rate(rate);
+    }
+
+    fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
+        self.step += 1;
+        let rule = self.config.rule(self.step);
+        let penalties = self.config.penalties();
+        step(rule, penalties, params, tape, grads, &mut self.states)
+    }
 }
 
 /// One optimiser step: `rule` applied lazily to the table rows on `tape` and fully to every

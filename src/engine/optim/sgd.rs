@@ -13,13 +13,9 @@
 //! TensorFlow's lazy optimisers); dense variables are updated whole with coupled weight
 //! decay (see [`super::lazy`]).
 
-use candle_core::Result;
-use candle_core::backprop::GradStore;
+use candle_core::{Result, Tensor};
 
-use super::Optimizer;
-use super::lazy::{self, Penalties, Rule, States, Step};
-use crate::engine::params::{Params, Tape};
-use candle_core::Tensor;
+use super::lazy::{Hyperparameters, Lazy, Penalties, Rule, Step};
 
 /// SGD's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,57 +32,36 @@ pub struct SgdConfig {
 }
 
 /// SGD with optional momentum and lazy row updates for embedding tables.
-#[derive(Debug)]
-pub struct Sgd {
-    config: SgdConfig,
+pub type Sgd = Lazy<SgdConfig>;
+
+impl Hyperparameters for SgdConfig {
+    type Rule = SgdRule;
+
     /// Momentum buffers in `s1`; none when the momentum is 0.
-    states: States,
-}
+    fn slots(&self) -> usize {
+        SgdRule::from(*self).slots()
+    }
 
-impl Sgd {
-    /// Optimiser state for `params`, momentum buffers zero.
-    pub fn new(params: &Params, config: SgdConfig) -> Self {
-        let rule = SgdRule::from(config);
-        Sgd {
-            config,
-            states: States::zeros(params, rule.slots()),
+    /// The same every step: SGD has no bias correction.
+    fn rule(&self, _step: i32) -> SgdRule {
+        SgdRule::from(*self)
+    }
+
+    fn penalties(&self) -> Penalties {
+        Penalties {
+            l2: self.l2,
+            weight_decay: self.weight_decay,
         }
-    }
-}
-
-impl Optimizer for Sgd {
-    fn set_table_updates(&mut self, updates: lazy::TableUpdates) {
-        self.states.updates = updates;
-    }
-
-    fn prefetch(&self, tape: &Tape) {
-        self.states.prefetch_rows(tape);
     }
 
     fn set_learning_rate(&mut self, rate: f64) {
-        self.config.learning_rate = rate;
-    }
-
-    fn step(&mut self, params: &Params, tape: &Tape, grads: &GradStore) -> Result<()> {
-        let c = self.config;
-        let penalties = Penalties {
-            l2: c.l2,
-            weight_decay: c.weight_decay,
-        };
-        lazy::step(
-            SgdRule::from(c),
-            penalties,
-            params,
-            tape,
-            grads,
-            &mut self.states,
-        )
+        self.learning_rate = rate;
     }
 }
 
 /// The constants of one SGD update.
 #[derive(Debug, Clone, Copy)]
-struct SgdRule {
+pub struct SgdRule {
     lr: f32,
     momentum: f32,
 }
@@ -151,6 +126,7 @@ mod tests {
         assert_close, dense_values, one_table, step, table_values,
     };
     use crate::engine::params::Init;
+    use crate::engine::params::Params;
     use rand::SeedableRng;
 
     fn config(learning_rate: f64, momentum: f64, l2: f64) -> SgdConfig {
