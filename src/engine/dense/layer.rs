@@ -34,7 +34,7 @@ pub struct Linear {
 }
 
 /// A dense layer from `in_dim` to `out_dim` inputs, weights drawn from `init`, biases zero
-/// (Keras's and the notebooks' default).
+/// (Keras's and the notebooks' default), the weight stored `(out, in)`.
 pub fn linear(
     params: &mut Params,
     name: &str,
@@ -43,19 +43,14 @@ pub fn linear(
     init: Init,
     rng: &mut impl Rng,
 ) -> Result<Linear> {
-    let weight = params.dense(&format!("{name}.weight"), &[out_dim, in_dim], init, rng)?;
-    let bias = params.dense(
-        &format!("{name}.bias"),
-        &[out_dim],
-        Init::Constant(0.0),
+    register(
+        params,
+        name,
+        (in_dim, out_dim),
+        WeightOrder::OutIn,
+        init,
         rng,
-    )?;
-    Ok(Linear {
-        weight,
-        bias,
-        order: WeightOrder::OutIn,
-        engine: params.engine(),
-    })
+    )
 }
 
 /// A dense layer stored as Keras stores it, weight `(in, out)` named `<name>.weight`
@@ -68,7 +63,31 @@ pub fn linear_in_out(
     init: Init,
     rng: &mut impl Rng,
 ) -> Result<Linear> {
-    let weight = params.dense(&format!("{name}.weight"), &[in_dim, out_dim], init, rng)?;
+    register(
+        params,
+        name,
+        (in_dim, out_dim),
+        WeightOrder::InOut,
+        init,
+        rng,
+    )
+}
+
+/// Registers `<name>.weight` (stored as `order` says, drawn from `init`) and a zero
+/// `<name>.bias` in `params`, in that order.
+fn register(
+    params: &mut Params,
+    name: &str,
+    (in_dim, out_dim): (usize, usize),
+    order: WeightOrder,
+    init: Init,
+    rng: &mut impl Rng,
+) -> Result<Linear> {
+    let shape = match order {
+        WeightOrder::OutIn => [out_dim, in_dim],
+        WeightOrder::InOut => [in_dim, out_dim],
+    };
+    let weight = params.dense(&format!("{name}.weight"), &shape, init, rng)?;
     let bias = params.dense(
         &format!("{name}.bias"),
         &[out_dim],
@@ -78,7 +97,7 @@ pub fn linear_in_out(
     Ok(Linear {
         weight,
         bias,
-        order: WeightOrder::InOut,
+        order,
         engine: params.engine(),
     })
 }

@@ -899,6 +899,37 @@ pub(crate) mod testing {
     use crate::engine::params::TableId;
     use crate::engine::params::{Init, Params, Tape};
 
+    /// Three steps on a 5×3 table (rows read twice in one batch, column 2 frozen at 1) and
+    /// a 2×3 dense weight on `engine`, each step's gradients of `Σ (rows · Wᵀ)²` handed to
+    /// `update`. Returns the table's and the weight's values afterwards, in that order.
+    pub(crate) fn three_steps_on_a_frozen_table(
+        engine: crate::engine::Engine,
+        mut update: impl FnMut(&Params, &Tape, &candle_core::backprop::GradStore),
+    ) -> Vec<f32> {
+        let dev = &Device::Cpu;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut params = Params::new(dev, engine);
+        let table = params
+            .table("t", 5, 3, Init::Normal { std: 1.0 }, &mut rng)
+            .unwrap();
+        params.freeze_column(table, 2, 1.0).unwrap();
+        let dense = params
+            .dense("layer.weight", &[2, 3], Init::Normal { std: 1.0 }, &mut rng)
+            .unwrap();
+        for ids in [[0u32, 3, 3, 1], [4, 4, 4, 0], [2, 1, 3, 0]] {
+            let mut tape = Tape::recording();
+            let ids = Tensor::new(&ids, dev).unwrap();
+            let rows = params.gather(table, &ids, &mut tape).unwrap();
+            let x = rows.matmul(&dense.t().unwrap()).unwrap();
+            let loss = x.sqr().unwrap().sum_all().unwrap();
+            update(&params, &tape, &loss.backward().unwrap());
+        }
+        let t = params.tables()[table.0].weight.flatten_all().unwrap();
+        let mut values: Vec<f32> = t.to_vec1().unwrap();
+        values.extend(dense.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        values
+    }
+
     /// Params with one `rows × dim` table holding `values` (row-major).
     pub(crate) fn one_table(values: &[f32], rows: usize, dim: usize) -> (Params, TableId) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
@@ -1005,62 +1036,44 @@ mod tests {
         }
     }
 
-    /// Three steps of `Momentum` on a 5×3 table (rows read twice in one batch, a frozen
-    /// column) and a dense weight, by the given engine.
-    fn three_steps(engine: Engine) -> (Vec<f32>, Vec<f32>) {
-        use candle_core::{DType, Device, Tensor};
-        use rand::SeedableRng;
-
-        use crate::engine::params::Init;
-        let dev = &Device::Cpu;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let mut params = Params::new(dev, engine);
-        let table = params
-            .table("t", 5, 3, Init::Normal { std: 1.0 }, &mut rng)
-            .unwrap();
-        params.freeze_column(table, 2, 1.0).unwrap();
-        let dense = params
-            .dense("layer.weight", &[2, 3], Init::Normal { std: 1.0 }, &mut rng)
-            .unwrap();
-        let mut states = States::zeros(&params, 1);
+    /// Three steps of `Momentum` on the frozen-table problem by the given engine: the
+    /// table's values, then the dense weight's.
+    fn three_steps(engine: Engine) -> Vec<f32> {
+        let mut states = None;
         let penalties = Penalties {
             l2: 0.01,
             weight_decay: 0.02,
         };
-        for ids in [[0u32, 3, 3, 1], [4, 4, 4, 0], [2, 1, 3, 0]] {
-            let mut tape = Tape::recording();
-            let ids = Tensor::new(&ids, dev).unwrap();
-            let rows = params.gather(table, &ids, &mut tape).unwrap();
-            let x = rows.matmul(&dense.t().unwrap()).unwrap();
-            let loss = x.sqr().unwrap().sum_all().unwrap();
-            let grads = loss.backward().unwrap();
-            step(Momentum, penalties, &params, &tape, &grads, &mut states).unwrap();
-        }
-        if let Some(graph) = &states.graph {
+        let values = testing::three_steps_on_a_frozen_table(engine, |params, tape, grads| {
+            let states = states.get_or_insert_with(|| States::zeros(params, 1));
+            step(Momentum, penalties, params, tape, grads, states).unwrap();
+        });
+        if let Some(graph) = states.and_then(|s| s.graph) {
             // The state must not keep a step's graph alive: a tracked state tensor holds
             // every earlier step's activations, which ran a two-tower run out of memory.
-            let kept = graph.tables.iter().chain(&graph.dense).flatten();
-            assert!(kept.clone().count() > 0);
+            let kept: Vec<Tensor> = graph
+                .tables
+                .into_iter()
+                .chain(graph.dense)
+                .flatten()
+                .collect();
+            assert!(!kept.is_empty());
             assert!(
-                kept.clone().all(|s| !s.track_op()),
+                kept.iter().all(|s| !s.track_op()),
                 "a state tensor holds a graph"
             );
         }
-        let t = params.tables()[table.0].weight.flatten_all().unwrap();
-        let d = dense.flatten_all().unwrap();
-        assert_eq!(t.dtype(), DType::F32);
-        (t.to_vec1().unwrap(), d.to_vec1().unwrap())
+        values
     }
 
     #[test]
     fn the_graph_engines_update_matches_the_fused_one() {
-        let (native_table, native_dense) = three_steps(Engine::Fused);
-        let (graph_table, graph_dense) = three_steps(Engine::Graph);
-        testing::assert_close(&graph_table, &native_table, 1e-6);
-        testing::assert_close(&graph_dense, &native_dense, 1e-6);
+        let fused = three_steps(Engine::Fused);
+        let graph = three_steps(Engine::Graph);
+        testing::assert_close(&graph, &fused, 1e-6);
         // The frozen column kept its constant in every row, read or not.
         for row in 0..5 {
-            assert_eq!(native_table[row * 3 + 2], 1.0);
+            assert_eq!(fused[row * 3 + 2], 1.0);
         }
     }
 

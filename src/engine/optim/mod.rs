@@ -38,44 +38,20 @@ pub trait Optimizer: Send {
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{Device, Tensor};
-    use rand::SeedableRng;
-
     use super::*;
     use crate::engine::Engine;
-    use crate::engine::params::Init;
 
     /// Builds an optimiser for the parameters it is given.
     type Make = dyn Fn(&Params) -> Box<dyn Optimizer>;
 
-    /// Three steps of the optimiser `make` builds on a 5×3 table (rows read twice in one
-    /// batch, a frozen column) and a dense weight, on `engine`: the table and the weight
-    /// afterwards.
+    /// Three steps of the optimiser `make` builds on the frozen-table problem of
+    /// `lazy::testing`, on `engine`.
     fn three_steps(engine: Engine, make: &Make) -> Vec<f32> {
-        let dev = &Device::Cpu;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let mut params = Params::new(dev, engine);
-        let table = params
-            .table("t", 5, 3, Init::Normal { std: 1.0 }, &mut rng)
-            .unwrap();
-        params.freeze_column(table, 2, 1.0).unwrap();
-        let dense = params
-            .dense("layer.weight", &[2, 3], Init::Normal { std: 1.0 }, &mut rng)
-            .unwrap();
-        let mut optimizer = make(&params);
-        for ids in [[0u32, 3, 3, 1], [4, 4, 4, 0], [2, 1, 3, 0]] {
-            let mut tape = Tape::recording();
-            let ids = Tensor::new(&ids, dev).unwrap();
-            let rows = params.gather(table, &ids, &mut tape).unwrap();
-            let x = rows.matmul(&dense.t().unwrap()).unwrap();
-            let loss = x.sqr().unwrap().sum_all().unwrap();
-            let grads = loss.backward().unwrap();
-            optimizer.step(&params, &tape, &grads).unwrap();
-        }
-        let t = params.tables()[table.0].weight.flatten_all().unwrap();
-        let mut values: Vec<f32> = t.to_vec1().unwrap();
-        values.extend(dense.flatten_all().unwrap().to_vec1::<f32>().unwrap());
-        values
+        let mut optimizer: Option<Box<dyn Optimizer>> = None;
+        lazy::testing::three_steps_on_a_frozen_table(engine, |params, tape, grads| {
+            let optimizer = optimizer.get_or_insert_with(|| make(params));
+            optimizer.step(params, tape, grads).unwrap();
+        })
     }
 
     /// Adam, AdaMax and SGD with momentum, with L2 and weight decay: the graph engine's
