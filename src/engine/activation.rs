@@ -8,7 +8,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 
 use super::Engine;
-use super::kernels::f32_values;
+use super::kernels::{f32_pair, f32_values};
 use super::params::Tape;
 
 /// `x + b` for `x` of shape `(B, n)` and `b` of shape `(n,)`, differentiable in both.
@@ -173,16 +173,7 @@ impl CustomOp2 for ActivationGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = f32_values(s1, l1, self.name())?;
-        let y = f32_values(s2, l2, self.name())?;
-        if g.len() != y.len() {
-            bail!(
-                "{}: {} gradients for {} outputs",
-                self.name(),
-                g.len(),
-                y.len()
-            );
-        }
+        let (g, y) = f32_pair((s1, l1), (s2, l2), self.name(), ("gradients", "outputs"))?;
         let out = g
             .iter()
             .zip(y)

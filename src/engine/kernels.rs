@@ -1,9 +1,10 @@
 //! What exp's custom CPU operations share: reading candle's CPU storage as plain slices.
 //!
-//! The fused ops (losses in `train::loss`, the factor models' row dot product in
-//! `models::fused_dot`, the dense layers' bias add and activations in `models::layers`)
-//! all start by checking that an operand is contiguous f32 storage and taking its values.
-//! The fused dense layers (`models::fused_dense`) also multiply matrices inside their ops,
+//! The fused ops (losses in `engine::loss`, the factor models' row dot product in
+//! `engine::row_dot`, the bias add and activations in `engine::activation`) all start by
+//! checking that an operand is contiguous f32 storage and taking its values
+//! ([`f32_values`], [`f32_pair`]). The fused dense layers (`engine::dense`) also multiply
+//! matrices inside their ops,
 //! through [`matmul`], which runs this crate's own small-product kernels ([`super::gemm`])
 //! on f32 storage.
 
@@ -18,6 +19,21 @@ pub(crate) fn f32_values<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<
         bail!("{op}: expected contiguous f32 operands");
     };
     Ok(&v[a..b])
+}
+
+/// The values of two contiguous f32 operands of op `op` that must be equally long; `what`
+/// names them for the error (`("predictions", "targets")`).
+pub(crate) fn f32_pair<'a>(
+    (s1, l1): (&'a CpuStorage, &Layout),
+    (s2, l2): (&'a CpuStorage, &Layout),
+    op: &str,
+    (first, second): (&str, &str),
+) -> Result<(&'a [f32], &'a [f32])> {
+    let (a, b) = (f32_values(s1, l1, op)?, f32_values(s2, l2, op)?);
+    if a.len() != b.len() {
+        bail!("{op}: {} {first} for {} {second}", a.len(), b.len());
+    }
+    Ok((a, b))
 }
 
 /// The values of a contiguous 2-d f32 operand of op `op`, with its rows and columns.

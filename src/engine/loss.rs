@@ -9,10 +9,10 @@
 //! `sign(0) = 0` (as PyTorch's `L1Loss` and TensorFlow's `abs`), so a prediction that
 //! is exactly right gets no push. Huber is differentiable everywhere.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::Engine;
-use super::kernels::f32_values;
+use super::kernels::{f32_pair, f32_values};
 use crate::config::spec::{LossName, TrainingSpec};
 
 /// A training loss, the mean over the batch of a function of the error `e = p − t`:
@@ -140,16 +140,7 @@ impl CustomOp2 for Loss {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let p = f32_values(s1, l1, self.name())?;
-        let t = f32_values(s2, l2, self.name())?;
-        if p.len() != t.len() {
-            bail!(
-                "{}: {} predictions for {} targets",
-                self.name(),
-                p.len(),
-                t.len()
-            );
-        }
+        let (p, t) = f32_pair((s1, l1), (s2, l2), self.name(), ("predictions", "targets"))?;
         Ok((CpuStorage::F32(vec![self.mean(p, t)]), Shape::from(())))
     }
 

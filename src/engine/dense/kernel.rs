@@ -71,7 +71,7 @@ pub enum WeightOrder {
 
 /// One dense layer with its dropouts, `act((x ⊙ input_mask) Wᵀ + b) ⊙ output_mask`: the
 /// forward op of [`linear_relu`] and [`linear_head`], and a layer of the autograd-free
-/// step in `dense_step`. Its arithmetic is on CPU storages ([`Dense::forward_values`],
+/// step in [`super::chain`]. Its arithmetic is on CPU storages ([`Dense::forward_values`],
 /// [`Dense::backward_values`]), so both share it.
 pub(crate) struct Dense {
     pub(crate) act: Act,
