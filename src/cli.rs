@@ -65,6 +65,9 @@ training time with the Pareto front, and parallel coordinates."
     /// List the experiments in a database with their run counts by status.
     #[command(after_help = "Example:\n  exp status\n  exp status --db results/exp.sqlite")]
     Status(StatusArgs),
+    /// List stored runs with their ids, configuration, fold, status and metrics.
+    #[command(after_help = RUNS_HELP)]
+    Runs(RunsArgs),
 }
 
 /// `exp data …`.
@@ -123,15 +126,20 @@ pub struct StatsArgs {
     pub top: usize,
 }
 
-const RECOMMEND_HELP: &str = "Example:\n  exp recommend --run 12 --user 1\n  exp recommend --run 12 --user 1 -n 10 --rated\n\n\
+const RECOMMEND_HELP: &str = "Example:\n  exp recommend -e recommend --best --user 1\n  exp recommend --run 12 --user 1 -n 10 --rated\n\n\
 The model is rebuilt from the run's stored configuration and checkpoint, on the same data\n\
 set and split (the experiment's seed and the run's fold), so \"not rated in training\" is\n\
-exact. Run ids: sqlite3 results/exp.sqlite \"SELECT id, params_json, fold, rmse FROM runs\"";
+exact. `exp runs` lists run ids; --best takes the best configuration's run instead.";
 
-const SIMILAR_HELP: &str = "Example:\n  exp similar --run 12 --item 1\n  exp similar --run 12 --item \"toy story (1995)\" -n 5\n\n\
+const SIMILAR_HELP: &str = "Example:\n  exp similar -e recommend --best --item 1\n  exp similar --run 12 --item \"toy story (1995)\" -n 5\n\n\
 --item takes a raw item id or a piece of a title (any case); a title piece that matches\n\
 several items lists them and exits with an error. Models without item vectors (the\n\
 global-mean and biases baselines) cannot answer.";
+
+const RUNS_HELP: &str = "Example:\n  exp runs\n  exp runs -e sweep --best\n  exp runs -e sweep --format csv > runs.csv\n\n\
+One row per run: its id (what `exp recommend --run` and `exp similar --run` take), the\n\
+experiment, the swept values, the fold (1-based), the status and its test metrics.\n\
+--best keeps the runs of each experiment's best configuration by --metric.";
 
 /// `exp run`.
 #[derive(Debug, clap::Args)]
@@ -211,9 +219,9 @@ pub struct ValidateArgs {
 /// `exp recommend`.
 #[derive(Debug, clap::Args)]
 pub struct RecommendArgs {
-    /// Id of a finished run (the `id` column of the `runs` table).
-    #[arg(long)]
-    pub run: i64,
+    /// Which run to read.
+    #[command(flatten)]
+    pub choice: RunChoice,
     /// The user's raw id as in the data set (e.g. `1` for ml-latest-small's `userId` 1).
     #[arg(long)]
     pub user: String,
@@ -231,9 +239,9 @@ pub struct RecommendArgs {
 /// `exp similar`.
 #[derive(Debug, clap::Args)]
 pub struct SimilarArgs {
-    /// Id of a finished run (the `id` column of the `runs` table).
-    #[arg(long)]
-    pub run: i64,
+    /// Which run to read.
+    #[command(flatten)]
+    pub choice: RunChoice,
     /// A raw item id, or a piece of a title (case does not matter).
     #[arg(long)]
     pub item: String,
@@ -247,6 +255,62 @@ pub struct SimilarArgs {
     /// SQLite database to read.
     #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,
+}
+
+/// Which stored run `exp recommend` and `exp similar` read: `--run ID`, or
+/// `--experiment NAME --best` for the best configuration's run on one of its folds.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunChoice {
+    /// Id of a finished run (`exp runs` lists them).
+    #[arg(
+        long,
+        required_unless_present = "experiment",
+        conflicts_with = "experiment"
+    )]
+    pub run: Option<i64>,
+    /// The experiment whose best configuration to read (with --best).
+    #[arg(long, short = 'e', requires = "best")]
+    pub experiment: Option<String>,
+    /// Read the run of the experiment's best configuration by --metric.
+    #[arg(long, requires = "experiment")]
+    pub best: bool,
+    /// With --best: the fold whose run to read (1-based); default the first finished one.
+    #[arg(long, requires = "best")]
+    pub fold: Option<usize>,
+    /// With --best: the metric that ranks the configurations.
+    #[arg(long, default_value = "rmse", requires = "best")]
+    pub metric: String,
+}
+
+/// `exp runs`.
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    /// Only the runs of this experiment (default: every experiment).
+    #[arg(long, short = 'e')]
+    pub experiment: Option<String>,
+    /// Only the runs of each experiment's best configuration by --metric.
+    #[arg(long)]
+    pub best: bool,
+    /// The metric --best ranks by.
+    #[arg(long, short = 'm', default_value = "rmse")]
+    pub metric: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RunsFormat::Table)]
+    pub format: RunsFormat,
+    /// SQLite database to read.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+/// Output formats of `exp runs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunsFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
 }
 
 /// Output formats of `exp compare`.

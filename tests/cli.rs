@@ -575,3 +575,115 @@ fn compare_leaves_out_runs_of_an_edited_experiment_file() {
     assert_eq!(records.len(), 1);
     assert_eq!(&records[0][folds], "1");
 }
+
+/// `exp runs` lists every run with the id `recommend` and `similar` take; `--best` keeps
+/// the best configuration's runs, and `--experiment NAME --best` picks that run for
+/// `recommend`, saying which on stderr.
+#[test]
+fn runs_are_listed_by_id_and_best_picks_the_lowest_rmse() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ids.toml");
+    std::fs::write(
+        &file,
+        "[experiment]\nname = \"ids\"\nseed = 5\n[data]\ndataset = \"ml-latest-small\"\n\
+         [split]\nkind = \"kfold\"\nk = 2\n\
+         [model]\narchitecture = \"biased-mf\"\nembedding_size = 8\n\
+         [training]\nepochs = 1\nbatch_size = 1024\nlearning_rate = 0.01\n\
+         [sweep]\n\"model.architecture\" = [\"global-mean\", \"biases\"]\n",
+    )
+    .unwrap();
+    let db = dir.path().join("exp.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = exp(&["runs", "--db", db_arg, "--format", "json"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 4, "2 configurations × 2 folds");
+    let conn = Connection::open(&db).unwrap();
+    for row in &rows {
+        let id = row["id"].as_i64().unwrap();
+        let (fold, rmse): (i64, f64) = conn
+            .query_row("SELECT fold, rmse FROM runs WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(
+            row["fold"].as_i64().unwrap(),
+            fold + 1,
+            "folds print 1-based"
+        );
+        assert!((row["rmse"].as_f64().unwrap() - rmse).abs() < 1e-12);
+        assert_eq!(row["status"], "finished");
+    }
+    // The damped biases beat the global mean on every fold.
+    let best_id: i64 = conn
+        .query_row(
+            "SELECT id FROM runs WHERE params_json LIKE '%biases%' AND fold = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let out = exp(
+        &["runs", "--db", db_arg, "--best", "--format", "csv"],
+        dir.path(),
+    );
+    let csv = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "a header and the best configuration's two folds: {csv}"
+    );
+    assert!(
+        lines[1..].iter().all(|l| l.contains("architecture=biases")),
+        "{csv}"
+    );
+
+    let out = exp(
+        &[
+            "recommend",
+            "-e",
+            "ids",
+            "--best",
+            "--fold",
+            "2",
+            "--user",
+            "1",
+            "-n",
+            "3",
+            "--db",
+            db_arg,
+        ],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "run {best_id}: the best configuration of `ids` by RMSE"
+        )),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("top 3 for user 1"));
+    // A fold the configuration has no run on is named as such.
+    let out = exp(
+        &[
+            "recommend",
+            "-e",
+            "ids",
+            "--best",
+            "--fold",
+            "3",
+            "--user",
+            "1",
+            "--db",
+            db_arg,
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("has finished runs on fold(s) 1, 2 only"));
+}

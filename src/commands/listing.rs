@@ -5,9 +5,58 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
+use crate::cli::RunChoice;
 use crate::data::Dataset;
 use crate::reload::{self, Reloaded, Weights};
+use crate::report::{Metric, compare, missing_experiment};
 use crate::store::Store;
+
+/// The id of the run `choice` names: `--run ID` as given, or with `--experiment NAME
+/// --best` the run of the experiment's best configuration by `--metric` on `--fold` (the
+/// first finished fold by default), said on stderr.
+pub fn chosen_run(db: &Path, choice: &RunChoice) -> anyhow::Result<i64> {
+    if let Some(id) = choice.run {
+        return Ok(id);
+    }
+    let Some(experiment) = choice.experiment.as_deref() else {
+        bail!("name a run with --run ID, or an experiment with --experiment NAME --best");
+    };
+    if !db.is_file() {
+        bail!(
+            "database `{}` does not exist; train runs with `exp run` first, or pass --db",
+            db.display()
+        );
+    }
+    let store = Store::open(db)?;
+    let runs = store.runs(Some(experiment))?;
+    let metric = Metric::new(choice.metric.trim());
+    let best = compare::best_runs(&runs, &metric)
+        .with_context(|| format!("--best for experiment `{experiment}`"))?;
+    let Some(first) = best.first() else {
+        return Err(missing_experiment(&store, experiment).into());
+    };
+    let run = match choice.fold {
+        None => first,
+        Some(fold) => {
+            let folds: Vec<String> = best.iter().map(|r| (r.fold + 1).to_string()).collect();
+            best.iter().find(|r| r.fold + 1 == fold).with_context(|| {
+                format!(
+                    "--fold {fold}: the best configuration of `{experiment}` has finished \
+                         runs on fold(s) {} only",
+                    folds.join(", ")
+                )
+            })?
+        }
+    };
+    eprintln!(
+        "run {}: the best configuration of `{experiment}` by {} ({}), fold {}",
+        run.id,
+        metric.label(),
+        run.params_json,
+        run.fold + 1
+    );
+    Ok(run.id)
+}
 
 /// Rebuilds finished run `run_id` of the database at `db`, and says on stderr where its
 /// weights came from and whether its test RMSE matches the stored one (it does when the

@@ -7,6 +7,7 @@ pub mod progress;
 pub mod recommend;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod similar;
 pub mod status;
 pub mod validate;
@@ -26,5 +27,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recommend(args) => recommend::recommend(&args),
         Command::Similar(args) => similar::similar(&args),
         Command::Status(args) => status::status(&args),
+        Command::Runs(args) => runs::runs(&args),
     }
 }

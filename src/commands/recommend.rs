@@ -13,9 +13,10 @@ use super::listing::{self, columns, genres, short_title, title};
 use crate::cli::RecommendArgs;
 use crate::rank::{self, Ranker};
 
-/// Prints the top-N list (and with `--rated` the rated items) of `args.user` in `args.run`.
+/// Prints the top-N list (and with `--rated` the rated items) of `args.user` in the run `args.choice` names.
 pub fn recommend(args: &RecommendArgs) -> anyhow::Result<ExitCode> {
-    let reloaded = listing::open_run(&args.db, args.run)?;
+    let run_id = listing::chosen_run(&args.db, &args.choice)?;
+    let reloaded = listing::open_run(&args.db, run_id)?;
     let data = &reloaded.data;
     let Some(user) = data.users.get(args.user.trim()) else {
         let examples: Vec<&str> = (0..data.n_users().min(3) as u32)
@@ -26,7 +27,7 @@ pub fn recommend(args: &RecommendArgs) -> anyhow::Result<ExitCode> {
              the data files, e.g. {}",
             args.user,
             data.name,
-            args.run,
+            run_id,
             examples.join(", ")
         );
     };

@@ -13,20 +13,21 @@ use crate::models::two_tower::similar_items;
 /// Most candidates an ambiguous `--item` lists.
 const SHOWN_CANDIDATES: usize = 25;
 
-/// Prints the `args.n` items most similar to `args.item` in run `args.run`.
+/// Prints the `args.n` items most similar to `args.item` in the run `args.choice` names.
 pub fn similar(args: &SimilarArgs) -> anyhow::Result<ExitCode> {
-    let reloaded = listing::open_run(&args.db, args.run)?;
+    let run_id = listing::chosen_run(&args.db, &args.choice)?;
+    let reloaded = listing::open_run(&args.db, run_id)?;
     let data = &reloaded.data;
     let architecture = reloaded.run.config.model.architecture;
     let Some(vectors) = reloaded
         .model
         .item_vectors()
-        .with_context(|| format!("reading the item vectors of run {}", args.run))?
+        .with_context(|| format!("reading the item vectors of run {}", run_id))?
     else {
         bail!(
             "run {} is a {} model, which has no item vectors; `exp similar` needs a model \
              with item embeddings (dot-mf, biased-mf, funk-svd, ncf, mlp or two-tower)",
-            args.run,
+            run_id,
             architecture.as_str()
         );
     };
@@ -60,7 +61,7 @@ pub fn similar(args: &SimilarArgs) -> anyhow::Result<ExitCode> {
         support[data.ratings.items[i] as usize] += 1;
     }
     let mut nearest = similar_items(&vectors, item, data.n_items())
-        .with_context(|| format!("comparing item vectors of run {}", args.run))?;
+        .with_context(|| format!("comparing item vectors of run {}", run_id))?;
     nearest.retain(|&(other, _)| support[other as usize] >= args.min_ratings);
     nearest.truncate(args.n);
 

@@ -205,6 +205,29 @@ pub fn rank(summaries: &mut [ConfigSummary], metric: &Metric) {
         .sort_by(|a, b| metric.compare(a.stat(metric.name()).mean, b.stat(metric.name()).mean));
 }
 
+/// The current finished runs of the best configuration of `runs` by `metric`, in fold
+/// order: what `exp runs --best`, `exp recommend --best` and `exp similar --best` read.
+/// Runs of an earlier version of the experiment file are left out, as in the ranking.
+pub fn best_runs<'a>(
+    runs: &'a [StoredRun],
+    metric: &Metric,
+) -> Result<Vec<&'a StoredRun>, ReportError> {
+    let mut summaries = summarize(runs);
+    check_metric(&summaries, metric)?;
+    rank(&mut summaries, metric);
+    let Some(best) = summaries.first() else {
+        return Ok(Vec::new());
+    };
+    let superseded = superseded_runs(runs);
+    let mut chosen: Vec<&StoredRun> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Finished && !superseded.contains(&r.id))
+        .filter(|r| r.params_json == best.params_json)
+        .collect();
+    chosen.sort_by_key(|r| (r.fold, r.id));
+    Ok(chosen)
+}
+
 /// Configurations ranked by a metric, each tested against the best: what every output
 /// format shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -557,7 +580,7 @@ fn csv_rows(cmp: &Comparison) -> String {
 }
 
 /// Quotes a CSV field when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(field: &str) -> String {
+pub(crate) fn csv_field(field: &str) -> String {
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
