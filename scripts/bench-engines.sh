@@ -3,7 +3,7 @@
 # engine, this build's fused engine and this build's graph engine, case by case back to
 # back (old, new, graph; repeated), so a refactor's cost shows beside the same noise.
 #
-#   scripts/bench-engines.sh OLD_BENCH_SUITE [REPEATS] [BATCH] [EPOCHS]
+#   scripts/bench-engines.sh OLD_BENCH_SUITE [REPEATS] [BATCH] [EPOCHS] [SETUP,...]
 #
 # OLD_BENCH_SUITE is the bench_suite example of the earlier build (e.g. built in a git
 # worktree of an older commit: target/release/examples/bench_suite). Prints one Markdown
@@ -15,6 +15,7 @@ old=$1
 repeats=${2:-5}
 batch=${3:-64}
 epochs=${4:-5}
+setups=${5:-dot-mf,biased-mf,funk-svd,svdpp,ncf,ncf-two-layer,mlp,two-tower}
 export EXP_DATA_DIR="${EXP_DATA_DIR:-$(pwd)/../shared/data}"
 cargo build --release --quiet --example bench_suite
 new="${CARGO_TARGET_DIR:-target}/release/examples/bench_suite"
@@ -28,7 +29,7 @@ median() { python3 -c 'import statistics,sys; print(statistics.median(float(x) f
 
 echo "| setup | old fused s/epoch | new fused s/epoch | new/old | graph s/epoch | graph/fused |"
 echo "|---|---|---|---|---|---|"
-for setup in dot-mf biased-mf funk-svd svdpp ncf ncf-two-layer mlp two-tower; do
+for setup in ${setups//,/ }; do
     case=ml-100k:$setup:$batch:$epochs
     o=() n=() g=()
     for _ in $(seq "$repeats"); do

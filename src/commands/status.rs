@@ -8,7 +8,8 @@ use crate::cli::StatusArgs;
 use crate::store::Store;
 use crate::store::records::StatusCounts;
 
-/// Prints one row per experiment: runs in the database by status (a table on stdout).
+/// Prints one row per experiment: runs in the database by status and the range of their
+/// ids (a table on stdout; `exp runs` lists them one by one).
 pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     if !args.db.is_file() {
         bail!(
@@ -34,8 +35,9 @@ pub fn render(counts: &[StatusCounts]) -> String {
         "running",
         "interrupted",
         "failed",
+        "run ids",
     ];
-    let rows: Vec<[String; 6]> = counts
+    let rows: Vec<[String; 7]> = counts
         .iter()
         .map(|c| {
             [
@@ -45,6 +47,11 @@ pub fn render(counts: &[StatusCounts]) -> String {
                 c.running.to_string(),
                 c.interrupted.to_string(),
                 c.failed.to_string(),
+                match c.ids {
+                    Some((low, high)) if low == high => low.to_string(),
+                    Some((low, high)) => format!("{low}–{high}"),
+                    None => "–".to_string(),
+                },
             ]
         })
         .collect();
@@ -85,19 +92,26 @@ mod tests {
                 running: 0,
                 failed: 1,
                 interrupted: 1,
+                ids: Some((1, 40)),
             },
             StatusCounts {
                 experiment: "a-much-longer-name".into(),
                 total: 2,
                 finished: 2,
+                ids: Some((41, 41)),
+                ..Default::default()
+            },
+            StatusCounts {
+                experiment: "empty".into(),
                 ..Default::default()
             },
         ];
         assert_eq!(
             render(&counts),
-            "experiment          runs  finished  running  interrupted  failed\n\
-             sweep                 40        38        0            1       1\n\
-             a-much-longer-name     2         2        0            0       0\n"
+            "experiment          runs  finished  running  interrupted  failed  run ids\n\
+             sweep                 40        38        0            1       1     1–40\n\
+             a-much-longer-name     2         2        0            0       0       41\n\
+             empty                  0         0        0            0       0        –\n"
         );
     }
 }

@@ -357,7 +357,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT e.name, r.status, COUNT(r.id)
+                "SELECT e.name, r.status, COUNT(r.id), MIN(r.id), MAX(r.id)
                  FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
                  GROUP BY e.name, r.status ORDER BY e.name",
             )
@@ -368,12 +368,14 @@ impl Store {
                     row.get::<_, String>(0)?,
                     row.get::<_, Option<String>>(1)?,
                     get_usize(row, 2)?,
+                    row.get::<_, Option<i64>>(3)?
+                        .zip(row.get::<_, Option<i64>>(4)?),
                 ))
             })
             .map_err(sql(&self.path, action))?;
         let mut out: Vec<StatusCounts> = Vec::new();
         for row in rows {
-            let (experiment, status, n) = row.map_err(sql(&self.path, action))?;
+            let (experiment, status, n, ids) = row.map_err(sql(&self.path, action))?;
             if out.last().is_none_or(|last| last.experiment != experiment) {
                 out.push(StatusCounts {
                     experiment: experiment.clone(),
@@ -400,6 +402,12 @@ impl Store {
                 }
             }
             counts.total += n;
+            if let Some((low, high)) = ids {
+                counts.ids = Some(match counts.ids {
+                    Some((l, h)) => (l.min(low), h.max(high)),
+                    None => (low, high),
+                });
+            }
         }
         Ok(out)
     }
@@ -1006,6 +1014,7 @@ mod tests {
                     running: 1,
                     failed: 0,
                     interrupted: 1,
+                    ids: Some((ids[0], ids[3])),
                 },
                 StatusCounts {
                     experiment: "empty".into(),

@@ -147,6 +147,8 @@ pub struct StatusCounts {
     pub failed: usize,
     /// Interrupted runs.
     pub interrupted: usize,
+    /// The lowest and highest run id (`exp runs` lists each), `None` without runs.
+    pub ids: Option<(i64, i64)>,
 }
 
 /// A run as read back from the database.
