@@ -6,10 +6,14 @@
 //! hash of seed, configuration and fold — confirms it. With those the data set, the split
 //! and the model's context are rebuilt exactly as the run had them, so "not rated in
 //! training" means what it meant when the run trained. Trained models then read the
-//! weights of the reported epoch from the run's checkpoint; the closed-form baselines are
-//! fitted again on the rebuilt training split (deterministic, and a few milliseconds).
+//! weights of the reported epoch from the run's checkpoint, or, when the run saved none
+//! (`training.checkpoint = "none"`, the default), are trained again: training is
+//! deterministic for a run's seed and fold, so that reproduces the weights, in the run's
+//! own training time. The closed-form baselines are fitted again on the rebuilt training
+//! split (deterministic, and a few milliseconds).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use candle_core::Device;
 use rand::SeedableRng;
@@ -19,7 +23,7 @@ use crate::config::spec::RunConfig;
 use crate::data::{self, DataError, Dataset, Split};
 use crate::models::{self, RatingModel};
 use crate::rank::UserItems;
-use crate::runner;
+use crate::runner::{self, RunEnv, RunError};
 use crate::store::records::{RunStatus, StoredRun};
 use crate::store::{Store, StoreError};
 use crate::sweep::{self, RunSpec};
@@ -74,25 +78,13 @@ pub enum ReloadError {
         #[source]
         source: DataError,
     },
-    /// A trained run without a recorded checkpoint.
-    #[error(
-        "run {run_id} ({architecture}) has no saved weights: `runs.checkpoint` is empty \
-         (`exp run` saves them as results/<experiment>/checkpoints/<run key>.safetensors); \
-         train it again with `exp run` after deleting the run"
-    )]
-    NoCheckpoint {
+    /// Training the run again (it saved no weights) failed.
+    #[error("run {run_id}: it saved no weights, and training it again failed: {reason}")]
+    Retrain {
         /// The run.
         run_id: i64,
-        /// Its architecture.
-        architecture: &'static str,
-    },
-    /// The checkpoint file is not where the run says, nor beside the database.
-    #[error("run {run_id}: checkpoint file not found; looked for {}", list(.tried))]
-    MissingCheckpoint {
-        /// The run.
-        run_id: i64,
-        /// Every path tried.
-        tried: Vec<PathBuf>,
+        /// Why training failed.
+        reason: String,
     },
     /// Building the model or reading its weights failed.
     #[error("run {run_id}: rebuilding the {architecture} model")]
@@ -107,18 +99,21 @@ pub enum ReloadError {
     },
 }
 
-fn list(paths: &[PathBuf]) -> String {
-    let shown: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
-    shown.join(" and ")
-}
-
 /// Where a reloaded model's weights came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Weights {
     /// Read from this checkpoint file.
     Checkpoint(PathBuf),
     /// A closed-form baseline, fitted again on the rebuilt training split.
     Refitted,
+    /// Trained again from the run's configuration, seed and fold, which reproduces its
+    /// weights: the run saved none (`training.checkpoint = "none"`), or its file is gone.
+    Retrained {
+        /// Checkpoint paths that were recorded but are missing (empty: none was saved).
+        missing: Vec<PathBuf>,
+        /// Wall-clock seconds the training took.
+        seconds: f64,
+    },
 }
 
 /// A finished run, rebuilt.
@@ -187,7 +182,8 @@ impl Reloaded {
 
 /// Rebuilds finished run `run_id` of `store`. Checkpoint paths are tried as stored
 /// (relative to where `exp run` was started), then under the database's directory as
-/// `<experiment>/checkpoints/<key>.safetensors`.
+/// `<experiment>/checkpoints/<key>.safetensors`; a run without one is trained again on
+/// the CPU.
 pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
     let stored = store.run(run_id)?;
     if stored.status != RunStatus::Finished {
@@ -227,16 +223,37 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
     // The initial values do not matter: they are overwritten or refitted below.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let model = models::build(&run.config.model, &ctx, &mut rng).map_err(model_error)?;
-    let weights = match model.fit_closed_form(&data.ratings, &split.train) {
+    let (model, weights) = match model.fit_closed_form(&data.ratings, &split.train) {
         Some(fitted) => {
             fitted.map_err(model_error)?;
-            Weights::Refitted
+            (model, Weights::Refitted)
         }
-        None => {
-            let path = checkpoint_path(store.path(), &stored, architecture)?;
-            model.params().load(&path).map_err(model_error)?;
-            Weights::Checkpoint(path)
-        }
+        None => match checkpoint_path(store.path(), &stored) {
+            Ok(path) => {
+                model.params().load(&path).map_err(model_error)?;
+                (model, Weights::Checkpoint(path))
+            }
+            Err(missing) => {
+                let started = std::time::Instant::now();
+                let stop = AtomicBool::new(false);
+                let env = RunEnv {
+                    device: &Device::Cpu,
+                    stop: &stop,
+                };
+                let retrained = runner::train_model(&run, &data, &split, &env, &mut |_| {})
+                    .map_err(|e| ReloadError::Retrain {
+                        run_id,
+                        reason: match e {
+                            RunError::Failed(reason) | RunError::Interrupted(reason) => reason,
+                        },
+                    })?;
+                let weights = Weights::Retrained {
+                    missing,
+                    seconds: started.elapsed().as_secs_f64(),
+                };
+                (retrained.model, weights)
+            }
+        },
     };
     Ok(Reloaded {
         stored,
@@ -289,17 +306,11 @@ fn file_seed(text: &str) -> Option<u64> {
     }
 }
 
-/// The first existing path of the run's checkpoint (see [`reload`]).
-fn checkpoint_path(
-    db: &Path,
-    stored: &StoredRun,
-    architecture: &'static str,
-) -> Result<PathBuf, ReloadError> {
+/// The first existing path of the run's checkpoint (see [`reload`]); when there is none,
+/// the paths tried (empty when the run saved no checkpoint).
+fn checkpoint_path(db: &Path, stored: &StoredRun) -> Result<PathBuf, Vec<PathBuf>> {
     let Some(recorded) = stored.checkpoint.as_deref() else {
-        return Err(ReloadError::NoCheckpoint {
-            run_id: stored.id,
-            architecture,
-        });
+        return Err(Vec::new());
     };
     let beside_db = crate::store::results_dir(db, &stored.experiment)
         .join("checkpoints")
@@ -310,10 +321,7 @@ fn checkpoint_path(
     }
     match tried.iter().find(|path| path.is_file()) {
         Some(path) => Ok(path.clone()),
-        None => Err(ReloadError::MissingCheckpoint {
-            run_id: stored.id,
-            tried,
-        }),
+        None => Err(tried),
     }
 }
 

@@ -12,7 +12,7 @@ use candle_core::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::spec::{Architecture, SplitSpec};
+use crate::config::spec::{Architecture, CheckpointPolicy, SplitSpec};
 use crate::data::dataset::Dataset;
 use crate::data::features::content_features;
 use crate::data::implicit::RatedItems;
@@ -120,70 +120,19 @@ impl CandleExecutor {
         let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
         let started = Instant::now();
         let split = split_for(run, data.ratings.len());
-        if split.train.is_empty() || split.test.is_empty() {
-            return Err(RunError::Failed(format!(
-                "the split left {} training and {} test ratings; both must be non-empty",
-                split.train.len(),
-                split.test.len()
-            )));
-        }
-        let ratings = &data.ratings;
-        let ctx = model_context(run, data, &split.train, env.device).map_err(|e| failed(&e))?;
-        // One stream for initialisation, another for shuffling, both from the run's seed
-        // and fold, so a run is reproducible on its own whatever else runs beside it.
-        let mut init_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 0));
-        let mut shuffle_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 1));
-        let model =
-            models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| failed(&e))?;
-        let on_report = |report: &train::EpochReport| {
-            on_epoch(&EpochRecord {
-                epoch: report.epoch,
-                train_loss: report.train_loss,
-                rmse: report.test.rmse,
-                mae: report.test.mae,
-                seconds: report.seconds,
-                validation_rmse: report.validation.map(|s| s.rmse),
-                validation_mae: report.validation.map(|s| s.mae),
-            })
-        };
-        let train_data = TrainData {
-            ratings,
-            train: &split.train,
-            validation: &split.validation,
-            test: &split.test,
-            rating_range: data.rating_range,
-        };
-        let closed_form = model.fit_closed_form(ratings, &split.train);
-        let engine = closed_form.is_none().then_some(ctx.engine);
-        let trained = match closed_form {
-            Some(fitted) => {
-                fitted.map_err(|e| failed(&e))?;
-                train::closed_form_report(model.as_ref(), train_data, started, on_report)
-                    .map_err(|e| failed(&e))?
-            }
-            None => {
-                let mut optimizer = train::optimizer(&run.config.training, model.params())
-                    .map_err(|e| failed(&e))?;
-                train::train(
-                    model.as_ref(),
-                    optimizer.as_mut(),
-                    &run.config.training,
-                    train_data,
-                    &mut shuffle_rng,
-                    env.stop,
-                    on_report,
-                )
-                .map_err(|e| match e {
-                    train::TrainError::Interrupted { .. } => RunError::Interrupted(e.to_string()),
-                    e => failed(&e),
-                })?
-            }
-        };
+        let TrainedRun {
+            model,
+            trained,
+            engine,
+        } = train_model(run, data, &split, env, on_epoch)?;
         let best = trained
             .best()
             .ok_or_else(|| RunError::Failed("no epoch was trained".into()))?;
         let checkpoint = match &self.checkpoints {
-            Some(dir) if model.params().count() > 0 => {
+            Some(dir)
+                if run.config.training.checkpoint == CheckpointPolicy::Best
+                    && model.params().count() > 0 =>
+            {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     RunError::Failed(format!("cannot create {}: {e}", dir.display()))
                 })?;
@@ -212,6 +161,94 @@ impl CandleExecutor {
             .map_err(|e| RunError::Failed(format!("ranking metrics: {e}")))?,
         })
     }
+}
+
+/// A model trained by [`train_model`], holding the reported epoch's weights.
+pub struct TrainedRun {
+    /// The model.
+    pub model: Box<dyn models::RatingModel>,
+    /// Every epoch's scores and which one is reported.
+    pub trained: train::Trained,
+    /// The engine that computed the steps; `None` for a closed-form fit.
+    pub engine: Option<Engine>,
+}
+
+/// Builds `run`'s model on `split` and trains it (or fits it in closed form), calling
+/// `on_epoch` after each epoch. Deterministic for a run: the initialisation and the
+/// shuffling come from the run's seed and fold, so training a run again reproduces the
+/// weights it had (what `exp recommend` relies on for runs saved without a checkpoint).
+pub fn train_model(
+    run: &RunSpec,
+    data: &Dataset,
+    split: &Split,
+    env: &RunEnv<'_>,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<TrainedRun, RunError> {
+    let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
+    let started = Instant::now();
+    if split.train.is_empty() || split.test.is_empty() {
+        return Err(RunError::Failed(format!(
+            "the split left {} training and {} test ratings; both must be non-empty",
+            split.train.len(),
+            split.test.len()
+        )));
+    }
+    let ratings = &data.ratings;
+    let ctx = model_context(run, data, &split.train, env.device).map_err(|e| failed(&e))?;
+    // One stream for initialisation, another for shuffling, both from the run's seed
+    // and fold, so a run is reproducible on its own whatever else runs beside it.
+    let mut init_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 0));
+    let mut shuffle_rng = ChaCha8Rng::seed_from_u64(stream_seed(run, 1));
+    let model = models::build(&run.config.model, &ctx, &mut init_rng).map_err(|e| failed(&e))?;
+    let on_report = |report: &train::EpochReport| {
+        on_epoch(&EpochRecord {
+            epoch: report.epoch,
+            train_loss: report.train_loss,
+            rmse: report.test.rmse,
+            mae: report.test.mae,
+            seconds: report.seconds,
+            validation_rmse: report.validation.map(|s| s.rmse),
+            validation_mae: report.validation.map(|s| s.mae),
+        })
+    };
+    let train_data = TrainData {
+        ratings,
+        train: &split.train,
+        validation: &split.validation,
+        test: &split.test,
+        rating_range: data.rating_range,
+    };
+    let closed_form = model.fit_closed_form(ratings, &split.train);
+    let engine = closed_form.is_none().then_some(ctx.engine);
+    let trained = match closed_form {
+        Some(fitted) => {
+            fitted.map_err(|e| failed(&e))?;
+            train::closed_form_report(model.as_ref(), train_data, started, on_report)
+                .map_err(|e| failed(&e))?
+        }
+        None => {
+            let mut optimizer =
+                train::optimizer(&run.config.training, model.params()).map_err(|e| failed(&e))?;
+            train::train(
+                model.as_ref(),
+                optimizer.as_mut(),
+                &run.config.training,
+                train_data,
+                &mut shuffle_rng,
+                env.stop,
+                on_report,
+            )
+            .map_err(|e| match e {
+                train::TrainError::Interrupted { .. } => RunError::Interrupted(e.to_string()),
+                e => failed(&e),
+            })?
+        }
+    };
+    Ok(TrainedRun {
+        model,
+        trained,
+        engine,
+    })
 }
 
 /// What a model needs to know about `run`'s data: sizes, rating range, the training

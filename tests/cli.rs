@@ -323,6 +323,7 @@ fn every_architecture_trains_end_to_end() {
          [split]\nkind = \"holdout\"\ntest_fraction = 0.1\nvalidation_fraction = 0.1\n\
          [model]\narchitecture = \"biased-mf\"\nembedding_size = 8\nhidden_layers = [16]\n\
          [training]\nepochs = 3\nbatch_size = 512\nlearning_rate = 0.005\npatience = 2\n\
+         checkpoint = \"best\"\n\
          [sweep]\n\"model.architecture\" = [\"global-mean\", \"biases\", \"dot-mf\", \"biased-mf\", \"ncf\", \"mlp\", \"two-tower\", \"funk-svd\", \"svdpp\"]\n",
     )
     .unwrap();
@@ -386,6 +387,7 @@ fn recommend_and_similar_rebuild_stored_runs() {
          [split]\nkind = \"holdout\"\ntest_fraction = 0.1\n\
          [model]\narchitecture = \"biased-mf\"\nembedding_size = 8\n\
          [training]\nepochs = 2\nbatch_size = 1024\nlearning_rate = 0.01\n\
+         checkpoint = \"best\"\n\
          [metrics]\nnames = [\"rmse\", \"ndcg@10\", \"recall@20\", \"mrr\"]\n\
          [sweep]\n\"model.architecture\" = [\"biased-mf\", \"biases\"]\n",
     )
@@ -435,6 +437,7 @@ fn recommend_and_similar_rebuild_stored_runs() {
         "--rated",
     ]);
     let stdout = text(&out.stdout);
+    let from_checkpoint = stdout.clone();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(stdout.contains("top 5 for user 1"), "{stdout}");
     assert!(stdout.contains("did not rate in training"), "{stdout}");
@@ -494,7 +497,7 @@ fn recommend_and_similar_rebuild_stored_runs() {
     assert!(stderr.contains("matches 3 titles"), "{stderr}");
     assert!(stderr.contains("3114  Toy Story 2 (1999)"), "{stderr}");
 
-    // Unknown user, run and a missing checkpoint name what was expected.
+    // Unknown user and run name what was expected.
     let out = run(&["recommend", "--run", &mf, "--user", "nobody"]);
     assert!(text(&out.stderr).contains("user `nobody` is not in data set ml-latest-small"));
     let out = run(&["recommend", "--run", "999", "--user", "1"]);
@@ -504,12 +507,77 @@ fn recommend_and_similar_rebuild_stored_runs() {
             r.get(0)
         })
         .unwrap();
+    // A lost checkpoint: the run is trained again, and gives the same list.
     std::fs::remove_file(dir.path().join(&checkpoint)).unwrap();
-    let out = run(&["similar", "--run", &mf, "--item", "1"]);
+    let out = run(&[
+        "recommend",
+        "--run",
+        &mf,
+        "--user",
+        "1",
+        "-n",
+        "5",
+        "--rated",
+    ]);
     let stderr = text(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("checkpoint file not found"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("its checkpoint is gone"), "{stderr}");
     assert!(stderr.contains(&checkpoint), "{stderr}");
+    assert!(stderr.contains("as stored"), "{stderr}");
+    assert_eq!(text(&out.stdout), from_checkpoint);
+}
+
+/// By default no weights are saved: a sweep writes no checkpoint files, and `recommend`
+/// and `similar` train such a run again, which gives exactly what a saved checkpoint of
+/// the same run gives.
+#[test]
+fn runs_save_no_checkpoint_unless_asked_and_retrain_to_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = |checkpoint: &str| {
+        format!(
+            "[experiment]\nname = \"ck\"\nseed = 9\n[data]\ndataset = \"ml-latest-small\"\n\
+             [split]\nkind = \"holdout\"\ntest_fraction = 0.1\nvalidation_fraction = 0.1\n\
+             [model]\narchitecture = \"ncf\"\nembedding_size = 8\n\
+             [training]\nepochs = 3\nbatch_size = 512\nlearning_rate = 0.005\npatience = 1\n\
+             {checkpoint}"
+        )
+    };
+    let mut answers = Vec::new();
+    for (name, checkpoint) in [("none", ""), ("best", "checkpoint = \"best\"\n")] {
+        let file = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&file, experiment(checkpoint)).unwrap();
+        let db = dir.path().join(name).join("exp.sqlite");
+        let db_arg = db.to_str().unwrap();
+        let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let saved: Option<String> = Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT checkpoint FROM runs", [], |r| r.get(0))
+            .unwrap();
+        let checkpoints = dir.path().join(name).join("ck").join("checkpoints");
+        assert_eq!(saved.is_some(), name == "best", "{saved:?}");
+        assert_eq!(checkpoints.exists(), name == "best");
+        let mut answer = String::new();
+        for args in [
+            ["recommend", "--user", "7", "-n", "10"],
+            ["similar", "--item", "1", "-n", "10"],
+        ] {
+            let mut all = args.to_vec();
+            all.extend(["-e", "ck", "--best", "--db", db_arg]);
+            let out = exp(&all, dir.path());
+            let stderr = text(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert!(stderr.contains("as stored"), "{stderr}");
+            assert_eq!(
+                stderr.contains("training.checkpoint = \"none\""),
+                name == "none",
+                "{stderr}"
+            );
+            answer += &text(&out.stdout);
+        }
+        answers.push(answer);
+    }
+    assert_eq!(answers[0], answers[1]);
 }
 
 /// An experiment file whose base values change between two sweeps: the second sweep

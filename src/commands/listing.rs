@@ -73,6 +73,20 @@ pub fn open_run(db: &Path, run_id: i64) -> anyhow::Result<Reloaded> {
     let weights = match &reloaded.weights {
         Weights::Checkpoint(path) => format!("weights from {}", path.display()),
         Weights::Refitted => "closed form, fitted again on its training split".to_string(),
+        Weights::Retrained { missing, seconds } if missing.is_empty() => format!(
+            "no weights were saved (training.checkpoint = \"none\"), so it was trained again \
+             from its stored configuration and seed in {seconds:.1} s; set \
+             training.checkpoint = \"best\" to save them"
+        ),
+        Weights::Retrained { missing, seconds } => format!(
+            "its checkpoint is gone (looked for {}), so it was trained again from its stored \
+             configuration and seed in {seconds:.1} s",
+            missing
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
     };
     let rmse = reloaded
         .test_rmse()

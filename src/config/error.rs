@@ -156,6 +156,9 @@ pub enum Problem {
     },
     /// A `[sweep]` entry for `experiment.*`, which is fixed for the whole experiment.
     SweepFixed,
+    /// A `[sweep]` entry for a key that decides what is stored, not what is trained
+    /// (`training.checkpoint`): its grid points would be the same run.
+    SweepStorageOnly,
     /// A `[sweep]` entry for a whole table rather than one of its keys.
     SweepTable {
         /// The keys of that table that can be swept.
@@ -248,6 +251,10 @@ impl Problem {
             Problem::SweepUnknownKey { sweepable } => format!(
                 "cannot sweep unknown key `{key}`; keys that can be swept: {}",
                 quoted_list(sweepable)
+            ),
+            Problem::SweepStorageOnly => format!(
+                "cannot sweep `{key}`: it decides what is stored, not what is trained, so its \
+                 grid points would be the same run; set it once under its table"
             ),
             Problem::SweepFixed => {
                 format!("cannot sweep `{key}`: `experiment.*` is fixed for the whole experiment")

@@ -324,6 +324,9 @@ pub(crate) fn check_sweep_key(key: &str) -> Result<(), Problem> {
     if table == FIXED_TABLE {
         return Err(Problem::SweepFixed);
     }
+    if raw::STORAGE_ONLY.contains(&key) {
+        return Err(Problem::SweepStorageOnly);
+    }
     match raw::table_schema(table) {
         Some(schema) if leaf.is_empty() => Err(Problem::SweepTable {
             leaves: schema

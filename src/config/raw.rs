@@ -147,6 +147,7 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("monitor", Kind::Str),
             ("device", Kind::Str),
             ("engine", Kind::Str),
+            ("checkpoint", Kind::Str),
         ],
     },
     TableSchema {
@@ -199,8 +200,13 @@ pub(crate) fn sweepable_keys() -> Vec<String> {
                 .iter()
                 .map(move |(key, _)| format!("{}.{key}", table.name))
         })
+        .filter(|key| !STORAGE_ONLY.contains(&key.as_str()))
         .collect()
 }
+
+/// Keys that decide what is stored, not what is trained: never part of a run key, so they
+/// cannot be swept (their grid points would be one run).
+pub(crate) const STORAGE_ONLY: &[&str] = &["training.checkpoint"];
 
 /// `string "ten"`, `integer 8`, `a table`: how a found value reads in a message.
 pub(crate) fn describe_value(source: &Source<'_>, value: &Spanned<DeValue<'_>>) -> String {
@@ -542,6 +548,8 @@ pub(crate) struct RawTraining {
     pub device: Option<Spanned<String>>,
     /// `auto`, `fused` or `graph`; default `auto`.
     pub engine: Option<Spanned<String>>,
+    /// `none` or `best`; default `none`.
+    pub checkpoint: Option<Spanned<String>>,
 }
 
 /// `[metrics]`.

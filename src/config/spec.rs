@@ -205,6 +205,32 @@ impl EngineChoice {
     }
 }
 
+/// `training.checkpoint`: whether a finished run's weights are saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckpointPolicy {
+    /// Save nothing (the default): `exp recommend` and `exp similar` retrain such a run
+    /// from its stored configuration and seed when asked, which reproduces its weights.
+    #[default]
+    None,
+    /// Save the reported epoch's weights as `<experiment>/checkpoints/<run key>.safetensors`
+    /// beside the database: worth it when a run trains for long and is queried often.
+    Best,
+}
+
+impl CheckpointPolicy {
+    /// Every value, in documentation order.
+    pub const ALL: [CheckpointPolicy; 2] = [CheckpointPolicy::None, CheckpointPolicy::Best];
+
+    /// The name as written in `training.checkpoint`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckpointPolicy::None => "none",
+            CheckpointPolicy::Best => "best",
+        }
+    }
+}
+
 /// One swept key and its values, e.g. `model.embedding_size = [8, 16, 32]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepAxis {
@@ -661,6 +687,11 @@ pub struct TrainingSpec {
     /// when `auto`, so files without the key keep their keys.
     #[serde(default, skip_serializing_if = "EngineChoice::is_auto")]
     pub engine: EngineChoice,
+    /// `training.checkpoint`: save the run's weights or not; default `none`. It decides
+    /// what is stored, not what is trained, so it is never part of the run key (nor of
+    /// the stored configuration) and cannot be swept.
+    #[serde(skip)]
+    pub checkpoint: CheckpointPolicy,
 }
 
 fn one() -> f64 {
@@ -696,6 +727,7 @@ impl TrainingSpec {
             early_stopping: None,
             device: DevicePin::Any,
             engine: EngineChoice::Auto,
+            checkpoint: CheckpointPolicy::None,
         }
     }
 

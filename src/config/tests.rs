@@ -705,6 +705,11 @@ fn sweep_structure_problems() {
             "`experiment.*` is fixed",
         ),
         (
+            "training.checkpoint = [\"none\", \"best\"]",
+            "training.checkpoint",
+            "cannot sweep `training.checkpoint`: it decides what is stored, not what is trained",
+        ),
+        (
             "model = [{ embedding_size = 8 }]",
             "model",
             "cannot sweep the table `model`; sweep one of its keys: `model.architecture`, `model.embedding_size`",

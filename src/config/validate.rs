@@ -10,7 +10,7 @@ use super::error::{Diagnostic, Problem};
 use super::raw::{RawData, RawExperiment, RawFile, RawMetrics, RawModel, RawSplit, RawTraining};
 use super::source::Source;
 use super::spec::{
-    Architecture, BadLinePolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY,
+    Architecture, BadLinePolicy, CheckpointPolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY,
     DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName, DevicePin, DeviceSpec,
     EarlyStopping, EngineChoice, FilterSpec, InitSpec, LossName, LrSchedule, MetricName, ModelSpec,
     OptimizerName, RankingMetric, RankingNameError, RankingSpec, RunConfig, SplitSpec,
@@ -726,6 +726,7 @@ fn training(
             monitor,
             device,
             engine,
+            checkpoint,
         },
     ) = cx.table(raw, "training")?;
     let epochs = cx
@@ -882,6 +883,15 @@ fn training(
             "the device is `cuda`".to_string(),
         );
     }
+    let checkpoint = match checkpoint {
+        None => Some(CheckpointPolicy::None),
+        Some(name) => cx.choice(
+            &name,
+            "training.checkpoint",
+            &CheckpointPolicy::ALL,
+            CheckpointPolicy::as_str,
+        ),
+    };
 
     Some(TrainingSpec {
         epochs: epochs?,
@@ -898,6 +908,7 @@ fn training(
         early_stopping: early_stopping?,
         device: device?,
         engine: engine?,
+        checkpoint: checkpoint?,
     })
 }
 
