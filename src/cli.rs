@@ -35,14 +35,16 @@ written to <db dir>/<experiment>/."
     /// Rank an experiment's configurations by a metric over folds, with confidence
     /// intervals and significance tests against the best.
     #[command(
-        after_help = "Example:\n  exp compare --experiment sweep --metric rmse\n  exp compare -e sweep --where architecture=biased-mf --top 3\n  exp compare -e sweep --format markdown > results.md\n\n\
+        after_help = "Example:\n  exp compare --experiment sweep --metric rmse\n  exp compare -e sweep --where architecture=biased-mf --top 3 --ids\n  exp compare -e sweep --format markdown > results.md\n  exp compare -e seed-ncf -e seed-biased-mf -e seed-svdpp\n\n\
 Each configuration is tested against rank 1 with a paired t-test and a Wilcoxon\n\
-signed-rank test (two-sided), paired by fold on the folds both have."
+signed-rank test (two-sided), paired by fold on the folds both have. Several\n\
+experiments share one table only when their runs used the same data, split and seed;\n\
+otherwise exp says which differs."
     )]
     Compare(CompareArgs),
     /// Write a Markdown report with every chart of an experiment.
     #[command(
-        after_help = "Example:\n  exp report sweep\n  exp report sweep --db results/exp.sqlite --metric mae\n\n\
+        after_help = "Example:\n  exp report sweep\n  exp report sweep --db results/exp.sqlite --metric mae\n  exp report seed-ncf seed-biased-mf seed-svdpp\n\n\
 Writes <db dir>/<experiment>/report.md and its PNG charts: metric bars, learning curves,\n\
 sensitivity to each numeric parameter, heatmaps of parameter pairs, accuracy against\n\
 training time with the Pareto front, and parallel coordinates."
@@ -173,9 +175,19 @@ pub struct StatusArgs {
 /// `exp compare`.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
-    /// Only this experiment (default: every experiment in the database).
-    #[arg(long, short = 'e')]
-    pub experiment: Option<String>,
+    /// The experiment to rank (default: each experiment in the database, one table
+    /// each). Repeat it to rank several experiments' configurations in one table; they
+    /// must share data set, split and seed, so that their folds are the same.
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub experiment: Vec<String>,
+    /// Rank every experiment in the database in one table (they must share data set,
+    /// split and seed).
+    #[arg(long, conflicts_with = "experiment")]
+    pub all: bool,
+    /// Show each configuration's run ids (for `exp recommend --run`, `exp similar --run`);
+    /// CSV and JSON always have them.
+    #[arg(long)]
+    pub ids: bool,
     /// SQLite database to read.
     #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,
@@ -198,8 +210,15 @@ pub struct CompareArgs {
 /// `exp report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// The experiment's name (as in its file's `experiment.name`).
-    pub experiment: String,
+    /// The experiment's name (as in its file's `experiment.name`). Several names make one
+    /// report ranking their configurations together (they must share data set, split and
+    /// seed), written to `<db dir>/<a>+<b>/`.
+    #[arg(value_name = "EXPERIMENT", required_unless_present = "all")]
+    pub experiments: Vec<String>,
+    /// Every experiment in the database in one report (they must share data set, split
+    /// and seed).
+    #[arg(long, conflicts_with = "experiments")]
+    pub all: bool,
     /// SQLite database to read; the report goes to `<db dir>/<experiment>/`.
     #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,

@@ -18,8 +18,8 @@ use std::sync::atomic::AtomicBool;
 use candle_core::Device;
 use rand::SeedableRng;
 
-use crate::config::DEFAULT_SEED;
 use crate::config::spec::RunConfig;
+use crate::config::{self, DEFAULT_SEED};
 use crate::data::{self, DataError, Dataset, Split};
 use crate::models::{self, RatingModel};
 use crate::rank::UserItems;
@@ -273,7 +273,7 @@ fn recover_seed(
     source: Option<&str>,
 ) -> Result<u64, ReloadError> {
     let mut candidates = Vec::new();
-    if let Some(seed) = source.and_then(file_seed) {
+    if let Some(seed) = source.and_then(config::file_seed) {
         candidates.push(seed);
     }
     if !candidates.contains(&DEFAULT_SEED) {
@@ -295,17 +295,6 @@ fn recover_seed(
         })
 }
 
-/// `experiment.seed` of an experiment file's text; the default when the file sets none,
-/// `None` when the text is not TOML.
-fn file_seed(text: &str) -> Option<u64> {
-    let table: toml::Table = toml::from_str(text).ok()?;
-    match table.get("experiment").and_then(|e| e.get("seed")) {
-        None => Some(DEFAULT_SEED),
-        Some(toml::Value::Integer(seed)) => u64::try_from(*seed).ok(),
-        Some(_) => None,
-    }
-}
-
 /// The first existing path of the run's checkpoint (see [`reload`]); when there is none,
 /// the paths tried (empty when the run saved no checkpoint).
 fn checkpoint_path(db: &Path, stored: &StoredRun) -> Result<PathBuf, Vec<PathBuf>> {
@@ -322,21 +311,5 @@ fn checkpoint_path(db: &Path, stored: &StoredRun) -> Result<PathBuf, Vec<PathBuf
     match tried.iter().find(|path| path.is_file()) {
         Some(path) => Ok(path.clone()),
         None => Err(tried),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_seed_comes_from_the_stored_file_or_the_default() {
-        assert_eq!(file_seed("[experiment]\nname = \"x\"\nseed = 7\n"), Some(7));
-        assert_eq!(
-            file_seed("[experiment]\nname = \"x\"\n"),
-            Some(DEFAULT_SEED)
-        );
-        assert_eq!(file_seed("not toml ["), None);
-        assert_eq!(file_seed("[experiment]\nseed = -1\n"), None);
     }
 }

@@ -68,6 +68,7 @@ fn compare_formats_parse_and_report_writes_every_chart() {
         "rmse_ci95_low",
         "p_ttest",
         "p_wilcoxon",
+        "run_ids",
     ] {
         assert!(header.iter().any(|h| h == column), "no column {column}");
     }
@@ -171,5 +172,88 @@ fn compare_formats_parse_and_report_writes_every_chart() {
         text(&out.stderr).contains("has no experiment named `nope` (it has: tiny-grid)"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// Experiments that share data, split and seed rank together in one table, with run ids;
+/// one with another seed is refused, naming what differs; `exp report` pools the same.
+#[test]
+fn experiments_with_the_same_folds_rank_in_one_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("exp.sqlite");
+    let db_arg = db.to_str().expect("utf-8 path");
+    for (name, architecture, seed) in [
+        ("pool-a", "dot-mf", 7),
+        ("pool-b", "biased-mf", 7),
+        ("pool-c", "biased-mf", 8),
+    ] {
+        let file = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "[experiment]\nname = \"{name}\"\nseed = {seed}\n[data]\ndataset = \"ml-latest-small\"\n\
+                 [split]\nkind = \"kfold\"\nk = 2\n[model]\narchitecture = \"{architecture}\"\n\
+                 embedding_size = 8\n[training]\nepochs = 1\nbatch_size = 1024\nlearning_rate = 0.01\n"
+            ),
+        )
+        .expect("write experiment");
+        let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let compare = |extra: &[&str]| {
+        let mut args = vec!["compare", "--db", db_arg];
+        args.extend_from_slice(extra);
+        exp(&args, dir.path())
+    };
+
+    let out = compare(&["-e", "pool-a", "-e", "pool-b", "--ids"]);
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let header = table.lines().next().expect("header");
+    assert!(header.starts_with("rank  experiment"), "{table}");
+    assert!(
+        header.contains("runs") && header.contains("p Wilcoxon"),
+        "{table}"
+    );
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    // Runs are numbered in training order: pool-a's two folds, then pool-b's.
+    let row = |name: &str| rows.iter().find(|r| r.contains(name)).expect("row");
+    assert!(row("pool-a").contains(" 1-2 "), "{table}");
+    assert!(row("pool-b").contains(" 3-4 "), "{table}");
+    // Both folds are paired: the second row has a p-value, not `–`.
+    assert!(!rows[1].trim_end().ends_with('–'), "{table}");
+
+    let out = compare(&["-e", "pool-a", "-e", "pool-b", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let configs = doc["configurations"].as_array().expect("array");
+    let ids: Vec<&serde_json::Value> = configs.iter().map(|c| &c["run_ids"]).collect();
+    assert!(ids.contains(&&serde_json::json!([1, 2])), "{ids:?}");
+    assert!(ids.contains(&&serde_json::json!([3, 4])), "{ids:?}");
+    assert_eq!(configs[1]["significance"]["paired_folds"], 2);
+
+    for args in [&["-e", "pool-a", "-e", "pool-c"][..], &["--all"][..]] {
+        let out = compare(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("cannot rank experiment `pool-c` with `pool-a`")
+                && stderr.contains("their seeds differ (7 vs 8)"),
+            "{stderr}"
+        );
+    }
+
+    let out = exp(&["report", "pool-a", "pool-b", "--db", db_arg], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(dir.path().join("pool-a+pool-b/report.md")).expect("report");
+    assert!(md.starts_with("# Report: pool-a + pool-b"), "{md}");
+    assert!(
+        md.contains("| pool-a |") && md.contains("| pool-b |"),
+        "{md}"
     );
 }

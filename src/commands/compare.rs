@@ -1,5 +1,6 @@
 //! `exp compare`: rank an experiment's configurations by a metric over folds, with
-//! confidence intervals and significance tests against the best.
+//! confidence intervals and significance tests against the best; several experiments
+//! that share their folds can be ranked in one table (see [`pool`]).
 
 use std::process::ExitCode;
 
@@ -8,10 +9,13 @@ use anyhow::{Context, bail};
 use crate::cli::{CompareArgs, FormatArg};
 use crate::report::compare::{self, Comparison, Format};
 use crate::report::filter::{self, Filter};
+use crate::report::pool;
 use crate::report::{Metric, missing_experiment};
 use crate::store::Store;
+use crate::store::records::StoredRun;
 
-/// Prints the ranking of one experiment (or of each experiment, for the table formats).
+/// Prints the ranking of one experiment, of each experiment (table formats), or of several
+/// experiments pooled into one table.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     if !args.db.is_file() {
         bail!(
@@ -27,17 +31,32 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let metric = Metric::new(args.metric.trim());
     let store = Store::open(&args.db)?;
-    let names: Vec<String> = match &args.experiment {
+    let format = Format::from(args.format);
+    if args.all || args.experiment.len() > 1 {
+        let names: Vec<String> = if args.all {
+            store.experiments()?.into_iter().map(|(_, n)| n).collect()
+        } else {
+            args.experiment.clone()
+        };
+        if names.is_empty() {
+            bail!("`{}` holds no experiment yet", args.db.display());
+        }
+        let runs = pool::pool(&store, &names)?;
+        let label = names.join(", ");
+        print!("{}", ranking(&runs, &label, &filters, &metric, args)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<String> = match args.experiment.first() {
         Some(name) => vec![name.clone()],
         None => store.experiments()?.into_iter().map(|(_, n)| n).collect(),
     };
     if names.is_empty() {
         bail!("`{}` holds no experiment yet", args.db.display());
     }
-    let format = Format::from(args.format);
     if names.len() > 1 && matches!(format, Format::Csv | Format::Json) {
         bail!(
-            "`{}` holds {} experiments ({}); choose one with --experiment for {} output",
+            "`{}` holds {} experiments ({}); choose one with --experiment for {} output (or \
+             several, or --all, to rank them in one table)",
             args.db.display(),
             names.len(),
             names.join(", "),
@@ -46,8 +65,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     }
     for name in &names {
         let runs = store.runs(Some(name))?;
-        let summaries = compare::summarize(&runs);
-        if summaries.is_empty() {
+        if compare::summarize(&runs).is_empty() {
             let error = missing_experiment(&store, name);
             if names.len() > 1 {
                 eprintln!("{name}: skipped ({error})");
@@ -55,33 +73,48 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             }
             return Err(error.into());
         }
-        if let Some(note) = compare::superseded_note(&summaries) {
-            eprintln!("{name}: {note}");
-        }
-        compare::check_metric(&summaries, &metric)
-            .with_context(|| format!("--metric for experiment `{name}`"))?;
-        let kept = filter::apply(&summaries, &filters)
-            .with_context(|| format!("filtering experiment `{name}`"))?;
-        let mut comparison = Comparison::new(&kept, &metric);
-        if let Some(n) = args.top {
-            comparison = comparison.top(n);
-        }
+        let table = ranking(&runs, name, &filters, &metric, args)?;
         if names.len() > 1 {
-            println!(
-                "{}{name}\n",
-                if format == Format::Markdown {
-                    "## "
-                } else {
-                    ""
-                }
-            );
+            let heading = if format == Format::Markdown {
+                "## "
+            } else {
+                ""
+            };
+            println!("{heading}{name}\n");
         }
-        print!("{}", comparison.render(format));
+        print!("{table}");
         if names.len() > 1 {
             println!();
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ranking of `runs` (one experiment's, or several pooled) as `args` asks; `name`
+/// says whose runs they are in notes and errors.
+fn ranking(
+    runs: &[StoredRun],
+    name: &str,
+    filters: &[Filter],
+    metric: &Metric,
+    args: &CompareArgs,
+) -> anyhow::Result<String> {
+    let summaries = compare::summarize(runs);
+    if let Some(note) = compare::superseded_note(&summaries) {
+        eprintln!("{name}: {note}");
+    }
+    compare::check_metric(&summaries, metric)
+        .with_context(|| format!("--metric for experiment `{name}`"))?;
+    let kept = filter::apply(&summaries, filters)
+        .with_context(|| format!("filtering experiment `{name}`"))?;
+    let mut comparison = Comparison::new(&kept, metric);
+    if let Some(n) = args.top {
+        comparison = comparison.top(n);
+    }
+    if args.ids {
+        comparison = comparison.with_run_ids();
+    }
+    Ok(comparison.render(Format::from(args.format)))
 }
 
 impl From<FormatArg> for Format {

@@ -9,7 +9,8 @@ use crate::report::{Metric, document};
 use crate::store::Store;
 use crate::store::results_dir;
 
-/// Writes `<db dir>/<experiment>/report.md` and its charts; prints the report's path.
+/// Writes `<db dir>/<experiment>/report.md` and its charts (`<db dir>/<a>+<b>/` for
+/// several experiments ranked together); prints the report's path.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     if !args.db.is_file() {
         bail!(
@@ -18,13 +19,30 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let store = Store::open(&args.db)?;
-    let out_dir = results_dir(&args.db, &args.experiment);
+    let names: Vec<String> = if args.all {
+        store.experiments()?.into_iter().map(|(_, n)| n).collect()
+    } else {
+        args.experiments.clone()
+    };
+    if names.is_empty() {
+        bail!(
+            "name an experiment (or several, or --all); `{}` holds: {}",
+            args.db.display(),
+            store
+                .experiments()?
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let title = names.join("+");
+    let out_dir = results_dir(&args.db, &title);
     let metric = Metric::new(args.metric.trim());
-    let written = document::write_report(&store, &args.experiment, &metric, &out_dir)
-        .with_context(|| format!("writing the report of `{}`", args.experiment))?;
+    let written = document::write_report(&store, &names, &metric, &out_dir)
+        .with_context(|| format!("writing the report of `{}`", names.join(", ")))?;
     eprintln!(
-        "{}: {} charts in {}",
-        args.experiment,
+        "{title}: {} charts in {}",
         written.charts.len(),
         out_dir.display()
     );

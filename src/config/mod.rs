@@ -371,6 +371,18 @@ fn apply<'i>(
     }
 }
 
+/// `experiment.seed` of an experiment file's text, e.g. one stored with its runs; the
+/// default when the file sets none, `None` when the text is not TOML. The seed decides the
+/// split, so runs of two files share their folds only when this agrees.
+pub fn file_seed(text: &str) -> Option<u64> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    match table.get(FIXED_TABLE).and_then(|e| e.get("seed")) {
+        None => Some(DEFAULT_SEED),
+        Some(toml::Value::Integer(seed)) => u64::try_from(*seed).ok(),
+        Some(_) => None,
+    }
+}
+
 /// Relative `data.path` values are relative to the experiment file's directory.
 fn resolve_data_path(config: &mut RunConfig, experiment_file: &Path) {
     if let Some(path) = &config.data.path

@@ -1577,3 +1577,14 @@ fn devices_and_device_pins_are_read_and_checked_with_their_lines() {
             .contains("fixed for the whole experiment")
     );
 }
+
+#[test]
+fn the_seed_of_a_stored_file_or_the_default() {
+    assert_eq!(file_seed("[experiment]\nname = \"x\"\nseed = 7\n"), Some(7));
+    assert_eq!(
+        file_seed("[experiment]\nname = \"x\"\n"),
+        Some(DEFAULT_SEED)
+    );
+    assert_eq!(file_seed("not toml ["), None);
+    assert_eq!(file_seed("[experiment]\nseed = -1\n"), None);
+}

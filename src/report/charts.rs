@@ -985,6 +985,7 @@ mod tests {
             params,
             grid_index,
             folds: 5,
+            run_ids: vec![1, 2, 3, 4, 5],
             metrics: [
                 ("rmse".to_string(), stat(rmse, std)),
                 ("mae".to_string(), stat(rmse * 0.78, std)),

@@ -134,6 +134,8 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
                 })
                 .collect();
             let seconds: Vec<f64> = runs.iter().filter_map(|r| r.seconds).collect();
+            let mut by_fold: Vec<(usize, i64)> = runs.iter().map(|r| (r.fold, r.id)).collect();
+            by_fold.sort_unstable();
             let label = if params.is_empty() {
                 "base".to_string()
             } else {
@@ -148,6 +150,7 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
                 label,
                 grid_index,
                 folds: runs.len(),
+                run_ids: by_fold.into_iter().map(|(_, id)| id).collect(),
                 superseded: all.len() - runs.len(),
                 metrics,
                 fold_values,
@@ -240,6 +243,9 @@ pub struct Comparison {
     pub ranked: Vec<ConfigSummary>,
     /// Per configuration, its test against `ranked[0]` (`None` for `ranked[0]`).
     pub significance: Vec<Option<Significance>>,
+    /// Whether the human formats show each configuration's run ids (the machine formats
+    /// always do).
+    pub show_run_ids: bool,
 }
 
 impl Comparison {
@@ -253,7 +259,14 @@ impl Comparison {
             metrics: metric_names(summaries),
             ranked,
             significance,
+            show_run_ids: false,
         }
+    }
+
+    /// Shows the run ids in the table and Markdown formats too.
+    pub fn with_run_ids(mut self) -> Comparison {
+        self.show_run_ids = true;
+        self
     }
 
     /// Keeps the best `n` configurations (the tests stay against the overall best).
@@ -279,9 +292,22 @@ impl Comparison {
         }
     }
 
+    /// True when there are configurations and none has more than one finished run:
+    /// nothing to spread, interval or test.
+    pub fn single_runs(&self) -> bool {
+        !self.ranked.is_empty() && self.ranked.iter().all(|s| s.folds <= 1)
+    }
+
     /// What the table shows and which tests the p columns come from.
     fn footer(&self) -> String {
         let label = format!("test {}", self.metric.label());
+        if self.single_runs() {
+            return format!(
+                "Ranked by {label} ({}); one run per configuration (no folds to average, \
+                 so no spread, interval or significance test); seconds per run.",
+                self.metric.direction().phrase()
+            );
+        }
         format!(
             "Ranked by {label} ({}); mean ± sample std and t-based 95% CI over folds; seconds per run.\n{}",
             self.metric.direction().phrase(),
@@ -417,6 +443,29 @@ fn param_cell(s: &ConfigSummary, key: &str) -> String {
     s.param(key).map_or_else(String::new, display_value)
 }
 
+/// Run ids as people read them: consecutive ids as a range, `1-5,9,12-13`.
+fn id_ranges(ids: &[i64]) -> String {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if end > start {
+            format!("{start}-{end}")
+        } else {
+            start.to_string()
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
 /// The human formats' cells: header and one row per configuration, with which columns
 /// are right-aligned.
 struct Rows {
@@ -433,12 +482,30 @@ impl Rows {
         let names = short_names(&keys);
         let sort = cmp.metric.name();
         let others: Vec<&String> = cmp.metrics.iter().filter(|m| *m != sort).collect();
+        // With one run per configuration there is no spread, interval or test to show.
+        let single = cmp.single_runs();
+        let value = |stat: Stat| {
+            if single {
+                fixed4(stat.mean)
+            } else {
+                mean_std(stat)
+            }
+        };
         let mut header = vec!["rank".to_string()];
         header.extend(keys.iter().map(|k| names[k].clone()));
         header.push(cmp.metric.label());
-        header.push("95% CI".to_string());
+        if !single {
+            header.push("95% CI".to_string());
+        }
         header.extend(others.iter().map(|m| metric::label(m)));
-        header.extend(["folds", "seconds", "p t-test", "p Wilcoxon"].map(String::from));
+        header.push("folds".to_string());
+        if cmp.show_run_ids {
+            header.push("runs".to_string());
+        }
+        header.push("seconds".to_string());
+        if !single {
+            header.extend(["p t-test", "p Wilcoxon"].map(String::from));
+        }
         let mut right = vec![true];
         right.extend(keys.iter().map(|_| false));
         right.extend(std::iter::repeat_n(true, header.len() - right.len()));
@@ -450,12 +517,19 @@ impl Rows {
             .map(|(i, (s, sig))| {
                 let mut row = vec![(i + 1).to_string()];
                 row.extend(keys.iter().map(|k| param_cell(s, k)));
-                row.push(mean_std(s.stat(sort)));
-                row.push(interval(s.stat(sort)));
-                row.extend(others.iter().map(|m| mean_std(s.stat(m))));
+                row.push(value(s.stat(sort)));
+                if !single {
+                    row.push(interval(s.stat(sort)));
+                }
+                row.extend(others.iter().map(|m| value(s.stat(m))));
                 row.push(s.folds.to_string());
+                if cmp.show_run_ids {
+                    row.push(id_ranges(&s.run_ids));
+                }
                 row.push(seconds(s.seconds));
-                row.extend(p_cells(sig.as_ref()));
+                if !single {
+                    row.extend(p_cells(sig.as_ref()));
+                }
                 row
             })
             .collect();
@@ -545,6 +619,7 @@ fn csv_rows(cmp: &Comparison) -> String {
             "paired_folds",
             "p_ttest",
             "p_wilcoxon",
+            "run_ids",
         ]
         .map(String::from),
     );
@@ -568,6 +643,8 @@ fn csv_rows(cmp: &Comparison) -> String {
                 row.push(sig.wilcoxon.map_or_else(String::new, |w| fixed6(w.p)));
             }
         }
+        let ids: Vec<String> = s.run_ids.iter().map(i64::to_string).collect();
+        row.push(ids.join(" "));
         records.push(row);
     }
     let mut out = String::new();
@@ -618,6 +695,7 @@ struct JsonRow<'a> {
     label: &'a str,
     params: JsonParams<'a>,
     folds: usize,
+    run_ids: &'a [i64],
     metrics: Ordered<'a, JsonStat>,
     seconds: JsonStat,
     significance: Option<JsonSignificance>,
@@ -725,6 +803,7 @@ fn json_rows(cmp: &Comparison) -> String {
             label: &s.label,
             params: JsonParams(&s.params),
             folds: s.folds,
+            run_ids: &s.run_ids,
             metrics: Ordered(
                 cmp.metrics
                     .iter()
@@ -1031,10 +1110,10 @@ p: test nDCG@10 of each configuration against rank 1, paired by fold number on t
     fn csv_snapshot_parses_with_the_csv_crate() {
         let out = render(&summarize(&fixture()), &Metric::rmse(), Format::Csv);
         let expected = "\
-rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse_ci95_low,rmse_ci95_high,mae_mean,mae_std,mae_ci95_low,mae_ci95_high,ndcg@10_mean,ndcg@10_std,ndcg@10_ci95_low,ndcg@10_ci95_high,seconds_mean,seconds_std,paired_folds,p_ttest,p_wilcoxon
-1,biased-mf,8,architecture=biased-mf embedding_size=8,2,0.920000,0.028284,0.665876,1.174124,0.710000,0.014142,0.582938,0.837062,0.210000,0.014142,0.082938,0.337062,21.000000,1.414214,,,
-2,biased-mf,16,architecture=biased-mf embedding_size=16,1,0.950000,0.000000,,,0.690000,0.000000,,,0.150000,0.000000,,,30.000000,0.000000,1,,
-3,dot-mf,8,architecture=dot-mf embedding_size=8,3,1.000000,0.100000,0.751586,1.248414,0.800000,0.100000,0.551586,1.048414,0.110000,0.010000,0.085159,0.134841,12.000000,2.000000,2,0.144385,0.500000
+rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse_ci95_low,rmse_ci95_high,mae_mean,mae_std,mae_ci95_low,mae_ci95_high,ndcg@10_mean,ndcg@10_std,ndcg@10_ci95_low,ndcg@10_ci95_high,seconds_mean,seconds_std,paired_folds,p_ttest,p_wilcoxon,run_ids
+1,biased-mf,8,architecture=biased-mf embedding_size=8,2,0.920000,0.028284,0.665876,1.174124,0.710000,0.014142,0.582938,0.837062,0.210000,0.014142,0.082938,0.337062,21.000000,1.414214,,,,4 5
+2,biased-mf,16,architecture=biased-mf embedding_size=16,1,0.950000,0.000000,,,0.690000,0.000000,,,0.150000,0.000000,,,30.000000,0.000000,1,,,6
+3,dot-mf,8,architecture=dot-mf embedding_size=8,3,1.000000,0.100000,0.751586,1.248414,0.800000,0.100000,0.551586,1.048414,0.110000,0.010000,0.085159,0.134841,12.000000,2.000000,2,0.144385,0.500000,1 2 3
 ";
         assert_eq!(out, expected, "\n{out}");
         let mut reader = csv::Reader::from_reader(out.as_bytes());
@@ -1089,6 +1168,10 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse
         "model.embedding_size": 8
       },
       "folds": 2,
+      "run_ids": [
+        4,
+        5
+      ],
       "metrics": {
         "rmse": {
           "mean": 0.92,
@@ -1129,6 +1212,11 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse
         "model.embedding_size": 8
       },
       "folds": 3,
+      "run_ids": [
+        1,
+        2,
+        3
+      ],
       "metrics": {
         "rmse": {
           "mean": 1.0,
@@ -1196,6 +1284,48 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse
         let table = render(&[], &Metric::rmse(), Format::Table);
         assert!(
             table.starts_with("rank  RMSE  95% CI  folds  seconds  p t-test  p Wilcoxon\n"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn run_ids_follow_folds_and_print_as_ranges() {
+        let summaries = summarize(&fixture());
+        let ids: Vec<&[i64]> = summaries.iter().map(|s| s.run_ids.as_slice()).collect();
+        // The failed run 7 and the running run 8 are not averaged, so not listed.
+        assert_eq!(ids, [&[1, 2, 3][..], &[4, 5][..], &[6][..]]);
+        assert_eq!(id_ranges(&[1, 2, 3]), "1-3");
+        assert_eq!(id_ranges(&[9, 1, 2, 5, 12, 13]), "1-2,5,9,12-13");
+        assert_eq!(id_ranges(&[4]), "4");
+        assert_eq!(id_ranges(&[]), "");
+        let table = Comparison::new(&summaries, &Metric::new("rmse"))
+            .with_run_ids()
+            .render(Format::Table);
+        let header = table.lines().next().unwrap();
+        assert!(header.contains("  folds  runs  seconds"), "{table}");
+        assert!(table.contains("  1-3  "), "{table}");
+        let plain = render(&summaries, &Metric::new("rmse"), Format::Table);
+        assert!(!plain.lines().next().unwrap().contains("runs"), "{plain}");
+    }
+
+    #[test]
+    fn single_run_tables_show_no_spread_interval_or_tests() {
+        let runs = [
+            run(1, DOT8, 0, 1.00, 0.80, 10.0),
+            run(2, BIASED8, 0, 0.90, 0.72, 20.0),
+        ];
+        let table = render(&summarize(&runs), &Metric::new("rmse"), Format::Table);
+        let header = table.lines().next().unwrap();
+        assert!(
+            !header.contains("CI") && !header.contains("p t-test"),
+            "{table}"
+        );
+        assert!(!table.contains('±') && !table.contains("best"), "{table}");
+        assert!(table.contains("0.9000  0.7200"), "{table}");
+        assert!(table.contains("one run per configuration"), "{table}");
+        assert_eq!(
+            table.lines().filter(|l| !l.is_empty()).count(),
+            4,
             "{table}"
         );
     }

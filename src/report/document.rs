@@ -150,18 +150,24 @@ pub fn plan(summaries: &[ConfigSummary], metric: &Metric) -> Vec<Section> {
     sections
 }
 
-/// Writes every chart of `experiment` and `report.md` into `out_dir` (created if
-/// needed), ranked by `metric`.
+/// Writes every chart of `experiments` and `report.md` into `out_dir` (created if
+/// needed), ranked by `metric`. Several experiments are pooled into one ranking
+/// ([`pool`](super::pool)), which needs them to share data, split and seed.
 ///
-/// Fails before writing anything when the experiment is unknown, has no finished runs,
-/// or its runs lack `metric` (the error lists the metrics they have).
+/// Fails before writing anything when an experiment is unknown, has no finished runs,
+/// cannot be pooled, or its runs lack `metric` (the error lists the metrics they have).
 pub fn write_report(
     store: &Store,
-    experiment: &str,
+    experiments: &[String],
     metric: &Metric,
     out_dir: &Path,
 ) -> Result<Written, ReportError> {
-    let runs = store.runs(Some(experiment))?;
+    let runs = match experiments {
+        [one] => store.runs(Some(one))?,
+        several => super::pool::pool(store, several)?,
+    };
+    let title = experiments.join(" + ");
+    let experiment = title.as_str();
     let summaries = summarize(&runs);
     if summaries.is_empty() {
         return Err(missing_experiment(store, experiment));
@@ -378,7 +384,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("demo");
         let metric = Metric::new("ndcg@10");
-        let written = write_report(&store, "demo", &metric, &out).expect("report");
+        let written = write_report(&store, &["demo".to_string()], &metric, &out).expect("report");
         let s = summarize(&store.runs(Some("demo")).expect("runs"));
         let planned: Vec<PathBuf> = plan(&s, &metric)
             .iter()
@@ -413,8 +419,13 @@ mod tests {
     fn report_of_a_missing_metric_lists_the_metrics() {
         let store = store();
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = write_report(&store, "demo", &Metric::new("recall@10"), dir.path())
-            .expect_err("unknown metric");
+        let err = write_report(
+            &store,
+            &["demo".to_string()],
+            &Metric::new("recall@10"),
+            dir.path(),
+        )
+        .expect_err("unknown metric");
         assert_eq!(
             err.to_string(),
             "unknown metric `recall@10`: the runs have rmse, mae, ndcg@10"

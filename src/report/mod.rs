@@ -20,6 +20,7 @@ pub mod heatmap;
 pub mod metric;
 pub mod parallel;
 pub mod pareto;
+pub mod pool;
 pub mod sensitivity;
 pub mod significance;
 pub mod stats;
@@ -126,6 +127,22 @@ pub enum ReportError {
         /// plotters' error (drawing, font or PNG encoding).
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Two experiments asked to be ranked together were not scored on the same folds.
+    #[error(
+        "cannot rank experiment `{other}` with `{first}`: {reason} (run {run}); \
+         configurations are compared fold by fold, so only experiments with the same \
+         data, split and seed can share a table"
+    )]
+    Incomparable {
+        /// The first experiment.
+        first: String,
+        /// The experiment that differs.
+        other: String,
+        /// A run of `other` that differs.
+        run: i64,
+        /// What differs, with both values.
+        reason: String,
     },
     /// The bundled font is not a font plotters can read (a broken build).
     #[error("the bundled font assets/fonts/DejaVuSans.ttf could not be loaded")]

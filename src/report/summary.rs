@@ -82,6 +82,9 @@ pub struct ConfigSummary {
     pub grid_index: usize,
     /// Number of finished runs (folds) averaged.
     pub folds: usize,
+    /// The ids of those runs, in fold order: what `exp show`, `recommend` and `similar`
+    /// take.
+    pub run_ids: Vec<i64>,
     /// Finished runs of this grid point left out because they ran under an earlier
     /// version of the experiment file (same swept values, other base values).
     pub superseded: usize,
