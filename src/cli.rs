@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::spec::DeviceSpec;
+use crate::config::spec::{Architecture, DatasetName, DeviceSpec};
 
 /// Default database, relative to the current directory.
 pub const DEFAULT_DB: &str = "results/exp.sqlite";
@@ -24,7 +24,7 @@ pub struct Cli {
 pub enum Command {
     /// Expand an experiment file's grid and train every run, storing results in SQLite.
     #[command(
-        after_help = "Example:\n  exp run experiments/sweep.toml\n  exp run experiments/sweep.toml --db results/exp.sqlite --jobs 2\n  exp run experiments/sweep.toml --devices cpu:2,cuda:0\n\n\
+        after_help = "Example:\n  exp run experiments/sweep.toml\n  exp run experiments/sweep.toml --db results/exp.sqlite --jobs 2\n  exp run experiments/sweep.toml --devices cpu:2,cuda:0\n  exp run experiments/seeds/ --set training.epochs=3\n  exp run experiments/sweep.toml --set model.architecture=ncf --set training.epochs=5\n\n\
 Runs already finished in the database (same configuration, seed and fold) are skipped, so\n\
 re-running an interrupted sweep resumes it (failed and interrupted runs train again;\n\
 --force retrains everything). Several exp run processes may share one database: each run\n\
@@ -70,6 +70,82 @@ training time with the Pareto front, and parallel coordinates."
     /// List stored runs with their ids, configuration, fold, status and metrics.
     #[command(after_help = RUNS_HELP)]
     Runs(RunsArgs),
+    /// Print what an experiment file can name: models, data sets, metrics, optimisers or
+    /// losses, one line each.
+    #[command(after_help = "Example:\n  exp list models\n  exp list datasets")]
+    List(ListArgs),
+    /// Write a commented experiment file to start from.
+    #[command(
+        after_help = "Example:\n  exp init > my.toml\n  exp init --dataset ml-100k --architecture ncf -o experiments/ncf.toml\n\n\
+The file is valid as written: 5-fold cross-validation, Adam with early stopping and a\n\
+grid over the embedding size; every key has a comment saying what it does."
+    )]
+    Init(InitArgs),
+}
+
+/// `exp list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// What to list.
+    #[arg(value_enum)]
+    pub what: ListWhat,
+}
+
+/// The vocabularies `exp list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListWhat {
+    /// `model.architecture` values.
+    Models,
+    /// `data.dataset` values, and whether each is on this machine.
+    Datasets,
+    /// `metrics.names` values.
+    Metrics,
+    /// `training.optimizer` values.
+    Optimizers,
+    /// `training.loss` values.
+    Losses,
+}
+
+/// `exp init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The data set (`exp list datasets`).
+    #[arg(long, default_value = "ml-latest-small", value_parser = dataset_arg)]
+    pub dataset: DatasetName,
+    /// The architecture (`exp list models`).
+    #[arg(long, default_value = "biased-mf", value_parser = architecture_arg)]
+    pub architecture: Architecture,
+    /// `experiment.name` (default: ARCHITECTURE-DATASET).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write the file here instead of to stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// A `--dataset` value: one of [`DatasetName::ALL`].
+fn dataset_arg(text: &str) -> Result<DatasetName, String> {
+    DatasetName::ALL
+        .into_iter()
+        .find(|d| d.as_str() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = DatasetName::ALL.iter().map(|d| d.as_str()).collect();
+            format!("expected one of {}", names.join(", "))
+        })
+}
+
+/// An `--architecture` value: one of [`Architecture::ALL`].
+fn architecture_arg(text: &str) -> Result<Architecture, String> {
+    Architecture::ALL
+        .into_iter()
+        .find(|a| a.as_str() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Architecture::ALL.iter().map(|a| a.as_str()).collect();
+            format!("expected one of {}", names.join(", "))
+        })
 }
 
 /// `exp data …`.
@@ -146,8 +222,16 @@ experiment, the swept values, the fold (1-based), the status and its test metric
 /// `exp run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The experiment file (TOML).
-    pub experiment: PathBuf,
+    /// Experiment files (TOML), or directories of them (their `*.toml` files, in name
+    /// order); all are validated before any trains, then run one after another.
+    #[arg(value_name = "FILE_OR_DIR", required = true)]
+    pub experiments: Vec<PathBuf>,
+    /// Override a key of every file: `--set training.epochs=5`, `--set
+    /// model.architecture=ncf`, `--set model.hidden_layers=[64,32]`. Validated like the
+    /// file; an override is a swept parameter with one value (its runs get their own run
+    /// keys and rows in `exp compare`) and replaces the key's [sweep] values. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// SQLite database to write (created if missing).
     #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,

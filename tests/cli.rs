@@ -755,3 +755,114 @@ fn runs_are_listed_by_id_and_best_picks_the_lowest_rmse() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("has finished runs on fold(s) 1, 2 only"));
 }
+
+/// The quick-experiment loop a newcomer uses: `exp list`, `exp init` to write files, then
+/// `exp run DIR --set …` trains every file in the directory with the overrides, which
+/// are stored as swept parameters; a bad override names the argument and trains nothing.
+#[test]
+fn init_list_and_run_a_directory_with_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = exp(&["list", "models"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let models = text(&out.stdout);
+    for name in [
+        "dot-mf",
+        "biased-mf",
+        "ncf",
+        "mlp",
+        "two-tower",
+        "svdpp",
+        "gmf",
+    ] {
+        assert!(
+            models.lines().any(|l| l.starts_with(name)),
+            "{name}: {models}"
+        );
+    }
+    let out = exp(&["list", "datasets"], dir.path());
+    assert!(text(&out.stdout).contains("embedded in exp: works offline"));
+
+    let files = dir.path().join("mine");
+    for architecture in ["dot-mf", "ncf"] {
+        let file = files.join(format!("{architecture}.toml"));
+        let out = exp(
+            &[
+                "init",
+                "--architecture",
+                architecture,
+                "-o",
+                file.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("exp run"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let again = exp(
+        &["init", "-o", files.join("ncf.toml").to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("pass --force"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let db = dir.path().join("exp.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let quick = [
+        "--set",
+        "training.epochs=1",
+        "--set",
+        "split.k=2",
+        "--set",
+        "model.embedding_size=4",
+    ];
+    // A bad override is reported before anything trains.
+    let mut args = vec!["run", files.to_str().unwrap(), "--db", db_arg];
+    args.extend(["--set", "training.epochs=zero"]);
+    let out = exp(&args, dir.path());
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--set training.epochs=zero: `training.epochs`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!db.exists(), "nothing is stored for a bad override");
+
+    let mut args = vec!["run", files.to_str().unwrap(), "--db", db_arg];
+    args.extend(quick);
+    let out = exp(&args, dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let conn = Connection::open(&db).unwrap();
+    let rows: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT e.name, r.params_json FROM runs r JOIN experiments e ON e.id = r.experiment_id \
+             WHERE r.status = 'finished' ORDER BY r.id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Two files × one configuration (the swept size replaced by the override) × 2 folds.
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["dot-mf-ml-latest-small"; 2]
+            .into_iter()
+            .chain(["ncf-ml-latest-small"; 2])
+            .collect::<Vec<_>>()
+    );
+    for (_, params) in &rows {
+        assert_eq!(
+            params,
+            r#"{"model.embedding_size":4,"training.epochs":1,"split.k":2}"#
+        );
+    }
+}

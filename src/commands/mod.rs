@@ -2,6 +2,8 @@
 
 pub mod compare;
 pub mod data;
+pub mod init;
+pub mod list;
 pub mod listing;
 pub mod progress;
 pub mod recommend;
@@ -28,5 +30,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Similar(args) => similar::similar(&args),
         Command::Status(args) => status::status(&args),
         Command::Runs(args) => runs::runs(&args),
+        Command::List(args) => list::list(&args),
+        Command::Init(args) => init::init(&args),
     }
 }

@@ -2,6 +2,7 @@
 //! workers → store → charts.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,7 @@ use anyhow::{Context, bail};
 use crate::cli::RunArgs;
 use crate::commands::progress;
 use crate::config;
-use crate::config::spec::{DeviceKind, DeviceSpec};
+use crate::config::spec::{DeviceKind, DeviceSpec, Experiment};
 use crate::data;
 use crate::report;
 use crate::runner::CandleExecutor;
@@ -22,12 +23,79 @@ use crate::sweep;
 /// Exit code of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
-/// Runs the experiment file's grid and prints the ranking; exits non-zero if a run failed
-/// or the sweep was interrupted.
+/// Runs each experiment file's grid in turn and prints its ranking; exits non-zero if a
+/// run failed or the sweep was interrupted.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    // Everything that can be wrong with the file or the devices is found before the
-    // database is touched.
-    let experiment = config::load_experiment(&args.experiment)?;
+    let files = experiment_files(&args.experiments)?;
+    // Everything that can be wrong with the files is found before anything trains.
+    let mut experiments = Vec::with_capacity(files.len());
+    let mut problems = Vec::new();
+    for file in &files {
+        match config::load_experiment_with(file, &args.set) {
+            Ok(experiment) => experiments.push(experiment),
+            Err(error) => problems.push(error.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
+    }
+    let stop = Stop::new();
+    install_stop_handler(&stop)?;
+    let mut code = ExitCode::SUCCESS;
+    for (file, experiment) in files.iter().zip(experiments) {
+        match run_experiment(args, file, experiment, &stop)? {
+            Outcome::Interrupted => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+            Outcome::SomeFailed => code = ExitCode::FAILURE,
+            Outcome::AllDone => {}
+        }
+    }
+    Ok(code)
+}
+
+/// How one experiment's sweep ended.
+enum Outcome {
+    /// Every run finished (now or earlier).
+    AllDone,
+    /// A run failed or could not start; the others are stored.
+    SomeFailed,
+    /// Stopped by a signal: the remaining files are not started.
+    Interrupted,
+}
+
+/// The experiment files named on the command line: files as given, directories as the
+/// `*.toml` files directly in them, in name order.
+fn experiment_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading directory `{}`", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            if found.is_empty() {
+                bail!(
+                    "directory `{}` holds no .toml experiment file",
+                    path.display()
+                );
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Trains one validated experiment's pending runs, then writes its charts and prints its
+/// ranking.
+fn run_experiment(
+    args: &RunArgs,
+    file: &Path,
+    experiment: Experiment,
+    stop: &Stop,
+) -> anyhow::Result<Outcome> {
     let runs = sweep::runs(&experiment)?;
     let requested = requested_devices(args, &experiment.devices)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -61,7 +129,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::open(&args.db)?;
     let experiment_id = store.upsert_experiment(
         &experiment.name,
-        &args.experiment.display().to_string(),
+        &file.display().to_string(),
         &experiment.source_text,
     )?;
     let owner = Owner::this_process(store.now()?);
@@ -73,8 +141,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         args.db.display()
     );
 
-    let stop = Stop::new();
-    install_stop_handler(&stop)?;
     let progress = progress::on_stderr();
     let out_dir = results_dir(&args.db, &experiment.name);
     let store = Mutex::new(store);
@@ -82,7 +148,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         slots: &plan.slots,
         owner: &owner,
         force: args.force,
-        stop: &stop,
+        stop,
     };
     let result = scheduler::run_sweep(
         &runs,
@@ -103,15 +169,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if stop.requested() {
         eprintln!("{}", summary_line(&experiment.name, &summary));
         print_failures(&summary);
+        let sets: String = args.set.iter().map(|s| format!(" --set '{s}'")).collect();
         eprintln!(
             "interrupted: {} running run(s) marked interrupted, {} not started; the database \
-             is consistent. Resume with: exp run {} --db {}",
+             is consistent. Resume with: exp run {}{sets} --db {}",
             summary.interrupted,
             summary.not_started,
-            args.experiment.display(),
+            file.display(),
             args.db.display()
         );
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        return Ok(Outcome::Interrupted);
     }
 
     let charts = report::charts::write_experiment_charts(&store, &experiment.name, &out_dir)
@@ -146,9 +213,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if summary.failed.is_empty() && summary.not_started == 0 {
-        Ok(ExitCode::SUCCESS)
+        Ok(Outcome::AllDone)
     } else {
-        Ok(ExitCode::FAILURE)
+        Ok(Outcome::SomeFailed)
     }
 }
 

@@ -21,6 +21,7 @@ mod error;
 mod raw;
 mod source;
 pub mod spec;
+pub mod template;
 mod validate;
 
 use std::borrow::Cow;
@@ -56,11 +57,58 @@ pub fn load_experiment(path: &Path) -> Result<Experiment, ConfigError> {
     parse_experiment(&text, path)
 }
 
+/// Read and validate the experiment file at `path` with command-line overrides
+/// (`exp run --set KEY=VALUE`, see [`parse_experiment_with`]).
+pub fn load_experiment_with(path: &Path, overrides: &[String]) -> Result<Experiment, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_experiment_with(&text, path, overrides)
+}
+
 /// Validate experiment-file `text`; `path` is where it came from (named in every error, and
 /// the base for relative `data.path` values).
 pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigError> {
-    let source = Source::file(path, text);
-    let root = DeTable::parse(text).map_err(|error| {
+    parse_experiment_with(text, path, &[])
+}
+
+/// The table the `--set` overrides are read from, written after the file's text. Not a
+/// key anyone can write: files with it are refused as having an unknown table.
+const OVERRIDE_TABLE: &str = "__set__";
+
+/// Validate experiment-file `text` with `overrides`, each `KEY=VALUE` as typed after
+/// `--set` (`training.epochs=5`, `model.architecture=ncf`, `model.hidden_layers=[64,32]`).
+///
+/// An override is a one-value sweep of its key: it replaces the file's value (and the
+/// key's `[sweep]` values, if it is swept), is validated like the file, and is one of the
+/// run's swept parameters, so its runs are configurations of their own in `exp compare`
+/// and have their own run keys. Keys that only decide what is stored
+/// (`training.checkpoint`) replace the file's value instead. A VALUE that is not TOML
+/// is taken as a string, so `model.architecture=ncf` needs no quotes. Problems with an
+/// override name the `--set` argument.
+pub fn parse_experiment_with(
+    text: &str,
+    path: &Path,
+    overrides: &[String],
+) -> Result<Experiment, ConfigError> {
+    let mut full = text.to_string();
+    let mut override_lines = None;
+    if !overrides.is_empty() {
+        let mut lines = Vec::with_capacity(overrides.len());
+        for arg in overrides {
+            lines.push(override_line(arg)?);
+        }
+        full.push_str(&format!("\n[{OVERRIDE_TABLE}]\n"));
+        override_lines = Some(full.len());
+        for line in lines {
+            full.push_str(&line);
+            full.push('\n');
+        }
+    }
+    let mut source = Source::file(path, &full);
+    source.overrides = override_lines.map(|from| (from, overrides));
+    let mut root = DeTable::parse(&full).map_err(|error| {
         let span = error.span().unwrap_or(0..0);
         ConfigError::Invalid(vec![source.diagnostic(
             &span,
@@ -72,7 +120,11 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
     })?;
     let mut problems = Vec::new();
 
-    let axes = sweep_axes(&source, root.get_ref(), &mut problems);
+    let set = root.get_mut().remove(OVERRIDE_TABLE);
+    let mut axes = sweep_axes(&source, root.get_ref(), &mut problems);
+    if let Some(set) = set {
+        apply_overrides(&source, root.get_mut(), set, &mut axes, &mut problems);
+    }
     let swept: Vec<String> = axes.iter().map(|axis| axis.key.clone()).collect();
 
     // The base document, on its own.
@@ -191,6 +243,100 @@ struct Axis<'i> {
     key_span: Range<usize>,
     /// The values, each with its own span; never empty.
     values: Vec<Spanned<DeValue<'i>>>,
+}
+
+/// `KEY = VALUE` for the `--set` argument `arg` (`KEY=VALUE`): VALUE as written when it
+/// is a TOML value, else quoted as a string.
+fn override_line(arg: &str) -> Result<String, ConfigError> {
+    let bad = |message: String| {
+        ConfigError::Invalid(vec![Diagnostic {
+            file: format!("--set {arg}").into(),
+            line: None,
+            key: String::new(),
+            problem: Problem::Other { message },
+        }])
+    };
+    let Some((key, value)) = arg.split_once('=') else {
+        return Err(bad(
+            "expected KEY=VALUE, e.g. --set training.epochs=5".to_string()
+        ));
+    };
+    let (key, value) = (key.trim(), value.trim());
+    let bare = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if !key.split('.').all(bare) || !key.contains('.') {
+        return Err(bad(format!(
+            "`{key}` is not a dotted key such as `training.epochs`"
+        )));
+    }
+    if key.starts_with(&format!("{FIXED_TABLE}.")) {
+        return Err(bad(format!(
+            "`{FIXED_TABLE}.*` names the experiment and its seed; edit the file (or a copy) to \
+             change them"
+        )));
+    }
+    if value.contains(['\n', '\r']) {
+        return Err(bad("the value must be on one line".to_string()));
+    }
+    let is_toml = toml::from_str::<toml::Table>(&format!("v = {value}")).is_ok();
+    let value = if is_toml {
+        value.to_string()
+    } else {
+        toml::Value::String(value.to_string()).to_string()
+    };
+    Ok(format!("{key} = {value}"))
+}
+
+/// Apply the `--set` table: storage-only keys replace the base value in `root`; every
+/// other key becomes a one-value axis, replacing the values of the key's `[sweep]` axis
+/// (in its place) if it has one.
+fn apply_overrides<'i>(
+    source: &Source<'_>,
+    root: &mut DeTable<'i>,
+    set: Spanned<DeValue<'i>>,
+    axes: &mut Vec<Axis<'i>>,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let DeValue::Table(table) = set.get_ref() else {
+        return;
+    };
+    let mut entries = Vec::new();
+    flatten("", table, &mut entries);
+    entries.sort_by_key(|(_, key_span, _)| key_span.start);
+    for (key, key_span, value) in entries {
+        if raw::STORAGE_ONLY.contains(&key.as_str()) {
+            apply(root, &key, &key_span, value);
+            continue;
+        }
+        if let Err(problem) = check_sweep_key(&key) {
+            // An unknown leaf of a known table reads better as the file's own error.
+            let table = key.split_once('.').and_then(|(t, _)| raw::table_schema(t));
+            let problem = match (problem, table) {
+                (Problem::SweepUnknownKey { .. }, Some(schema)) => Problem::UnknownKey {
+                    expected: schema.key_names(),
+                },
+                (problem, _) => problem,
+            };
+            problems.push(source.diagnostic(&key_span, &key, problem));
+            continue;
+        }
+        // A swept key keeps its place in the grid's order; a new one comes last.
+        match axes.iter_mut().find(|axis| axis.key == key) {
+            Some(axis) => {
+                axis.key_span = key_span;
+                axis.values = vec![value];
+            }
+            None => axes.push(Axis {
+                key,
+                key_span,
+                values: vec![value],
+            }),
+        }
+    }
 }
 
 /// Read `[sweep]` into axes in file order, reporting entries that cannot be swept.

@@ -12,12 +12,30 @@ pub(crate) struct Source<'a> {
     pub file: &'a Path,
     /// The text spans index into.
     pub text: &'a str,
+    /// Command-line overrides written after the file's text: the byte where their lines
+    /// start, and each override as the user typed it (one line each, in order).
+    pub overrides: Option<(usize, &'a [String])>,
 }
 
 impl<'a> Source<'a> {
     /// The user's file.
     pub fn file(file: &'a Path, text: &'a str) -> Self {
-        Source { file, text }
+        Source {
+            file,
+            text,
+            overrides: None,
+        }
+    }
+
+    /// The `--set` argument whose line holds byte `start`, if `start` is past the file.
+    fn override_at(&self, start: usize) -> Option<&'a str> {
+        let (from, args) = self.overrides?;
+        if start < from {
+            return None;
+        }
+        let before = self.text.get(from..start)?;
+        let index = before.bytes().filter(|&b| b == b'\n').count();
+        args.get(index).map(String::as_str)
     }
 
     /// 1-based line holding byte `span.start`.
@@ -36,8 +54,17 @@ impl<'a> Source<'a> {
             .to_string()
     }
 
-    /// A diagnostic about `key` at `span`.
+    /// A diagnostic about `key` at `span`: in the file, or in the `--set` argument the span
+    /// falls in (named instead of a line).
     pub fn diagnostic(&self, span: &Range<usize>, key: &str, problem: Problem) -> Diagnostic {
+        if let Some(arg) = self.override_at(span.start) {
+            return Diagnostic {
+                file: format!("--set {arg}").into(),
+                line: None,
+                key: key.to_string(),
+                problem,
+            };
+        }
         Diagnostic {
             file: self.file.to_path_buf(),
             line: self.line(span),

@@ -395,6 +395,24 @@ impl DatasetName {
             DatasetName::AmazonMoviesTv => "amazon-movies-tv",
         }
     }
+
+    /// One line for `exp list datasets`: size and what it holds.
+    pub fn description(self) -> &'static str {
+        match self {
+            DatasetName::Ml100k => {
+                "MovieLens 100K: 100,000 ratings (1-5) of 1,682 movies by 943 users"
+            }
+            DatasetName::Ml1m => {
+                "MovieLens 1M: 1,000,209 ratings (1-5) of 3,706 movies by 6,040 users"
+            }
+            DatasetName::MlLatestSmall => {
+                "MovieLens latest-small (2018): 100,836 ratings (0.5-5) of 9,742 movies by 610 users"
+            }
+            DatasetName::AmazonMoviesTv => {
+                "Amazon reviews, Movies & TV (2018 or 2014 JSON lines, or the ratings-only CSV)"
+            }
+        }
+    }
 }
 
 /// `[split]`: holdout or k-fold cross-validation, both seeded by `experiment.seed`.
@@ -621,6 +639,34 @@ impl Architecture {
         }
     }
 
+    /// One line for `exp list models`: what it computes and where it comes from.
+    pub fn description(self) -> &'static str {
+        match self {
+            Architecture::DotMf => "dot product of user and item embeddings (plain MF)",
+            Architecture::BiasedMf => {
+                "dot product + user and item biases through a sigmoid scaled to the rating range"
+            }
+            Architecture::Ncf => {
+                "neural collaborative filtering: concatenated embeddings → dense layers → scaled sigmoid"
+            }
+            Architecture::Mlp => {
+                "concatenated embeddings → dense ReLU layers (128, 32) → linear output"
+            }
+            Architecture::TwoTower => {
+                "content model: item tower on genres/year/mean rating, user tower on genre tastes; finds similar items"
+            }
+            Architecture::FunkSvd => "Funk-style biased SVD μ + b_u + b_i + u·v, trained by SGD",
+            Architecture::SvdPp => {
+                "SVD++: biased MF plus implicit factors of the items a user rated"
+            }
+            Architecture::GlobalMean => "the training mean for everything (the baseline to beat)",
+            Architecture::Biases => "μ + b_u + b_i fitted in closed form (a classical baseline)",
+            Architecture::Gmf => {
+                "generalised MF (NCF paper): element-wise product → dense(1) → scaled sigmoid"
+            }
+        }
+    }
+
     /// The default of `model.hidden_layers` for this architecture.
     pub fn default_hidden_layers(self) -> Vec<usize> {
         match self {
@@ -778,6 +824,19 @@ impl OptimizerName {
             OptimizerName::Sgd => "sgd",
         }
     }
+
+    /// One line for `exp list optimizers`.
+    pub fn description(self) -> &'static str {
+        match self {
+            OptimizerName::Adam => {
+                "Adam (Kingma & Ba); embedding rows updated lazily, only where a batch reads"
+            }
+            OptimizerName::Adamax => "AdaMax, Adam with the infinity norm; lazy for embedding rows",
+            OptimizerName::Sgd => {
+                "stochastic gradient descent with optional training.momentum; lazy for embedding rows"
+            }
+        }
+    }
 }
 
 /// Learning-rate schedules, applied once per epoch (as PyTorch's epoch-stepped schedulers).
@@ -839,6 +898,15 @@ impl LossName {
             LossName::Huber => "huber",
         }
     }
+
+    /// One line for `exp list losses`.
+    pub fn description(self) -> &'static str {
+        match self {
+            LossName::Mse => "mean squared error (what RMSE measures)",
+            LossName::Mae => "mean absolute error (what MAE measures; robust to outliers)",
+            LossName::Huber => "squared below training.huber_delta, absolute above it",
+        }
+    }
 }
 
 /// Which way a metric improves: stated by each metric (see [`MetricName::direction`],
@@ -897,6 +965,16 @@ impl MetricName {
         match self {
             MetricName::Rmse => "rmse",
             MetricName::Mae => "mae",
+        }
+    }
+
+    /// One line for `exp list metrics`.
+    pub fn description(self) -> &'static str {
+        match self {
+            MetricName::Rmse => {
+                "root mean squared error of the predicted ratings on the test split"
+            }
+            MetricName::Mae => "mean absolute error of the predicted ratings on the test split",
         }
     }
 
@@ -966,6 +1044,19 @@ impl RankingKind {
             RankingKind::Map => "map",
             RankingKind::Mrr => "mrr",
             RankingKind::Coverage => "coverage",
+        }
+    }
+
+    /// One line for `exp list metrics`.
+    pub fn description(self) -> &'static str {
+        match self {
+            RankingKind::Precision => "relevant items in the top k, over k",
+            RankingKind::Recall => "relevant items in the top k, over the user's relevant items",
+            RankingKind::Ndcg => "normalised discounted cumulative gain, binary gains",
+            RankingKind::HitRate => "1 when the top k holds a relevant item",
+            RankingKind::Map => "mean average precision at k",
+            RankingKind::Mrr => "reciprocal rank of the first relevant item (mrr@k cuts at k)",
+            RankingKind::Coverage => "share of the catalogue in some user's top k",
         }
     }
 

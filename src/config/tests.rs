@@ -1588,3 +1588,105 @@ fn the_seed_of_a_stored_file_or_the_default() {
     assert_eq!(file_seed("not toml ["), None);
     assert_eq!(file_seed("[experiment]\nseed = -1\n"), None);
 }
+
+fn parse_with(text: &str, overrides: &[&str]) -> Result<Experiment, ConfigError> {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    parse_experiment_with(text, Path::new(FILE), &overrides)
+}
+
+#[test]
+fn an_override_is_a_one_value_sweep_that_replaces_the_files_value() {
+    let text = edit(
+        &[],
+        &[
+            "[sweep]",
+            "model.embedding_size = [8, 32]",
+            "training.l2 = [0.1, 0.2]",
+        ],
+    );
+    let plain = parse(&text).expect("valid");
+    let set = parse_with(
+        &text,
+        &[
+            "model.architecture=ncf",
+            "model.hidden_layers = [16, 8]",
+            "training.l2=0.05",
+        ],
+    )
+    .expect("valid");
+    // The swept l2 is replaced in its place; new keys follow the file's axes.
+    let keys: Vec<&str> = set.sweep.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "model.embedding_size",
+            "training.l2",
+            "model.architecture",
+            "model.hidden_layers"
+        ]
+    );
+    assert_eq!(set.points.len(), 2);
+    for point in &set.points {
+        assert_eq!(point.model.architecture, Architecture::Ncf);
+        assert_eq!(point.model.hidden_layers, [16, 8]);
+        assert_eq!(point.training.l2, 0.05);
+    }
+    // The file itself is stored as written, and the base keeps the file's values.
+    assert_eq!(set.source_text, text);
+    assert_eq!(set.base.model.architecture, Architecture::DotMf);
+    // New values, new run keys; no override, the file's keys.
+    let keys = |exp: &Experiment| -> Vec<String> {
+        crate::sweep::runs(exp)
+            .expect("runs")
+            .into_iter()
+            .map(|r| r.key)
+            .collect()
+    };
+    assert_eq!(keys(&parse_with(&text, &[]).expect("valid")), keys(&plain));
+    assert!(keys(&set).iter().all(|k| !keys(&plain).contains(k)));
+}
+
+#[test]
+fn a_storage_override_changes_the_base_and_not_the_run_keys() {
+    let text = edit(&[], &[]);
+    let plain = parse(&text).expect("valid");
+    let set = parse_with(&text, &["training.checkpoint=best"]).expect("valid");
+    assert!(set.sweep.is_empty());
+    assert_eq!(set.base.training.checkpoint, CheckpointPolicy::Best);
+    assert_eq!(set.points[0].training.checkpoint, CheckpointPolicy::Best);
+    let key = |exp: &Experiment| crate::sweep::runs(exp).expect("runs")[0].key.clone();
+    assert_eq!(key(&set), key(&plain));
+}
+
+#[test]
+fn override_problems_name_the_argument() {
+    let text = edit(&[], &[]);
+    let shown = |overrides: &[&str]| match parse_with(&text, overrides) {
+        Ok(exp) => panic!("expected an error, parsed {exp:?}"),
+        Err(err) => err.to_string(),
+    };
+    let all = shown(&[
+        "training.epochs=0",
+        "model.embeding_size=8",
+        "training.optimizer=adagrad",
+    ]);
+    for expected in [
+        "--set training.epochs=0: `training.epochs` must be >= 1, got 0",
+        "--set model.embeding_size=8: unknown key `model.embeding_size`; keys allowed in [model]",
+        "--set training.optimizer=adagrad: `training.optimizer` must be one of",
+    ] {
+        assert!(
+            all.lines().any(|l| l.starts_with(expected)),
+            "{expected} not in:\n{all}"
+        );
+    }
+    assert!(shown(&["epochs"]).contains("--set epochs: expected KEY=VALUE"));
+    assert!(shown(&["epochs=3"]).contains("`epochs` is not a dotted key"));
+    assert!(shown(&["experiment.seed=3"]).contains("edit the file"));
+    // A problem in the file itself still names the file and line.
+    let bad = edit(&[(19, "epochs = -1")], &[]);
+    let err = parse_with(&bad, &["training.l2=0.1"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with(&format!("{FILE}:19: ")), "{err}");
+}

@@ -65,6 +65,12 @@ pub enum Source {
 /// module documentation), and applies its filters; reads `EXP_DATA_DIR` from the
 /// environment. Skipped lines and what the filters removed are in [`Dataset::report`].
 pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
+    load_spec(spec, &source_for(spec)?)
+}
+
+/// Where [`load`] reads `spec` from: [`locate`] with `EXP_DATA_DIR`, then the download
+/// cache. Fails with [`DataError::NoSource`] when there is nowhere to look.
+pub fn source_for(spec: &DataSpec) -> Result<Source, DataError> {
     let data_dir = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty());
     let source = match locate(spec, data_dir.as_deref().map(Path::new)) {
         Err(DataError::NoSource { dataset }) => {
@@ -81,7 +87,7 @@ pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
         }
         other => other?,
     };
-    load_spec(spec, &source)
+    Ok(source)
 }
 
 /// Decides where `spec`'s files come from, given the value of `EXP_DATA_DIR` (`None`
