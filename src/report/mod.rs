@@ -14,6 +14,7 @@ pub mod colormap;
 pub mod colours;
 pub mod compare;
 pub mod document;
+pub mod dots;
 pub mod filter;
 pub(crate) mod font;
 pub mod grid;
