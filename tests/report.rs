@@ -160,7 +160,10 @@ fn compare_formats_parse_and_report_writes_every_chart() {
     // Two swept parameters: no parallel coordinates (the heatmap shows the pair), and
     // the page neither links nor mentions one.
     assert!(!report_dir.join("parallel_rmse.png").exists());
-    assert!(!md.contains("parallel_rmse.png") && !md.contains("## Parallel"), "{md}");
+    assert!(
+        !md.contains("parallel_rmse.png") && !md.contains("## Parallel"),
+        "{md}"
+    );
     assert!(
         md.contains("Colours show the architecture (dot-mf, biased-mf)"),
         "{md}"
