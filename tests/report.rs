@@ -154,10 +154,20 @@ fn compare_formats_parse_and_report_writes_every_chart() {
         "sensitivity_mae_embedding_size.png",
         "heatmap_architecture_embedding_size.png",
         "pareto_rmse_time.png",
-        "parallel_rmse.png",
     ] {
         assert!(linked.contains(&expected), "{expected} not in report.md");
     }
+    // Two swept parameters: no parallel coordinates (the heatmap shows the pair), and
+    // the page neither links nor mentions one.
+    assert!(!report_dir.join("parallel_rmse.png").exists());
+    assert!(
+        !md.contains("parallel_rmse.png") && !md.contains("## Parallel"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Colours show the architecture (dot-mf, biased-mf)"),
+        "{md}"
+    );
     for file in linked {
         let (w, h) = png_size(&report_dir.join(file));
         assert!(
@@ -256,4 +266,32 @@ fn experiments_with_the_same_folds_rank_in_one_table() {
         md.contains("| pool-a |") && md.contains("| pool-b |"),
         "{md}"
     );
+    // Two single-configuration experiments pooled: compared by experiment, coloured by
+    // it; every linked chart exists.
+    assert!(
+        md.contains("](rmse_by_config.png)")
+            && md.contains("Colours show the experiment (pool-a, pool-b)"),
+        "{md}"
+    );
+    let report_dir = dir.path().join("pool-a+pool-b");
+    for file in md
+        .lines()
+        .filter_map(|l| l.strip_prefix("!["))
+        .filter_map(|l| l.split("](").nth(1))
+        .filter_map(|l| l.strip_suffix(')'))
+    {
+        png_size(&report_dir.join(file));
+    }
+    // One experiment of one configuration: only its learning curves, nothing compared.
+    let out = exp(&["report", "pool-a", "--db", db_arg], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(dir.path().join("pool-a/report.md")).expect("report");
+    let linked: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("!["))
+        .filter_map(|l| l.split("](").nth(1))
+        .filter_map(|l| l.strip_suffix(')'))
+        .collect();
+    assert_eq!(linked, ["learning_curves.png"], "{md}");
+    assert!(!dir.path().join("pool-a/rmse_by_config.png").exists());
 }

@@ -42,7 +42,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let written = document::write_report(&store, &names, &metric, &out_dir)
         .with_context(|| format!("writing the report of `{}`", names.join(", ")))?;
     eprintln!(
-        "{title}: {} charts in {}",
+        "{title}: {} chart(s) in {}",
         written.charts.len(),
         out_dir.display()
     );

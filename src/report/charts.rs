@@ -1,10 +1,12 @@
-//! PNG charts of an experiment: a bar chart per metric and the learning curves.
+//! PNG charts of an experiment: the learning curves, the charts `exp run` draws, and the
+//! drawing pieces every report chart shares (canvas, title, legend, markers, palette).
 //!
 //! As in criterion's plotters backend, each chart is two functions: a pure one that
 //! prepares the series (what to draw: values, labels, ranges, colours; unit-tested
-//! without touching a file) and a thin one that draws them with plotters. Colours come
-//! from a fixed palette indexed by a configuration's grid position, so a configuration
-//! keeps its colour in every chart of an experiment, whatever the ranking.
+//! without touching a file) and a thin one that draws them with plotters. A
+//! configuration's colour comes from the report's [`ColourKey`] (the value of one
+//! categorical parameter, the same in every chart); crowded charts name only the best
+//! few configurations ([`highlight`](super::highlight)).
 //!
 //! Text is drawn with the bundled DejaVu Sans (see `font.rs`), so charts look the same
 //! on machines without any fonts installed.
@@ -17,10 +19,12 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::colours::ColourKey;
 use super::compare::{ConfigSummary, rank, short_names, summarize, superseded_runs};
 use super::font::{FAMILY, ensure_registered};
-use super::metric::Metric;
+use super::metric::{Metric, file_stem};
 use super::{ReportError, missing_experiment};
+use super::{dots, highlight};
 use crate::store::Store;
 use crate::store::records::{EpochRecord, RunStatus, StoredRun};
 
@@ -30,8 +34,8 @@ pub const WIDTH: u32 = 1000;
 pub const HEIGHT: u32 = 600;
 
 /// Ten colours that stay distinct on white and for most colour-vision deficiencies
-/// (matplotlib's `tab10`). Configuration *i* in grid order gets `PALETTE[i % 10]`; from
-/// the eleventh on, learning curves are dashed to stay distinguishable.
+/// (matplotlib's `tab10`). Value *i* of the report's colour key gets `PALETTE[i]`
+/// ([`ColourKey`]); a key never has more values than the palette has colours.
 pub const PALETTE: [RGBColor; 10] = [
     RGBColor(0x1f, 0x77, 0xb4), // blue
     RGBColor(0xff, 0x7f, 0x0e), // orange
@@ -44,6 +48,9 @@ pub const PALETTE: [RGBColor; 10] = [
     RGBColor(0xbc, 0xbd, 0x22), // olive
     RGBColor(0x17, 0xbe, 0xcf), // cyan
 ];
+
+/// The colour of the configurations a crowded chart draws without naming them.
+pub const UNNAMED: RGBColor = RGBColor(0xbb, 0xbb, 0xbb);
 
 // Layout, in pixels. The prepare functions estimate text widths from character counts
 // so they stay pure: at plotters' font sizes DejaVu Sans measures 0.43–0.54 px per
@@ -76,19 +83,13 @@ where
         .bold_line_style(BLACK.mix(0.12))
 }
 
-fn three_decimals(y: &f64) -> String {
+/// A tick label with three decimals.
+pub(crate) fn three_decimals(y: &f64) -> String {
     format!("{y:.3}")
 }
 pub(crate) const VALUE_PX: f64 = 13.0;
 pub(crate) const LEGEND_PX: f64 = 14.0;
-pub(crate) const LINE_GAP: u32 = 18;
 pub(crate) const CHAR_EM: f64 = 0.55;
-/// Tick-label lines longer than this are cut with `…`.
-const MAX_LINE_CHARS: usize = 24;
-/// In vertical tick labels (all values on one line) each value longer than this is cut
-/// with `…`; cutting values one by one keeps the last ones, often the distinguishing
-/// numbers, visible.
-const MAX_VERTICAL_VALUE_CHARS: usize = 16;
 /// Legend: top of the first entry, row height and font size when there is room.
 pub(crate) const LEGEND_TOP: u32 = 74;
 pub(crate) const LEGEND_ROW: u32 = 24;
@@ -155,156 +156,16 @@ pub(crate) fn value_lines(summary: &ConfigSummary) -> Vec<String> {
     }
 }
 
-/// One bar of [`BarChart`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bar {
-    /// Tick label, one line per swept parameter value (`biased-mf`, `64`).
-    pub lines: Vec<String>,
-    /// The tick label as one line (`biased-mf, 64`), used when labels are vertical.
-    pub one_line: String,
-    /// Bar height: the mean over folds.
-    pub mean: f64,
-    /// Error bar half-length: the standard deviation over folds.
-    pub std: f64,
-    /// The mean as printed above the bar.
-    pub value: String,
-    /// Index into [`PALETTE`].
-    pub colour: usize,
-}
-
-/// Everything [`draw_metric_bars`] draws, decided by [`metric_bars`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct BarChart {
-    /// `<experiment>: test RMSE by configuration (mean ± std over N folds)`.
-    pub title: String,
-    /// The x-axis description: the swept keys, in the order of the tick-label lines.
-    pub x_desc: String,
-    /// The y-axis description, e.g. `test RMSE`.
-    pub y_desc: String,
-    /// The bars, best first.
-    pub bars: Vec<Bar>,
-    /// The y-axis range: starts a little below the lowest whisker (not at 0, which
-    /// would flatten differences of a few hundredths) and leaves room for the values.
-    pub y_range: (f64, f64),
-    /// Whether tick labels are drawn as one vertical line each because the stacked
-    /// lines would not fit the bar's width.
-    pub vertical_labels: bool,
-    /// Whether the values fit above the bars.
-    pub show_values: bool,
-    /// Height in pixels below the plot for tick labels and the axis description.
-    pub x_label_area: u32,
-}
-
-/// Prepares the bar chart of `metric` for `experiment`: one bar per configuration,
-/// ranked best first, with error bars of ± one standard deviation over folds.
-pub fn metric_bars(experiment: &str, summaries: &[ConfigSummary], metric: &Metric) -> BarChart {
-    let mut ranked = summaries.to_vec();
-    rank(&mut ranked, metric);
-    let bars: Vec<Bar> = ranked
-        .iter()
-        .map(|s| {
-            let stat = s.stat(metric.name());
-            let values = value_lines(s);
-            Bar {
-                one_line: values
-                    .iter()
-                    .map(|v| abbreviate(v, MAX_VERTICAL_VALUE_CHARS))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                lines: values
-                    .iter()
-                    .map(|l| abbreviate(l, MAX_LINE_CHARS))
-                    .collect(),
-                mean: stat.mean,
-                std: if stat.std.is_finite() { stat.std } else { 0.0 },
-                value: format!("{:.4}", stat.mean),
-                colour: s.grid_index % PALETTE.len(),
-            }
-        })
-        .collect();
-
-    let plot_width = f64::from(WIDTH - 2 * MARGIN - Y_LABEL_AREA);
-    let slot = plot_width / bars.len().max(1) as f64;
-    let widest_line = bars
-        .iter()
-        .flat_map(|b| &b.lines)
-        .map(|l| text_width(l, TICK_PX))
-        .fold(0.0, f64::max);
-    let vertical_labels = widest_line > slot - 8.0;
-    let x_label_area = if vertical_labels {
-        let longest = bars
-            .iter()
-            .map(|b| text_width(&b.one_line, TICK_PX))
-            .fold(0.0, f64::max);
-        longest as u32 + 44
-    } else {
-        let lines = bars.iter().map(|b| b.lines.len()).max().unwrap_or(1) as u32;
-        lines * LINE_GAP + 44
-    };
-    let show_values = bars
-        .iter()
-        .all(|b| text_width(&b.value, VALUE_PX) < slot - 4.0);
-
-    let names = param_names(summaries);
-    BarChart {
-        title: format!(
-            "{experiment}: test {} by configuration (mean ± std over {}; {})",
-            metric.label(),
-            folds_phrase(summaries),
-            metric.direction().phrase()
-        ),
-        x_desc: if names.is_empty() {
-            "configuration".to_string()
-        } else if vertical_labels {
-            names.join(", ")
-        } else {
-            names.join(" / ")
-        },
-        y_desc: format!("test {}", metric.label_with_unit()),
-        y_range: bar_range(&bars),
-        bars,
-        vertical_labels,
-        show_values,
-        x_label_area,
-    }
-}
-
-/// The y range of a bar chart: from 25 % of the whiskers' spread below the lowest
-/// whisker (but not below 0 when all values are non-negative) to 25 % above the highest,
-/// which leaves room for the printed values.
-fn bar_range(bars: &[Bar]) -> (f64, f64) {
-    let finite = bars.iter().filter(|b| b.mean.is_finite());
-    let lo = finite
-        .clone()
-        .map(|b| b.mean - b.std)
-        .fold(f64::INFINITY, f64::min);
-    let hi = finite
-        .map(|b| b.mean + b.std)
-        .fold(f64::NEG_INFINITY, f64::max);
-    if !lo.is_finite() || !hi.is_finite() {
-        return (0.0, 1.0);
-    }
-    let spread = if hi > lo {
-        hi - lo
-    } else {
-        (hi.abs() * 0.1).max(0.01)
-    };
-    let mut bottom = lo - 0.25 * spread;
-    if lo >= 0.0 && bottom < 0.0 {
-        bottom = 0.0;
-    }
-    (bottom, hi + 0.25 * spread)
-}
-
 /// One line of a [`CurvePanel`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
-    /// Legend text: the parameter values, comma-separated.
+    /// The parameter values, comma-separated.
     pub label: String,
-    /// Index into [`PALETTE`].
+    /// Index into [`PALETTE`], from the report's [`ColourKey`].
     pub colour: usize,
-    /// Dashed, for the eleventh configuration on, whose colour repeats an earlier one.
-    pub dashed: bool,
+    /// The configuration's rank (1 = best) when the chart names it: drawn in colour and
+    /// tagged with the rank; `None`: drawn thin and grey, unnamed.
+    pub rank: Option<usize>,
     /// `(epoch, mean value)` in epoch order.
     pub points: Vec<(usize, f64)>,
 }
@@ -314,7 +175,7 @@ pub struct Curve {
 pub struct CurvePanel {
     /// The y-axis description, e.g. `training loss (MSE)` or `validation RMSE`.
     pub y_desc: String,
-    /// Curves in legend order (the chart's ranking, best first).
+    /// Curves in the chart's ranking, best first.
     pub curves: Vec<Curve>,
     /// The y-axis range, padded 5 % each way.
     pub y_range: (f64, f64),
@@ -333,11 +194,14 @@ pub struct CurveChart {
     pub panels: Vec<CurvePanel>,
     /// The last epoch of any curve (at least 1).
     pub max_epoch: usize,
+    /// The legend: the named curves by rank, a line for the unnamed ones, then the
+    /// colour key's values.
+    pub legend: Vec<LegendEntry>,
     /// Width in pixels of the legend panel right of the plots.
     pub legend_width: u32,
-    /// Height in pixels of one legend row (smaller when there are many curves).
+    /// Height in pixels of one legend row (smaller when there are many entries).
     pub legend_row: u32,
-    /// How many curves (the worst) the legend leaves out for lack of room; the legend
+    /// How many entries (the last) the legend leaves out for lack of room; the legend
     /// then ends with `… N more`.
     pub legend_hidden: usize,
 }
@@ -418,8 +282,10 @@ pub fn learning_curves(
     runs: &[(StoredRun, Vec<EpochRecord>)],
     metric: &Metric,
 ) -> CurveChart {
+    let key = ColourKey::choose(summaries);
     let mut ranked = summaries.to_vec();
     rank(&mut ranked, metric);
+    let count = ranked.len();
     let finished = || runs.iter().filter(|(r, _)| r.status == RunStatus::Finished);
     let validation = finished()
         .flat_map(|(_, e)| e)
@@ -427,10 +293,11 @@ pub fn learning_curves(
     let curves = |value: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<Curve> {
         ranked
             .iter()
-            .map(|s| Curve {
+            .enumerate()
+            .map(|(i, s)| Curve {
                 label: abbreviate(&value_lines(s).join(", "), MAX_LEGEND_CHARS),
-                colour: s.grid_index % PALETTE.len(),
-                dashed: s.grid_index >= PALETTE.len(),
+                colour: key.index(s),
+                rank: highlight::is_named(i, count).then_some(i + 1),
                 points: per_epoch_mean(
                     finished()
                         .filter(|(r, _)| r.params_json == s.params_json)
@@ -466,17 +333,49 @@ pub fn learning_curves(
         "{} RMSE (rating points)",
         if validation { "validation" } else { "test" }
     );
-    let (legend_row, legend_hidden) = legend_rows(ranked.len(), CURVES_HEIGHT);
+    let named = highlight::named(count);
+    let mut legend: Vec<LegendEntry> = loss
+        .iter()
+        .filter_map(|c| {
+            c.rank.map(|r| {
+                let label = if count > 1 {
+                    format!("{r}  {}", c.label)
+                } else {
+                    c.label.clone()
+                };
+                LegendEntry::line(&label, PALETTE[c.colour % PALETTE.len()])
+            })
+        })
+        .collect();
+    if named < count {
+        legend.push(LegendEntry::thin_line(
+            &format!("{} others (grey)", count - named),
+            UNNAMED,
+        ));
+    }
+    if let Some(phrase) = key.phrase() {
+        legend.push(LegendEntry::text(&phrase));
+        for (value, i) in key.legend() {
+            legend.push(LegendEntry::line(&value, PALETTE[i % PALETTE.len()]));
+        }
+    }
+    let (legend_row, legend_hidden) = legend_rows(legend.len(), CURVES_HEIGHT);
     let names = param_names(summaries);
     let legend_title = if names.is_empty() {
         "configuration".to_string()
     } else {
         names.join(", ")
     };
-    let legend_note = format!("ranked by test {}, best first", metric.label());
-    let widest = loss
+    let legend_note = if count == 1 {
+        "one configuration".to_string()
+    } else if named < count {
+        format!("best {named} by test {}, ranked", metric.label())
+    } else {
+        format!("ranked by test {}, best first", metric.label())
+    };
+    let widest = legend
         .iter()
-        .map(|c| text_width(&c.label, LEGEND_PX) + 50.0)
+        .map(|e| text_width(&e.label, LEGEND_PX) + 50.0)
         .chain([
             text_width(&legend_title, LEGEND_PX) + 20.0,
             text_width(&legend_note, LEGEND_PX) + 20.0,
@@ -491,6 +390,7 @@ pub fn learning_curves(
         legend_note,
         panels: vec![panel(loss_desc, loss), panel(rmse_desc, rmse)],
         max_epoch,
+        legend,
         legend_width: (widest as u32).clamp(160, 360),
         legend_row,
         legend_hidden,
@@ -646,95 +546,79 @@ pub(crate) fn draw_colour_bar(
     Ok(())
 }
 
-/// Draws a [`BarChart`] as a PNG at `path`.
-pub fn draw_metric_bars(chart: &BarChart, path: &Path) -> Result<(), ReportError> {
-    ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err(path))?;
-    let area = titled(&root, &chart.title, path)?;
-    let n = chart.bars.len().max(1) as f64;
-    let (y0, y1) = chart.y_range;
-    let mut plot = ChartBuilder::on(&area)
-        .margin(MARGIN)
-        .margin_top(10)
-        .x_label_area_size(chart.x_label_area)
-        .y_label_area_size(Y_LABEL_AREA)
-        .build_cartesian_2d(-0.5..n - 0.5, y0..y1)
-        .map_err(draw_err(path))?;
-    house_mesh(&mut plot.configure_mesh(), &chart.x_desc, &chart.y_desc)
-        .disable_x_mesh()
-        .x_labels(0)
-        .y_labels(8)
-        .draw()
-        .map_err(draw_err(path))?;
-
-    let bars = chart.bars.iter().enumerate().map(|(i, b)| {
-        let x = i as f64;
-        let colour = PALETTE[b.colour % PALETTE.len()];
-        Rectangle::new(
-            [(x - 0.35, y0), (x + 0.35, b.mean)],
-            colour.mix(0.85).filled(),
-        )
-    });
-    plot.draw_series(bars).map_err(draw_err(path))?;
-    // Error bars by hand: plotters' ErrorBar also circles the mean, which the bar shows.
-    let whisker = BLACK.stroke_width(2);
-    let cap = 0.07;
-    let whiskers = chart.bars.iter().enumerate().flat_map(|(i, b)| {
-        let (x, lo, hi) = (i as f64, b.mean - b.std, b.mean + b.std);
-        [
-            PathElement::new(vec![(x, lo), (x, hi)], whisker),
-            PathElement::new(vec![(x - cap, lo), (x + cap, lo)], whisker),
-            PathElement::new(vec![(x - cap, hi), (x + cap, hi)], whisker),
-        ]
-    });
-    plot.draw_series(whiskers).map_err(draw_err(path))?;
-    if chart.show_values {
-        let style = TextStyle::from((FAMILY, VALUE_PX).into_font())
-            .pos(Pos::new(HPos::Center, VPos::Bottom));
-        let values = chart.bars.iter().enumerate().map(|(i, b)| {
-            EmptyElement::at((i as f64, b.mean + b.std))
-                + Text::new(b.value.clone(), (0, -6), style.clone())
-        });
-        plot.draw_series(values).map_err(draw_err(path))?;
-    }
-
-    // Tick labels by hand: plotters' mesh labels are one line each.
-    for (i, b) in chart.bars.iter().enumerate() {
-        let (x, y) = plot.backend_coord(&(i as f64, y0));
-        if chart.vertical_labels {
-            let style = TextStyle::from((FAMILY, TICK_PX).into_font())
-                .transform(FontTransform::Rotate270)
-                .pos(Pos::new(HPos::Right, VPos::Center));
-            root.draw(&Text::new(b.one_line.clone(), (x, y + 8), style))
-                .map_err(draw_err(path))?;
-        } else {
-            let style = TextStyle::from((FAMILY, TICK_PX).into_font())
-                .pos(Pos::new(HPos::Center, VPos::Top));
-            for (k, line) in b.lines.iter().enumerate() {
-                let dy = 8 + LINE_GAP as i32 * k as i32;
-                root.draw(&Text::new(line.clone(), (x, y + dy), style.clone()))
-                    .map_err(draw_err(path))?;
-            }
-        }
-    }
-    root.present().map_err(draw_err(path))?;
-    Ok(())
+/// What a legend entry shows left of its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// A line with a marker on it, `width` pixels thick, dashed or solid.
+    Line {
+        /// Stroke width in pixels.
+        width: u32,
+        /// Whether the line is dashed.
+        dashed: bool,
+        /// The marker on it (see [`draw_marker`]), if any.
+        marker: Option<usize>,
+    },
+    /// A marker alone, for charts of points.
+    Marker(usize),
+    /// Nothing: the entry is a grey sub-heading.
+    Heading,
 }
 
 /// One entry of a legend drawn by [`draw_legend`].
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct LegendEntry {
+pub struct LegendEntry {
     /// The text.
     pub label: String,
-    /// Index into [`PALETTE`].
-    pub colour: usize,
-    /// Whether the sample line is dashed.
-    pub dashed: bool,
-    /// Whether a line sample is drawn (points-only charts draw just the marker).
-    pub line: bool,
-    /// The marker: see [`draw_marker`].
-    pub marker: usize,
+    /// The sample's colour.
+    pub colour: RGBColor,
+    /// What is drawn left of the text.
+    pub sample: Sample,
+}
+
+impl LegendEntry {
+    /// A solid line with a circle on it: a named curve or a colour-key value.
+    pub fn line(label: &str, colour: RGBColor) -> LegendEntry {
+        LegendEntry {
+            label: label.to_string(),
+            colour,
+            sample: Sample::Line {
+                width: 3,
+                dashed: false,
+                marker: Some(0),
+            },
+        }
+    }
+
+    /// A thin line without marker: the curves a crowded chart leaves unnamed.
+    pub fn thin_line(label: &str, colour: RGBColor) -> LegendEntry {
+        LegendEntry {
+            label: label.to_string(),
+            colour,
+            sample: Sample::Line {
+                width: 1,
+                dashed: false,
+                marker: None,
+            },
+        }
+    }
+
+    /// A marker alone, for charts of points.
+    pub fn marker(label: &str, colour: RGBColor, kind: usize) -> LegendEntry {
+        LegendEntry {
+            label: label.to_string(),
+            colour,
+            sample: Sample::Marker(kind),
+        }
+    }
+
+    /// A grey sub-heading (`colour: architecture`).
+    pub fn text(label: &str) -> LegendEntry {
+        LegendEntry {
+            label: label.to_string(),
+            colour: BLACK,
+            sample: Sample::Heading,
+        }
+    }
 }
 
 /// Draws marker `kind` at `at` (pixel coordinates): 0 a circle, 1 a triangle, 2 a
@@ -798,19 +682,38 @@ pub(crate) fn draw_legend(
     let top = LEGEND_TOP as i32;
     for (k, entry) in entries.iter().take(shown).enumerate() {
         let y = top + row_px * k as i32;
-        let colour = PALETTE[entry.colour % PALETTE.len()];
-        let stroke = colour.stroke_width(3);
-        let segments = match (entry.line, entry.dashed) {
-            (false, _) => vec![],
-            (true, true) => vec![vec![(8, y), (18, y)], vec![(30, y), (40, y)]],
-            (true, false) => vec![vec![(8, y), (40, y)]],
-        };
-        for segment in segments {
-            area.draw(&PathElement::new(segment, stroke))
+        let colour = entry.colour;
+        match entry.sample {
+            Sample::Heading => {
+                area.draw(&Text::new(
+                    entry.label.clone(),
+                    (8, y),
+                    entry_style.color(&BLACK.mix(0.6)),
+                ))
                 .map_err(draw_err(path))?;
+                continue;
+            }
+            Sample::Line {
+                width,
+                dashed,
+                marker,
+            } => {
+                let stroke = colour.stroke_width(width);
+                let segments = if dashed {
+                    vec![vec![(8, y), (18, y)], vec![(30, y), (40, y)]]
+                } else {
+                    vec![vec![(8, y), (40, y)]]
+                };
+                for segment in segments {
+                    area.draw(&PathElement::new(segment, stroke))
+                        .map_err(draw_err(path))?;
+                }
+                if let Some(kind) = marker {
+                    draw_marker(area, (24, y), kind, 4, colour, path)?;
+                }
+            }
+            Sample::Marker(kind) => draw_marker(area, (24, y), kind, 5, colour, path)?,
         }
-        let size = if entry.line { 4 } else { 5 };
-        draw_marker(area, (24, y), entry.marker, size, colour, path)?;
         area.draw(&Text::new(
             entry.label.clone(),
             (48, y),
@@ -847,6 +750,7 @@ pub fn draw_learning_curves(chart: &CurveChart, path: &Path) -> Result<(), Repor
         let mut plot = ChartBuilder::on(area)
             .margin(MARGIN)
             .margin_top(6)
+            .margin_right(MARGIN + 20)
             .x_label_area_size(50)
             .y_label_area_size(Y_LABEL_AREA)
             .build_cartesian_2d(1..max_epoch, y0..y1)
@@ -856,43 +760,64 @@ pub fn draw_learning_curves(chart: &CurveChart, path: &Path) -> Result<(), Repor
             .y_labels(6)
             .draw()
             .map_err(draw_err(path))?;
-        // Draw the worst first so the best curves end up on top.
-        for curve in panel.curves.iter().rev() {
-            let colour = PALETTE[curve.colour % PALETTE.len()];
-            let style = colour.stroke_width(2);
+        // The unnamed curves first, thin and grey, then the named ones worst first, so
+        // the best ends up on top.
+        for curve in panel.curves.iter().rev().filter(|c| c.rank.is_none()) {
             let points: Vec<(i32, f64)> =
                 curve.points.iter().map(|&(e, v)| (to_i32(e), v)).collect();
-            if curve.dashed {
-                plot.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
-                    .map_err(draw_err(path))?;
-            } else {
-                plot.draw_series(LineSeries::new(points.clone(), style))
-                    .map_err(draw_err(path))?;
-            }
-            plot.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+            plot.draw_series(LineSeries::new(points, UNNAMED.stroke_width(1)))
                 .map_err(draw_err(path))?;
         }
+        let mut tags: Vec<(i32, i32, String, RGBColor)> = Vec::new();
+        for curve in panel.curves.iter().rev() {
+            let Some(rank) = curve.rank else { continue };
+            let colour = PALETTE[curve.colour % PALETTE.len()];
+            let points: Vec<(i32, f64)> =
+                curve.points.iter().map(|&(e, v)| (to_i32(e), v)).collect();
+            plot.draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+                .map_err(draw_err(path))?;
+            plot.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                .map_err(draw_err(path))?;
+            if let (Some(&last), true) = (points.last(), panel.curves.len() > 1) {
+                let (x, y) = plot.backend_coord(&last);
+                tags.push((x, y, rank.to_string(), colour));
+            }
+        }
+        // Rank tags right of each named curve's last point, pushed apart where curves
+        // end close together.
+        let (_, rows) = plot.plotting_area().get_pixel_range();
+        let (top, bottom) = (rows.start + TAG_GAP / 2, rows.end - TAG_GAP / 2);
+        let mut columns: Vec<i32> = tags.iter().map(|t| t.0).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        let tag_style =
+            TextStyle::from((FAMILY, TAG_PX).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        for x in columns {
+            let column: Vec<&(i32, i32, String, RGBColor)> =
+                tags.iter().filter(|t| t.0 == x).collect();
+            let ys: Vec<i32> = column.iter().map(|t| t.1).collect();
+            let placed = spread(&ys, TAG_GAP, top, bottom);
+            for (tag, y) in column.iter().zip(placed) {
+                if y != tag.1 {
+                    root.draw(&PathElement::new(
+                        vec![(x + 3, tag.1), (x + 8, y)],
+                        tag.3.stroke_width(1),
+                    ))
+                    .map_err(draw_err(path))?;
+                }
+                root.draw(&Text::new(
+                    tag.2.clone(),
+                    (x + 9, y),
+                    tag_style.color(&tag.3),
+                ))
+                .map_err(draw_err(path))?;
+            }
+        }
     }
-    let entries: Vec<LegendEntry> = chart
-        .panels
-        .first()
-        .map(|p| {
-            p.curves
-                .iter()
-                .map(|c| LegendEntry {
-                    label: c.label.clone(),
-                    colour: c.colour,
-                    dashed: c.dashed,
-                    line: true,
-                    marker: 0,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     draw_legend(
         &legend,
         (&chart.legend_title, &chart.legend_note),
-        &entries,
+        &chart.legend,
         chart.legend_row,
         chart.legend_hidden,
         path,
@@ -901,15 +826,77 @@ pub fn draw_learning_curves(chart: &CurveChart, path: &Path) -> Result<(), Repor
     Ok(())
 }
 
-/// File names [`write_experiment_charts`] writes, in order.
-pub const CHART_FILES: [&str; 3] = [
-    "rmse_by_config.png",
-    "mae_by_config.png",
-    "learning_curves.png",
-];
+/// Font size of the rank tags at the end of named learning curves.
+const TAG_PX: f64 = 13.0;
+/// The least vertical distance between two rank tags, in pixels.
+const TAG_GAP: i32 = 14;
 
-/// Writes `rmse_by_config.png`, `mae_by_config.png` and `learning_curves.png` for
-/// `experiment` into `out_dir` (created if needed) and returns their paths.
+/// Label positions for points at heights `ys` (pixels, down is positive): each label as
+/// near its point as it can be while keeping `gap` pixels from the others and staying
+/// within `top..=bottom` (when they fit). Returned in the order of `ys`.
+pub(crate) fn spread(ys: &[i32], gap: i32, top: i32, bottom: i32) -> Vec<i32> {
+    let mut order: Vec<usize> = (0..ys.len()).collect();
+    order.sort_by_key(|&i| ys[i]);
+    let mut placed: Vec<i32> = Vec::with_capacity(ys.len());
+    for &i in &order {
+        let y = match placed.last() {
+            Some(&prev) => ys[i].max(prev + gap),
+            None => ys[i].max(top),
+        };
+        placed.push(y);
+    }
+    // Pushed past the bottom: shift the run that overflows back up.
+    if placed.last().is_some_and(|&last| last > bottom) {
+        let mut limit = bottom;
+        for y in placed.iter_mut().rev() {
+            if *y <= limit {
+                break;
+            }
+            *y = limit;
+            limit -= gap;
+        }
+    }
+    let mut out = vec![0; ys.len()];
+    for (&i, &y) in order.iter().zip(&placed) {
+        out[i] = y;
+    }
+    out
+}
+
+/// A chart `exp run` draws after a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunChart {
+    /// A metric by configuration ([`dots`]).
+    ByConfig(Metric),
+    /// The learning curves.
+    LearningCurves,
+}
+
+impl RunChart {
+    /// The chart's file name, the same as in `exp report`.
+    pub fn file(&self) -> String {
+        match self {
+            RunChart::ByConfig(m) => format!("{}_by_config.png", file_stem(m.name())),
+            RunChart::LearningCurves => "learning_curves.png".to_string(),
+        }
+    }
+}
+
+/// The charts [`write_experiment_charts`] draws for `summaries`, in order: RMSE and
+/// MAE by configuration when there are at least two configurations to compare, then
+/// the learning curves.
+pub fn run_charts(summaries: &[ConfigSummary]) -> Vec<RunChart> {
+    let mut charts = Vec::new();
+    if dots::worth_drawing(summaries) {
+        charts.push(RunChart::ByConfig(Metric::rmse()));
+        charts.push(RunChart::ByConfig(Metric::mae()));
+    }
+    charts.push(RunChart::LearningCurves);
+    charts
+}
+
+/// Writes the charts of `experiment` that `exp run` shows into `out_dir` (created if
+/// needed; see [`run_charts`]) and returns their paths.
 ///
 /// Fails with [`ReportError::UnknownExperiment`] or [`ReportError::NoFinishedRuns`]
 /// before writing anything when there is nothing to draw.
@@ -934,19 +921,20 @@ pub fn write_experiment_charts(
         dir: out_dir.to_path_buf(),
         source,
     })?;
-    let paths: Vec<PathBuf> = CHART_FILES.iter().map(|f| out_dir.join(f)).collect();
-    draw_metric_bars(
-        &metric_bars(experiment, &summaries, &Metric::rmse()),
-        &paths[0],
-    )?;
-    draw_metric_bars(
-        &metric_bars(experiment, &summaries, &Metric::mae()),
-        &paths[1],
-    )?;
-    draw_learning_curves(
-        &learning_curves(experiment, &summaries, &with_epochs, &Metric::rmse()),
-        &paths[2],
-    )?;
+    let mut paths = Vec::new();
+    for chart in run_charts(&summaries) {
+        let path = out_dir.join(chart.file());
+        match &chart {
+            RunChart::ByConfig(metric) => {
+                dots::draw(&dots::prepare(experiment, &summaries, metric), &path)?;
+            }
+            RunChart::LearningCurves => draw_learning_curves(
+                &learning_curves(experiment, &summaries, &with_epochs, &Metric::rmse()),
+                &path,
+            )?,
+        }
+        paths.push(path);
+    }
     Ok(paths)
 }
 
@@ -997,97 +985,33 @@ mod tests {
     }
 
     #[test]
-    fn bars_are_ranked_coloured_by_grid_position_and_titled() {
-        let summaries = [
-            summary(0, "dot-mf", 8, 1.00, 0.02),
-            summary(1, "biased-mf", 8, 0.90, 0.01),
-            summary(2, "biased-mf", 16, 0.95, 0.03),
-        ];
-        let chart = metric_bars("mf", &summaries, &Metric::rmse());
+    fn run_charts_compare_configurations_only_when_there_are_several() {
+        let files = |s: &[ConfigSummary]| -> Vec<String> {
+            run_charts(s).iter().map(RunChart::file).collect()
+        };
         assert_eq!(
-            chart.title,
-            "mf: test RMSE by configuration (mean ± std over 5 folds; lower is better)"
-        );
-        assert_eq!(chart.y_desc, "test RMSE (rating points)");
-        assert_eq!(chart.x_desc, "architecture / embedding_size");
-        let order: Vec<(Vec<String>, usize, &str)> = chart
-            .bars
-            .iter()
-            .map(|b| (b.lines.clone(), b.colour, b.value.as_str()))
-            .collect();
-        assert_eq!(
-            order,
+            files(&realistic_summaries()),
             [
-                (vec!["biased-mf".into(), "8".into()], 1, "0.9000"),
-                (vec!["biased-mf".into(), "16".into()], 2, "0.9500"),
-                (vec!["dot-mf".into(), "8".into()], 0, "1.0000"),
+                "rmse_by_config.png",
+                "mae_by_config.png",
+                "learning_curves.png"
             ]
         );
-        assert!(!chart.vertical_labels && chart.show_values);
-        // whiskers span 0.89 .. 1.02, spread 0.13: range 0.89 - 0.0325 .. 1.02 + 0.0325
-        let (lo, hi) = chart.y_range;
-        assert!(
-            (lo - 0.8575).abs() < 1e-12 && (hi - 1.0525).abs() < 1e-12,
-            "{lo} {hi}"
-        );
+        let one = [summary(0, "dot-mf", 8, 1.0, 0.0)];
+        assert_eq!(files(&one), ["learning_curves.png"]);
     }
 
     #[test]
-    fn bar_range_starts_at_zero_only_when_values_are_close_to_it() {
-        let bar = |mean: f64, std: f64| Bar {
-            lines: vec![],
-            one_line: String::new(),
-            mean,
-            std,
-            value: String::new(),
-            colour: 0,
-        };
-        // 0.1 ± 0.05 and 1.0 ± 0: spread 0.95, 0.05 - 0.2375 < 0 → clamp at 0
-        assert_eq!(bar_range(&[bar(0.1, 0.05), bar(1.0, 0.0)]).0, 0.0);
-        // a single bar without spread gets ±10 % of its value: 2.0 - 0.05, 2.0 + 0.05
-        let (lo, hi) = bar_range(&[bar(2.0, 0.0)]);
-        assert!(
-            (lo - 1.95).abs() < 1e-12 && (hi - 2.05).abs() < 1e-12,
-            "{lo} {hi}"
-        );
-        assert_eq!(bar_range(&[]), (0.0, 1.0));
-        assert_eq!(bar_range(&[bar(f64::NAN, 0.0)]), (0.0, 1.0));
-    }
-
-    #[test]
-    fn many_configurations_get_vertical_labels_and_no_values() {
-        let summaries: Vec<ConfigSummary> = (0..40)
-            .map(|i| {
-                summary(
-                    i,
-                    "biased-mf",
-                    8 * (i as u32 + 1),
-                    0.9 + i as f64 * 0.001,
-                    0.01,
-                )
-            })
-            .collect();
-        let chart = metric_bars("wide", &summaries, &Metric::mae());
-        assert!(chart.vertical_labels);
-        assert!(!chart.show_values);
-        assert_eq!(chart.x_desc, "architecture, embedding_size");
-        // "biased-mf, 320" is the longest: 14 chars × 14 px × 0.55 = 107.8 → 107 + 44
-        assert_eq!(chart.x_label_area, 151);
-        assert_eq!(chart.bars[0].one_line, "biased-mf, 8");
-        let long = summary(0, "neural-collaborative-filtering", 128, 1.0, 0.0);
-        let one = metric_bars("e", &[long], &Metric::rmse());
-        assert_eq!(one.bars[0].one_line, "neural-collabor…, 128");
-        assert_eq!(one.bars[0].lines, ["neural-collaborative-fi…", "128"]);
-        assert_eq!(chart.bars[0].colour, 0);
-        assert_eq!(chart.bars[12].colour, 2, "palette repeats after ten");
-    }
-
-    #[test]
-    fn eight_realistic_configurations_keep_horizontal_labels() {
-        let summaries = realistic_summaries();
-        let chart = metric_bars("mf", &summaries, &Metric::rmse());
-        assert_eq!(chart.bars.len(), 8);
-        assert!(!chart.vertical_labels && chart.show_values);
+    fn tags_keep_their_distance_and_stay_inside() {
+        // Far apart: unchanged.
+        assert_eq!(spread(&[100, 10, 50], 14, 0, 200), [100, 10, 50]);
+        // Three ends within 5 px: pushed down one gap at a time, in height order.
+        assert_eq!(spread(&[52, 50, 55], 14, 0, 200), [64, 50, 78]);
+        // Pushed past the bottom: the run moves back up.
+        assert_eq!(spread(&[195, 198], 14, 0, 200), [186, 200]);
+        // Above the top: moved down to it.
+        assert_eq!(spread(&[-5], 14, 0, 200), [0]);
+        assert!(spread(&[], 14, 0, 200).is_empty());
     }
 
     #[test]
@@ -1182,7 +1106,20 @@ mod tests {
             (lo - 0.775).abs() < 1e-12 && (hi - 1.325).abs() < 1e-12,
             "{lo} {hi}"
         );
-        assert!(rmse.curves.iter().all(|c| !c.dashed));
+        // Two configurations: both named, by rank.
+        let ranks: Vec<Option<usize>> = rmse.curves.iter().map(|c| c.rank).collect();
+        assert_eq!(ranks, [Some(1), Some(2)]);
+        let legend: Vec<&str> = chart.legend.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(
+            legend,
+            [
+                "1  biased-mf, 8",
+                "2  dot-mf, 8",
+                "colour: architecture",
+                "dot-mf",
+                "biased-mf"
+            ]
+        );
     }
 
     #[test]
@@ -1216,15 +1153,21 @@ mod tests {
     }
 
     #[test]
-    fn eleventh_curve_is_dashed() {
+    fn crowded_curves_name_the_best_five_and_grey_the_rest() {
         let summaries: Vec<ConfigSummary> = (0..11)
             .map(|i| summary(i, "dot-mf", i as u32, 1.0 + i as f64 * 0.01, 0.0))
             .collect();
         let chart = learning_curves("e", &summaries, &[], &Metric::rmse());
         let curves = &chart.panels[1].curves;
         assert_eq!(curves.len(), 11);
-        assert!(curves[10].dashed && curves[10].colour == 0);
-        assert!(curves[..10].iter().all(|c| !c.dashed));
+        let ranks: Vec<Option<usize>> = curves.iter().map(|c| c.rank).collect();
+        assert_eq!(ranks[..5], [Some(1), Some(2), Some(3), Some(4), Some(5)]);
+        assert!(ranks[5..].iter().all(Option::is_none));
+        assert_eq!(chart.legend_note, "best 5 by test RMSE, ranked");
+        // Five named entries and one for the rest; one architecture: no colour key.
+        assert_eq!(chart.legend.len(), 6);
+        assert_eq!(chart.legend[5].label, "6 others (grey)");
+        assert_eq!(chart.legend[5].colour, UNNAMED);
         assert_eq!(chart.max_epoch, 1);
         assert_eq!(chart.panels[1].y_range, (0.0, 1.0));
     }
@@ -1339,7 +1282,7 @@ mod tests {
         assert_eq!(info.color_type, png::ColorType::Rgb);
         let mut counts = vec![0usize; PALETTE.len()];
         for px in buf[..info.buffer_size()].chunks_exact(3) {
-            // Bars are drawn at 85 % opacity on white, lines opaque: accept either.
+            // Shapes are opaque or at 85 % opacity on white: accept either.
             for (c, colour) in PALETTE.iter().enumerate() {
                 let blend = |v: u8| (f64::from(v) * 0.85 + 255.0 * 0.15).round() as i32;
                 let near = |a: u8, b: i32| (i32::from(a) - b).abs() <= 2;
@@ -1361,18 +1304,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("charts/movielens-mf");
         let paths = write_experiment_charts(&store, "movielens-mf", &out).expect("charts");
-        assert_eq!(
-            paths,
-            CHART_FILES.iter().map(|f| out.join(f)).collect::<Vec<_>>()
-        );
+        let expected: Vec<PathBuf> = run_charts(&realistic_summaries())
+            .iter()
+            .map(|c| out.join(c.file()))
+            .collect();
+        assert_eq!(paths, expected);
         for path in &paths {
             let size = std::fs::metadata(path).expect("written").len();
             assert!(size > 10_000, "{} is only {size} bytes", path.display());
             let (w, h, counts) = decode_png(path);
             assert_eq!(w, WIDTH);
             assert!(h == HEIGHT || h == CURVES_HEIGHT, "{h}");
-            // All eight configurations are drawn in their own colour.
-            for (c, n) in counts.iter().enumerate().take(8) {
+            // Both architectures are drawn in their colour.
+            for (c, n) in counts.iter().enumerate().take(2) {
                 assert!(
                     *n > 50,
                     "{}: colour {c} has only {n} pixels",

@@ -8,13 +8,16 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::charts::{draw_learning_curves, draw_metric_bars, learning_curves, metric_bars};
+use super::charts::{draw_learning_curves, learning_curves};
+use super::colours::ColourKey;
 use super::compare::{
     Comparison, ConfigSummary, Format, check_metric, metric_names, summarize, superseded_runs,
 };
 use super::grid::{self, Axis};
 use super::metric::{Metric, file_stem, label};
-use super::{ReportError, heatmap, missing_experiment, parallel, pareto, sensitivity};
+use super::{
+    ReportError, dots, heatmap, highlight, missing_experiment, parallel, pareto, sensitivity,
+};
 use crate::store::Store;
 use crate::store::records::{RunStatus, StoredRun};
 
@@ -30,9 +33,33 @@ pub struct Written {
     pub charts: Vec<PathBuf>,
 }
 
-/// One chart of the report: its file name and the caption under it.
+/// What a chart of the report shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chart {
+    /// A metric (by name) by configuration, as a dot plot.
+    ByConfig(String),
+    /// Training loss and validation (or test) RMSE per epoch.
+    LearningCurves,
+    /// A metric (by name) against one numeric parameter (full key).
+    Sensitivity {
+        /// The metric's name.
+        metric: String,
+        /// The parameter's full key.
+        axis: String,
+    },
+    /// The ranking metric over a pair of parameters (full keys).
+    Heatmap(String, String),
+    /// The ranking metric against training time.
+    Pareto,
+    /// Every configuration across all swept parameters and the ranking metric.
+    Parallel,
+}
+
+/// One chart of the report: what it shows, its file name and the caption under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
+    /// What to draw.
+    pub chart: Chart,
     /// File name inside the report directory.
     pub file: String,
     /// Alt text and caption.
@@ -64,38 +91,78 @@ fn sensitivity_file(metric: &str, axis: &Axis) -> String {
     )
 }
 
+/// What the colours mean, for the report's text.
+fn colour_sentence(key: &ColourKey) -> String {
+    match &key.key {
+        Some(_) => {
+            let values: Vec<String> = key.legend().into_iter().map(|(v, _)| v).collect();
+            format!(
+                "Colours show the {} ({}), the same in every chart.",
+                key.name,
+                values.join(", ")
+            )
+        }
+        None => "No categorical parameter is swept, so every configuration has the same colour."
+            .to_string(),
+    }
+}
+
 /// Plans the report's sections and chart files (pure: decides what exists, draws
-/// nothing). Bars and sensitivity cover every metric; heatmaps, the time trade-off and
-/// parallel coordinates show `metric`.
+/// nothing). Metrics by configuration and sensitivity cover every metric; heatmaps, the
+/// time trade-off and parallel coordinates show `metric`. Charts that would say
+/// nothing are left out: a comparison of configurations when there is one, parallel
+/// coordinates for fewer than [`parallel::MIN_PARAMS`] parameters.
 pub fn plan(summaries: &[ConfigSummary], metric: &Metric) -> Vec<Section> {
     let metrics = metric_names(summaries);
     let axes = grid::axes(summaries);
+    let key = ColourKey::choose(summaries);
     let numeric: Vec<&Axis> = axes
         .iter()
         .filter(|a| a.numeric && a.values.len() >= 2)
         .collect();
     let m = metric.label();
-    let mut sections = vec![
-        Section {
+    let several = dots::worth_drawing(summaries);
+    let mut sections = Vec::new();
+    if several {
+        sections.push(Section {
             heading: "Metrics by configuration".to_string(),
-            text: "One bar per configuration, best first; error bars are ± 1 standard deviation over folds; colours follow the grid order and are the same in every chart.".to_string(),
+            text: format!(
+                "One row per configuration, best at the top: the mean over folds as a point, \
+                 ± 1 standard deviation over folds as a whisker (a point alone: one fold). \
+                 Without bars the axis need not start at zero, so it spans just the values. {}",
+                colour_sentence(&key)
+            ),
             charts: metrics
                 .iter()
                 .map(|name| Planned {
+                    chart: Chart::ByConfig(name.clone()),
                     file: format!("{}_by_config.png", file_stem(name)),
                     caption: format!("test {} by configuration", label(name)),
                 })
                 .collect(),
-        },
-        Section {
-            heading: "Learning curves".to_string(),
-            text: "Training loss (top) and validation RMSE (bottom; the test RMSE when the runs had no validation split) per epoch, averaged over folds.".to_string(),
-            charts: vec![Planned {
-                file: "learning_curves.png".to_string(),
-                caption: "learning curves".to_string(),
-            }],
-        },
-    ];
+        });
+    }
+    let count = summaries.len();
+    let named = highlight::named(count);
+    let curves_text = if named < count {
+        format!(
+            " The best {named} configurations by test {m} are drawn in colour with their rank at the end of the line; the other {} thin and grey.",
+            count - named
+        )
+    } else if several {
+        " Each line carries its configuration's rank at its end.".to_string()
+    } else {
+        String::new()
+    };
+    sections.push(Section {
+        heading: "Learning curves".to_string(),
+        text: format!("Training loss (top) and validation RMSE (bottom; the test RMSE when the runs had no validation split) per epoch, averaged over folds.{curves_text}"),
+        charts: vec![Planned {
+            chart: Chart::LearningCurves,
+            file: "learning_curves.png".to_string(),
+            caption: "learning curves".to_string(),
+        }],
+    });
     if !numeric.is_empty() {
         sections.push(Section {
             heading: "Sensitivity".to_string(),
@@ -104,6 +171,10 @@ pub fn plan(summaries: &[ConfigSummary], metric: &Metric) -> Vec<Section> {
                 .iter()
                 .flat_map(|name| {
                     numeric.iter().map(move |a| Planned {
+                        chart: Chart::Sensitivity {
+                            metric: name.clone(),
+                            axis: a.key.clone(),
+                        },
                         file: sensitivity_file(name, a),
                         caption: format!("test {} vs {}", label(name), a.name),
                     })
@@ -123,25 +194,39 @@ pub fn plan(summaries: &[ConfigSummary], metric: &Metric) -> Vec<Section> {
             charts: pairs
                 .iter()
                 .map(|(a, b)| Planned {
+                    chart: Chart::Heatmap(a.key.clone(), b.key.clone()),
                     file: heatmap_file(a, b),
                     caption: format!("test {m} by {} × {}", a.name, b.name),
                 })
                 .collect(),
         });
     }
-    sections.push(Section {
-        heading: "Accuracy against training time".to_string(),
-        text: format!("Test {m} against seconds per run; the line joins the Pareto front, the configurations that no other beats on both time and accuracy (circled and labelled)."),
-        charts: vec![Planned {
-            file: format!("pareto_{}_time.png", file_stem(metric.name())),
-            caption: format!("test {m} against training time"),
-        }],
-    });
-    if !axes.is_empty() {
+    if several {
+        let ranks = if named < count {
+            format!("the best {named} carry their rank")
+        } else {
+            "each carries its rank".to_string()
+        };
+        sections.push(Section {
+            heading: "Accuracy against training time".to_string(),
+            text: format!("Test {m} against seconds per run, one point per configuration ({ranks}); the line joins the Pareto front, the configurations that no other beats on both time and accuracy (circled and labelled)."),
+            charts: vec![Planned {
+                chart: Chart::Pareto,
+                file: format!("pareto_{}_time.png", file_stem(metric.name())),
+                caption: format!("test {m} against training time"),
+            }],
+        });
+    }
+    if parallel::worth_drawing(&axes) {
+        let colour = match &key.key {
+            Some(_) => format!("coloured by {}", key.name),
+            None => format!("coloured by test {m} (darker is better)"),
+        };
         sections.push(Section {
             heading: "Parallel coordinates".to_string(),
-            text: format!("Every configuration as a line across the swept parameters and test {m}, coloured by test {m} (darker is better, best drawn on top)."),
+            text: format!("Every configuration as a line across the swept parameters and test {m} (the last axis, best at the top), {colour}; the best are drawn on top."),
             charts: vec![Planned {
+                chart: Chart::Parallel,
                 file: format!("parallel_{}.png", file_stem(metric.name())),
                 caption: format!("parallel coordinates of test {m}"),
             }],
@@ -183,8 +268,15 @@ pub fn write_report(
         dir: out_dir.to_path_buf(),
         source,
     })?;
-    let sections = plan(&summaries, metric);
-    let charts = draw_all(experiment, &summaries, &with_epochs, metric, out_dir)?;
+    let planned = plan(&summaries, metric);
+    let (sections, charts) = draw_all(
+        experiment,
+        &summaries,
+        &with_epochs,
+        metric,
+        &planned,
+        out_dir,
+    )?;
     let markdown = out_dir.join(REPORT_FILE);
     let text = markdown_text(
         experiment,
@@ -201,56 +293,79 @@ pub fn write_report(
     Ok(Written { markdown, charts })
 }
 
-/// Draws every planned chart; returns the paths in plan order.
+/// Draws every planned chart. Returns the sections cut to the charts actually drawn (a
+/// chart whose data turn out empty is left out, and a section left without charts goes
+/// too), so the page never links a missing file, and the paths in plan order.
 fn draw_all(
     experiment: &str,
     summaries: &[ConfigSummary],
     with_epochs: &[(StoredRun, Vec<crate::store::records::EpochRecord>)],
     metric: &Metric,
+    sections: &[Section],
     out_dir: &Path,
-) -> Result<Vec<PathBuf>, ReportError> {
-    let metrics = metric_names(summaries);
+) -> Result<(Vec<Section>, Vec<PathBuf>), ReportError> {
     let axes = grid::axes(summaries);
+    let axis = |key: &str| axes.iter().find(|a| a.key == key);
+    let mut drawn_sections = Vec::new();
     let mut paths = Vec::new();
-    let mut out = |file: String| {
-        let p = out_dir.join(file);
-        paths.push(p.clone());
-        p
-    };
-    for name in &metrics {
-        let m = Metric::new(name.clone());
-        let path = out(format!("{}_by_config.png", file_stem(name)));
-        draw_metric_bars(&metric_bars(experiment, summaries, &m), &path)?;
-    }
-    let path = out("learning_curves.png".to_string());
-    draw_learning_curves(
-        &learning_curves(experiment, summaries, with_epochs, metric),
-        &path,
-    )?;
-    for name in &metrics {
-        let m = Metric::new(name.clone());
-        for axis in axes.iter().filter(|a| a.numeric && a.values.len() >= 2) {
-            if let Some(chart) = sensitivity::prepare(experiment, summaries, &m, axis, &axes) {
-                sensitivity::draw(&chart, &out(sensitivity_file(name, axis)))?;
+    for section in sections {
+        let mut drawn = Vec::new();
+        for planned in &section.charts {
+            let path = out_dir.join(&planned.file);
+            let done = match &planned.chart {
+                Chart::ByConfig(name) => {
+                    let m = Metric::new(name.clone());
+                    dots::draw(&dots::prepare(experiment, summaries, &m), &path)?;
+                    true
+                }
+                Chart::LearningCurves => {
+                    let chart = learning_curves(experiment, summaries, with_epochs, metric);
+                    draw_learning_curves(&chart, &path)?;
+                    true
+                }
+                Chart::Sensitivity {
+                    metric: name,
+                    axis: key,
+                } => {
+                    let m = Metric::new(name.clone());
+                    match axis(key)
+                        .and_then(|a| sensitivity::prepare(experiment, summaries, &m, a, &axes))
+                    {
+                        Some(chart) => sensitivity::draw(&chart, &path).map(|()| true)?,
+                        None => false,
+                    }
+                }
+                Chart::Heatmap(a, b) => match (axis(a), axis(b)) {
+                    (Some(a), Some(b)) => {
+                        match heatmap::prepare(experiment, summaries, metric, a, b, &axes) {
+                            Some(chart) => heatmap::draw(&chart, &path).map(|()| true)?,
+                            None => false,
+                        }
+                    }
+                    _ => false,
+                },
+                Chart::Pareto => {
+                    pareto::draw(&pareto::prepare(experiment, summaries, metric), &path)?;
+                    true
+                }
+                Chart::Parallel => match parallel::prepare(experiment, summaries, metric, &axes) {
+                    Some(chart) => parallel::draw(&chart, &path).map(|()| true)?,
+                    None => false,
+                },
+            };
+            if done {
+                paths.push(path);
+                drawn.push(planned.clone());
             }
         }
-    }
-    for (i, a) in axes.iter().enumerate() {
-        for b in &axes[i + 1..] {
-            if let Some(chart) = heatmap::prepare(experiment, summaries, metric, a, b, &axes) {
-                heatmap::draw(&chart, &out(heatmap_file(a, b)))?;
-            }
+        if !drawn.is_empty() {
+            drawn_sections.push(Section {
+                charts: drawn,
+                ..section.clone()
+            });
         }
     }
-    let path = out(format!("pareto_{}_time.png", file_stem(metric.name())));
-    pareto::draw(&pareto::prepare(experiment, summaries, metric), &path)?;
-    if let Some(chart) = parallel::prepare(experiment, summaries, metric, &axes) {
-        parallel::draw(
-            &chart,
-            &out(format!("parallel_{}.png", file_stem(metric.name()))),
-        )?;
-    }
-    Ok(paths)
+    Ok((drawn_sections, paths))
 }
 
 /// The Markdown page: a summary line, the comparison table with its footer, then each
@@ -378,6 +493,111 @@ mod tests {
         );
     }
 
+    fn files(sections: &[Section]) -> Vec<&str> {
+        sections
+            .iter()
+            .flat_map(|s| s.charts.iter().map(|c| c.file.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn charts_that_would_say_nothing_are_not_planned() {
+        let run = |id, params: &str, fold| StoredRun::finished_for_test(id, params, fold, 0.9);
+        // One configuration: nothing to compare, only its learning curves.
+        let one = summarize(&[run(1, "{}", 0), run(2, "{}", 1)]);
+        let sections = plan(&one, &Metric::rmse());
+        assert_eq!(files(&sections), ["learning_curves.png"]);
+        assert!(!sections[0].text.contains("rank"), "{}", sections[0].text);
+        // Two parameters: no parallel coordinates (the heatmap shows the pair).
+        let two = summarize(&[
+            run(
+                1,
+                r#"{"model.architecture":"dot-mf","model.embedding_size":8}"#,
+                0,
+            ),
+            run(
+                2,
+                r#"{"model.architecture":"biased-mf","model.embedding_size":8}"#,
+                0,
+            ),
+            run(
+                3,
+                r#"{"model.architecture":"dot-mf","model.embedding_size":16}"#,
+                0,
+            ),
+        ]);
+        assert_eq!(
+            files(&plan(&two, &Metric::rmse())),
+            [
+                "rmse_by_config.png",
+                "mae_by_config.png",
+                "learning_curves.png",
+                "sensitivity_rmse_embedding_size.png",
+                "sensitivity_mae_embedding_size.png",
+                "heatmap_architecture_embedding_size.png",
+                "pareto_rmse_time.png",
+            ]
+        );
+        // Pooled experiments without swept parameters: coloured by experiment.
+        let pooled = summarize(&[
+            run(1, r#"{"experiment":"seed-ncf"}"#, 0),
+            run(2, r#"{"experiment":"seed-dot-mf"}"#, 0),
+        ]);
+        let sections = plan(&pooled, &Metric::rmse());
+        assert_eq!(
+            files(&sections),
+            [
+                "rmse_by_config.png",
+                "mae_by_config.png",
+                "learning_curves.png",
+                "pareto_rmse_time.png",
+            ]
+        );
+        assert!(
+            sections[0].text.ends_with(
+                "Colours show the experiment (seed-ncf, seed-dot-mf), the same in every chart."
+            ),
+            "{}",
+            sections[0].text
+        );
+    }
+
+    #[test]
+    fn an_architecture_has_one_colour_in_every_chart() {
+        let store = store();
+        let s = summarize(&store.runs(Some("demo")).expect("runs"));
+        let rmse = Metric::rmse();
+        let axes = grid::axes(&s);
+        // Sweep order: dot-mf first.
+        let expected = |label: &str| usize::from(label.starts_with("biased-mf"));
+        let mut seen: Vec<(&str, String, usize)> = Vec::new();
+        for row in dots::prepare("demo", &s, &rmse).rows {
+            seen.push(("dots", row.label, row.colour));
+        }
+        let curves = learning_curves("demo", &s, &[], &rmse);
+        for c in &curves.panels[1].curves {
+            seen.push(("curves", c.label.clone(), c.colour));
+        }
+        for p in pareto::prepare("demo", &s, &rmse).points {
+            seen.push(("pareto", p.label, p.colour));
+        }
+        let size = &axes[1];
+        let chart = sensitivity::prepare("demo", &s, &rmse, size, &axes).expect("sensitivity");
+        for line in chart.lines {
+            seen.push(("sensitivity", line.label, line.colour));
+        }
+        assert_eq!(seen.len(), 8 + 8 + 8 + 2);
+        for (chart, label, colour) in &seen {
+            assert_eq!(*colour, expected(label), "{chart}: {label}");
+        }
+        // Parallel coordinates: the architecture axis puts dot-mf at 0, biased-mf at 1.
+        let chart = parallel::prepare("demo", &s, &rmse, &axes).expect("parallel");
+        for line in &chart.lines {
+            let biased = line.ys[0] > 0.5;
+            assert_eq!(line.colour, Some(usize::from(biased)));
+        }
+    }
+
     #[test]
     fn report_writes_every_planned_png_and_the_markdown_that_links_them() {
         let store = store();
@@ -397,6 +617,12 @@ mod tests {
         assert!(md.contains("Ranked by test nDCG@10 (higher is better)"));
         assert!(md.contains("| rank | architecture | embedding_size | learning_rate | nDCG@10 |"));
         assert!(md.contains("paired by fold number"));
+        assert!(
+            md.contains(
+                "Colours show the architecture (dot-mf, biased-mf), the same in every chart."
+            ) && !md.contains("grid order"),
+            "{md}"
+        );
         for path in &written.charts {
             let file = path.file_name().and_then(|f| f.to_str()).expect("name");
             assert!(md.contains(&format!("]({file})")), "{file} not linked");

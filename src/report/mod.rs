@@ -11,12 +11,15 @@
 
 pub mod charts;
 pub mod colormap;
+pub mod colours;
 pub mod compare;
 pub mod document;
+pub mod dots;
 pub mod filter;
 pub(crate) mod font;
 pub mod grid;
 pub mod heatmap;
+pub mod highlight;
 pub mod metric;
 pub mod parallel;
 pub mod pareto;

@@ -1,6 +1,13 @@
 //! Parallel coordinates: every configuration as a line across one vertical axis per
-//! swept parameter and a last axis for the metric, coloured by the metric (darker is
-//! better, with a colour bar), so patterns across all parameters show at once.
+//! swept parameter and a last axis for the metric, so patterns across all parameters
+//! show at once.
+//!
+//! Lines take the report's [`ColourKey`] colours (with a legend), as in every other
+//! chart; when no categorical parameter is swept they are coloured by the metric
+//! instead (darker is better, with a colour bar). The chart is drawn only for
+//! [`MIN_PARAMS`] or more swept parameters: with one it is a single axis against the
+//! metric (a tangle of crossing lines that a dot plot shows better), with two the
+//! heatmap shows every value.
 
 use std::path::Path;
 
@@ -9,16 +16,21 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::charts::{
-    MARGIN, TICK_PX, abbreviate, canvas_with_panel, draw_colour_bar, draw_err, folds_phrase,
+    HEIGHT, LegendEntry, MARGIN, PALETTE, TICK_PX, abbreviate, canvas_with_panel, draw_colour_bar,
+    draw_err, draw_legend, folds_phrase, legend_rows,
 };
 use super::colormap::Scale;
+use super::colours::ColourKey;
 use super::compare::ConfigSummary;
 use super::font::FAMILY;
 use super::grid::Axis;
 use super::metric::Metric;
 
-/// Width of the colour-bar panel on the right.
+/// Width of the colour-bar or legend panel on the right.
 const BAR_PANEL: u32 = 170;
+
+/// The fewest swept parameters worth a parallel-coordinates chart.
+pub const MIN_PARAMS: usize = 3;
 
 /// One vertical axis.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +46,10 @@ pub struct ParallelAxis {
 pub struct ParallelLine {
     /// Height on each axis, in [0, 1]; the last is the metric (best at the top).
     pub ys: Vec<f64>,
-    /// The metric's mean, which sets the colour.
+    /// The metric's mean (the colour when there is no colour key).
     pub value: f64,
+    /// Index into [`PALETTE`] from the report's [`ColourKey`]; `None` without a key.
+    pub colour: Option<usize>,
 }
 
 /// Everything [`draw`] draws, decided by [`prepare`].
@@ -49,10 +63,14 @@ pub struct ParallelChart {
     pub axes: Vec<ParallelAxis>,
     /// Lines, worst first so the best are drawn on top.
     pub lines: Vec<ParallelLine>,
-    /// The colour scale.
+    /// The metric's colour scale, used when there is no colour key.
     pub scale: Scale,
-    /// The colour bar's heading.
+    /// The heading of the panel on the right: the key's name, or the metric for the
+    /// colour bar.
     pub colour_desc: String,
+    /// The colour key's values and palette indices; empty: lines are coloured by the
+    /// metric and the panel is a colour bar.
+    pub legend: Vec<(String, usize)>,
 }
 
 /// Height in [0, 1] of `position` among `positions` (categorical: evenly spaced by
@@ -69,17 +87,23 @@ fn height(axis: &Axis, value: &serde_json::Value) -> Option<f64> {
     Some(if hi > lo { (p - lo) / (hi - lo) } else { 0.5 })
 }
 
+/// Whether a sweep with these `axes` gets a parallel-coordinates chart.
+pub fn worth_drawing(axes: &[Axis]) -> bool {
+    axes.len() >= MIN_PARAMS
+}
+
 /// Prepares the parallel coordinates of `metric` over every swept parameter; `None`
-/// when nothing is swept or nothing has the metric.
+/// when fewer than [`MIN_PARAMS`] parameters are swept or nothing has the metric.
 pub fn prepare(
     experiment: &str,
     summaries: &[ConfigSummary],
     metric: &Metric,
     axes: &[Axis],
 ) -> Option<ParallelChart> {
-    if axes.is_empty() {
+    if !worth_drawing(axes) {
         return None;
     }
+    let key = ColourKey::choose(summaries);
     let values: Vec<f64> = summaries
         .iter()
         .map(|s| s.stat(metric.name()).mean)
@@ -101,7 +125,8 @@ pub fn prepare(
                 ys.push(s.param(&a.key).and_then(|v| height(a, v))?);
             }
             ys.push(1.0 - scale.t(value));
-            Some(ParallelLine { ys, value })
+            let colour = key.is_keyed().then(|| key.index(s));
+            Some(ParallelLine { ys, value, colour })
         })
         .collect();
     // Worst first: the best lines are drawn last, on top.
@@ -139,17 +164,24 @@ pub fn prepare(
             metric.label()
         ),
         note: format!(
-            "one line per configuration (mean over {}); last axis: the metric, best at the top; darker is better",
-            folds_phrase(summaries)
+            "one line per configuration (mean over {}); last axis: the metric, best at the top; {}",
+            folds_phrase(summaries),
+            key.phrase()
+                .unwrap_or_else(|| "darker is better".to_string())
         ),
         axes: chart_axes,
         lines,
         scale,
-        colour_desc: format!("test {}", metric.label()),
+        colour_desc: if key.is_keyed() {
+            key.name.clone()
+        } else {
+            format!("test {}", metric.label())
+        },
+        legend: key.legend(),
     })
 }
 
-/// Draws a [`ParallelChart`] as a PNG at `path`, the colour bar on the right.
+/// Draws a [`ParallelChart`] as a PNG at `path`, the legend or colour bar on the right.
 pub fn draw(chart: &ParallelChart, path: &Path) -> Result<(), ReportError> {
     let (root, left, bar) = canvas_with_panel(path, &chart.title, &chart.note, BAR_PANEL)?;
     let n = chart.axes.len().max(2) as f64;
@@ -162,7 +194,10 @@ pub fn draw(chart: &ParallelChart, path: &Path) -> Result<(), ReportError> {
         .build_cartesian_2d(0.0..n - 1.0, -0.03..1.03)
         .map_err(draw_err(path))?;
     for line in &chart.lines {
-        let colour = chart.scale.colour(line.value);
+        let colour = match line.colour {
+            Some(i) => PALETTE[i % PALETTE.len()],
+            None => chart.scale.colour(line.value),
+        };
         let points: Vec<(f64, f64)> = line
             .ys
             .iter()
@@ -210,7 +245,24 @@ pub fn draw(chart: &ParallelChart, path: &Path) -> Result<(), ReportError> {
                 .map_err(draw_err(path))?;
         }
     }
-    draw_colour_bar(&bar, &chart.scale, &chart.colour_desc, path)?;
+    if chart.legend.is_empty() {
+        draw_colour_bar(&bar, &chart.scale, &chart.colour_desc, path)?;
+    } else {
+        let entries: Vec<LegendEntry> = chart
+            .legend
+            .iter()
+            .map(|(label, i)| LegendEntry::line(label, PALETTE[i % PALETTE.len()]))
+            .collect();
+        let (row, hidden) = legend_rows(entries.len(), HEIGHT);
+        draw_legend(
+            &bar,
+            (&chart.colour_desc, "best drawn on top"),
+            &entries,
+            row,
+            hidden,
+            path,
+        )?;
+    }
     root.present().map_err(draw_err(path))?;
     Ok(())
 }
@@ -222,49 +274,87 @@ mod tests {
     use crate::report::grid;
     use crate::store::records::StoredRun;
 
-    fn run(id: i64, arch: &str, lr: f64, rmse: f64) -> StoredRun {
+    fn run(id: i64, arch: &str, size: u32, lr: f64, rmse: f64) -> StoredRun {
         StoredRun::finished_for_test(
             id,
-            &format!(r#"{{"model.architecture":"{arch}","training.learning_rate":{lr}}}"#),
+            &format!(
+                r#"{{"model.architecture":"{arch}","model.embedding_size":{size},"training.learning_rate":{lr}}}"#
+            ),
             0,
             rmse,
         )
     }
 
     #[test]
-    fn lines_place_values_and_put_the_best_on_top() {
+    fn lines_place_values_put_the_best_on_top_and_take_the_key_colours() {
         let s = summarize(&[
-            run(1, "dot-mf", 0.001, 1.00),
-            run(2, "dot-mf", 0.1, 0.90),
-            run(3, "biased-mf", 0.01, 0.80),
-            run(4, "ncf", 0.1, 0.85),
+            run(1, "dot-mf", 8, 0.001, 1.00),
+            run(2, "dot-mf", 16, 0.1, 0.90),
+            run(3, "biased-mf", 8, 0.01, 0.80),
+            run(4, "ncf", 16, 0.1, 0.85),
         ]);
         let axes = grid::axes(&s);
         let chart = prepare("demo", &s, &Metric::rmse(), &axes).expect("chart");
         assert_eq!(chart.title, "demo: parallel coordinates of test RMSE");
+        assert!(
+            chart
+                .note
+                .ends_with("best at the top; colour: architecture")
+        );
         let names: Vec<&str> = chart.axes.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["architecture", "learning_rate (log)", "test RMSE"]);
+        assert_eq!(
+            names,
+            [
+                "architecture",
+                "embedding_size",
+                "learning_rate (log)",
+                "test RMSE"
+            ]
+        );
         // Drawn worst first: dot-mf/0.001 (1.00) … biased-mf (0.80) last.
         let values: Vec<f64> = chart.lines.iter().map(|l| l.value).collect();
         assert_eq!(values, [1.00, 0.90, 0.85, 0.80]);
-        // biased-mf: architecture index 1 of 3 → 0.5; lr 0.01 halfway between 0.001
-        // and 0.1 on a log axis → 0.5; rmse best → top (1.0).
+        // biased-mf: architecture index 1 of 3 → 0.5; size 8 → bottom; lr 0.01 halfway
+        // between 0.001 and 0.1 on a log axis → 0.5; rmse best → top (1.0).
         let best = &chart.lines[3];
         assert!((best.ys[0] - 0.5).abs() < 1e-12);
-        assert!((best.ys[1] - 0.5).abs() < 1e-12);
-        assert_eq!(best.ys[2], 1.0);
-        assert_eq!(chart.lines[0].ys[2], 0.0);
+        assert_eq!(best.ys[1], 0.0);
+        assert!((best.ys[2] - 0.5).abs() < 1e-12);
+        assert_eq!(best.ys[3], 1.0);
+        assert_eq!(chart.lines[0].ys[3], 0.0);
         // The metric axis is labelled best at the top.
-        assert_eq!(chart.axes[2].ticks[0], (1.0, "0.8000".to_string()));
-        assert_eq!(chart.axes[2].ticks[4], (0.0, "1.0000".to_string()));
+        assert_eq!(chart.axes[3].ticks[0], (1.0, "0.8000".to_string()));
+        assert_eq!(chart.axes[3].ticks[4], (0.0, "1.0000".to_string()));
+        // Colours by architecture, in sweep order: dot-mf, biased-mf, ncf.
+        let colours: Vec<Option<usize>> = chart.lines.iter().map(|l| l.colour).collect();
+        assert_eq!(colours, [Some(0), Some(0), Some(2), Some(1)]);
+        assert_eq!(chart.colour_desc, "architecture");
+        assert_eq!(chart.legend.len(), 3);
     }
 
     #[test]
-    fn nothing_swept_draws_nothing() {
-        let s = summarize(&[StoredRun {
-            params_json: "{}".into(),
-            ..run(1, "x", 0.1, 0.9)
-        }]);
-        assert!(prepare("demo", &s, &Metric::rmse(), &grid::axes(&s)).is_none());
+    fn fewer_than_three_parameters_draw_nothing() {
+        let two = summarize(&[
+            StoredRun::finished_for_test(1, r#"{"a":"x","b":1}"#, 0, 0.9),
+            StoredRun::finished_for_test(2, r#"{"a":"y","b":2}"#, 0, 0.8),
+        ]);
+        let axes = grid::axes(&two);
+        assert!(!worth_drawing(&axes));
+        assert!(prepare("demo", &two, &Metric::rmse(), &axes).is_none());
+        let none = summarize(&[StoredRun::finished_for_test(1, "{}", 0, 0.9)]);
+        assert!(prepare("demo", &none, &Metric::rmse(), &grid::axes(&none)).is_none());
+    }
+
+    #[test]
+    fn without_a_categorical_parameter_lines_are_coloured_by_the_metric() {
+        let s = summarize(&[
+            StoredRun::finished_for_test(1, r#"{"a":1,"b":1,"c":1}"#, 0, 0.9),
+            StoredRun::finished_for_test(2, r#"{"a":2,"b":2,"c":2}"#, 0, 0.8),
+        ]);
+        let chart = prepare("demo", &s, &Metric::rmse(), &grid::axes(&s)).expect("chart");
+        assert!(chart.lines.iter().all(|l| l.colour.is_none()));
+        assert!(chart.legend.is_empty());
+        assert_eq!(chart.colour_desc, "test RMSE");
+        assert!(chart.note.ends_with("darker is better"));
     }
 }

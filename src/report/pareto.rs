@@ -1,5 +1,10 @@
 //! Accuracy against training time: one point per configuration, the Pareto front (the
 //! configurations no other beats on both time and accuracy) joined and labelled.
+//!
+//! Points are coloured by the report's [`ColourKey`]; the best configurations (all of a
+//! small sweep, see [`highlight`](super::highlight)) carry their rank and are listed in
+//! the legend, so a point can be traced to its configuration without a legend entry
+//! per point.
 
 use std::path::Path;
 
@@ -12,8 +17,10 @@ use super::charts::{
     Y_LABEL_AREA, abbreviate, canvas_with_panel, draw_err, draw_legend, draw_marker, folds_phrase,
     house_mesh, legend_rows, param_names, text_width, value_lines,
 };
+use super::colours::ColourKey;
 use super::compare::{ConfigSummary, rank};
 use super::font::FAMILY;
+use super::highlight;
 use super::metric::Metric;
 
 /// One configuration in a [`ParetoChart`].
@@ -21,10 +28,10 @@ use super::metric::Metric;
 pub struct ParetoPoint {
     /// Legend text: the parameter values.
     pub label: String,
-    /// Index into [`PALETTE`] (by grid position, as in every chart).
+    /// Index into [`PALETTE`], from the report's [`ColourKey`].
     pub colour: usize,
-    /// Marker kind (by grid position: the eleventh configuration on changes shape).
-    pub marker: usize,
+    /// The configuration's rank (1 = best) when the chart names it.
+    pub rank: Option<usize>,
     /// Mean seconds per run.
     pub seconds: f64,
     /// Mean of the metric.
@@ -57,6 +64,11 @@ pub struct ParetoChart {
     pub y_range: (f64, f64),
     /// Legend heading.
     pub legend_title: String,
+    /// The legend's second heading line: which configurations it lists.
+    pub legend_note: String,
+    /// The legend: the named configurations by rank, a line for the others, then the
+    /// colour key's values.
+    pub legend: Vec<LegendEntry>,
     /// Width of the legend panel.
     pub legend_width: u32,
 }
@@ -89,32 +101,46 @@ pub fn front(points: &[(f64, f64)], metric: &Metric) -> Vec<bool> {
 /// Font size of the labels of front points.
 const LABEL_PX: f64 = 13.0;
 
-/// Where to put the label `text` of the point at pixel `at`: the first of a few spots
-/// around it (right above, right below, left above, left below, then further out) whose
-/// box overlaps none of `placed` boxes `(x, y, w, h)`; the first spot when all do.
-fn label_spot(text: &str, at: (i32, i32), placed: &[(i32, i32, i32, i32)]) -> (i32, i32, i32, i32) {
+/// A box in pixels: left, top, width, height.
+type Boxed = (i32, i32, i32, i32);
+
+/// Where to put the label `text` of the point at pixel `at`: the first of the spots
+/// around it (right above, right below, left above, left below, then further out, up
+/// to four rows away) whose box stays inside `bounds` and overlaps none of the `placed`
+/// boxes; when every spot inside overlaps something, the one that overlaps least; the
+/// first spot when none fits inside.
+fn label_spot(text: &str, at: (i32, i32), placed: &[Boxed], bounds: Boxed) -> Boxed {
     let w = text_width(text, LABEL_PX) as i32 + 2;
     let h = 17;
     let (x, y) = at;
-    let spots = [
-        (x + 12, y - 8 - h),
-        (x + 12, y + 8),
-        (x - 12 - w, y - 8 - h),
-        (x - 12 - w, y + 8),
-        (x + 12, y - 8 - 2 * h),
-        (x + 12, y + 8 + h),
-        (x - 12 - w, y - 8 - 2 * h),
-        (x - 12 - w, y + 8 + h),
-    ];
-    let overlaps = |(sx, sy): (i32, i32)| {
+    let spots: Vec<(i32, i32)> = (0..4)
+        .flat_map(|k| {
+            [
+                (x + 12, y - 8 - h - k * h),
+                (x + 12, y + 8 + k * h),
+                (x - 12 - w, y - 8 - h - k * h),
+                (x - 12 - w, y + 8 + k * h),
+            ]
+        })
+        .collect();
+    let (bx, by, bw, bh) = bounds;
+    let inside =
+        |&(sx, sy): &(i32, i32)| sx >= bx && sy >= by && sx + w <= bx + bw && sy + h <= by + bh;
+    let overlap = |&(sx, sy): &(i32, i32)| -> i32 {
         placed
             .iter()
-            .any(|&(px, py, pw, ph)| sx < px + pw && px < sx + w && sy < py + ph && py < sy + h)
+            .map(|&(px, py, pw, ph)| {
+                let dx = (sx + w).min(px + pw) - sx.max(px);
+                let dy = (sy + h).min(py + ph) - sy.max(py);
+                dx.max(0) * dy.max(0)
+            })
+            .sum()
     };
     let (sx, sy) = spots
         .iter()
+        .filter(|s| inside(s))
+        .min_by_key(|s| overlap(s))
         .copied()
-        .find(|&s| !overlaps(s))
         .unwrap_or(spots[0]);
     (sx, sy, w, h)
 }
@@ -149,6 +175,7 @@ fn seconds_label(v: f64) -> String {
 
 /// Prepares the accuracy-against-time chart of `metric`.
 pub fn prepare(experiment: &str, summaries: &[ConfigSummary], metric: &Metric) -> ParetoChart {
+    let key = ColourKey::choose(summaries);
     let mut ranked = summaries.to_vec();
     rank(&mut ranked, metric);
     let coords: Vec<(f64, f64)> = ranked
@@ -156,14 +183,16 @@ pub fn prepare(experiment: &str, summaries: &[ConfigSummary], metric: &Metric) -
         .map(|s| (s.seconds.mean, s.stat(metric.name()).mean))
         .collect();
     let on_front = front(&coords, metric);
+    let count = ranked.len();
     let points: Vec<ParetoPoint> = ranked
         .iter()
         .zip(&coords)
         .zip(on_front)
-        .map(|((s, &(seconds, value)), on_front)| ParetoPoint {
+        .enumerate()
+        .map(|(i, ((s, &(seconds, value)), on_front))| ParetoPoint {
             label: abbreviate(&value_lines(s).join(", "), MAX_LEGEND_CHARS),
-            colour: s.grid_index % PALETTE.len(),
-            marker: (s.grid_index / PALETTE.len()) % 3,
+            colour: key.index(s),
+            rank: highlight::is_named(i, count).then_some(i + 1),
             seconds,
             value,
             on_front,
@@ -201,9 +230,40 @@ pub fn prepare(experiment: &str, summaries: &[ConfigSummary], metric: &Metric) -
     } else {
         names.join(", ")
     };
-    let widest = points
+    let named = highlight::named(count);
+    let mut legend: Vec<LegendEntry> = points
         .iter()
-        .map(|p| text_width(&p.label, LEGEND_PX) + 50.0)
+        .filter_map(|p| {
+            let front = if p.on_front { " (front)" } else { "" };
+            p.rank.map(|r| {
+                LegendEntry::marker(
+                    &format!("{r}  {}{front}", p.label),
+                    PALETTE[p.colour % PALETTE.len()],
+                    0,
+                )
+            })
+        })
+        .collect();
+    if named < count {
+        legend.push(LegendEntry::text(&format!(
+            "{} others: points without rank",
+            count - named
+        )));
+    }
+    if let Some(phrase) = key.phrase() {
+        legend.push(LegendEntry::text(&phrase));
+        for (value, i) in key.legend() {
+            legend.push(LegendEntry::marker(&value, PALETTE[i % PALETTE.len()], 0));
+        }
+    }
+    let legend_note = if named < count {
+        format!("best {named}, ranked")
+    } else {
+        "ranked, best first".to_string()
+    };
+    let widest = legend
+        .iter()
+        .map(|e| text_width(&e.label, LEGEND_PX) + 50.0)
         .chain([text_width(&legend_title, LEGEND_PX) + 20.0, 200.0])
         .fold(0.0, f64::max);
     ParetoChart {
@@ -227,6 +287,8 @@ pub fn prepare(experiment: &str, summaries: &[ConfigSummary], metric: &Metric) -
         x_range,
         y_range,
         legend_title,
+        legend_note,
+        legend,
         legend_width: (widest as u32).clamp(200, 340),
     }
 }
@@ -305,47 +367,61 @@ pub fn draw(chart: &ParetoChart, path: &Path) -> Result<(), ReportError> {
             root.draw(&Circle::new(at, 10, BLACK.stroke_width(2)))
                 .map_err(draw_err(path))?;
         }
-        draw_marker(&root, at, p.marker, 6, colour, path)?;
+        draw_marker(&root, at, 0, 6, colour, path)?;
     }
-    // Front labels: each tries a few spots around its point and takes the first that
-    // overlaps no label placed before it (best first), so close points stay readable.
+    // Labels, best first: each tries a few spots around its point and takes the first
+    // that overlaps no label placed before it, so close points stay readable. Front
+    // points get their name (with the rank when named), other named points their rank.
     let label_style = TextStyle::from((FAMILY, LABEL_PX).into_font())
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Top));
-    let mut front_points: Vec<&ParetoPoint> = chart.points.iter().filter(|p| p.on_front).collect();
-    front_points.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
-    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
-    for p in front_points {
-        let point = plot.backend_coord(&(chart.x(p.seconds), p.value));
-        let at = label_spot(&p.label, point, &placed);
-        placed.push(at);
-        root.draw(&Text::new(
-            p.label.clone(),
-            (at.0, at.1),
-            label_style.clone(),
-        ))
-        .map_err(draw_err(path))?;
-    }
-    let entries: Vec<LegendEntry> = chart
+    // Every point is an obstacle too, so no label covers a point.
+    let (xs, ys) = plot.plotting_area().get_pixel_range();
+    let bounds = (xs.start, ys.start, xs.end - xs.start, ys.end - ys.start);
+    let mut placed: Vec<Boxed> = chart
         .points
         .iter()
-        .map(|p| LegendEntry {
-            label: if p.on_front {
-                format!("{} (front)", p.label)
-            } else {
-                p.label.clone()
-            },
-            colour: p.colour,
-            dashed: false,
-            line: false,
-            marker: p.marker,
+        .filter(|p| p.seconds.is_finite() && p.value.is_finite())
+        .map(|p| {
+            let (x, y) = plot.backend_coord(&(chart.x(p.seconds), p.value));
+            (x - 8, y - 8, 16, 16)
         })
         .collect();
-    let (row, hidden) = legend_rows(entries.len(), HEIGHT);
+    for p in &chart.points {
+        if !(p.seconds.is_finite() && p.value.is_finite()) {
+            continue;
+        }
+        let text = match (p.on_front, p.rank) {
+            (true, Some(r)) => format!("{r}  {}", p.label),
+            (true, None) => p.label.clone(),
+            (false, Some(r)) => r.to_string(),
+            (false, None) => continue,
+        };
+        let point = plot.backend_coord(&(chart.x(p.seconds), p.value));
+        let at = label_spot(&text, point, &placed, bounds);
+        placed.push(at);
+        // A label pushed away from its point gets a leader line back to it.
+        let anchor = (
+            // The label's nearest x to the point (not `clamp`, which panics when the
+            // box is left of the point).
+            point.0.max(at.0).min(at.0 + at.2),
+            if at.1 > point.1 { at.1 } else { at.1 + at.3 },
+        );
+        if (anchor.1 - point.1).abs() > 20 {
+            root.draw(&PathElement::new(
+                vec![point, anchor],
+                BLACK.mix(0.4).stroke_width(1),
+            ))
+            .map_err(draw_err(path))?;
+        }
+        root.draw(&Text::new(text, (at.0, at.1), label_style.clone()))
+            .map_err(draw_err(path))?;
+    }
+    let (row, hidden) = legend_rows(chart.legend.len(), HEIGHT);
     draw_legend(
         &legend,
-        (&chart.legend_title, "ranked, best first"),
-        &entries,
+        (&chart.legend_title, &chart.legend_note),
+        &chart.legend,
         row,
         hidden,
         path,
@@ -379,11 +455,15 @@ mod tests {
 
     #[test]
     fn labels_of_close_points_do_not_overlap() {
-        let first = label_spot("biased-mf, 8, 0.01", (100, 300), &[]);
+        let bounds = (50, 50, 500, 400);
+        let first = label_spot("biased-mf, 8, 0.01", (100, 300), &[], bounds);
         // right of the point, above it
         assert_eq!((first.0, first.1 + first.3), (112, 292));
-        let second = label_spot("biased-mf, 32, 0.01", (110, 302), &[first]);
+        let second = label_spot("biased-mf, 32, 0.01", (110, 302), &[first], bounds);
         assert!(second.1 >= first.1 + first.3 || second.0 + second.2 <= first.0);
+        // Near the left edge a label never goes left of the plot.
+        let edge = label_spot("dot-mf, 8, 0.001", (60, 300), &[first, second], bounds);
+        assert!(edge.0 >= 50, "{edge:?}");
     }
 
     #[test]

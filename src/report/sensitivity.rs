@@ -3,7 +3,10 @@
 //! architecture), with the spread over folds shaded.
 //!
 //! Other numeric parameters are held at the best configuration's values (a slice, see
-//! [`grid`](super::grid)), so each point is one configuration's mean over folds.
+//! [`grid`](super::grid)), so each point is one configuration's mean over folds. A line
+//! takes the colour of its configurations' value of the report's [`ColourKey`]; lines
+//! that share a colour (a second categorical parameter) are told apart by dashes and
+//! markers.
 
 use std::path::Path;
 
@@ -12,10 +15,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::charts::{
-    HEIGHT, LEGEND_PX, LegendEntry, MARGIN, MAX_LEGEND_CHARS, PALETTE, TICK_PX, WIDTH,
-    Y_LABEL_AREA, abbreviate, canvas_with_panel, draw_err, draw_legend, folds_phrase, house_mesh,
-    legend_rows, text_width,
+    HEIGHT, LEGEND_PX, LegendEntry, MARGIN, MAX_LEGEND_CHARS, PALETTE, Sample, TICK_PX, WIDTH,
+    Y_LABEL_AREA, abbreviate, canvas_with_panel, draw_err, draw_legend, draw_marker, folds_phrase,
+    house_mesh, legend_rows, text_width,
 };
+use super::colours::ColourKey;
 use super::compare::{ConfigSummary, display_value};
 use super::font::FAMILY;
 use super::grid::{self, Axis};
@@ -37,8 +41,12 @@ pub struct Point {
 pub struct Line {
     /// Legend text: the categorical values (`biased-mf`), or `all configurations`.
     pub label: String,
-    /// Index into [`PALETTE`].
+    /// Index into [`PALETTE`], from the report's [`ColourKey`].
     pub colour: usize,
+    /// Whether the line is dashed: it shares its colour with an earlier line.
+    pub dashed: bool,
+    /// The marker kind (see `draw_marker`): how many earlier lines share its colour.
+    pub marker: usize,
     /// Points in ascending x.
     pub points: Vec<Point>,
 }
@@ -86,7 +94,8 @@ pub fn prepare(
     free.extend(categorical.iter().map(|a| a.key.as_str()));
     let slice = grid::slice(summaries, &best, &free);
 
-    let mut groups: Vec<(String, Vec<Point>)> = Vec::new();
+    let key = ColourKey::choose(summaries);
+    let mut groups: Vec<(String, usize, Vec<Point>)> = Vec::new();
     for s in slice {
         let stat = s.stat(metric.name());
         let (Some(x), true) = (
@@ -109,26 +118,26 @@ pub fn prepare(
             mean: stat.mean,
             std: if stat.std.is_finite() { stat.std } else { 0.0 },
         };
-        match groups.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, points)) => points.push(point),
-            None => groups.push((label, vec![point])),
+        match groups.iter_mut().find(|(l, _, _)| *l == label) {
+            Some((_, _, points)) => points.push(point),
+            None => groups.push((label, key.index(s), vec![point])),
         }
     }
     if groups.is_empty() {
         return None;
     }
-    let lines: Vec<Line> = groups
-        .into_iter()
-        .enumerate()
-        .map(|(i, (label, mut points))| {
-            points.sort_by(|a, b| a.x.total_cmp(&b.x));
-            Line {
-                label: abbreviate(&label, MAX_LEGEND_CHARS),
-                colour: i % PALETTE.len(),
-                points,
-            }
-        })
-        .collect();
+    let mut lines: Vec<Line> = Vec::with_capacity(groups.len());
+    for (label, colour, mut points) in groups {
+        points.sort_by(|a, b| a.x.total_cmp(&b.x));
+        let earlier = lines.iter().filter(|l| l.colour == colour).count();
+        lines.push(Line {
+            label: abbreviate(&label, MAX_LEGEND_CHARS),
+            colour,
+            dashed: earlier > 0,
+            marker: earlier,
+            points,
+        });
+    }
 
     let ticks = axis.ticks();
     let (x_lo, x_hi) = ticks
@@ -232,20 +241,33 @@ pub fn draw(chart: &SensitivityChart, path: &Path) -> Result<(), ReportError> {
     for line in &chart.lines {
         let colour = PALETTE[line.colour % PALETTE.len()];
         let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.x, p.mean)).collect();
-        plot.draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
+        if line.dashed {
+            plot.draw_series(DashedLineSeries::new(
+                points.clone(),
+                10,
+                6,
+                colour.stroke_width(3),
+            ))
             .map_err(draw_err(path))?;
-        plot.draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled())))
-            .map_err(draw_err(path))?;
+        } else {
+            plot.draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
+                .map_err(draw_err(path))?;
+        }
+        for p in &points {
+            draw_marker(&root, plot.backend_coord(p), line.marker, 5, colour, path)?;
+        }
     }
     let entries: Vec<LegendEntry> = chart
         .lines
         .iter()
         .map(|l| LegendEntry {
             label: l.label.clone(),
-            colour: l.colour,
-            dashed: false,
-            line: true,
-            marker: 0,
+            colour: PALETTE[l.colour % PALETTE.len()],
+            sample: Sample::Line {
+                width: 3,
+                dashed: l.dashed,
+                marker: Some(l.marker),
+            },
         })
         .collect();
     let (row, hidden) = legend_rows(entries.len(), HEIGHT);

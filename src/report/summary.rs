@@ -78,7 +78,7 @@ pub struct ConfigSummary {
     /// swept.
     pub label: String,
     /// Position of the configuration in grid order (order of its first run), stable
-    /// across rankings; charts use it to give each configuration a fixed colour.
+    /// across rankings; the charts' colour key lists its values in this order.
     pub grid_index: usize,
     /// Number of finished runs (folds) averaged.
     pub folds: usize,
