@@ -74,6 +74,23 @@ training time with the Pareto front, and parallel coordinates."
     /// losses, one line each.
     #[command(after_help = "Example:\n  exp list models\n  exp list datasets")]
     List(ListArgs),
+    /// Delete stored runs with their epochs, metrics and checkpoint files.
+    #[command(
+        after_help = "Example:\n  exp rm -e sweep --superseded     # runs of an earlier version of the file\n  exp rm -e sweep --failed --dry-run\n  exp rm --run 12 --run 13\n  exp rm -e sweep --all            # the whole experiment\n\n\
+Running runs are never deleted (a process may be training them). Deleted runs train\n\
+again on the next exp run of their file."
+    )]
+    Rm(RmArgs),
+    /// Write every stored run (or every epoch) with all its parameters and metrics as
+    /// CSV or JSON.
+    #[command(
+        after_help = "Example:\n  exp export -e sweep > sweep.csv\n  exp export -e sweep --epochs --format json -o sweep-epochs.json\n\n\
+One row per run: id, experiment, run key, fold (1-based), status, the swept values, every\n\
+configuration key (data.*, split.*, model.*, training.*), test RMSE, MAE and every other\n\
+stored metric, best epoch, seconds, checkpoint and error. --epochs gives one row per\n\
+epoch instead, with the run's columns repeated (JSON: an `epochs` list per run)."
+    )]
+    Export(ExportArgs),
     /// Write a commented experiment file to start from.
     #[command(
         after_help = "Example:\n  exp init > my.toml\n  exp init --dataset ml-100k --architecture ncf -o experiments/ncf.toml\n\n\
@@ -81,6 +98,62 @@ The file is valid as written: 5-fold cross-validation, Adam with early stopping 
 grid over the embedding size; every key has a comment saying what it does."
     )]
     Init(InitArgs),
+}
+
+/// `exp rm`.
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    /// The experiment whose runs are chosen (needed by --superseded, --failed, --all).
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub experiment: Option<String>,
+    /// Delete this run (repeatable; ids from `exp runs`).
+    #[arg(long = "run", value_name = "ID")]
+    pub runs: Vec<i64>,
+    /// Delete finished runs of an earlier version of the experiment file (the ones
+    /// `exp compare` leaves out).
+    #[arg(long)]
+    pub superseded: bool,
+    /// Delete failed and interrupted runs.
+    #[arg(long)]
+    pub failed: bool,
+    /// Delete every run of the experiment, and the experiment.
+    #[arg(long)]
+    pub all: bool,
+    /// List what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// SQLite database to change.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+/// `exp export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Only this experiment (default: every run in the database).
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub experiment: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// One row per epoch instead of per run.
+    #[arg(long)]
+    pub epochs: bool,
+    /// Write here instead of to stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// SQLite database to read.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+/// Formats of `exp export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array of runs.
+    Json,
 }
 
 /// `exp list`.

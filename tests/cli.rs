@@ -866,3 +866,96 @@ fn init_list_and_run_a_directory_with_overrides() {
         );
     }
 }
+
+/// Housekeeping: after the file is edited, `exp rm --superseded` deletes the old runs and
+/// their checkpoint files and leaves the current ones; `exp export` writes one row per
+/// run (or per epoch) with every key; `exp rm --all` removes the experiment.
+#[test]
+fn rm_and_export_manage_stored_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("house.toml");
+    let db = dir.path().join("exp.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let write = |l2: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "[experiment]\nname = \"house\"\nseed = 2\n[data]\ndataset = \"ml-latest-small\"\n\
+                 [split]\nkind = \"kfold\"\nk = 2\n[model]\narchitecture = \"dot-mf\"\n\
+                 embedding_size = 4\n[training]\nepochs = 2\nbatch_size = 1024\n\
+                 learning_rate = 0.01\nl2 = {l2}\ncheckpoint = \"best\"\n"
+            ),
+        )
+        .unwrap();
+        let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    write("0.001");
+    write("0.01");
+    let checkpoints = dir.path().join("house/checkpoints");
+    assert_eq!(std::fs::read_dir(&checkpoints).unwrap().count(), 4);
+
+    let rm = |extra: &[&str]| {
+        let mut args = vec!["rm", "--db", db_arg];
+        args.extend_from_slice(extra);
+        exp(&args, dir.path())
+    };
+    let out = rm(&["-e", "house", "--superseded", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        2,
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).contains("would delete 2 run(s) and 2 checkpoint file(s)"));
+    let out = rm(&["-e", "house", "--superseded"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("deleted 2 run(s) and 2 checkpoint file(s)"));
+    assert_eq!(std::fs::read_dir(&checkpoints).unwrap().count(), 2);
+    let conn = Connection::open(&db).unwrap();
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids, [3, 4], "the runs of the current file stay");
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM epochs WHERE run_id NOT IN (SELECT id FROM runs)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+
+    let out = exp(&["export", "-e", "house", "--db", db_arg], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    assert_eq!(&rows[0][col("training.l2")], "0.01");
+    assert_eq!(&rows[1][col("fold")], "2");
+    assert!(rows[0][col("rmse")].parse::<f64>().unwrap().is_finite());
+    let out = exp(
+        &[
+            "export", "-e", "house", "--epochs", "--format", "json", "--db", db_arg,
+        ],
+        dir.path(),
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc[0]["epochs"].as_array().unwrap().len(), 2);
+    assert_eq!(doc[0]["config"]["training"]["l2"], 0.01);
+
+    let out = rm(&["-e", "house"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("say what to delete"));
+    let out = rm(&["-e", "house", "--all"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("experiment `house` removed"));
+    assert_eq!(std::fs::read_dir(&checkpoints).unwrap().count(), 0);
+}

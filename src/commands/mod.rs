@@ -2,12 +2,14 @@
 
 pub mod compare;
 pub mod data;
+pub mod export;
 pub mod init;
 pub mod list;
 pub mod listing;
 pub mod progress;
 pub mod recommend;
 pub mod report;
+pub mod rm;
 pub mod run;
 pub mod runs;
 pub mod similar;
@@ -32,5 +34,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs(args) => runs::runs(&args),
         Command::List(args) => list::list(&args),
         Command::Init(args) => init::init(&args),
+        Command::Rm(args) => rm::rm(&args),
+        Command::Export(args) => export::export(&args),
     }
 }

@@ -643,6 +643,44 @@ impl Store {
             ))
     }
 
+    /// Deletes the runs `ids` with their epochs and metrics, in one transaction, leaving
+    /// any that are `running` (a process may be training them). Returns how many were
+    /// deleted. Checkpoint files are the caller's to remove.
+    pub fn delete_runs(&mut self, ids: &[i64]) -> Result<usize> {
+        let action = format!("deleting {} run(s)", ids.len());
+        let err = sql(&self.path, &action);
+        let result: rusqlite::Result<usize> = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut deleted = 0;
+            {
+                let mut stmt =
+                    tx.prepare("DELETE FROM runs WHERE id = ?1 AND status != 'running'")?;
+                for id in ids {
+                    deleted += stmt.execute([id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(deleted)
+        })();
+        result.map_err(err)
+    }
+
+    /// Deletes experiment `name` when it has no runs left; true if it was deleted.
+    pub fn delete_experiment_if_empty(&mut self, name: &str) -> Result<bool> {
+        let action = format!("deleting experiment `{name}`");
+        let deleted = self
+            .conn
+            .execute(
+                "DELETE FROM experiments WHERE name = ?1
+                 AND NOT EXISTS (SELECT 1 FROM runs WHERE experiment_id = experiments.id)",
+                [name],
+            )
+            .map_err(sql(&self.path, &action))?;
+        Ok(deleted > 0)
+    }
+
     /// The recorded epochs of a run, in epoch order (empty for an unknown id).
     pub fn epochs(&self, run_id: i64) -> Result<Vec<EpochRecord>> {
         let action = format!("reading the epochs of run {run_id}");
@@ -1392,5 +1430,35 @@ mod tests {
             .expect("edit");
         let err = store.runs(None).expect_err("bad status");
         assert!(err.to_string().contains("unknown status `paused`"), "{err}");
+    }
+
+    #[test]
+    fn deleting_runs_takes_their_epochs_and_metrics_and_spares_running_ones() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").unwrap();
+        let done = store.claim(exp, &new_run("a", 0)).unwrap().unwrap();
+        store.add_epoch(done, &epoch(1, 0.9)).unwrap();
+        store.finish_run(done, &finished(0.9)).unwrap();
+        let running = store.claim(exp, &new_run("b", 1)).unwrap().unwrap();
+        assert_eq!(store.delete_runs(&[done, running, 999]).unwrap(), 1);
+        let left: Vec<i64> = store
+            .runs(Some("e"))
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(left, [running]);
+        assert!(store.epochs(done).unwrap().is_empty());
+        let metrics: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM run_metrics", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(metrics, 0);
+        // The experiment stays while it has a run; then it can go.
+        assert!(!store.delete_experiment_if_empty("e").unwrap());
+        store.finish_run(running, &finished(0.8)).unwrap();
+        store.delete_runs(&[running]).unwrap();
+        assert!(store.delete_experiment_if_empty("e").unwrap());
+        assert!(store.experiments().unwrap().is_empty());
     }
 }
