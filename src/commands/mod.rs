@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod data;
+pub mod eta;
 pub mod export;
 pub mod init;
 pub mod list;

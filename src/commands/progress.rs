@@ -1,16 +1,17 @@
 //! What `exp run` shows while a sweep runs, on stderr: on a terminal, an overall bar
-//! (runs done of those pending, elapsed, ETA) above one line per active run (worker,
+//! (runs done of those pending, elapsed, ETA from measured epoch times, see `eta`) above one line per active run (worker,
 //! epoch, loss, validation and test RMSE); elsewhere (logs, CI, tests), one plain line per
 //! run that starts or ends.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::commands::eta::{self, Eta};
 use crate::scheduler::{Ending, Event, run_label};
 
 /// Shows a sweep's [`Event`]s.
@@ -25,12 +26,13 @@ pub trait Progress: Sync {
     fn finish(&self) {}
 }
 
-/// Bars when stderr is a terminal, plain lines otherwise.
-pub fn on_stderr() -> Box<dyn Progress> {
+/// Bars when stderr is a terminal, plain lines otherwise. Shared, so that the Ctrl-C
+/// handler can print through it and clear it.
+pub fn on_stderr() -> Arc<dyn Progress + Send> {
     if std::io::stderr().is_terminal() {
-        Box::new(Bars::new())
+        Arc::new(Bars::new())
     } else {
-        Box::new(Lines::default())
+        Arc::new(Lines::default())
     }
 }
 
@@ -44,7 +46,7 @@ pub struct Lines {
 impl Progress for Lines {
     fn event(&self, event: &Event<'_>) {
         match event {
-            Event::Queued { pending, .. } => self.pending.store(*pending, Ordering::SeqCst),
+            Event::Queued { pending, .. } => self.pending.store(pending.len(), Ordering::SeqCst),
             Event::Started { run, worker } => {
                 eprintln!("start {} on {worker}", run_label(run));
             }
@@ -85,6 +87,8 @@ pub struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
     active: Mutex<HashMap<String, ProgressBar>>,
+    eta: Mutex<Eta>,
+    skipped: AtomicUsize,
 }
 
 impl Bars {
@@ -92,16 +96,33 @@ impl Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = multi.add(ProgressBar::new(0));
         if let Ok(style) = ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} runs, ETA {eta} {msg}",
+            "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} runs, {msg}",
         ) {
             overall.set_style(style.progress_chars("=> "));
         }
         overall.enable_steady_tick(Duration::from_millis(200));
+        overall.set_message(eta::describe(None));
         Bars {
             multi,
             overall,
             active: Mutex::new(HashMap::new()),
+            eta: Mutex::new(Eta::default()),
+            skipped: AtomicUsize::new(0),
         }
+    }
+
+    /// Updates the ETA in the overall bar's message with `change` applied to the estimate.
+    fn update_eta(&self, change: impl FnOnce(&mut Eta)) {
+        let mut eta = self.eta.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut eta);
+        let skipped = self.skipped.load(Ordering::SeqCst);
+        let done = if skipped > 0 {
+            format!(" ({skipped} already finished)")
+        } else {
+            String::new()
+        };
+        self.overall
+            .set_message(format!("{}{done}", eta::describe(eta.remaining())));
     }
 
     fn line(&self, worker: &str) -> ProgressBar {
@@ -123,12 +144,14 @@ impl Bars {
 impl Progress for Bars {
     fn event(&self, event: &Event<'_>) {
         match event {
-            Event::Queued { pending, skipped } => {
-                self.overall.set_length(*pending as u64);
-                if *skipped > 0 {
-                    self.overall
-                        .set_message(format!("({skipped} already finished)"));
-                }
+            Event::Queued {
+                pending,
+                skipped,
+                workers,
+            } => {
+                self.overall.set_length(pending.len() as u64);
+                self.skipped.store(*skipped, Ordering::SeqCst);
+                self.update_eta(|eta| *eta = Eta::new(pending, *workers));
             }
             Event::Started { run, worker } => {
                 self.line(worker).set_message(format!(
@@ -146,6 +169,7 @@ impl Progress for Bars {
                     .validation_rmse
                     .map(|v| format!("  val RMSE {v:.4}"))
                     .unwrap_or_default();
+                self.update_eta(|eta| eta.epoch(run, record));
                 self.line(worker).set_message(format!(
                     "{}  epoch {}/{}  loss {:.4}{validation}  test RMSE {:.4}",
                     run_label(run),
@@ -161,6 +185,7 @@ impl Progress for Bars {
                 ending,
             } => {
                 self.overall.inc(1);
+                self.update_eta(|eta| eta.ended(run));
                 if !matches!(ending, Ending::Skipped) {
                     self.line(worker).set_message("");
                 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, bail};
 
 use crate::cli::RunArgs;
-use crate::commands::progress;
+use crate::commands::progress::{self, Progress};
 use crate::config;
 use crate::config::spec::{DeviceKind, DeviceSpec, Experiment};
 use crate::data;
@@ -40,10 +40,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         bail!("{}", problems.join("\n"));
     }
     let stop = Stop::new();
-    install_stop_handler(&stop)?;
+    let shown = Shown::default();
+    install_stop_handler(&stop, &shown)?;
     let mut code = ExitCode::SUCCESS;
     for (file, experiment) in files.iter().zip(experiments) {
-        match run_experiment(args, file, experiment, &stop)? {
+        match run_experiment(args, file, experiment, &stop, &shown)? {
             Outcome::Interrupted => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
             Outcome::SomeFailed => code = ExitCode::FAILURE,
             Outcome::AllDone => {}
@@ -95,6 +96,7 @@ fn run_experiment(
     file: &Path,
     experiment: Experiment,
     stop: &Stop,
+    shown: &Shown,
 ) -> anyhow::Result<Outcome> {
     let runs = sweep::runs(&experiment)?;
     let requested = requested_devices(args, &experiment.devices)?;
@@ -142,6 +144,7 @@ fn run_experiment(
     );
 
     let progress = progress::on_stderr();
+    *lock(shown) = Some(Arc::clone(&progress));
     let out_dir = results_dir(&args.db, &experiment.name);
     let store = Mutex::new(store);
     let options = SweepOptions {
@@ -160,6 +163,7 @@ fn run_experiment(
         &|event| progress.event(&event),
     );
     progress.finish();
+    *lock(shown) = None;
     let summary = result?;
     let store = store.into_inner().unwrap_or_else(|p| p.into_inner());
     for error in &summary.worker_errors {
@@ -239,24 +243,42 @@ fn requested_devices(args: &RunArgs, from_file: &[DeviceSpec]) -> anyhow::Result
     Ok(devices)
 }
 
+/// The progress display of the sweep running now, if any: the stop handler prints
+/// through it (a bare `eprintln` would break the bars' redrawing and leave stale lines)
+/// and clears it before a forced exit.
+type Shown = Arc<Mutex<Option<Arc<dyn Progress + Send>>>>;
+
+fn lock(shown: &Shown) -> std::sync::MutexGuard<'_, Option<Arc<dyn Progress + Send>>> {
+    shown.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Ctrl-C and SIGTERM raise `stop` (running runs end at their next batch, marked
-/// interrupted); a second signal exits at once, leaving running rows for the next
-/// `exp run` to reclaim.
-fn install_stop_handler(stop: &Stop) -> anyhow::Result<()> {
+/// interrupted); a second signal clears the display and exits at once, leaving running
+/// rows for the next `exp run` to reclaim.
+fn install_stop_handler(stop: &Stop, shown: &Shown) -> anyhow::Result<()> {
     let stop = stop.clone();
+    let shown = Arc::clone(shown);
     let result = ctrlc::set_handler(move || {
+        let progress = lock(&shown).clone();
+        let say = |message: &str| match &progress {
+            Some(progress) => progress.println(message),
+            None => eprintln!("{message}"),
+        };
         if stop.requested() {
+            if let Some(progress) = &progress {
+                progress.finish();
+            }
             eprintln!("second stop signal: exiting now");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
-        eprintln!(
+        say(
             "stopping: no new run starts; running runs stop at their next batch \
-             (signal again to exit at once)"
+             (signal again to exit at once)",
         );
         stop.request();
     });
     match result {
-        // A handler from an earlier `run` in this process already raises a stop flag.
+        // A handler from an earlier call in this process stays; exp calls this once.
         Ok(()) | Err(ctrlc::Error::MultipleHandlers) => Ok(()),
         Err(e) => Err(e).context("installing the Ctrl-C / SIGTERM handler"),
     }

@@ -98,10 +98,12 @@ pub enum Ending<'a> {
 pub enum Event<'a> {
     /// The sweep begins: `pending` runs to go through, `skipped` already finished.
     Queued {
-        /// Runs not finished in the store when the sweep began.
-        pending: usize,
+        /// Runs not finished in the store when the sweep began, in queue order.
+        pending: &'a [&'a RunSpec],
         /// Runs already finished.
         skipped: usize,
+        /// Workers that train in parallel.
+        workers: usize,
     },
     /// A run began training on a worker.
     Started {
@@ -158,12 +160,14 @@ pub fn run_sweep(
     } else {
         lock(store).finished_keys(experiment_id)?
     };
-    let pending: VecDeque<&RunSpec> = runs.iter().filter(|r| !finished.contains(&r.key)).collect();
+    let pending: Vec<&RunSpec> = runs.iter().filter(|r| !finished.contains(&r.key)).collect();
     let skipped = runs.len() - pending.len();
     on_event(Event::Queued {
-        pending: pending.len(),
+        pending: &pending,
         skipped,
+        workers: options.slots.len(),
     });
+    let pending: VecDeque<&RunSpec> = pending.into_iter().collect();
     let shared = Shared {
         queue: Mutex::new(pending),
         summary: Mutex::new(SweepSummary {
