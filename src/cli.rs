@@ -356,8 +356,8 @@ pub struct CompareArgs {
     /// e.g. `architecture=biased-mf`); repeat to combine.
     #[arg(long = "where", short = 'w', value_name = "KEY=VALUE")]
     pub filters: Vec<String>,
-    /// Show only the best N configurations.
-    #[arg(long, value_name = "N")]
+    /// Show only the best N configurations (N >= 1).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub top: Option<usize>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
@@ -401,8 +401,8 @@ pub struct RecommendArgs {
     /// The user's raw id as in the data set (e.g. `1` for ml-latest-small's `userId` 1).
     #[arg(long)]
     pub user: String,
-    /// How many items to recommend.
-    #[arg(long, short = 'n', default_value_t = 20)]
+    /// How many items to recommend (>= 1).
+    #[arg(long, short = 'n', default_value_t = 20, value_parser = at_least_one)]
     pub n: usize,
     /// Also list every item the user rated, true rating beside the prediction.
     #[arg(long)]
@@ -421,8 +421,8 @@ pub struct SimilarArgs {
     /// A raw item id, or a piece of a title (case does not matter).
     #[arg(long)]
     pub item: String,
-    /// How many similar items to list.
-    #[arg(long, short = 'n', default_value_t = 10)]
+    /// How many similar items to list (>= 1).
+    #[arg(long, short = 'n', default_value_t = 10, value_parser = at_least_one)]
     pub n: usize,
     /// List only items with at least this many ratings in the run's training split (the
     /// vectors of rarely rated items are mostly their initial noise).
@@ -500,4 +500,14 @@ pub enum FormatArg {
     Json,
     /// A GitHub-flavoured Markdown table.
     Markdown,
+}
+
+/// Parses a count that must be at least 1 (`--top`, `-n`): asking for none is a mistake,
+/// not an empty answer.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -113,8 +113,25 @@ pub struct RunSpec {
 /// Every run of `exp`: grid points in [`expand`] order, and within each point its folds in
 /// order (fold fastest).
 pub fn runs(exp: &Experiment) -> Result<Vec<RunSpec>, ConfigError> {
+    let points = expand(exp)?;
+    // Folds multiply the grid: refuse before allocating a run list that cannot fit.
+    let total: u128 = points.iter().map(|p| p.config.split.folds() as u128).sum();
+    if total > config::MAX_RUNS as u128 {
+        return Err(ConfigError::Invalid(vec![Diagnostic {
+            file: exp.source_path.clone(),
+            line: None,
+            key: "split.k".to_string(),
+            problem: Problem::Other {
+                message: format!(
+                    "the experiment expands to {total} runs (grid points × folds), more than \
+                     the limit of {}",
+                    config::MAX_RUNS
+                ),
+            },
+        }]));
+    }
     let mut runs = Vec::new();
-    for point in expand(exp)? {
+    for point in points {
         let folds = point.config.split.folds();
         for fold in 0..folds {
             runs.push(RunSpec {
@@ -368,6 +385,19 @@ training.learning_rate = [0.1, 0.01]
         let shape: Vec<(usize, usize, usize)> =
             runs.iter().map(|r| (r.point, r.fold, r.folds)).collect();
         assert_eq!(shape, [(0, 0, 1), (1, 0, 1)]);
+    }
+
+    #[test]
+    fn an_experiment_of_more_runs_than_the_limit_is_refused_before_expanding() {
+        // 2 points × 600,000 folds: 1.2 million runs, each point valid on its own.
+        let text = HEAD.replace("k = 3", "k = 600000");
+        let text = format!("{text}[sweep]\nmodel.embedding_size = [1, 2]\n");
+        let exp = parse_experiment(&text, Path::new("experiments/grid.toml")).expect("valid");
+        let err = runs(&exp).expect_err("too many runs").to_string();
+        assert!(
+            err.contains("split.k") && err.contains("1200000 runs") && err.contains("1000000"),
+            "{err}"
+        );
     }
 
     fn fixed_config() -> RunConfig {

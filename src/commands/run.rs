@@ -11,14 +11,14 @@ use anyhow::{Context, bail};
 use crate::cli::RunArgs;
 use crate::commands::progress::{self, Progress};
 use crate::config;
-use crate::config::spec::{DeviceKind, DeviceSpec, Experiment};
-use crate::data;
+use crate::config::spec::{DataSpec, DeviceKind, DeviceSpec, Experiment, SplitSpec};
+use crate::data::{self, Dataset};
 use crate::report;
 use crate::runner::CandleExecutor;
 use crate::scheduler::{self, Stop, SweepOptions, SweepSummary};
 use crate::store::owner::Owner;
 use crate::store::{Store, results_dir};
-use crate::sweep;
+use crate::sweep::{self, RunSpec};
 
 /// Exit code of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -128,6 +128,8 @@ fn run_experiment(
         }
     }
 
+    check_folds_fit(file, &runs, &datasets)?;
+
     let mut store = Store::open(&args.db)?;
     let experiment_id = store.upsert_experiment(
         &experiment.name,
@@ -225,6 +227,32 @@ fn run_experiment(
 
 /// The devices asked for: `--devices`, else the file's `experiment.devices`, else `cpu`;
 /// `--jobs N` then sets the CPU entry to `cpu:N`, keeping any CUDA devices.
+/// Refuses a k-fold split with more folds than its data set has ratings (a fold without a
+/// test rating has no score), before anything trains.
+fn check_folds_fit(
+    file: &Path,
+    runs: &[RunSpec],
+    datasets: &HashMap<DataSpec, Arc<Dataset>>,
+) -> anyhow::Result<()> {
+    for run in runs {
+        let (SplitSpec::Kfold { k, .. }, Some(dataset)) =
+            (&run.config.split, datasets.get(&run.config.data))
+        else {
+            continue;
+        };
+        if *k > dataset.ratings.len() {
+            bail!(
+                "{}: `split.k` = {k} is more than the {} ratings of {}: every fold needs at \
+                 least one test rating",
+                file.display(),
+                dataset.ratings.len(),
+                dataset.name
+            );
+        }
+    }
+    Ok(())
+}
+
 fn requested_devices(args: &RunArgs, from_file: &[DeviceSpec]) -> anyhow::Result<Vec<DeviceSpec>> {
     let mut devices = match (&args.devices, from_file) {
         (Some(list), _) => list.clone(),

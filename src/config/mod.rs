@@ -46,6 +46,10 @@ use validate::Checker;
 /// mistake (a list pasted into the wrong key).
 pub const MAX_GRID_POINTS: usize = 100_000;
 
+/// The most runs (grid points × folds) one experiment may expand to: a million runs of
+/// the smallest model would take days, and a larger `split.k` is a typo.
+pub const MAX_RUNS: usize = 1_000_000;
+
 /// Read and validate the experiment file at `path`.
 ///
 /// Relative `data.path` values resolve against the file's directory.
@@ -383,6 +387,13 @@ fn sweep_axes<'i>(
             problems.push(source.diagnostic(&value.span(), &key, Problem::SweepEmpty));
             continue;
         }
+        // The same value twice would make two grid points with one run key: the second
+        // would be "already finished" as soon as the first is.
+        if let Some(repeated) = first_repeated_value(source, items) {
+            let item = source.snippet(&repeated.span());
+            problems.push(source.diagnostic(&repeated.span(), &key, Problem::Duplicate { item }));
+            continue;
+        }
         // A list-valued key takes one list per grid point: `[[10], [10, 10]]`. A flat list
         // would otherwise be read as one point per element and fail as "not a list" there.
         if sweep_key_takes_a_list(&key)
@@ -416,6 +427,33 @@ fn sweep_axes<'i>(
         problems.push(source.diagnostic(&span, SWEEP_TABLE, problem));
     }
     axes
+}
+
+/// The first value of a `[sweep]` list equal to an earlier one: numbers compare by value
+/// (`0.01` and `0.010` are one learning rate), everything else as written.
+fn first_repeated_value<'a, 'i>(
+    source: &Source<'_>,
+    items: &'a [Spanned<DeValue<'i>>],
+) -> Option<&'a Spanned<DeValue<'i>>> {
+    let normal = |item: &Spanned<DeValue<'_>>| {
+        let text = source.snippet(&item.span());
+        match item.get_ref() {
+            DeValue::Integer(_) | DeValue::Float(_) => text
+                .replace('_', "")
+                .parse::<f64>()
+                .map_or(text, |x| format!("{x:e}")),
+            _ => text,
+        }
+    };
+    let mut seen = Vec::with_capacity(items.len());
+    for item in items {
+        let value = normal(item);
+        if seen.contains(&value) {
+            return Some(item);
+        }
+        seen.push(value);
+    }
+    None
 }
 
 /// Depth-first: every non-table value under `table`, with its dotted key and key span.

@@ -714,6 +714,21 @@ fn sweep_structure_problems() {
             "model",
             "cannot sweep the table `model`; sweep one of its keys: `model.architecture`, `model.embedding_size`",
         ),
+        (
+            "model.embedding_size = [8, 16, 8]",
+            "model.embedding_size",
+            "`model.embedding_size` lists `8` more than once",
+        ),
+        (
+            "training.learning_rate = [0.01, 0.010]",
+            "training.learning_rate",
+            "lists `0.010` more than once",
+        ),
+        (
+            "model.architecture = [\"ncf\", \"mlp\", \"ncf\"]",
+            "model.architecture",
+            "lists `\"ncf\"` more than once",
+        ),
     ];
     for &(entry, key, what) in cases {
         assert_reports(&edit(&[], &["[sweep]", entry]), 29, key, what);

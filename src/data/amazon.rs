@@ -244,7 +244,7 @@ pub(crate) fn read_reviews(
         Ok(())
     })?;
     if ratings.is_empty() {
-        return Err(DataError::NoRatings { file });
+        return Err(DataError::no_ratings(&file, &skipped));
     }
     let n_items = items.len();
     let skipped = if skipped.count > 0 {

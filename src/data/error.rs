@@ -78,10 +78,12 @@ pub enum DataError {
     },
 
     /// A ratings file holds no rating at all.
-    #[error("{file}: no ratings found")]
+    #[error("{file}: no ratings found{why}")]
     NoRatings {
         /// The file as shown to the user.
         file: String,
+        /// Empty, or why: every line was malformed and skipped (see [`DataError::no_ratings`]).
+        why: String,
     },
 
     /// The embedded copy failed to decompress (a broken build, not bad input).
@@ -201,4 +203,24 @@ fn missing_file_message(dataset: DatasetName, path: &std::path::Path, origin: Di
         dir.display(),
         l.url,
     )
+}
+
+impl DataError {
+    /// [`DataError::NoRatings`] for `file`, saying so when every line was malformed and
+    /// skipped (`data.on_bad_line = "skip"`), so the user sees why nothing is left.
+    pub(crate) fn no_ratings(file: &str, skipped: &crate::data::SkippedLines) -> DataError {
+        let why = if skipped.count > 0 {
+            format!(
+                ": all {} lines were malformed and skipped (data.on_bad_line = \"skip\"); the \
+                 first: {}",
+                skipped.count, skipped.first_message
+            )
+        } else {
+            String::new()
+        };
+        DataError::NoRatings {
+            file: file.to_owned(),
+            why,
+        }
+    }
 }

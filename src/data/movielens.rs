@@ -276,9 +276,7 @@ fn delimited_ratings(
         table.ratings.push(user, item, value, timestamp);
     }
     if table.ratings.is_empty() {
-        return Err(DataError::NoRatings {
-            file: file.to_owned(),
-        });
+        return Err(DataError::no_ratings(file, &table.skipped));
     }
     Ok(table)
 }
@@ -550,9 +548,7 @@ pub(crate) fn latest_small_ratings_with(
         table.ratings.push(user, item, value, timestamp);
     }
     if table.ratings.is_empty() {
-        return Err(DataError::NoRatings {
-            file: file.to_owned(),
-        });
+        return Err(DataError::no_ratings(file, &table.skipped));
     }
     Ok(table)
 }
@@ -986,6 +982,20 @@ mod tests {
                 "r.csv"
             )),
             "r.csv: no ratings found"
+        );
+    }
+
+    #[test]
+    fn a_file_whose_every_line_was_skipped_says_so() {
+        assert_eq!(
+            parse_err(ml100k_ratings_with(
+                b"x\n1\t2\n",
+                "u.data",
+                BadLinePolicy::Skip
+            )),
+            "u.data: no ratings found: all 2 lines were malformed and skipped \
+             (data.on_bad_line = \"skip\"); the first: line 1: expected 4 fields \
+             `user<TAB>item<TAB>rating<TAB>timestamp`, found 1 in `x`"
         );
     }
 
