@@ -80,7 +80,11 @@ impl Format {
             Format::Ml100k => (
                 "u.item",
                 titles
-                    .map(|(i, t)| format!("{i}|{t}|01-Jan-199{i}||http://x|0|0|0|0|0|1|0|0|1|0|0|0|0|0|0|0|0|0|0"))
+                    .map(|(i, t)| {
+                        format!(
+                            "{i}|{t}|01-Jan-199{i}||http://x|0|0|0|0|0|1|0|0|1|0|0|0|0|0|0|0|0|0|0"
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
                     + "\n",
@@ -133,76 +137,169 @@ pub fn cases() -> Vec<Case> {
         let row = |fields: &[&str]| fields.join(sep).into_bytes();
         let h = here.as_str();
         cases.extend([
-            format.with_line("rating-not-a-number", at, &row(&["1", "2", "four", "964982703"]), &[h]),
-            format.with_line("rating-above-scale", at, &row(&["1", "2", "7", "964982703"]), &[h]),
-            format.with_line("rating-negative", at, &row(&["1", "2", "-1", "964982703"]), &[h]),
-            format.with_line("rating-nan", at, &row(&["1", "2", "nan", "964982703"]), &[h]),
-            format.with_line("rating-inf", at, &row(&["1", "2", "inf", "964982703"]), &[h]),
+            format.with_line(
+                "rating-not-a-number",
+                at,
+                &row(&["1", "2", "four", "964982703"]),
+                &[h],
+            ),
+            format.with_line(
+                "rating-above-scale",
+                at,
+                &row(&["1", "2", "7", "964982703"]),
+                &[h],
+            ),
+            format.with_line(
+                "rating-negative",
+                at,
+                &row(&["1", "2", "-1", "964982703"]),
+                &[h],
+            ),
+            format.with_line(
+                "rating-nan",
+                at,
+                &row(&["1", "2", "nan", "964982703"]),
+                &[h],
+            ),
+            format.with_line(
+                "rating-inf",
+                at,
+                &row(&["1", "2", "inf", "964982703"]),
+                &[h],
+            ),
             format.with_line("too-few-fields", at, &row(&["1", "2"]), &[h]),
-            format.with_line("too-many-fields", at, &row(&["1", "2", "3", "964982703", "x"]), &[h]),
-            format.with_line("user-negative", at, &row(&["-1", "2", "3", "964982703"]), &[h]),
-            format.with_line("user-overflow", at, &row(&["99999999999999999999", "2", "3", "964982703"]), &[h]),
+            format.with_line(
+                "too-many-fields",
+                at,
+                &row(&["1", "2", "3", "964982703", "x"]),
+                &[h],
+            ),
+            format.with_line(
+                "user-negative",
+                at,
+                &row(&["-1", "2", "3", "964982703"]),
+                &[h],
+            ),
+            format.with_line(
+                "user-overflow",
+                at,
+                &row(&["99999999999999999999", "2", "3", "964982703"]),
+                &[h],
+            ),
             format.with_line("item-text", at, &row(&["1", "abc", "3", "964982703"]), &[h]),
-            format.with_line("timestamp-text", at, &row(&["1", "2", "3", "yesterday"]), &[h]),
+            format.with_line(
+                "timestamp-text",
+                at,
+                &row(&["1", "2", "3", "yesterday"]),
+                &[h],
+            ),
             format.with_line("not-utf8", at, &[0xff, 0xfe, 0x01, b'\t'], &[h]),
             format.with_line("nul-bytes", at, &[0, 0, 0, 0], &[h]),
             format.case("empty-file", Vec::new(), &[file]),
-            format.case("binary-file", vec![0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00, 0x13], &[file]),
+            format.case(
+                "binary-file",
+                vec![0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00, 0x13],
+                &[file],
+            ),
         ]);
         // A folder with the ratings file missing, or a folder where the file should be.
         let (items_name, items) = format.items();
         cases.push(
-            Case::error(&format!("data/{}/ratings-missing", format.dataset()), &["run", "bad.toml", "--db", "db.sqlite"], &[file])
-                .file("bad.toml", experiment(format.dataset(), ""))
-                .file(&format!("d/{items_name}"), items.clone()),
+            Case::error(
+                &format!("data/{}/ratings-missing", format.dataset()),
+                &["run", "bad.toml", "--db", "db.sqlite"],
+                &[file],
+            )
+            .file("bad.toml", experiment(format.dataset(), ""))
+            .file(&format!("d/{items_name}"), items.clone()),
         );
         cases.push(
-            Case::error(&format!("data/{}/ratings-is-a-folder", format.dataset()), &["run", "bad.toml", "--db", "db.sqlite"], &[file])
-                .file("bad.toml", experiment(format.dataset(), ""))
-                .file(&format!("d/{file}/x"), "x")
-                .file(&format!("d/{items_name}"), items.clone()),
+            Case::error(
+                &format!("data/{}/ratings-is-a-folder", format.dataset()),
+                &["run", "bad.toml", "--db", "db.sqlite"],
+                &[file],
+            )
+            .file("bad.toml", experiment(format.dataset(), ""))
+            .file(&format!("d/{file}/x"), "x")
+            .file(&format!("d/{items_name}"), items.clone()),
         );
         // A blank line is not a rating: skipped without a word, like a final newline.
         let mut lines = format.ratings();
         lines[at - 1] = String::new();
         cases.push(
-            Case::accepted(&format!("data/{}/blank-line", format.dataset()), &["run", "bad.toml", "--db", "db.sqlite"], &["59 ratings"])
-                .file("bad.toml", experiment(format.dataset(), ""))
-                .file(&format!("d/{file}"), lines.join("\n"))
-                .file(&format!("d/{items_name}"), items.clone()),
+            Case::accepted(
+                &format!("data/{}/blank-line", format.dataset()),
+                &["run", "bad.toml", "--db", "db.sqlite"],
+                &["59 ratings"],
+            )
+            .file("bad.toml", experiment(format.dataset(), ""))
+            .file(&format!("d/{file}"), lines.join("\n"))
+            .file(&format!("d/{items_name}"), items.clone()),
         );
         // Every line bad and skipped: nothing left to train on (ratings.csv keeps its header).
         let all_bad = format
             .ratings()
             .iter()
             .enumerate()
-            .map(|(i, line)| if i == 0 && matches!(format, Format::LatestSmall) { line.clone() } else { "x".to_string() })
+            .map(|(i, line)| {
+                if i == 0 && matches!(format, Format::LatestSmall) {
+                    line.clone()
+                } else {
+                    "x".to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n");
         cases.push(
-            Case::error(&format!("data/{}/every-line-skipped", format.dataset()), &["run", "bad.toml", "--db", "db.sqlite"], &[file, "skipped"])
-                .file("bad.toml", experiment(format.dataset(), "on_bad_line = \"skip\""))
-                .file(&format!("d/{file}"), all_bad)
-                .file(&format!("d/{items_name}"), items.clone()),
+            Case::error(
+                &format!("data/{}/every-line-skipped", format.dataset()),
+                &["run", "bad.toml", "--db", "db.sqlite"],
+                &[file, "skipped"],
+            )
+            .file(
+                "bad.toml",
+                experiment(format.dataset(), "on_bad_line = \"skip\""),
+            )
+            .file(&format!("d/{file}"), all_bad)
+            .file(&format!("d/{items_name}"), items.clone()),
         );
         // One bad line skipped and counted: accepted.
         let mut lines = format.ratings();
         lines[at - 1] = "x".to_string();
         cases.push(
-            Case::accepted(&format!("data/{}/one-line-skipped", format.dataset()), &["run", "bad.toml", "--db", "db.sqlite"], &["skipped 1"])
-                .file("bad.toml", experiment(format.dataset(), "on_bad_line = \"skip\""))
-                .file(&format!("d/{file}"), lines.join("\n"))
-                .file(&format!("d/{items_name}"), items),
+            Case::accepted(
+                &format!("data/{}/one-line-skipped", format.dataset()),
+                &["run", "bad.toml", "--db", "db.sqlite"],
+                &["skipped 1"],
+            )
+            .file(
+                "bad.toml",
+                experiment(format.dataset(), "on_bad_line = \"skip\""),
+            )
+            .file(&format!("d/{file}"), lines.join("\n"))
+            .file(&format!("d/{items_name}"), items),
         );
     }
     // The items files.
     let broken_items = [
-        (Format::LatestSmall, "movies.csv", "movieId,title,genres\n1,\"Unclosed (1995),Drama\n2,Film 2 (1992),Drama\n"),
-        (Format::Ml100k, "u.item", "1|Film 1 (1991)\nnot an item line\n"),
+        (
+            Format::LatestSmall,
+            "movies.csv",
+            "movieId,title,genres\n1,\"Unclosed (1995),Drama\n2,Film 2 (1992),Drama\n",
+        ),
+        (
+            Format::Ml100k,
+            "u.item",
+            "1|Film 1 (1991)\nnot an item line\n",
+        ),
         (Format::Ml1m, "movies.dat", "1::Film 1 (1991)\n"),
     ];
     for (format, name, text) in broken_items {
-        let mut case = format.case("items-malformed", format.ratings().join("\n").into_bytes(), &[name]);
+        let mut case = format.case(
+            "items-malformed",
+            format.ratings().join("\n").into_bytes(),
+            &[name],
+        );
         case.files.retain(|(path, _)| !path.ends_with(name));
         cases.push(case.file(&format!("d/{name}"), text));
     }

@@ -49,7 +49,9 @@ fn respond(mut stream: TcpStream, reply: &Reply, port: u16) {
         line.clear();
     }
     let head = |len: Option<usize>| match len {
-        Some(len) => format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"),
+        Some(len) => {
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+        }
         None => "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_string(),
     };
     let _ = match reply {
@@ -73,7 +75,8 @@ fn respond(mut stream: TcpStream, reply: &Reply, port: u16) {
             .write_all(head(Some(*announced)).as_bytes())
             .and_then(|()| stream.write_all(body)),
         Reply::Status(status) => stream.write_all(
-            format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
         ),
         Reply::Redirect(to) => {
             let to = to.replace("PORT", &port.to_string());
@@ -86,7 +89,10 @@ fn respond(mut stream: TcpStream, reply: &Reply, port: u16) {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A zip of `(name, bytes)` entries.
@@ -104,7 +110,13 @@ fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
 /// `extra` arguments; the server starts when the case runs (in its setup).
 fn download(name: &str, reply: Reply, extra: &[&str], needles: &[&str]) -> Case {
     let url = serve(reply);
-    let mut args = vec!["data", "download", "ml-latest-small", "--base-url", url.as_str()];
+    let mut args = vec![
+        "data",
+        "download",
+        "ml-latest-small",
+        "--base-url",
+        url.as_str(),
+    ];
     args.extend_from_slice(extra);
     Case::error(&format!("download/{name}"), &args, needles)
         .env("EXP_DATA_DIR", "data")
@@ -114,7 +126,11 @@ fn download(name: &str, reply: Reply, extra: &[&str], needles: &[&str]) -> Case 
 /// After a failed download nothing may be left in `data/` (docs/data.md promises it).
 fn nothing_left(dir: &Path) -> Result<(), String> {
     let left: Vec<String> = std::fs::read_dir(dir.join("data"))
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     if left.is_empty() {
         Ok(())
@@ -143,38 +159,132 @@ pub fn cases() -> Vec<Case> {
     let truncated_sha = sha256_hex(&truncated);
     vec![
         download("not-found", Reply::Status("404 Not Found"), &[], &["404"]),
-        download("server-error", Reply::Status("500 Internal Server Error"), &[], &["500"]),
-        download("wrong-bytes", Reply::Body(b"PK\x03\x04 not the archive".to_vec()), &[], &["SHA-256"]),
+        download(
+            "server-error",
+            Reply::Status("500 Internal Server Error"),
+            &[],
+            &["500"],
+        ),
+        download(
+            "wrong-bytes",
+            Reply::Body(b"PK\x03\x04 not the archive".to_vec()),
+            &[],
+            &["SHA-256"],
+        ),
         download("empty-body", Reply::Body(Vec::new()), &[], &["SHA-256"]),
-        download("short-body", Reply::Short { announced: 978_202, body: vec![1; 1000] }, &[], &["ml-latest-small"]),
+        download(
+            "short-body",
+            Reply::Short {
+                announced: 978_202,
+                body: vec![1; 1000],
+            },
+            &[],
+            &["ml-latest-small"],
+        ),
         download("endless-body", Reply::Endless(64 << 20), &[], &["978202"]),
-        download("stall", Reply::Stall { announced: 978_202, body: b"PK".to_vec() }, &[], &["stalled"])
-            .env("EXP_DOWNLOAD_STALL_SECONDS", "1"),
-        download("redirect-to-file", Reply::Redirect("file:///etc/passwd".into()), &[], &["file"]),
-        download("redirect-loop", Reply::Redirect("http://127.0.0.1:PORT/datasets/ml-latest-small.zip".into()), &[], &["redirect"]),
-        download("not-a-zip", Reply::Body(not_zip), &["--sha256", &not_zip_sha], &["zip"]),
-        download("truncated-zip", Reply::Body(truncated), &["--sha256", &truncated_sha], &["zip"]),
-        download("absolute-path-entry", Reply::Body(traversal), &["--sha256", &traversal_sha], &["ratings.csv", "published checksum"])
-            .check(|dir| {
-                if Path::new("/tmp/exp-planted-by-a-zip").exists() {
-                    let _ = std::fs::remove_file("/tmp/exp-planted-by-a-zip");
-                    return Err("the absolute entry was written".into());
-                }
-                nothing_left(dir)
-            }),
-        download("climbing-entry", Reply::Body(climbing), &["--sha256", &climbing_sha], &["ratings.csv", "published checksum"])
-            .check(|dir| match dir.parent().map(|p| p.join("climbed-out")) {
-                Some(p) if p.exists() => Err("the climbing entry was written".into()),
-                _ => nothing_left(dir),
-            }),
-        download("sha256-short", Reply::Status("404 Not Found"), &["--sha256", "abc123"], &["--sha256"]),
-        download("sha256-not-hex", Reply::Status("404 Not Found"), &["--sha256", &"z".repeat(64)], &["--sha256"]),
-        Case::error("download/unknown-data-set", &["data", "download", "ml-10m"], &["ml-10m"]),
-        Case::error("download/base-url-not-a-url", &["data", "download", "ml-100k", "--base-url", "not a url"], &["not a url"])
-            .env("EXP_DATA_DIR", "data"),
-        Case::error("download/base-url-ftp", &["data", "download", "ml-100k", "--base-url", "ftp://127.0.0.1/x"], &["ftp"])
-            .env("EXP_DATA_DIR", "data"),
-        Case::error("download/nobody-listening", &["data", "download", "ml-100k", "--base-url", "http://127.0.0.1:9/x"], &["127.0.0.1:9"])
-            .env("EXP_DATA_DIR", "data"),
+        download(
+            "stall",
+            Reply::Stall {
+                announced: 978_202,
+                body: b"PK".to_vec(),
+            },
+            &[],
+            &["stalled"],
+        )
+        .env("EXP_DOWNLOAD_STALL_SECONDS", "1"),
+        download(
+            "redirect-to-file",
+            Reply::Redirect("file:///etc/passwd".into()),
+            &[],
+            &["file"],
+        ),
+        download(
+            "redirect-loop",
+            Reply::Redirect("http://127.0.0.1:PORT/datasets/ml-latest-small.zip".into()),
+            &[],
+            &["redirect"],
+        ),
+        download(
+            "not-a-zip",
+            Reply::Body(not_zip),
+            &["--sha256", &not_zip_sha],
+            &["zip"],
+        ),
+        download(
+            "truncated-zip",
+            Reply::Body(truncated),
+            &["--sha256", &truncated_sha],
+            &["zip"],
+        ),
+        download(
+            "absolute-path-entry",
+            Reply::Body(traversal),
+            &["--sha256", &traversal_sha],
+            &["ratings.csv", "published checksum"],
+        )
+        .check(|dir| {
+            if Path::new("/tmp/exp-planted-by-a-zip").exists() {
+                let _ = std::fs::remove_file("/tmp/exp-planted-by-a-zip");
+                return Err("the absolute entry was written".into());
+            }
+            nothing_left(dir)
+        }),
+        download(
+            "climbing-entry",
+            Reply::Body(climbing),
+            &["--sha256", &climbing_sha],
+            &["ratings.csv", "published checksum"],
+        )
+        .check(|dir| match dir.parent().map(|p| p.join("climbed-out")) {
+            Some(p) if p.exists() => Err("the climbing entry was written".into()),
+            _ => nothing_left(dir),
+        }),
+        download(
+            "sha256-short",
+            Reply::Status("404 Not Found"),
+            &["--sha256", "abc123"],
+            &["--sha256"],
+        ),
+        download(
+            "sha256-not-hex",
+            Reply::Status("404 Not Found"),
+            &["--sha256", &"z".repeat(64)],
+            &["--sha256"],
+        ),
+        Case::error(
+            "download/unknown-data-set",
+            &["data", "download", "ml-10m"],
+            &["ml-10m"],
+        ),
+        Case::error(
+            "download/base-url-not-a-url",
+            &["data", "download", "ml-100k", "--base-url", "not a url"],
+            &["not a url"],
+        )
+        .env("EXP_DATA_DIR", "data"),
+        Case::error(
+            "download/base-url-ftp",
+            &[
+                "data",
+                "download",
+                "ml-100k",
+                "--base-url",
+                "ftp://127.0.0.1/x",
+            ],
+            &["ftp"],
+        )
+        .env("EXP_DATA_DIR", "data"),
+        Case::error(
+            "download/nobody-listening",
+            &[
+                "data",
+                "download",
+                "ml-100k",
+                "--base-url",
+                "http://127.0.0.1:9/x",
+            ],
+            &["127.0.0.1:9"],
+        )
+        .env("EXP_DATA_DIR", "data"),
     ]
 }

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use crate::Case;
 use crate::command_lines::trained;
 use crate::experiment_files::BASE;
-use crate::Case;
 
 /// Overwrites up to `len` bytes of `path` from `at` (a fraction of its length) with 0xA5.
 fn scribble(path: &Path, at: f64, len: usize) {
@@ -42,14 +42,24 @@ fn store(name: &str, args: &[&str], needles: &[&str]) -> Case {
 pub fn cases() -> Vec<Case> {
     let status = ["status", "--db", "db.sqlite"];
     let compare = ["compare", "-e", "bad", "--db", "db.sqlite"];
-    let recommend = ["recommend", "--run", "1", "--user", "1", "--db", "db.sqlite"];
+    let recommend = [
+        "recommend",
+        "--run",
+        "1",
+        "--user",
+        "1",
+        "--db",
+        "db.sqlite",
+    ];
     let run = ["run", "good.toml", "--db", "db.sqlite"];
     vec![
-        store("text-file-as-database", &status, &["db.sqlite"]).file("db.sqlite", "these are not the pages you are looking for\n"),
+        store("text-file-as-database", &status, &["db.sqlite"])
+            .file("db.sqlite", "these are not the pages you are looking for\n"),
         store("text-file-as-database-run", &run, &["db.sqlite"])
             .file("db.sqlite", "not a database\n")
             .file("good.toml", BASE),
-        store("random-bytes-as-database", &compare, &["db.sqlite"]).file("db.sqlite", vec![0x5a; 8192]),
+        store("random-bytes-as-database", &compare, &["db.sqlite"])
+            .file("db.sqlite", vec![0x5a; 8192]),
         store("truncated-database", &status, &["db.sqlite"]).setup(|dir| {
             trained(dir, "");
             let path = dir.join("db.sqlite");
@@ -72,7 +82,10 @@ pub fn cases() -> Vec<Case> {
             }),
         store("runs-table-dropped", &compare, &["db.sqlite"]).setup(|dir| {
             trained(dir, "");
-            sql(dir, "DROP TABLE run_metrics; DROP TABLE epochs; DROP TABLE runs;");
+            sql(
+                dir,
+                "DROP TABLE run_metrics; DROP TABLE epochs; DROP TABLE runs;",
+            );
         }),
         // A hand-edited configuration is shown as written rather than lost.
         Case::accepted("store/params-not-json", &compare, &["{not json"]).setup(|dir| {
@@ -125,7 +138,10 @@ pub fn cases() -> Vec<Case> {
             let text = BASE
                 .replace("embedding_size = 8", "embedding_size = 16")
                 .replace("name = \"bad\"", "name = \"other\"")
-                .replace("learning_rate = 0.01\n", "learning_rate = 0.01\ncheckpoint = \"best\"\n");
+                .replace(
+                    "learning_rate = 0.01\n",
+                    "learning_rate = 0.01\ncheckpoint = \"best\"\n",
+                );
             std::fs::write(dir.join("other.toml"), text).expect("other.toml");
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_exp"))
                 .args(["run", "other.toml", "--db", "other.sqlite"])
@@ -151,19 +167,35 @@ pub fn cases() -> Vec<Case> {
             .file("bad", "a file where the results folder goes"),
         store("output-folder-dangling-link", &run, &["bad"])
             .file("good.toml", BASE)
-            .setup(|dir| std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("bad")).expect("link")),
-        store("output-name-too-long", &run, &["experiment.name"])
-            .file("good.toml", BASE.replace("name = \"bad\"", &format!("name = \"{}\"", "n".repeat(300)))),
+            .setup(|dir| {
+                std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("bad")).expect("link")
+            }),
+        store("output-name-too-long", &run, &["experiment.name"]).file(
+            "good.toml",
+            BASE.replace("name = \"bad\"", &format!("name = \"{}\"", "n".repeat(300))),
+        ),
         store("chart-is-a-link", &run, &["rmse_by_config.png"])
-            .file("good.toml", BASE.replace("[training]", "[sweep]\n\"model.embedding_size\" = [4, 8]\n\n[training]"))
+            .file(
+                "good.toml",
+                BASE.replace(
+                    "[training]",
+                    "[sweep]\n\"model.embedding_size\" = [4, 8]\n\n[training]",
+                ),
+            )
             .file("victim.txt", "must stay")
-            .check(|dir| match std::fs::read_to_string(dir.join("victim.txt")) {
-                Ok(text) if text == "must stay" => Ok(()),
-                _ => Err("the link's target was overwritten".to_string()),
-            })
+            .check(
+                |dir| match std::fs::read_to_string(dir.join("victim.txt")) {
+                    Ok(text) if text == "must stay" => Ok(()),
+                    _ => Err("the link's target was overwritten".to_string()),
+                },
+            )
             .setup(|dir| {
                 std::fs::create_dir(dir.join("bad")).expect("folder");
-                std::os::unix::fs::symlink(dir.join("victim.txt"), dir.join("bad/rmse_by_config.png")).expect("link");
+                std::os::unix::fs::symlink(
+                    dir.join("victim.txt"),
+                    dir.join("bad/rmse_by_config.png"),
+                )
+                .expect("link");
             }),
     ]
 }
