@@ -1353,14 +1353,15 @@ mod tests {
         );
     }
 
-    /// Writes the demo charts and database for eyeballing:
-    /// `EXP_CHART_DEMO_DIR=/tmp/demo cargo test --release --lib demo_charts -- --ignored`.
+    /// Draws every chart of a realistic and of a crowded experiment (24 configurations, a
+    /// long name, labels that must turn). To keep them for eyeballing:
+    /// `EXP_CHART_DEMO_DIR=/tmp/demo cargo test --release --lib demo_charts -- --nocapture`.
     #[test]
-    #[ignore = "writes demo charts outside the temp dir for a person to look at"]
     fn demo_charts() {
+        let temp = tempfile::tempdir().expect("temp dir");
         let dir = std::env::var_os("EXP_CHART_DEMO_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| std::env::temp_dir().join("exp-chart-demo"));
+            .unwrap_or_else(|| temp.path().to_path_buf());
         let db = dir.join("results.db");
         let _ = std::fs::remove_file(&db);
         let mut store = Store::open(&db).expect("demo store");
@@ -1368,7 +1369,10 @@ mod tests {
         let runs = store.runs(Some("movielens-mf")).expect("runs");
         let table = crate::report::render(&summarize(&runs), &Metric::rmse(), Format::Table);
         println!("{table}");
-        for path in write_experiment_charts(&store, "movielens-mf", &dir).expect("charts") {
+        let written = write_experiment_charts(&store, "movielens-mf", &dir).expect("charts");
+        assert!(written.len() >= 5, "{written:?}");
+        for path in &written {
+            assert!(path.is_file(), "{}", path.display());
             println!("{}", path.display());
         }
         // A crowded grid: 24 configurations, a long name, labels that must turn.
@@ -1376,7 +1380,10 @@ mod tests {
         let archs = ["dot-mf", "biased-mf", "neural-collaborative-filtering"];
         let sizes = [4, 8, 16, 32, 64, 128, 256, 512];
         fill_realistic(&mut store, name, &archs, &sizes);
-        for path in write_experiment_charts(&store, name, &dir.join("wide")).expect("wide") {
+        let wide = write_experiment_charts(&store, name, &dir.join("wide")).expect("wide");
+        assert!(wide.len() >= 5, "{wide:?}");
+        for path in &wide {
+            assert!(path.is_file(), "{}", path.display());
             println!("{}", path.display());
         }
     }
