@@ -1370,7 +1370,7 @@ mod tests {
         let table = crate::report::render(&summarize(&runs), &Metric::rmse(), Format::Table);
         println!("{table}");
         let written = write_experiment_charts(&store, "movielens-mf", &dir).expect("charts");
-        assert!(written.len() >= 5, "{written:?}");
+        assert!(written.len() >= 3, "{written:?}");
         for path in &written {
             assert!(path.is_file(), "{}", path.display());
             println!("{}", path.display());
@@ -1381,7 +1381,7 @@ mod tests {
         let sizes = [4, 8, 16, 32, 64, 128, 256, 512];
         fill_realistic(&mut store, name, &archs, &sizes);
         let wide = write_experiment_charts(&store, name, &dir.join("wide")).expect("wide");
-        assert!(wide.len() >= 5, "{wide:?}");
+        assert!(wide.len() >= 3, "{wide:?}");
         for path in &wide {
             assert!(path.is_file(), "{}", path.display());
             println!("{}", path.display());
