@@ -369,7 +369,9 @@ fn checkpoint_path(db: &Path, stored: &StoredRun) -> Result<PathBuf, Vec<PathBuf
     if !tried.contains(&beside_db) {
         tried.push(beside_db);
     }
-    match tried.iter().find(|path| path.is_file()) {
+    // Anything at the path counts (a folder where the file was is then refused by name,
+    // not silently trained around).
+    match tried.iter().find(|path| path.exists()) {
         Some(path) => Ok(path.clone()),
         None => Err(tried),
     }

@@ -1352,10 +1352,15 @@ mod tests {
         assert_eq!(run.seed, Some(u64::MAX - 1), "seeds past i64::MAX survive");
         assert_eq!(run.data_sha256.as_deref(), Some("d".repeat(64).as_str()));
         assert_eq!(run.exp_version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
-        assert_eq!(run.checkpoint_sha256.as_deref(), Some("c".repeat(64).as_str()));
+        assert_eq!(
+            run.checkpoint_sha256.as_deref(),
+            Some("c".repeat(64).as_str())
+        );
         assert_eq!(run, store.runs(None).unwrap()[0]);
         // A retrain starts from nothing: the next claim clears what the last one recorded.
-        store.claim_run(exp, &new_run("k", 0), &later(), "cpu", true).unwrap();
+        store
+            .claim_run(exp, &new_run("k", 0), &later(), "cpu", true)
+            .unwrap();
         let run = store.run(id).unwrap();
         assert_eq!(
             (run.seed, run.data_sha256, run.checkpoint_sha256),
