@@ -16,6 +16,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod digest;
 pub mod engine;
 pub mod metrics;
 pub mod models;

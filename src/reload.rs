@@ -1,9 +1,11 @@
 //! Rebuilding a finished run from the database: its configuration, data set, split and
 //! trained model, so that `exp recommend` and `exp similar` can use runs trained earlier.
 //!
-//! A run stores its resolved configuration (`config_json`), its fold and its key; the seed
-//! is the experiment's (`experiment.seed` in the stored experiment file), and the key — a
-//! hash of seed, configuration and fold — confirms it. With those the data set, the split
+//! A run stores its resolved configuration (`config_json`), its fold, its key and its seed
+//! (runs stored before seeds were recorded: the experiment's, `experiment.seed` in the
+//! stored experiment file); the key — a hash of seed, configuration and fold — confirms
+//! it. A checkpoint is used only if its bytes still hash to the SHA-256 stored with the
+//! run. With those the data set, the split
 //! and the model's context are rebuilt exactly as the run had them, so "not rated in
 //! training" means what it meant when the run trained. Trained models then read the
 //! weights of the reported epoch from the run's checkpoint, or, when the run saved none
@@ -85,6 +87,33 @@ pub enum ReloadError {
         run_id: i64,
         /// Why training failed.
         reason: String,
+    },
+    /// The checkpoint file is not the one the run wrote: its bytes hash differently.
+    #[error(
+        "run {run_id}: checkpoint `{path}` has changed since the run wrote it (SHA-256 \
+         {found}, recorded {expected}); refusing to use it. Delete it to train the run \
+         again from its configuration and seed"
+    )]
+    CheckpointChanged {
+        /// The run.
+        run_id: i64,
+        /// The file.
+        path: PathBuf,
+        /// The SHA-256 stored with the run.
+        expected: String,
+        /// The SHA-256 of the file now.
+        found: String,
+    },
+    /// The checkpoint file exists but cannot be read.
+    #[error("run {run_id}: cannot read checkpoint `{path}`")]
+    CheckpointUnreadable {
+        /// The run.
+        run_id: i64,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
     /// Building the model or reading its weights failed.
     #[error("run {run_id}: rebuilding the {architecture} model")]
@@ -230,7 +259,11 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
         }
         None => match checkpoint_path(store.path(), &stored) {
             Ok(path) => {
-                model.params().load(&path).map_err(model_error)?;
+                let bytes = verified_checkpoint(&stored, &path)?;
+                model
+                    .params()
+                    .load_bytes(&bytes, &path)
+                    .map_err(model_error)?;
                 (model, Weights::Checkpoint(path))
             }
             Err(missing) => {
@@ -265,15 +298,43 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
     })
 }
 
-/// The seed whose run key matches the stored one: the stored experiment file's
-/// `experiment.seed` first, then the default.
+/// The bytes of the checkpoint at `path`, after checking that they hash to the SHA-256
+/// stored with the run (runs stored before hashes were recorded are not checked).
+fn verified_checkpoint(stored: &StoredRun, path: &Path) -> Result<Vec<u8>, ReloadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReloadError::CheckpointUnreadable {
+        run_id: stored.id,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if let Some(expected) = &stored.checkpoint_sha256 {
+        let found = crate::digest::sha256_hex(&bytes);
+        if !found.eq_ignore_ascii_case(expected) {
+            return Err(ReloadError::CheckpointChanged {
+                run_id: stored.id,
+                path: path.to_path_buf(),
+                expected: expected.clone(),
+                found,
+            });
+        }
+    }
+    Ok(bytes)
+}
+
+/// The seed whose run key matches the stored one: the seed stored with the run first,
+/// then (runs stored before seeds were recorded) the stored experiment file's
+/// `experiment.seed`, then the default.
 fn recover_seed(
     stored: &StoredRun,
     config: &RunConfig,
     source: Option<&str>,
 ) -> Result<u64, ReloadError> {
     let mut candidates = Vec::new();
-    if let Some(seed) = source.and_then(config::file_seed) {
+    if let Some(seed) = stored.seed {
+        candidates.push(seed);
+    }
+    if let Some(seed) = source.and_then(config::file_seed)
+        && !candidates.contains(&seed)
+    {
         candidates.push(seed);
     }
     if !candidates.contains(&DEFAULT_SEED) {
@@ -308,7 +369,9 @@ fn checkpoint_path(db: &Path, stored: &StoredRun) -> Result<PathBuf, Vec<PathBuf
     if !tried.contains(&beside_db) {
         tried.push(beside_db);
     }
-    match tried.iter().find(|path| path.is_file()) {
+    // Anything at the path counts (a folder where the file was is then refused by name,
+    // not silently trained around).
+    match tried.iter().find(|path| path.exists()) {
         Some(path) => Ok(path.clone()),
         None => Err(tried),
     }

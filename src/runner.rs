@@ -33,8 +33,8 @@ pub struct RunResult {
     /// The 1-based epoch reported: the best validation epoch with early stopping, else
     /// the last.
     pub best_epoch: usize,
-    /// Where the reported weights were saved, if they were.
-    pub checkpoint: Option<PathBuf>,
+    /// Where the reported weights were saved and their checksum, if they were.
+    pub checkpoint: Option<SavedCheckpoint>,
     /// The engine that computed the training steps; `None` for a closed-form fit.
     pub engine: Option<Engine>,
     /// Wall-clock seconds of the whole run, data split included.
@@ -42,6 +42,16 @@ pub struct RunResult {
     /// Further named metrics of the reported epoch (e.g. `ndcg@10`); RMSE and MAE are
     /// the fields above.
     pub metrics: Vec<(String, f64)>,
+}
+
+/// A checkpoint file a run wrote, and the SHA-256 of its bytes (stored with the run, so
+/// a file changed later is refused instead of used).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedCheckpoint {
+    /// The file.
+    pub path: PathBuf,
+    /// SHA-256 of its bytes, lowercase hex.
+    pub sha256: String,
 }
 
 /// Where a run trains and how it learns that it must stop: given by the scheduler's
@@ -81,6 +91,7 @@ pub trait Executor: Sync {
 #[derive(Debug, Clone, Default)]
 pub struct CandleExecutor {
     checkpoints: Option<PathBuf>,
+    checkpoint_mode: Option<u32>,
 }
 
 impl CandleExecutor {
@@ -92,6 +103,13 @@ impl CandleExecutor {
     /// Saves each finished run's reported weights as `<dir>/<run key>.safetensors`.
     pub fn with_checkpoints(mut self, dir: PathBuf) -> Self {
         self.checkpoints = Some(dir);
+        self
+    }
+
+    /// Gives every checkpoint file the Unix permission bits `mode` (those of the
+    /// database, so whoever may read the results may read the weights too).
+    pub fn with_checkpoint_mode(mut self, mode: Option<u32>) -> Self {
+        self.checkpoint_mode = mode;
         self
     }
 }
@@ -141,7 +159,7 @@ impl CandleExecutor {
                 model.params().save(&path, extras).map_err(|e| {
                     RunError::Failed(format!("cannot save weights to {}: {e}", path.display()))
                 })?;
-                Some(path)
+                Some(finish_checkpoint(path, self.checkpoint_mode)?)
             }
             _ => None,
         };
@@ -161,6 +179,28 @@ impl CandleExecutor {
             .map_err(|e| RunError::Failed(format!("ranking metrics: {e}")))?,
         })
     }
+}
+
+/// Gives a written checkpoint the permission bits `mode` (when set) and hashes it.
+fn finish_checkpoint(path: PathBuf, mode: Option<u32>) -> Result<SavedCheckpoint, RunError> {
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o777)).map_err(
+            |e| {
+                RunError::Failed(format!(
+                    "cannot set the permissions of {} to {:o}: {e}",
+                    path.display(),
+                    mode & 0o777
+                ))
+            },
+        )?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let sha256 = crate::digest::sha256_file(&path)
+        .map_err(|e| RunError::Failed(format!("cannot read back {}: {e}", path.display())))?;
+    Ok(SavedCheckpoint { path, sha256 })
 }
 
 /// A model trained by [`train_model`], holding the reported epoch's weights.

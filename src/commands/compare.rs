@@ -30,7 +30,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         .map(|f| Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
     let metric = Metric::new(args.metric.trim());
-    let store = Store::open(&args.db)?;
+    let store = Store::open_read_only(&args.db)?;
     let format = Format::from(args.format);
     if args.all || args.experiment.len() > 1 {
         let names: Vec<String> = if args.all {

@@ -19,7 +19,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     if !args.db.is_file() {
         bail!("no database at `{}`; pass --db", args.db.display());
     }
-    let store = Store::open(&args.db)?;
+    let store = Store::open_read_only(&args.db)?;
     let runs = store.runs(args.experiment.as_deref())?;
     if runs.is_empty() {
         match &args.experiment {

@@ -27,7 +27,7 @@ pub fn chosen_run(db: &Path, choice: &RunChoice) -> anyhow::Result<i64> {
             db.display()
         );
     }
-    let store = Store::open(db)?;
+    let store = Store::open_read_only(db)?;
     let runs = store.runs(Some(experiment))?;
     let metric = Metric::new(choice.metric.trim());
     let best = compare::best_runs(&runs, &metric)
@@ -68,7 +68,7 @@ pub fn open_run(db: &Path, run_id: i64) -> anyhow::Result<Reloaded> {
             db.display()
         );
     }
-    let store = Store::open(db)?;
+    let store = Store::open_read_only(db)?;
     let reloaded = reload::reload(&store, run_id)?;
     let weights = match &reloaded.weights {
         Weights::Checkpoint(path) => format!("weights from {}", path.display()),
@@ -100,6 +100,16 @@ pub fn open_run(db: &Path, run_id: i64) -> anyhow::Result<Reloaded> {
         None => format!("test RMSE {rmse:.4}"),
     };
     eprintln!("{}: {weights}; {check}", reloaded.describe());
+    if let Some(stored) = &reloaded.stored.data_sha256 {
+        let now = crate::data::fingerprint(&reloaded.data);
+        if *stored != now {
+            eprintln!(
+                "warning: data set {} is not the one run {run_id} trained on (its ratings' \
+                 SHA-256 is {now}, the run recorded {stored}); its split and answers may differ",
+                reloaded.data.name
+            );
+        }
+    }
     Ok(reloaded)
 }
 

@@ -18,7 +18,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             args.db.display()
         );
     }
-    let store = Store::open(&args.db)?;
+    let store = Store::open_read_only(&args.db)?;
     let names: Vec<String> = if args.all {
         store.experiments()?.into_iter().map(|(_, n)| n).collect()
     } else {

@@ -160,7 +160,9 @@ fn run_experiment(
         &datasets,
         &store,
         experiment_id,
-        &CandleExecutor::new().with_checkpoints(out_dir.join("checkpoints")),
+        &CandleExecutor::new()
+            .with_checkpoints(out_dir.join("checkpoints"))
+            .with_checkpoint_mode(file_mode(&args.db)),
         &options,
         &|event| progress.event(&event),
     );
@@ -222,6 +224,20 @@ fn run_experiment(
         Ok(Outcome::AllDone)
     } else {
         Ok(Outcome::SomeFailed)
+    }
+}
+
+/// The Unix permission bits of the file at `path` (the database), if they can be read.
+fn file_mode(path: &std::path::Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).ok().map(|m| m.permissions().mode())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 

@@ -34,7 +34,7 @@ pub fn runs(args: &RunsArgs) -> anyhow::Result<ExitCode> {
             args.db.display()
         );
     }
-    let store = Store::open(&args.db)?;
+    let store = Store::open_read_only(&args.db)?;
     let names: Vec<String> = match &args.experiment {
         Some(name) => vec![name.clone()],
         None => store.experiments()?.into_iter().map(|(_, n)| n).collect(),

@@ -17,7 +17,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             args.db.display()
         );
     }
-    let store = Store::open(&args.db)?;
+    let store = Store::open_read_only(&args.db)?;
     let counts = store.status_counts()?;
     if counts.is_empty() {
         bail!("`{}` holds no experiment yet", args.db.display());

@@ -24,6 +24,7 @@ pub mod embedded;
 mod error;
 pub mod features;
 pub mod filter;
+mod fingerprint;
 pub mod implicit;
 mod movielens;
 pub mod split;
@@ -38,6 +39,7 @@ pub use dataset::{
 pub use embedded::embedded_readme;
 pub use error::{DataError, DirOrigin};
 pub use features::{ContentFeatures, content_features};
+pub use fingerprint::fingerprint;
 pub use split::{Split, holdout, kfold};
 
 use crate::config::spec::{BadLinePolicy, DataSpec, DatasetName};

@@ -392,7 +392,21 @@ impl Params {
     /// configuration. Extra tensors in the file (derived outputs such as item vectors)
     /// are ignored; a missing name or a different shape is an error naming both.
     pub fn load(&self, path: &std::path::Path) -> Result<()> {
-        let saved = candle_core::safetensors::load(path, &self.device)?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            candle_core::Error::msg(format!("cannot read checkpoint {}: {e}", path.display()))
+        })?;
+        self.load_bytes(&bytes, path)
+    }
+
+    /// [`Params::load`] from the bytes of a checkpoint already read (and checked) by the
+    /// caller; `path` names the file in errors, a damaged file among them.
+    pub fn load_bytes(&self, bytes: &[u8], path: &std::path::Path) -> Result<()> {
+        let saved = candle_core::safetensors::load_buffer(bytes, &self.device).map_err(|e| {
+            candle_core::Error::msg(format!(
+                "{}: not a readable safetensors checkpoint: {e}",
+                path.display()
+            ))
+        })?;
         let find = |name: &str, dims: &[usize]| -> Result<Tensor> {
             let Some(tensor) = saved.get(name) else {
                 candle_core::bail!("{}: no tensor named `{name}`", path.display())
@@ -651,6 +665,32 @@ mod tests {
         assert!(mean.abs() < 0.002, "mean {mean}");
         assert!((std - 0.2).abs() < 0.002, "std {std}");
         assert!(x.iter().all(|v| v.abs() <= 0.454_74), "truncated");
+    }
+
+    #[test]
+    fn a_damaged_or_unreadable_checkpoint_is_named_in_the_error() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut params = Params::new(&Device::Cpu, crate::engine::Engine::Fused);
+        params
+            .table("a", 5, 3, Init::he_normal(5), &mut rng)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.safetensors");
+        params.save(&path, Vec::new()).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // A header length far past the file (`header too large`), then a file cut short
+        // (`incomplete metadata`), then no file at all.
+        bytes[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let huge = dir.path().join("huge.safetensors");
+        std::fs::write(&huge, &bytes).unwrap();
+        let short = dir.path().join("short.safetensors");
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&short, &whole[..whole.len() - 4]).unwrap();
+        for file in [huge, short, dir.path().join("gone.safetensors")] {
+            let error = params.load(&file).unwrap_err().to_string();
+            assert!(error.contains(&file.display().to_string()), "{error}");
+        }
+        params.load(&path).expect("the intact file loads");
     }
 
     #[test]

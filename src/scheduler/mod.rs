@@ -23,10 +23,11 @@ pub use devices::{DeviceError, DevicePlan, Slot};
 pub use stop::Stop;
 
 use crate::config::spec::DataSpec;
+use crate::data;
 use crate::data::dataset::Dataset;
 use crate::runner::{Executor, RunEnv, RunError};
 use crate::store::owner::{HEARTBEAT_EVERY, Owner};
-use crate::store::records::{Claim, EpochRecord, NewRun, RunOutcome};
+use crate::store::records::{Checkpoint, Claim, EpochRecord, NewRun, Provenance, RunOutcome};
 use crate::store::{Store, StoreError};
 use crate::sweep::{self, RunSpec};
 
@@ -175,6 +176,10 @@ pub fn run_sweep(
             ..Default::default()
         }),
         datasets,
+        fingerprints: datasets
+            .iter()
+            .map(|(spec, data)| (spec, data::fingerprint(data)))
+            .collect(),
         store,
         experiment_id,
         executor,
@@ -245,6 +250,8 @@ struct Shared<'a> {
     queue: Mutex<VecDeque<&'a RunSpec>>,
     summary: Mutex<SweepSummary>,
     datasets: &'a HashMap<DataSpec, Arc<Dataset>>,
+    /// Each data set's [`data::fingerprint`], stored with every run that uses it.
+    fingerprints: HashMap<&'a DataSpec, String>,
     store: &'a Mutex<Store>,
     experiment_id: i64,
     executor: &'a dyn Executor,
@@ -339,6 +346,14 @@ impl Shared<'_> {
                 return Ok(());
             }
         };
+        let provenance = Provenance::new(
+            run.seed,
+            self.fingerprints
+                .get(&run.config.data)
+                .cloned()
+                .unwrap_or_default(),
+        );
+        lock(self.store).record_provenance(run_id, &provenance)?;
         (self.on_event)(Event::Started { run, worker });
         let started = Instant::now();
         let mut store_error = None;
@@ -380,7 +395,10 @@ impl Shared<'_> {
                 mae: r.mae,
                 best_epoch: r.best_epoch,
                 seconds: r.seconds,
-                checkpoint: r.checkpoint.as_ref().map(|p| p.display().to_string()),
+                checkpoint: r.checkpoint.as_ref().map(|c| Checkpoint {
+                    path: c.path.display().to_string(),
+                    sha256: c.sha256.clone(),
+                }),
                 engine: r.engine.map(|e| e.as_str().to_owned()),
                 metrics: r.metrics.clone(),
             },

@@ -113,6 +113,16 @@ ALTER TABLE runs_v4 RENAME TO runs;
     // 5: the engine that computed a finished run's steps (`fused` or `graph`; NULL for
     // closed-form fits and for runs stored before engines were recorded).
     "ALTER TABLE runs ADD COLUMN engine TEXT;",
+    // 6: what a run was made from, so it can be rebuilt and checked later: its seed (a
+    // later re-run of the experiment with another seed no longer hides it), a SHA-256 of
+    // its data set as loaded (`data::fingerprint`), the exp version that trained it, and
+    // the SHA-256 of its checkpoint file. NULL in runs stored before this migration.
+    r#"
+ALTER TABLE runs ADD COLUMN seed INTEGER;
+ALTER TABLE runs ADD COLUMN data_sha256 TEXT;
+ALTER TABLE runs ADD COLUMN exp_version TEXT;
+ALTER TABLE runs ADD COLUMN checkpoint_sha256 TEXT;
+"#,
 ];
 
 /// What [`migrate`] found and did.

@@ -11,6 +11,7 @@
 //! The file is plain SQLite (schema in `store/migrations.rs`), so `sqlite3 results.db`
 //! or any other client can query it.
 
+mod faults;
 pub(crate) mod migrations;
 pub mod owner;
 pub mod records;
@@ -23,7 +24,9 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use migrations::{MIGRATIONS, Migrated};
 use owner::{Claimed, Owner};
-use records::{Claim, EpochRecord, NewRun, RunOutcome, RunStatus, StatusCounts, StoredRun};
+use records::{
+    Claim, EpochRecord, NewRun, Provenance, RunOutcome, RunStatus, StatusCounts, StoredRun,
+};
 
 /// How long a statement waits for another process's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -66,6 +69,55 @@ pub enum StoreError {
         /// The newest schema version this build knows.
         known: usize,
     },
+    /// A command that only reads was given a database that does not exist.
+    #[error("no database at `{path}`: run an experiment first (exp run FILE) or pass --db")]
+    Missing {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The database cannot be written here (write commands: `exp run`, `exp rm`).
+    #[error(
+        "database `{path}` is read-only: {why}; `exp run` and `exp rm` must write it (the commands \
+         that only read it work), so give write access or copy it somewhere writable"
+    )]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+        /// Why, e.g. `there is no write permission on it`.
+        why: String,
+    },
+    /// A read-only database written by an older exp, which would need its schema upgraded.
+    #[error(
+        "database `{path}` has schema version {found}, this exp reads version {known}, and \
+         it cannot be upgraded because it is read-only ({why}); open it once with write \
+         access (any exp command upgrades it), or use the exp that wrote it"
+    )]
+    Outdated {
+        /// The database file.
+        path: PathBuf,
+        /// Its `PRAGMA user_version`.
+        found: usize,
+        /// The version this build reads.
+        known: usize,
+        /// Why it cannot be written.
+        why: String,
+    },
+    /// The file is damaged (overwritten pages, a copy cut short) or not a database at all.
+    #[error(
+        "database `{path}` is damaged: {what} (while {action}); `PRAGMA integrity_check` \
+         says: {verdict}. Restore it from a backup, or save what is readable with \
+         `sqlite3 {path} .recover`"
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What the store was doing.
+        action: String,
+        /// What was found, e.g. `column 3 of a row holds text that is not UTF-8 (…)`.
+        what: String,
+        /// The first lines of `PRAGMA integrity_check`.
+        verdict: String,
+    },
     /// No run has this id.
     #[error("database `{path}`: there is no run with id {run_id}")]
     NoSuchRun {
@@ -89,12 +141,33 @@ pub enum StoreError {
 /// Results of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Wraps a rusqlite error with the database path and what was being done.
+/// Wraps a rusqlite error with the database path and what was being done; an error that
+/// shows the file damaged becomes [`StoreError::Damaged`] (with `PRAGMA integrity_check`
+/// run on it), a write refused on a database that cannot be written here
+/// [`StoreError::ReadOnly`].
 fn sql<'a>(path: &'a Path, action: &'a str) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
-    move |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        action: action.to_string(),
-        source,
+    move |source| {
+        if let Some(what) = faults::damage(&source) {
+            return StoreError::Damaged {
+                path: path.to_path_buf(),
+                action: action.to_string(),
+                what,
+                verdict: faults::integrity_verdict(path),
+            };
+        }
+        if faults::is_read_only_error(&source)
+            && let Some(why) = faults::read_only_reason(path)
+        {
+            return StoreError::ReadOnly {
+                path: path.to_path_buf(),
+                why,
+            };
+        }
+        StoreError::Sqlite {
+            path: path.to_path_buf(),
+            action: action.to_string(),
+            source,
+        }
     }
 }
 
@@ -123,10 +196,67 @@ impl Store {
             })?;
         }
         let conn = Connection::open(path).map_err(sql(path, "opening"))?;
+        // SQLite opens a file it may not write read-only, silently; say so at once.
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StoreError::ReadOnly {
+                path: path.to_path_buf(),
+                why: faults::read_only_reason(path)
+                    .unwrap_or_else(|| "SQLite opened it read-only".into()),
+            });
+        }
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sql(path, "setting the busy timeout"))?;
         use_wal(&conn).map_err(sql(path, "switching to WAL journaling"))?;
         Store::setup(conn, path.to_path_buf())
+    }
+
+    /// Opens the existing database at `path` for reading only: what the commands that
+    /// only read use, so that a database without write access (file, directory or
+    /// filesystem) can be read. Nothing is created, and nothing is written, except that a
+    /// database written by an older exp is first upgraded by [`Store::open`] when it can
+    /// be written ([`StoreError::Outdated`] when it cannot). Writes through the returned
+    /// store fail with [`StoreError::ReadOnly`] or SQLite's read-only error.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let conn = faults::read_only_connection(path).map_err(sql(path, "opening read-only"))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(sql(path, "reading the schema version"))?;
+        let found = usize::try_from(version).unwrap_or(usize::MAX);
+        let known = MIGRATIONS.len();
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known,
+            });
+        }
+        if found < known {
+            drop(conn);
+            match Store::open(path) {
+                Ok(upgraded) => drop(upgraded),
+                Err(StoreError::ReadOnly { why, .. }) => {
+                    return Err(StoreError::Outdated {
+                        path: path.to_path_buf(),
+                        found,
+                        known,
+                        why,
+                    });
+                }
+                Err(other) => return Err(other),
+            }
+            return Store::open_read_only(path);
+        }
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(sql(path, "enabling foreign keys"))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// A fresh, empty database in memory (tests, dry runs). It reports its path as
@@ -316,7 +446,9 @@ impl Store {
                         "UPDATE runs SET params_json = ?2, config_json = ?3, fold = ?4,
                              status = 'running', rmse = NULL, mae = NULL, best_epoch = NULL,
                              seconds = NULL, error = NULL, finished_at = NULL,
-                             checkpoint = NULL, device = ?5, owner_host = ?6, owner_pid = ?7,
+                             checkpoint = NULL, checkpoint_sha256 = NULL, seed = NULL,
+                             data_sha256 = NULL, exp_version = NULL,
+                             device = ?5, owner_host = ?6, owner_pid = ?7,
                              started_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'),
                              heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
                          WHERE id = ?1",
@@ -337,6 +469,36 @@ impl Store {
             Ok(Claim::Claimed(id))
         })();
         result.map_err(err)
+    }
+
+    /// Records what run `run_id` is made from (its seed, data checksum and exp version),
+    /// right after [`Store::claim_run`] claimed it: `exp recommend` rebuilds the run from
+    /// these later, even when its experiment has since been run with another seed.
+    pub fn record_provenance(&mut self, run_id: i64, provenance: &Provenance) -> Result<()> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE runs SET seed = ?2, data_sha256 = ?3, exp_version = ?4 WHERE id = ?1",
+                params![
+                    run_id,
+                    // SQLite integers are signed: a seed past i64::MAX is kept as the i64
+                    // with the same bits, and read back the same way.
+                    provenance.seed as i64,
+                    provenance.data_sha256,
+                    provenance.exp_version
+                ],
+            )
+            .map_err(sql(
+                &self.path,
+                &format!("recording the seed and data checksum of run {run_id}"),
+            ))?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchRun {
+                path: self.path.clone(),
+                run_id,
+            });
+        }
+        Ok(())
     }
 
     /// Refreshes the heartbeat of every run `owner` is training, so other processes know
@@ -463,6 +625,7 @@ impl Store {
                     .execute(
                         "UPDATE runs SET status = 'finished', rmse = ?2, mae = ?3, best_epoch = ?4,
                              seconds = ?5, error = NULL, checkpoint = ?6, engine = ?7,
+                             checkpoint_sha256 = ?8,
                              finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
                          WHERE id = ?1",
                         params![
@@ -471,8 +634,9 @@ impl Store {
                             mae,
                             int(*best_epoch),
                             seconds,
-                            checkpoint,
-                            engine
+                            checkpoint.as_ref().map(|c| &c.path),
+                            engine,
+                            checkpoint.as_ref().map(|c| &c.sha256)
                         ],
                     )
                     .map_err(sql(&self.path, &action))?;
@@ -532,7 +696,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
-                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint
+                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint,
+                        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version
                  FROM runs r JOIN experiments e ON e.id = r.experiment_id
                  WHERE ?1 IS NULL OR e.name = ?1
                  ORDER BY e.name, r.id",
@@ -587,7 +752,8 @@ impl Store {
             .conn
             .query_row(
                 "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
-                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint
+                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint,
+                        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version
                  FROM runs r JOIN experiments e ON e.id = r.experiment_id
                  WHERE r.id = ?1",
                 [run_id],
@@ -814,6 +980,11 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<(StoredRun, String)> {
         seconds: row.get(10)?,
         error: row.get(11)?,
         checkpoint: row.get(12)?,
+        checkpoint_sha256: row.get(13)?,
+        // Stored as the i64 with the same bits (see `record_provenance`).
+        seed: row.get::<_, Option<i64>>(14)?.map(|s| s as u64),
+        data_sha256: row.get(15)?,
+        exp_version: row.get(16)?,
         metrics: BTreeMap::new(),
     };
     Ok((run, row.get(6)?))
@@ -1160,6 +1331,113 @@ mod tests {
         }
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.finished_keys(exp).expect("keys").len(), 100);
+    }
+
+    #[test]
+    fn a_run_keeps_its_provenance_and_checkpoint_hash_until_it_is_claimed_again() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").unwrap();
+        let id = store.claim(exp, &new_run("k", 0)).unwrap().unwrap();
+        let provenance = Provenance::new(u64::MAX - 1, "d".repeat(64));
+        store.record_provenance(id, &provenance).unwrap();
+        let mut outcome = finished(0.9);
+        if let RunOutcome::Finished { checkpoint, .. } = &mut outcome {
+            *checkpoint = Some(records::Checkpoint {
+                path: "e/checkpoints/k.safetensors".into(),
+                sha256: "c".repeat(64),
+            });
+        }
+        store.finish_run(id, &outcome).unwrap();
+        let run = store.run(id).unwrap();
+        assert_eq!(run.seed, Some(u64::MAX - 1), "seeds past i64::MAX survive");
+        assert_eq!(run.data_sha256.as_deref(), Some("d".repeat(64).as_str()));
+        assert_eq!(run.exp_version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            run.checkpoint_sha256.as_deref(),
+            Some("c".repeat(64).as_str())
+        );
+        assert_eq!(run, store.runs(None).unwrap()[0]);
+        // A retrain starts from nothing: the next claim clears what the last one recorded.
+        store
+            .claim_run(exp, &new_run("k", 0), &later(), "cpu", true)
+            .unwrap();
+        let run = store.run(id).unwrap();
+        assert_eq!(
+            (run.seed, run.data_sha256, run.checkpoint_sha256),
+            (None, None, None)
+        );
+        assert!(matches!(
+            store.record_provenance(id + 1, &provenance),
+            Err(StoreError::NoSuchRun { .. })
+        ));
+    }
+
+    #[test]
+    fn a_read_only_store_reads_and_refuses_to_write_or_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let missing = Store::open_read_only(&path).unwrap_err();
+        assert!(matches!(missing, StoreError::Missing { .. }), "{missing}");
+        assert!(!path.exists(), "nothing is created");
+        {
+            let mut store = Store::open(&path).unwrap();
+            let exp = store.upsert_experiment("e", "e.toml", "").unwrap();
+            store.claim(exp, &new_run("k", 0)).unwrap();
+        }
+        let mut store = Store::open_read_only(&path).unwrap();
+        assert_eq!(store.runs(None).unwrap().len(), 1);
+        let err = store.upsert_experiment("f", "f.toml", "").unwrap_err();
+        assert!(err.to_string().contains("r.db"), "{err}");
+        assert!(
+            matches!(&err, StoreError::Sqlite { source, .. }
+                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)),
+            "{err:?}"
+        );
+        drop(store);
+
+        // An older schema is upgraded first (here it may be written), then read.
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "ALTER TABLE runs DROP COLUMN seed; ALTER TABLE runs DROP COLUMN data_sha256;
+                 ALTER TABLE runs DROP COLUMN exp_version;
+                 ALTER TABLE runs DROP COLUMN checkpoint_sha256; PRAGMA user_version = 5;",
+            )
+            .unwrap();
+        }
+        let store = Store::open_read_only(&path).unwrap();
+        assert_eq!(store.runs(None).unwrap()[0].checkpoint_sha256, None);
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, int(MIGRATIONS.len()));
+    }
+
+    #[test]
+    fn a_row_overwritten_in_place_is_reported_as_damage_with_the_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let mut store = Store::open(&path).unwrap();
+        let exp = store.upsert_experiment("e", "e.toml", "").unwrap();
+        let id = store.claim(exp, &new_run("k", 0)).unwrap().unwrap();
+        // What an overwritten row reads back as: bytes that are not UTF-8 in a TEXT column.
+        store
+            .conn
+            .execute(
+                "UPDATE runs SET params_json = CAST(x'7bff' AS TEXT) WHERE id = ?1",
+                [id],
+            )
+            .unwrap();
+        let err = store.runs(None).unwrap_err();
+        assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("database `"), "{message}");
+        assert!(message.contains("d.db` is damaged"), "{message}");
+        assert!(
+            message.contains("`PRAGMA integrity_check` says: ok"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -56,6 +56,40 @@ pub struct NewRun {
     pub fold: usize,
 }
 
+/// What a run was made from, recorded when it is claimed so that it can be rebuilt
+/// exactly later (`exp recommend`, `exp similar`) whatever happens to its experiment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The experiment's seed the run trained with.
+    pub seed: u64,
+    /// SHA-256 (hex) of the run's data set as loaded and filtered
+    /// ([`crate::data::fingerprint`]).
+    pub data_sha256: String,
+    /// The version of exp that trained it.
+    pub exp_version: String,
+}
+
+impl Provenance {
+    /// The run's provenance under this build of exp.
+    pub fn new(seed: u64, data_sha256: String) -> Self {
+        Provenance {
+            seed,
+            data_sha256,
+            exp_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// A finished run's saved weights: the file and its SHA-256, checked before the weights
+/// are used again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Where the file was written.
+    pub path: String,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+}
+
 /// One trained epoch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochRecord {
@@ -88,8 +122,9 @@ pub enum RunOutcome {
         best_epoch: usize,
         /// Wall-clock seconds of the whole run.
         seconds: f64,
-        /// Where the reported epoch's weights were saved (safetensors), if they were.
-        checkpoint: Option<String>,
+        /// Where the reported epoch's weights were saved (safetensors) and their hash,
+        /// if they were.
+        checkpoint: Option<Checkpoint>,
         /// The engine that computed the training steps (`fused`, `graph`); `None` for a
         /// closed-form fit.
         engine: Option<String>,
@@ -180,6 +215,16 @@ pub struct StoredRun {
     pub error: Option<String>,
     /// Path of the saved weights of the reported epoch (finished runs that saved them).
     pub checkpoint: Option<String>,
+    /// SHA-256 of the checkpoint file when it was written (`None` for runs stored before
+    /// hashes were recorded).
+    pub checkpoint_sha256: Option<String>,
+    /// The seed the run trained with (`None` for runs stored before seeds were recorded:
+    /// it is then recovered from the experiment file).
+    pub seed: Option<u64>,
+    /// SHA-256 of the data set the run trained on, as loaded (see [`Provenance`]).
+    pub data_sha256: Option<String>,
+    /// The version of exp that trained the run.
+    pub exp_version: Option<String>,
     /// Named metrics beyond RMSE and MAE (finished runs), e.g. `ndcg@10`.
     pub metrics: BTreeMap<String, f64>,
 }
@@ -203,6 +248,10 @@ impl StoredRun {
             seconds: Some(1.0),
             error: None,
             checkpoint: None,
+            checkpoint_sha256: None,
+            seed: None,
+            data_sha256: None,
+            exp_version: None,
             metrics: BTreeMap::new(),
         }
     }

@@ -74,6 +74,19 @@ pub fn cases() -> Vec<Case> {
             trained(dir, "");
             scribble(&dir.join("db.sqlite"), 0.0, 100);
         }),
+        // Bytes overwritten inside a row: SQLite's structure is intact, the text is not.
+        store(
+            "row-text-not-utf8",
+            &compare,
+            &["db.sqlite", "is damaged", "integrity_check"],
+        )
+        .setup(|dir| {
+            trained(dir, "");
+            sql(
+                dir,
+                "UPDATE runs SET params_json = CAST(x'7bff22' AS TEXT);",
+            );
+        }),
         store("newer-schema", &run, &["db.sqlite", "newer"])
             .file("good.toml", BASE)
             .setup(|dir| {
