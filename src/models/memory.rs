@@ -195,7 +195,9 @@ pub fn estimate(config: &RunConfig, sizes: &DataSizes) -> Estimate {
             None => estimate.by_key.push((part.key, state)),
         }
     }
-    estimate.by_key.sort_by_key(|&(_, bytes)| std::cmp::Reverse(bytes));
+    estimate
+        .by_key
+        .sort_by_key(|&(_, bytes)| std::cmp::Reverse(bytes));
     estimate
 }
 
