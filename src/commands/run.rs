@@ -127,6 +127,8 @@ fn run_experiment(
             datasets.insert(run.config.data.clone(), Arc::new(dataset));
         }
     }
+    // What only the data can tell (memory, the rating range), before anything trains.
+    crate::preflight::check(&experiment, &args.set, &datasets)?;
 
     check_folds_fit(file, &runs, &datasets)?;
 

@@ -1,15 +1,20 @@
 //! `exp validate`: parse, validate and print the grid; trains nothing.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::cli::ValidateArgs;
 use crate::config;
+use crate::config::spec::Experiment;
+use crate::data;
 use crate::sweep;
 
 /// Prints the experiment's grid points and run count to stdout.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let experiment = config::load_experiment(&args.experiment)?;
     let points = sweep::expand(&experiment)?;
+    check_against_data(&experiment)?;
     let folds = experiment.base.split.folds();
     println!(
         "{}: valid; {} configuration(s) × {} fold(s) = {} run(s)",
@@ -33,4 +38,27 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loads each data set the grid reads, where it is on this machine, and checks the grid
+/// points against it as `exp run` will (memory, rating range). A data set that is not
+/// here (or does not load) is a note, not an error: validating a file needs no data.
+fn check_against_data(experiment: &Experiment) -> anyhow::Result<()> {
+    let mut datasets = HashMap::new();
+    for point in &experiment.points {
+        if datasets.contains_key(&point.data) {
+            continue;
+        }
+        match data::load(&point.data) {
+            Ok(dataset) => {
+                datasets.insert(point.data.clone(), Arc::new(dataset));
+            }
+            Err(error) => eprintln!(
+                "note: {} not checked against the data (memory, rating range): {error}",
+                point.data.dataset.as_str()
+            ),
+        }
+    }
+    crate::preflight::check(experiment, &[], &datasets)?;
+    Ok(())
 }

@@ -214,6 +214,50 @@ pub fn parse_experiment_with(
     })
 }
 
+/// A diagnostic about `key` of a loaded `experiment`, for checks made after the file was
+/// validated (against the loaded data): it names the `--set` argument that set the key,
+/// else the key's `[sweep]` entry, else its line in its table; without a line when the
+/// key is left at its default.
+pub fn key_diagnostic(
+    experiment: &Experiment,
+    overrides: &[String],
+    key: &str,
+    problem: Problem,
+) -> Diagnostic {
+    let set = overrides
+        .iter()
+        .find(|arg| arg.split_once('=').is_some_and(|(k, _)| k.trim() == key));
+    if let Some(arg) = set {
+        return Diagnostic {
+            file: format!("--set {arg}").into(),
+            line: None,
+            key: key.to_string(),
+            problem,
+        };
+    }
+    let source = Source::file(&experiment.source_path, &experiment.source_text);
+    let mut entries = Vec::new();
+    if let Ok(root) = DeTable::parse(&experiment.source_text) {
+        flatten("", root.get_ref(), &mut entries);
+    }
+    let swept = format!("{SWEEP_TABLE}.{key}");
+    let span = [swept.as_str(), key].into_iter().find_map(|wanted| {
+        entries
+            .iter()
+            .find(|(dotted, _, _)| dotted == wanted)
+            .map(|(_, span, _)| span.clone())
+    });
+    match span {
+        Some(span) => source.diagnostic(&span, key, problem),
+        None => Diagnostic {
+            file: experiment.source_path.clone(),
+            line: None,
+            key: key.to_string(),
+            problem,
+        },
+    }
+}
+
 /// Validate one document (base plus sweep values) as a grid point, adding its problems.
 fn check_point(
     source: &Source<'_>,

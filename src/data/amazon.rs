@@ -263,6 +263,7 @@ pub(crate) fn read_reviews(
         report: LoadReport {
             skipped,
             filtered: None,
+            duplicates: Vec::new(),
         },
     };
     Ok((dataset, filtered))

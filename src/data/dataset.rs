@@ -115,6 +115,18 @@ pub struct LoadReport {
     pub skipped: Vec<SkippedLines>,
     /// What the `[data]` filters removed; `None` when no filter is set.
     pub filtered: Option<FilterReport>,
+    /// Repeated (user, item) pairs dropped while loading, per file (MovieLens: the last
+    /// rating of each pair is kept); files without repeats are not listed.
+    pub duplicates: Vec<DuplicatePairs>,
+}
+
+/// Repeated (user, item) pairs in one ratings file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicatePairs {
+    /// The file as shown to the user.
+    pub file: String,
+    /// Ratings dropped: every rating of a pair but the last in file order.
+    pub dropped: usize,
 }
 
 /// Malformed lines skipped in one file.
@@ -196,6 +208,13 @@ impl LoadReport {
                 s.count,
                 lines.join(", "),
                 s.first_message
+            ));
+        }
+        for d in &self.duplicates {
+            out.push(format!(
+                "{}: {} repeated (user, item) rating(s) dropped; the last rating of each pair \
+                 in the file is kept",
+                d.file, d.dropped
             ));
         }
         if let Some(f) = &self.filtered {

@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use super::DataError;
-use super::dataset::{Dataset, IdMap, ItemInfo, LoadReport, Ratings, SkippedLines, UserInfo};
+use super::dataset::{
+    Dataset, DuplicatePairs, IdMap, ItemInfo, LoadReport, Ratings, SkippedLines, UserInfo,
+};
 use super::features::title_year;
 use crate::config::spec::BadLinePolicy;
 
@@ -114,6 +116,8 @@ pub(crate) struct RatingsTable {
     users: DenseIds,
     items: DenseIds,
     skipped: SkippedLines,
+    /// Ratings dropped by [`RatingsTable::keep_last_of_each_pair`].
+    duplicates: usize,
 }
 
 impl RatingsTable {
@@ -128,7 +132,38 @@ impl RatingsTable {
             users: DenseIds::default(),
             items: DenseIds::default(),
             skipped: SkippedLines::new(""),
+            duplicates: 0,
         }
+    }
+
+    /// Drops every rating of a repeated (user, item) pair but the last in file order (a
+    /// user who re-rated an item changed their mind), keeping the rest in file order, and
+    /// counts what was dropped for the load summary. A repeated pair would otherwise
+    /// count twice in training, or land in both the training and the test split.
+    fn keep_last_of_each_pair(&mut self) {
+        let r = &mut self.ratings;
+        let key = |i: usize| (u64::from(r.users[i]) << 32) | u64::from(r.items[i]);
+        let mut order: Vec<(u64, usize)> = (0..r.len()).map(|i| (key(i), i)).collect();
+        order.sort_unstable();
+        let mut keep = vec![true; r.len()];
+        for pair in order.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                keep[pair[0].1] = false;
+            }
+        }
+        let dropped = keep.iter().filter(|&&k| !k).count();
+        if dropped == 0 {
+            return;
+        }
+        let mut kept = keep.iter();
+        r.users.retain(|_| *kept.next().unwrap_or(&true));
+        let mut kept = keep.iter();
+        r.items.retain(|_| *kept.next().unwrap_or(&true));
+        let mut kept = keep.iter();
+        r.values.retain(|_| *kept.next().unwrap_or(&true));
+        let mut kept = keep.iter();
+        r.timestamps.retain(|_| *kept.next().unwrap_or(&true));
+        self.duplicates = dropped;
     }
 
     /// Attaches user demographics by raw user id (users who rated nothing are dropped;
@@ -166,6 +201,14 @@ impl RatingsTable {
                 item_info[dense as usize] = info;
             }
         }
+        let duplicates = if self.duplicates > 0 {
+            vec![DuplicatePairs {
+                file: self.skipped.file.clone(),
+                dropped: self.duplicates,
+            }]
+        } else {
+            Vec::new()
+        };
         let skipped = if self.skipped.count > 0 {
             vec![self.skipped]
         } else {
@@ -182,6 +225,7 @@ impl RatingsTable {
             report: LoadReport {
                 skipped,
                 filtered: None,
+                duplicates,
             },
         }
     }
@@ -278,6 +322,7 @@ fn delimited_ratings(
     if table.ratings.is_empty() {
         return Err(DataError::no_ratings(file, &table.skipped));
     }
+    table.keep_last_of_each_pair();
     Ok(table)
 }
 
@@ -550,6 +595,7 @@ pub(crate) fn latest_small_ratings_with(
     if table.ratings.is_empty() {
         return Err(DataError::no_ratings(file, &table.skipped));
     }
+    table.keep_last_of_each_pair();
     Ok(table)
 }
 
@@ -907,6 +953,41 @@ mod tests {
         assert_eq!(table.ratings.timestamps[2], 878887116);
         assert_eq!(table.users.map.raw(1), "186");
         assert_eq!(table.item(302), Some(1));
+    }
+
+    #[test]
+    fn a_repeated_user_item_pair_keeps_its_last_rating_and_is_counted() {
+        // User 1 rates item 10 three times (4, 2, then 5): only the 5 stays, in the place of
+        // the last rating; user 2's ratings are untouched.
+        let data = b"1\t10\t4\t100\n2\t10\t3\t101\n1\t10\t2\t102\n1\t11\t1\t103\n1\t10\t5\t104\n";
+        let table = ml100k_ratings(data, "u.data").unwrap();
+        assert_eq!(table.ratings.values, [3.0, 1.0, 5.0]);
+        assert_eq!(table.ratings.timestamps, [101, 103, 104]);
+        let dataset = table.into_dataset("ml-100k", WHOLE_STARS, []);
+        assert_eq!(dataset.ratings.len(), 3);
+        assert_eq!(
+            dataset.report.lines(),
+            [
+                "u.data: 2 repeated (user, item) rating(s) dropped; the last rating of each pair \
+              in the file is kept"
+            ]
+        );
+        // The same in ML-1M's and ml-latest-small's formats.
+        let ml1m = ml1m_ratings(b"1::10::4::100\n1::10::2::102\n", "ratings.dat").unwrap();
+        assert_eq!(ml1m.ratings.values, [2.0]);
+        let csv = b"userId,movieId,rating,timestamp\n1,10,4.5,1\n1,10,0.5,2\n";
+        let small = latest_small_ratings(csv, "ratings.csv").unwrap();
+        assert_eq!(small.ratings.values, [0.5]);
+        assert_eq!(small.duplicates, 1);
+        // Without repeats, nothing is said.
+        let clean = ml100k_ratings(b"1\t10\t4\t100\n", "u.data").unwrap();
+        assert!(
+            clean
+                .into_dataset("ml-100k", WHOLE_STARS, [])
+                .report
+                .lines()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! a GPU takes is exercised by every CI run.
 
 pub mod activation;
+pub mod alloc;
 pub mod denormal;
 pub mod dense;
 pub mod gemm;

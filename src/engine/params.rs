@@ -6,6 +6,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 
 use super::Engine;
+use super::alloc;
 use crate::config::spec::InitSpec;
 
 /// How a parameter's initial values are drawn.
@@ -73,30 +74,38 @@ impl Init {
     /// `n` values drawn from this distribution with `rng` (seeded by the caller, so a run is
     /// reproducible whatever the device).
     pub fn sample(self, n: usize, rng: &mut impl Rng) -> Vec<f32> {
+        let mut out = Vec::with_capacity(n);
+        self.extend(&mut out, n, rng);
+        out
+    }
+
+    /// Appends `n` values drawn as [`Init::sample`] draws them to `out`, which callers
+    /// reserve fallibly beforehand (see [`super::alloc`]).
+    pub fn extend(self, out: &mut Vec<f32>, n: usize, rng: &mut impl Rng) {
+        let zeros = |out: &mut Vec<f32>| out.extend(std::iter::repeat_n(0.0, n));
         match self {
-            Init::Constant(c) => vec![c; n],
+            Init::Constant(c) => out.extend(std::iter::repeat_n(c, n)),
             Init::Normal { std } => match Normal::new(0.0, std) {
-                Ok(dist) => dist.sample_iter(rng).take(n).collect(),
-                Err(_) => vec![0.0; n],
+                Ok(dist) => out.extend(dist.sample_iter(rng).take(n)),
+                Err(_) => zeros(out),
             },
             Init::Uniform { limit } => match Uniform::new_inclusive(-limit, limit) {
-                Ok(dist) => dist.sample_iter(rng).take(n).collect(),
-                Err(_) => vec![0.0; n],
+                Ok(dist) => out.extend(dist.sample_iter(rng).take(n)),
+                Err(_) => zeros(out),
             },
             Init::HeNormal { fan_in } => {
                 let std = (2.0 / fan_in.max(1) as f32).sqrt() / TRUNCATED_NORMAL_STD;
                 let Ok(dist) = Normal::new(0.0, std) else {
-                    return vec![0.0; n];
+                    return zeros(out);
                 };
-                let mut out = Vec::with_capacity(n);
-                while out.len() < n {
+                let end = out.len() + n;
+                while out.len() < end {
                     // Redraw beyond two standard deviations (accepts 95% of draws).
                     let x: f32 = dist.sample(rng);
                     if x.abs() <= 2.0 * std {
                         out.push(x);
                     }
                 }
-                out
             }
         }
     }
@@ -191,7 +200,9 @@ impl Params {
         init: Init,
         rng: &mut impl Rng,
     ) -> Result<TableId> {
-        let values = init.sample(rows * dim, rng);
+        let n = alloc::elements(name, &[rows, dim])?;
+        let mut values = alloc::vec_with_capacity(name, n)?;
+        init.extend(&mut values, n, rng);
         let weight = Tensor::from_vec(values, (rows, dim), &self.device)?;
         self.tables.push(EmbeddingTable {
             name: name.to_owned(),
@@ -260,8 +271,11 @@ impl Params {
         init: Init,
         rng: &mut impl Rng,
     ) -> Result<Var> {
-        let n = shape.iter().product();
-        let values = init.sample(n, rng);
+        let n = alloc::elements(name, shape)?;
+        // The values, then candle's copy of them in the variable.
+        alloc::check(name, (n as u128).saturating_mul(8))?;
+        let mut values = alloc::vec_with_capacity(name, n)?;
+        init.extend(&mut values, n, rng);
         let var = Var::from_tensor(&Tensor::from_vec(values, shape, &self.device)?)?;
         self.dense.push((name.to_owned(), var.clone()));
         Ok(var)

@@ -7,6 +7,7 @@
 
 use candle_core::{Result, Tensor};
 
+use super::memory::{DataSizes, Footprint};
 use super::{Batch, ModelContext, RatingModel};
 use crate::data::dataset::Ratings;
 use crate::engine::params::{Init, Params, TableId, Tape};
@@ -164,6 +165,14 @@ fn damped_biases(
         .map(|(s, n)| (s / (USER_DAMPING + n)) as f32)
         .collect();
     (item_bias.into_iter().map(|b| b as f32).collect(), user_bias)
+}
+
+/// What the closed-form baselines allocate: at most one bias per user and per item.
+pub(crate) fn footprint(data: &DataSizes) -> Footprint {
+    let mut f = Footprint::default();
+    f.table("model.architecture", data.n_users, 1)
+        .table("model.architecture", data.n_items, 1);
+    f
 }
 
 #[cfg(test)]

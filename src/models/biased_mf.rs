@@ -13,6 +13,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::memory::{DataSizes, Footprint};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::engine::params::{Init, Params, TableId, Tape};
@@ -102,4 +103,14 @@ impl RatingModel for BiasedMf {
     fn params(&self) -> &Params {
         &self.params
     }
+}
+
+/// What biased MF allocates: the bias-trick tables, `k + 2` columns per user and item.
+pub(crate) fn footprint(spec: &ModelSpec, data: &DataSizes) -> Footprint {
+    let k = spec.embedding_size.saturating_add(2);
+    let mut f = Footprint::default();
+    f.table("model.embedding_size", data.n_users, k)
+        .table("model.embedding_size", data.n_items, k)
+        .per_example("model.embedding_size", k.saturating_mul(2));
+    f
 }

@@ -6,6 +6,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::memory::{DataSizes, Footprint};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::engine::params::{Init, Params, TableId, Tape};
@@ -73,4 +74,14 @@ impl RatingModel for DotMf {
     fn params(&self) -> &Params {
         &self.params
     }
+}
+
+/// What a dot-product model allocates: `k` factors per user and per item.
+pub(crate) fn footprint(spec: &ModelSpec, data: &DataSizes) -> Footprint {
+    let k = spec.embedding_size;
+    let mut f = Footprint::default();
+    f.table("model.embedding_size", data.n_users, k)
+        .table("model.embedding_size", data.n_items, k)
+        .per_example("model.embedding_size", k.saturating_mul(2));
+    f
 }

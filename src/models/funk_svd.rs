@@ -17,6 +17,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::memory::{DataSizes, Footprint};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::engine::params::{Init, Params, TableId, Tape};
@@ -82,6 +83,11 @@ impl RatingModel for FunkSvd {
     fn params(&self) -> &Params {
         &self.params
     }
+}
+
+/// What Funk SVD allocates: the bias-trick tables, `k + 2` columns per user and item.
+pub(crate) fn footprint(spec: &ModelSpec, data: &DataSizes) -> Footprint {
+    super::biased_mf::footprint(spec, data)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
+use super::memory::{DataSizes, Footprint};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::engine::activation::scaled_sigmoid;
@@ -68,4 +69,15 @@ impl RatingModel for Gmf {
     fn params(&self) -> &Params {
         &self.params
     }
+}
+
+/// What GMF allocates: `k` factors per user and per item and a `k → 1` output layer.
+pub(crate) fn footprint(spec: &ModelSpec, data: &DataSizes) -> Footprint {
+    let k = spec.embedding_size;
+    let mut f = Footprint::default();
+    f.table("model.embedding_size", data.n_users, k)
+        .table("model.embedding_size", data.n_items, k)
+        .per_example("model.embedding_size", k.saturating_mul(3))
+        .layers("model.embedding_size", k, &[], Some(1));
+    f
 }

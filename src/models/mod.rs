@@ -10,6 +10,7 @@ pub mod dot_mf;
 mod engines;
 pub mod funk_svd;
 pub mod gmf;
+pub mod memory;
 pub mod mlp;
 pub mod ncf;
 pub mod svdpp;
@@ -208,6 +209,22 @@ pub fn build(
             Box::new(two_tower::TwoTower::new(spec, features, ctx, rng)?)
         }
     })
+}
+
+/// What the model `spec` describes allocates on data of `sizes` (see [`memory`]): one arm
+/// per architecture, each model's own `footprint` function.
+pub fn footprint(spec: &ModelSpec, sizes: &memory::DataSizes) -> memory::Footprint {
+    match spec.architecture {
+        Architecture::DotMf => dot_mf::footprint(spec, sizes),
+        Architecture::BiasedMf => biased_mf::footprint(spec, sizes),
+        Architecture::Ncf => ncf::footprint(spec, sizes),
+        Architecture::Mlp => mlp::footprint(spec, sizes),
+        Architecture::FunkSvd => funk_svd::footprint(spec, sizes),
+        Architecture::Gmf => gmf::footprint(spec, sizes),
+        Architecture::SvdPp => svdpp::footprint(spec, sizes),
+        Architecture::GlobalMean | Architecture::Biases => baselines::footprint(sizes),
+        Architecture::TwoTower => two_tower::footprint(spec, sizes),
+    }
 }
 
 /// Helpers for the models' unit tests.

@@ -22,6 +22,7 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, b
 use rand::Rng;
 
 use super::biased_mf::{factor_init, sigmoid_tables};
+use super::memory::{DataSizes, Footprint};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::data::implicit::RatedItems;
@@ -309,6 +310,15 @@ impl CustomOp2 for AddImplicit {
         let grad_y = Tensor::from_vec(grad_y, (rows, k), y.device())?;
         Ok((Some(grad_res.clone()), Some(grad_y)))
     }
+}
+
+/// What SVD++ allocates: biased MF's tables and a `k`-wide implicit row per item, summed
+/// per example.
+pub(crate) fn footprint(spec: &ModelSpec, data: &DataSizes) -> Footprint {
+    let mut f = super::biased_mf::footprint(spec, data);
+    f.table("model.embedding_size", data.n_items, spec.embedding_size)
+        .per_example("model.embedding_size", spec.embedding_size);
+    f
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, bail};
 use rand::Rng;
 
+use super::memory::{DataSizes, Footprint};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::{InitSpec, ModelSpec};
 use crate::data::features::ContentFeatures;
@@ -384,6 +385,18 @@ fn weight_init(spec: Option<InitSpec>, fan_in: usize) -> Init {
             limit: limit as f32,
         },
     }
+}
+
+/// What the two-tower model allocates: the content features, and two towers of
+/// `model.hidden_layers` over them (items: `n_genres + 2` inputs, users: `n_genres`).
+pub(crate) fn footprint(spec: &ModelSpec, data: &DataSizes) -> Footprint {
+    let (d_item, d_user) = (data.n_genres.saturating_add(2), data.n_genres);
+    let mut f = Footprint::default();
+    f.input("model.architecture", data.n_items, d_item)
+        .input("model.architecture", data.n_users, d_user)
+        .layers("model.hidden_layers", d_item, &spec.hidden_layers, None)
+        .layers("model.hidden_layers", d_user, &spec.hidden_layers, None);
+    f
 }
 
 #[cfg(test)]

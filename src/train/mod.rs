@@ -29,6 +29,11 @@ use early_stopping::{Stopper, Verdict};
 /// Keras defaults for β₁, β₂ and ε.
 pub fn optimizer(spec: &TrainingSpec, params: &Params) -> Result<Box<dyn Optimizer>, TrainError> {
     let (learning_rate, l2, weight_decay) = (spec.learning_rate, spec.l2, spec.weight_decay);
+    // The state is allocated without a fallible path (`vec!`, candle's zeros): check its
+    // size first, so a state that cannot fit fails this run instead of aborting exp.
+    let values = params.count() as u128;
+    let state = values.saturating_mul(optimizer_slots(spec) as u128 * 4);
+    crate::engine::alloc::check("the optimiser state", state)?;
     Ok(match spec.optimizer {
         OptimizerName::Adam => Box::new(adam::Adam::new(
             params,
@@ -54,6 +59,16 @@ pub fn optimizer(spec: &TrainingSpec, params: &Params) -> Result<Box<dyn Optimiz
             },
         )),
     })
+}
+
+/// State vectors per parameter value that `spec`'s optimiser keeps: Adam and AdaMax two
+/// (first and second moments, or the infinity norm), SGD one with momentum and none
+/// without. Memory estimates read it from here.
+pub fn optimizer_slots(spec: &TrainingSpec) -> usize {
+    match spec.optimizer {
+        OptimizerName::Adam | OptimizerName::Adamax => 2,
+        OptimizerName::Sgd => usize::from(spec.momentum != 0.0),
+    }
 }
 
 /// Why training stopped early.
@@ -169,8 +184,9 @@ pub fn train(
             value: data.ratings.values[i],
         })
         .collect();
-    let mut buffers = BatchBuffers::with_capacity(spec.batch_size);
-    let mut reports = Vec::with_capacity(spec.epochs);
+    // A batch never holds more than the training set, whatever `training.batch_size` says.
+    let mut buffers = BatchBuffers::with_capacity(spec.batch_size.min(triples.len()));
+    let mut reports = Vec::with_capacity(spec.epochs.min(1024));
     let mut stopper = spec
         .early_stopping
         .filter(|_| !data.validation.is_empty())

@@ -58,6 +58,7 @@ pub fn chain_forward(layers: &[ChainLayer], x: &Tensor) -> Result<Activations> {
     let xs = cpu_storage(&xs, OP)?;
     let mut outputs: Activations = Vec::with_capacity(layers.len());
     for (i, layer) in layers.iter().enumerate() {
+        super::layer::output_fits(rows, layer.bias.elem_count())?;
         let (ws, wl) = layer.weight.storage_and_layout();
         let (bs, bl) = layer.bias.storage_and_layout();
         let b = f32_values(cpu_storage(&bs, OP)?, bl, OP)?;

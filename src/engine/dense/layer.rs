@@ -108,6 +108,7 @@ impl Linear {
     /// # Shapes
     /// `x`: `(B, in)` → `(B, out)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        output_fits(x.dim(0)?, self.out_width())?;
         let z = match self.order {
             WeightOrder::OutIn => x.matmul(&self.weight.t()?)?,
             WeightOrder::InOut => x.matmul(self.weight.as_tensor())?,
@@ -292,6 +293,15 @@ pub fn linear_head(
         let x = masked(x.clone(), input_mask.as_deref())?;
         head.graph(&layer.forward(&x)?.squeeze(1)?)
     }
+}
+
+/// Checks that a layer's `(rows, width)` output can be allocated before candle tries
+/// (candle aborts the process when an allocation fails).
+pub(crate) fn output_fits(rows: usize, width: usize) -> Result<()> {
+    let bytes = (rows as u128)
+        .saturating_mul(width as u128)
+        .saturating_mul(4);
+    crate::engine::alloc::check("a dense layer's output", bytes)
 }
 
 #[cfg(test)]
