@@ -155,18 +155,41 @@ fn serve(files: Vec<(String, Vec<u8>)>) -> String {
     format!("http://{addr}/datasets")
 }
 
-fn respond(mut stream: TcpStream, files: &[(String, Vec<u8>)]) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+/// Reads a request's line and headers from `stream`; its path.
+fn request_path(stream: &TcpStream) -> Option<String> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut request = String::new();
-    if reader.read_line(&mut request).is_err() {
-        return;
-    }
+    reader.read_line(&mut request).ok()?;
     // Skip the headers.
     let mut line = String::new();
     while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
         line.clear();
     }
-    let path = request.split_whitespace().nth(1).unwrap_or("");
+    request.split_whitespace().nth(1).map(str::to_owned)
+}
+
+/// A server on 127.0.0.1 whose every connection is answered by `answer(path, stream)`;
+/// returns its base URL.
+fn serve_with(answer: fn(&str, &mut TcpStream)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                if let Some(path) = request_path(&stream) {
+                    answer(&path, &mut stream);
+                }
+            });
+        }
+    });
+    format!("http://{addr}/datasets")
+}
+
+fn respond(mut stream: TcpStream, files: &[(String, Vec<u8>)]) {
+    let Some(path) = request_path(&stream) else {
+        return;
+    };
+    let path = path.as_str();
     let body = files.iter().find(|(p, _)| p == path).map(|(_, b)| b);
     let _ = match body {
         Some(body) => stream
@@ -384,4 +407,253 @@ fn data_download_reports_offline_missing_and_amazon_clearly() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn data_download_stops_at_the_pinned_size_when_no_length_is_announced() {
+    // 64 MiB without Content-Length, for an archive pinned at 4,924,029 bytes: refused as
+    // soon as the pinned size is passed, not after reading it all.
+    let base = serve_with(|_, stream| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = exp(
+        &["data", "download", "ml-100k", "--base-url", &base],
+        dir.path(),
+        &[("EXP_DATA_DIR", dir.path())],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("sends more than 4924029 bytes (the pinned size of the archive)")
+            && stderr.contains("removed the partial download"),
+        "{stderr}"
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+
+    // A Content-Length beyond the limit is refused before the body is read.
+    let base = serve_with(|_, stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 300000000\r\nConnection: close\r\n\r\nxx",
+        );
+    });
+    let out = exp(
+        &["data", "download", "ml-latest-small", "--base-url", &base],
+        dir.path(),
+        &[("EXP_DATA_DIR", dir.path())],
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("sends more than 978202 bytes")
+            && stderr.contains("the server announced 300000000"),
+        "{stderr}"
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+/// Answers with the headers of a 4,924,029-byte archive and 2 bytes, then goes silent for
+/// a minute.
+fn stall(_: &str, stream: &mut TcpStream) {
+    let _ = stream
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4924029\r\nConnection: close\r\n\r\nPK");
+    let _ = stream.flush();
+    std::thread::sleep(std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn data_download_gives_up_on_a_server_that_stalls() {
+    let base = serve_with(stall);
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = exp(
+        &["data", "download", "ml-100k", "--base-url", &base],
+        dir.path(),
+        &[
+            ("EXP_DATA_DIR", dir.path()),
+            ("EXP_DOWNLOAD_STALL_SECS", Path::new("1")),
+        ],
+    );
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("sent nothing for 1 s (after 2 bytes)")
+            && stderr.contains("EXP_DOWNLOAD_STALL_SECS"),
+        "{stderr}"
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+
+    let out = exp(
+        &["data", "download", "ml-100k", "--base-url", &base],
+        dir.path(),
+        &[
+            ("EXP_DATA_DIR", dir.path()),
+            ("EXP_DOWNLOAD_STALL_SECS", Path::new("soon")),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "EXP_DOWNLOAD_STALL_SECS: expected a whole number of seconds > 0, found `soon`"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn data_download_leaves_no_part_file_after_sigterm_and_removes_stale_ones() {
+    let base = serve_with(stall);
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_exp"))
+        .args(["data", "download", "ml-100k", "--base-url", &base])
+        .current_dir(dir.path())
+        .env("EXP_DATA_DIR", dir.path())
+        .env_remove("EXP_DOWNLOAD_BASE_URL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("exp runs");
+    // Wait for the partial file to appear, then ask exp to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !entries(dir.path()).iter().any(|e| e.ends_with(".part")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no .part file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: signals the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().expect("exp ends");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("interrupted: the partial download was removed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+
+    // What a SIGKILL leaves (a process that no longer runs, or an older exp without a
+    // pid in the name) is removed by the next download; a user's own file stays.
+    let dead = "ml-1m.zip.4194999999.part";
+    for name in [dead, "ml-100k.zip.part", "mine.part"] {
+        std::fs::write(dir.path().join(name), b"PK").unwrap();
+    }
+    std::fs::create_dir(dir.path().join(".ml-100k.4194999999.unpacking")).unwrap();
+    let base = serve(Vec::new());
+    let out = exp(
+        &["data", "download", "ml-100k", "--base-url", &base],
+        dir.path(),
+        &[("EXP_DATA_DIR", dir.path())],
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("the server answered HTTP 404"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("removed {}", dir.path().join(dead).display())),
+        "{stderr}"
+    );
+    assert_eq!(entries(dir.path()), ["mine.part"]);
+}
+
+#[test]
+fn data_download_unpacks_only_the_files_the_data_set_needs() {
+    let Some(ml100k) = shared_data::require("ml-100k/u.data") else {
+        return;
+    };
+    let ml100k = ml100k.parent().expect("ml-100k").to_owned();
+    // The real files, plus an extra file in the folder, an absolute path, a path with
+    // `..`, and a second top folder.
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for file in ["u.data", "u.item", "u.genre", "u.user", "README"] {
+        zip.start_file(format!("ml-100k/{file}"), options).unwrap();
+        zip.write_all(&std::fs::read(ml100k.join(file)).unwrap())
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let absolute = dir.path().join("absolute.txt").display().to_string();
+    for extra in [
+        "ml-100k/bomb.bin",
+        absolute.as_str(),
+        "/ml-100k/u.user",
+        "ml-100k/../escape.txt",
+        "other/u.user",
+    ] {
+        zip.start_file(extra, options).unwrap();
+        zip.write_all(b"not for exp").unwrap();
+    }
+    let archive = zip.finish().unwrap().into_inner();
+    let sha = sha256_hex(&archive);
+    let base = serve(vec![("/datasets/ml-100k.zip".into(), archive)]);
+    let data = dir.path().join("data");
+    let out = exp(
+        &[
+            "data",
+            "download",
+            "ml-100k",
+            "--base-url",
+            &base,
+            "--sha256",
+            &sha,
+        ],
+        dir.path(),
+        &[("EXP_DATA_DIR", &data)],
+    );
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    assert_eq!(entries(&data), ["ml-100k"]);
+    assert_eq!(
+        entries(&data.join("ml-100k")),
+        ["README", "u.data", "u.genre", "u.item", "u.user"]
+    );
+    assert_eq!(entries(dir.path()), ["data"]);
+}
+
+#[test]
+fn data_download_refuses_a_sha256_that_is_not_64_hex_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["abc", &"g".repeat(64), &"a".repeat(65)] {
+        let out = exp(
+            &["data", "download", "ml-100k", "--sha256", bad],
+            dir.path(),
+            &[("EXP_DATA_DIR", dir.path())],
+        );
+        assert!(!out.status.success());
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "--sha256: expected 64 hex digits (a SHA-256), found `{bad}`"
+            )),
+            "{stderr}"
+        );
+    }
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn data_download_names_the_scheme_of_a_refused_redirect() {
+    let base = serve_with(|_, stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = exp(
+        &["data", "download", "ml-100k", "--base-url", &base],
+        dir.path(),
+        &[("EXP_DATA_DIR", dir.path())],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("redirects to `file:///etc/passwd`: refused, a redirect to a `file:` URL")
+            && !stderr.contains("too many redirects"),
+        "{stderr}"
+    );
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
 }

@@ -36,13 +36,33 @@ fn download_command(args: &DownloadArgs) -> anyhow::Result<ExitCode> {
     let dataset = dataset_named(&args.dataset)?;
     let root = download::download_root()?;
     let options = download::Options {
-        base_url: args
-            .base_url
-            .clone()
-            .unwrap_or_else(download::base_url_from_env),
         sha256: args.sha256.clone(),
         force: args.force,
+        stall: download::stall_from_env()?,
+        ..download::Options::new(
+            args.base_url
+                .clone()
+                .unwrap_or_else(download::base_url_from_env),
+        )
     };
+    // On Ctrl-C or SIGTERM the drop guards of the download never run: remove this
+    // process's partial files here. (Ones left by a harder kill are removed by the next
+    // download, see `download::remove_stale`.)
+    let partial = download::partial_paths(dataset, &root);
+    ctrlc::set_handler(move || {
+        for path in &partial {
+            download::remove_partial(path);
+        }
+        eprintln!("\ninterrupted: the partial download was removed");
+        std::process::exit(130);
+    })
+    .context("installing the Ctrl-C handler")?;
+    for path in download::remove_stale(&root) {
+        eprintln!(
+            "removed {}, left by an interrupted download",
+            path.display()
+        );
+    }
     let mut last_mb = 0;
     let mut progress = |bytes: u64, total: Option<u64>| {
         let mb = bytes / (1 << 20);

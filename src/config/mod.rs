@@ -622,4 +622,6 @@ fn resolve_data_path(config: &mut RunConfig, experiment_file: &Path) {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -2,10 +2,20 @@
 //! folder that loading reads.
 //!
 //! Nothing downloaded is used before it is verified: the archive streams to
-//! `<root>/<name>.zip.part` while its SHA-256 is computed, and only when size and digest
-//! match the pinned values below is it unpacked (into a staging folder, renamed into place
-//! at the end). On a mismatch, a network error or an interrupted transfer the partial file
-//! is removed. After unpacking, the ratings file is checked again against an independent
+//! `<root>/<name>.zip.<pid>.part` while its SHA-256 is computed, and only when size and
+//! digest match the pinned values below is it unpacked (into a staging folder, renamed into
+//! place at the end). On a mismatch, a network error or an interrupted transfer the partial
+//! file is removed; one left by a killed process (its pid no longer runs) is removed by the
+//! next download into the same folder.
+//!
+//! Every transfer is bounded: the body may not exceed the pinned size (or [`MIRROR_LIMIT`]
+//! for an archive checked with `--sha256`), and is abandoned as soon as it does; a server
+//! that sends nothing for [`DEFAULT_STALL`] is given up on. Redirects are followed to
+//! `http`/`https` URLs only. Only the files the data set needs ([`Archive::files`]) are
+//! unpacked, each from its exact place in the archive (`<name>/<file>` or `<file>`), each
+//! at most [`MAX_UNPACKED_FILE`] bytes.
+//!
+//! After unpacking, the ratings file is checked again against an independent
 //! digest from `shared/data/SOURCES.md` (SHA-256 of `u.data` and `ratings.csv`, the git
 //! blob id of ML-1M's `ratings.dat`), which also guards a mirror given with `--base-url`
 //! and `--sha256`.
@@ -32,6 +42,24 @@ pub const DEFAULT_BASE_URL: &str = "https://files.grouplens.org/datasets/moviele
 /// server); the `--base-url` flag wins over it.
 pub const BASE_URL_ENV: &str = "EXP_DOWNLOAD_BASE_URL";
 
+/// The most bytes accepted for an archive checked with `--sha256` (a mirror's re-packed
+/// zip, whose size exp cannot know): 1 GiB, far above any GroupLens archive exp fetches.
+pub const MIRROR_LIMIT: u64 = 1 << 30;
+
+/// The most bytes one unpacked file may hold (ML-1M's `ratings.dat`, the largest, has
+/// 24.6 MB): a zip whose entry inflates beyond it is refused, not unpacked.
+pub const MAX_UNPACKED_FILE: u64 = 256 << 20;
+
+/// How long a transfer may go without receiving a byte before it is given up.
+pub const DEFAULT_STALL: Duration = Duration::from_secs(30);
+
+/// Environment variable replacing [`DEFAULT_STALL`], in whole seconds (for a very slow
+/// link, and for tests, which use 1).
+pub const STALL_ENV: &str = "EXP_DOWNLOAD_STALL_SECS";
+
+/// The most redirects followed before giving up.
+const MAX_REDIRECTS: usize = 10;
+
 /// How the unpacked ratings file is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentCheck {
@@ -54,6 +82,9 @@ pub struct Archive {
     pub sha256: &'static str,
     /// The ratings file inside (relative to the data set's folder) and its digest.
     pub ratings: (&'static str, ContentCheck),
+    /// The files unpacked: those exp reads (see `data::read`) and the README carrying the
+    /// licence. Every other entry of the archive is left in it.
+    pub files: &'static [&'static str],
 }
 
 /// The GroupLens archives exp can fetch.
@@ -69,6 +100,7 @@ pub const ARCHIVES: [Archive; 3] = [
                 "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
             ),
         ),
+        files: &["u.data", "u.item", "u.genre", "u.user", "README"],
     },
     Archive {
         dataset: DatasetName::Ml1m,
@@ -79,6 +111,7 @@ pub const ARCHIVES: [Archive; 3] = [
             "ratings.dat",
             ContentCheck::GitBlob("77a7c4b150f588c23bb9e1f068aa996c0b413695"),
         ),
+        files: &["ratings.dat", "movies.dat", "users.dat", "README"],
     },
     Archive {
         dataset: DatasetName::MlLatestSmall,
@@ -91,6 +124,7 @@ pub const ARCHIVES: [Archive; 3] = [
                 "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646",
             ),
         ),
+        files: &["ratings.csv", "movies.csv", "README.txt"],
     },
 ];
 
@@ -122,16 +156,50 @@ pub fn base_url_from_env() -> String {
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
 }
 
+/// The stall timeout: `EXP_DOWNLOAD_STALL_SECS` when set, else [`DEFAULT_STALL`].
+pub fn stall_from_env() -> Result<Duration, DownloadError> {
+    match std::env::var(STALL_ENV) {
+        Ok(v) if !v.is_empty() => match v.trim().parse::<u64>() {
+            Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+            _ => Err(DownloadError::BadStall { value: v }),
+        },
+        _ => Ok(DEFAULT_STALL),
+    }
+}
+
+/// Whether `value` is a SHA-256 written in hex: exactly 64 hex digits (either case).
+pub fn is_sha256_hex(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// How to download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Folder the archive's file is fetched from (no trailing file name).
     pub base_url: String,
     /// Expected SHA-256 of the archive instead of the pinned one (for a mirror that
-    /// re-packed the files; the unpacked ratings file is still checked).
+    /// re-packed the files; the unpacked ratings file is still checked). 64 hex digits.
     pub sha256: Option<String>,
     /// Download again even if the folder is already there.
     pub force: bool,
+    /// Give up when no byte arrives for this long ([`DEFAULT_STALL`]).
+    pub stall: Duration,
+    /// The most bytes accepted with `sha256` set ([`MIRROR_LIMIT`]); without it the
+    /// pinned size is the limit.
+    pub mirror_limit: u64,
+}
+
+impl Options {
+    /// Fetching from `base_url` with the pinned digest and the default limits.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Options {
+            base_url: base_url.into(),
+            sha256: None,
+            force: false,
+            stall: DEFAULT_STALL,
+            mirror_limit: MIRROR_LIMIT,
+        }
+    }
 }
 
 /// What [`download`] did.
@@ -183,6 +251,65 @@ pub enum DownloadError {
         /// The HTTP status code.
         status: u16,
     },
+    /// The server sends more than the archive may hold.
+    #[error(
+        "`{url}` sends more than {limit} bytes ({why}); stopped reading and removed the \
+         partial download"
+    )]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
+        /// Where the limit comes from, and what the server announced.
+        why: String,
+    },
+    /// Nothing arrived for the stall timeout.
+    #[error(
+        "`{url}` sent nothing for {secs} s (after {bytes} bytes); gave up and removed the \
+         partial download (set EXP_DOWNLOAD_STALL_SECS to wait longer)"
+    )]
+    Stalled {
+        /// The URL.
+        url: String,
+        /// The stall timeout in seconds.
+        secs: u64,
+        /// Bytes received before the stall.
+        bytes: u64,
+    },
+    /// A redirect to something other than an http or https URL.
+    #[error(
+        "`{url}` redirects to `{location}`: refused, a redirect to a `{scheme}:` URL (exp \
+         follows redirects to http and https only)"
+    )]
+    RedirectRefused {
+        /// The URL that redirected.
+        url: String,
+        /// The `Location` it gave.
+        location: String,
+        /// That location's URL scheme.
+        scheme: String,
+    },
+    /// A redirect without a usable `Location`, or too many of them.
+    #[error("cannot download `{url}`: {problem}")]
+    Redirect {
+        /// The URL that redirected last.
+        url: String,
+        /// What was wrong.
+        problem: String,
+    },
+    /// `--sha256` is not a SHA-256.
+    #[error("--sha256: expected 64 hex digits (a SHA-256), found `{value}`")]
+    BadSha256 {
+        /// The value given.
+        value: String,
+    },
+    /// `EXP_DOWNLOAD_STALL_SECS` is not a number of seconds.
+    #[error("{STALL_ENV}: expected a whole number of seconds > 0, found `{value}`")]
+    BadStall {
+        /// The value given.
+        value: String,
+    },
     /// The archive is not the expected one.
     #[error(
         "checksum mismatch for `{url}`: expected SHA-256 {expected} ({expected_size} bytes), \
@@ -225,6 +352,24 @@ pub enum DownloadError {
         url: String,
         /// The file looked for.
         file: String,
+    },
+    /// The archive holds a needed file twice (which one would be installed is ambiguous).
+    #[error("`{url}` holds `{file}` twice; nothing was installed")]
+    DuplicateInArchive {
+        /// The URL.
+        url: String,
+        /// The entry's name.
+        file: String,
+    },
+    /// A needed file inflates beyond [`MAX_UNPACKED_FILE`].
+    #[error("`{file}` in `{url}` unpacks to more than {limit} bytes; nothing was installed")]
+    EntryTooLarge {
+        /// The URL.
+        url: String,
+        /// The entry's name.
+        file: String,
+        /// The limit in bytes.
+        limit: u64,
     },
     /// The archive is not a readable zip.
     #[error("`{url}` is not a valid zip archive")]
@@ -279,13 +424,83 @@ impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         if self.armed {
             // Best effort: the error being reported matters more than this one.
-            let _ = if self.path.is_dir() {
-                fs::remove_dir_all(self.path)
-            } else {
-                fs::remove_file(self.path)
-            };
+            remove_partial(self.path);
         }
     }
+}
+
+/// The partial files a download of `dataset` into `root` by this process writes: the
+/// archive being fetched and the staging folder. A signal handler removes them.
+pub fn partial_paths(dataset: DatasetName, root: &Path) -> Vec<PathBuf> {
+    archive(dataset).map_or_else(Vec::new, |a| {
+        let (part, staging) = partial_pair(a, root);
+        vec![part, staging]
+    })
+}
+
+/// (`<root>/<archive>.<pid>.part`, `<root>/.<name>.<pid>.unpacking`) for this process.
+fn partial_pair(archive: &Archive, root: &Path) -> (PathBuf, PathBuf) {
+    let pid = std::process::id();
+    (
+        root.join(format!("{}.{pid}.part", archive.file)),
+        root.join(format!(".{}.{pid}.unpacking", archive.dataset.as_str())),
+    )
+}
+
+/// Removes `path`, a file or a folder, if it is there (best effort: for cleanup paths).
+pub fn remove_partial(path: &Path) {
+    let _ = if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+}
+
+/// Removes the partial downloads in `root` that no running process owns: the
+/// `<archive>.<pid>.part` files and `.<name>.<pid>.unpacking` folders of processes that
+/// have ended (killed before their cleanup ran), and the pid-less `<archive>.part` /
+/// `.<name>.unpacking` of earlier versions of exp. Returns what it removed.
+pub fn remove_stale(root: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let owner = ARCHIVES.iter().find_map(|a| {
+            let set = a.dataset.as_str();
+            let middle = name
+                .strip_prefix(a.file)
+                .and_then(|rest| rest.strip_suffix(".part"))
+                .or_else(|| {
+                    name.strip_prefix('.')
+                        .and_then(|n| n.strip_prefix(set))
+                        .and_then(|rest| rest.strip_suffix(".unpacking"))
+                })?;
+            match middle {
+                "" => Some(None),
+                m => m
+                    .strip_prefix('.')
+                    .and_then(|pid| pid.parse::<u32>().ok())
+                    .map(Some),
+            }
+        });
+        let stale = match owner {
+            None => false,
+            Some(None) => true,
+            Some(Some(pid)) => !crate::store::owner::pid_alive(pid),
+        };
+        if stale {
+            let path = entry.path();
+            remove_partial(&path);
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    removed
 }
 
 /// Downloads `dataset` into `root/<name>/` (see the module documentation); `progress`
@@ -297,8 +512,15 @@ pub fn download(
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<Downloaded, DownloadError> {
     let archive = archive(dataset).ok_or(DownloadError::NotDownloadable(dataset))?;
+    if let Some(value) = options.sha256.as_ref().filter(|v| !is_sha256_hex(v)) {
+        return Err(DownloadError::BadSha256 {
+            value: value.clone(),
+        });
+    }
     let name = dataset.as_str();
     let dir = root.join(name);
+    // What a killed download left (the command line reports these before calling us).
+    remove_stale(root);
     if !options.force && dir.join(archive.ratings.0).is_file() {
         return Ok(Downloaded {
             dir,
@@ -313,13 +535,27 @@ pub fn download(
         options.base_url.trim_end_matches('/'),
         archive.file
     );
-    let part = root.join(format!("{}.part", archive.file));
+    let (part, staging) = partial_pair(archive, root);
     let part_guard = Cleanup::new(&part);
-    let (bytes, sha256) = fetch(&url, &part, progress)?;
-    let (expected, expected_size) = match &options.sha256 {
-        Some(hex) => (hex.to_ascii_lowercase(), 0),
-        None => (archive.sha256.to_owned(), archive.size),
+    let (expected, expected_size, limit) = match &options.sha256 {
+        Some(hex) => (
+            hex.to_ascii_lowercase(),
+            0,
+            Limit {
+                bytes: options.mirror_limit,
+                why: "the limit for an archive checked with --sha256",
+            },
+        ),
+        None => (
+            archive.sha256.to_owned(),
+            archive.size,
+            Limit {
+                bytes: archive.size,
+                why: "the pinned size of the archive",
+            },
+        ),
     };
+    let (bytes, sha256) = fetch(&url, &part, &limit, options.stall, progress)?;
     if sha256 != expected || (expected_size > 0 && bytes != expected_size) {
         // `part_guard` removes the partial file.
         return Err(DownloadError::Checksum {
@@ -331,12 +567,11 @@ pub fn download(
         });
     }
 
-    let staging = root.join(format!(".{name}.unpacking"));
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
     let staging_guard = Cleanup::new(&staging);
-    unpack(&part, &staging, name, &url)?;
+    unpack(&part, &staging, name, archive.files, &url)?;
     check_content(&staging, archive, &url)?;
     if dir.exists() {
         fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
@@ -353,29 +588,138 @@ pub fn download(
     })
 }
 
-/// Streams `url` into `part`, hashing as it goes; (bytes, SHA-256 hex).
+/// The most bytes a transfer may bring, and where that number comes from (for the
+/// message).
+struct Limit {
+    bytes: u64,
+    why: &'static str,
+}
+
+/// The URL scheme of `location` (`http`, `file`, …), lower case; `None` for a relative
+/// reference.
+fn scheme(location: &str) -> Option<String> {
+    let (scheme, _) = location.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then(|| scheme.to_ascii_lowercase())
+}
+
+/// `location` (a redirect's `Location`) resolved against `base`, an http(s) URL: an
+/// absolute URL as is, `//host/…`, `/path` and `path` relative to `base`.
+fn resolve(base: &str, location: &str) -> String {
+    if scheme(location).is_some() {
+        return location.to_owned();
+    }
+    let (base_scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    if let Some(authority_path) = location.strip_prefix("//") {
+        return format!("{base_scheme}://{authority_path}");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    if location.starts_with('/') {
+        return format!("{base_scheme}://{authority}{location}");
+    }
+    let path = rest[authority.len()..]
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+    format!("{base_scheme}://{authority}{folder}/{location}")
+}
+
+/// Streams `url` into `part`, hashing as it goes, stopping beyond `limit` bytes or after
+/// `stall` without a byte; (bytes, SHA-256 hex). Redirects are followed here (not by
+/// ureq) so that one to a scheme other than http(s) is named in the error.
 fn fetch(
     url: &str,
     part: &Path,
+    limit: &Limit,
+    stall: Duration,
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<(u64, String), DownloadError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_per_read(Some(stall))
         .timeout_global(Some(Duration::from_secs(30 * 60)))
+        .max_redirects(0)
         .build()
         .into();
-    let fetch_err = |source: ureq::Error| match source {
+    let stalled = |bytes: u64| DownloadError::Stalled {
+        url: url.to_owned(),
+        secs: stall.as_secs(),
+        bytes,
+    };
+    let fetch_err = |source: ureq::Error, bytes: u64| match source {
         ureq::Error::StatusCode(status) => DownloadError::Status {
             url: url.to_owned(),
             status,
         },
+        ureq::Error::Timeout(ureq::Timeout::PerRead) => stalled(bytes),
+        ureq::Error::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            stalled(bytes)
+        }
         other => DownloadError::Fetch {
             url: url.to_owned(),
             source: Box::new(other),
         },
     };
-    let mut response = agent.get(url).call().map_err(fetch_err)?;
+    let mut current = url.to_owned();
+    let mut response = agent.get(&current).call().map_err(|e| fetch_err(e, 0))?;
+    let mut redirects = 0;
+    while response.status().is_redirection() {
+        let Some(location) = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+        else {
+            return Err(DownloadError::Redirect {
+                url: current,
+                problem: format!(
+                    "HTTP {} without a readable Location header",
+                    response.status().as_u16()
+                ),
+            });
+        };
+        let next = resolve(&current, location.trim());
+        match scheme(&next).as_deref() {
+            Some("http" | "https") => {}
+            other => {
+                return Err(DownloadError::RedirectRefused {
+                    url: current,
+                    location,
+                    scheme: other.unwrap_or("").to_owned(),
+                });
+            }
+        }
+        redirects += 1;
+        if redirects > MAX_REDIRECTS {
+            return Err(DownloadError::Redirect {
+                url: current,
+                problem: format!("more than {MAX_REDIRECTS} redirects"),
+            });
+        }
+        current = next;
+        response = agent.get(&current).call().map_err(|e| fetch_err(e, 0))?;
+    }
+    let too_large = |announced: Option<u64>| DownloadError::TooLarge {
+        url: url.to_owned(),
+        limit: limit.bytes,
+        why: match announced {
+            Some(n) => format!("{}; the server announced {n}", limit.why),
+            None => limit.why.to_owned(),
+        },
+    };
     let total = response.body().content_length();
+    if let Some(n) = total.filter(|&n| n > limit.bytes) {
+        return Err(too_large(Some(n)));
+    }
     let mut body = response.body_mut().as_reader();
     let mut file = File::create(part).map_err(io_err(part))?;
     let mut hasher = Sha256::new();
@@ -386,21 +730,32 @@ fn fetch(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(fetch_err(ureq::Error::Io(e))),
+            Err(e) => return Err(fetch_err(ureq::Error::from(e), bytes)),
         };
+        bytes += n as u64;
+        if bytes > limit.bytes {
+            // `part`'s guard (in `download`) removes what arrived.
+            return Err(too_large(None));
+        }
         hasher.update(&buf[..n]);
         file.write_all(&buf[..n]).map_err(io_err(part))?;
-        bytes += n as u64;
         progress(bytes, total);
     }
     file.sync_all().map_err(io_err(part))?;
     Ok((bytes, hex(&hasher.finalize())))
 }
 
-/// Unpacks the zip at `zip_path` into `dest`, dropping the archive's top folder `name/`
-/// (every GroupLens zip has one). Entries that would land outside `dest` are refused by
-/// the zip crate's `enclosed_name`.
-fn unpack(zip_path: &Path, dest: &Path, name: &str, url: &str) -> Result<(), DownloadError> {
+/// Unpacks the `files` of the zip at `zip_path` into `dest`, flat. Each is taken from
+/// its exact place, `name/<file>` (every GroupLens zip has the top folder `name/`) or
+/// `<file>`; every other entry (an extra file, an absolute path, `..`) is skipped, and a
+/// file that inflates beyond [`MAX_UNPACKED_FILE`] is refused.
+fn unpack(
+    zip_path: &Path,
+    dest: &Path,
+    name: &str,
+    files: &[&str],
+    url: &str,
+) -> Result<(), DownloadError> {
     let zip_err = |source| DownloadError::Zip {
         url: url.to_owned(),
         source,
@@ -408,25 +763,41 @@ fn unpack(zip_path: &Path, dest: &Path, name: &str, url: &str) -> Result<(), Dow
     let file = File::open(zip_path).map_err(io_err(zip_path))?;
     let mut zip = zip::ZipArchive::new(file).map_err(zip_err)?;
     fs::create_dir_all(dest).map_err(io_err(dest))?;
+    let mut seen = Vec::new();
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(zip_err)?;
-        let Some(inner) = entry.enclosed_name() else {
+        if entry.is_dir() {
+            continue;
+        }
+        // A name that is not UTF-8 cannot be one of `files`.
+        let Ok(raw) = entry.name().map(|n| n.into_owned()) else {
             continue;
         };
-        let inner = inner.strip_prefix(name).unwrap_or(&inner).to_path_buf();
-        if inner.as_os_str().is_empty() {
+        let inner = raw
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .unwrap_or(&raw);
+        let Some(&wanted) = files.iter().find(|f| **f == inner) else {
             continue;
+        };
+        if seen.contains(&wanted) {
+            return Err(DownloadError::DuplicateInArchive {
+                url: url.to_owned(),
+                file: raw,
+            });
         }
-        let out = dest.join(&inner);
-        if entry.is_dir() {
-            fs::create_dir_all(&out).map_err(io_err(&out))?;
-            continue;
-        }
-        if let Some(parent) = out.parent() {
-            fs::create_dir_all(parent).map_err(io_err(parent))?;
-        }
+        seen.push(wanted);
+        let out = dest.join(wanted);
         let mut target = File::create(&out).map_err(io_err(&out))?;
-        io::copy(&mut entry, &mut target).map_err(io_err(&out))?;
+        let copied = io::copy(&mut (&mut entry).take(MAX_UNPACKED_FILE + 1), &mut target)
+            .map_err(io_err(&out))?;
+        if copied > MAX_UNPACKED_FILE {
+            return Err(DownloadError::EntryTooLarge {
+                url: url.to_owned(),
+                file: raw,
+                limit: MAX_UNPACKED_FILE,
+            });
+        }
     }
     Ok(())
 }
@@ -502,15 +873,46 @@ mod tests {
         let err = download(
             DatasetName::AmazonMoviesTv,
             Path::new("/nonexistent"),
-            &Options {
-                base_url: DEFAULT_BASE_URL.into(),
-                sha256: None,
-                force: false,
-            },
+            &Options::new(DEFAULT_BASE_URL),
             &mut |_, _| {},
         )
         .expect_err("not downloadable");
         assert!(err.to_string().contains(amazon::DOWNLOAD_PAGE), "{err}");
+    }
+
+    #[test]
+    fn redirect_locations_resolve_and_keep_their_scheme() {
+        let base = "http://127.0.0.1:8/datasets/ml-100k.zip";
+        assert_eq!(resolve(base, "file:///etc/passwd"), "file:///etc/passwd");
+        assert_eq!(scheme("file:///etc/passwd").as_deref(), Some("file"));
+        assert_eq!(scheme("HTTPS://x/y").as_deref(), Some("https"));
+        assert_eq!(scheme("/a:b"), None);
+        assert_eq!(resolve(base, "/m/x.zip"), "http://127.0.0.1:8/m/x.zip");
+        assert_eq!(resolve(base, "x.zip"), "http://127.0.0.1:8/datasets/x.zip");
+        assert_eq!(resolve(base, "//h/x.zip"), "http://h/x.zip");
+    }
+
+    #[test]
+    fn sha256_options_must_be_64_hex_digits() {
+        assert!(is_sha256_hex(
+            &"aB3".repeat(21).chars().chain(['0']).collect::<String>()
+        ));
+        assert!(!is_sha256_hex("abc"));
+        assert!(!is_sha256_hex(&"z".repeat(64)));
+        let err = download(
+            DatasetName::Ml100k,
+            Path::new("/nonexistent"),
+            &Options {
+                sha256: Some("abc".into()),
+                ..Options::new(DEFAULT_BASE_URL)
+            },
+            &mut |_, _| {},
+        )
+        .expect_err("not a SHA-256");
+        assert_eq!(
+            err.to_string(),
+            "--sha256: expected 64 hex digits (a SHA-256), found `abc`"
+        );
     }
 
     #[test]

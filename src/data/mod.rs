@@ -278,4 +278,6 @@ fn shown(path: &Path) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
