@@ -19,6 +19,7 @@ pub mod data;
 pub mod engine;
 pub mod metrics;
 pub mod models;
+pub mod output;
 pub mod rank;
 pub mod reload;
 pub mod report;
