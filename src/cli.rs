@@ -390,6 +390,10 @@ pub struct ReportArgs {
 pub struct ValidateArgs {
     /// The experiment file (TOML).
     pub experiment: PathBuf,
+    /// The database `exp run` would write: its results directory `<db dir>/<experiment>/`
+    /// is checked too (nothing is created).
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
 }
 
 /// `exp recommend`.

@@ -20,6 +20,7 @@ pub mod digest;
 pub mod engine;
 pub mod metrics;
 pub mod models;
+pub mod output;
 pub mod preflight;
 pub mod rank;
 pub mod reload;

@@ -657,3 +657,66 @@ fn data_download_names_the_scheme_of_a_refused_redirect() {
     );
     assert_eq!(entries(dir.path()), Vec::<String>::new());
 }
+
+/// A link planted where the download lands (the partial archive, the unpacked folder)
+/// is never written through: the file it points to is left as it was.
+#[cfg(unix)]
+#[test]
+fn data_download_never_writes_through_a_link() {
+    let Some(ml100k) = shared_data::require("ml-100k/u.data") else {
+        return;
+    };
+    let archive = ml100k_zip(ml100k.parent().expect("ml-100k"));
+    let sha = sha256_hex(&archive);
+    let base = serve(vec![("/datasets/ml-100k.zip".into(), archive)]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let outside = dir.path().join("precious.txt");
+    std::fs::write(&outside, "keep me").unwrap();
+    let download = |data: &Path| {
+        exp(
+            &[
+                "data",
+                "download",
+                "ml-100k",
+                "--base-url",
+                &base,
+                "--sha256",
+                &sha,
+            ],
+            dir.path(),
+            &[("EXP_DATA_DIR", data)],
+        )
+    };
+
+    std::os::unix::fs::symlink(&outside, data.join("ml-100k.zip.part")).unwrap();
+    let out = download(&data);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me");
+    if !out.status.success() {
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("ml-100k.zip.part") && stderr.contains("symbolic link"),
+            "{stderr}"
+        );
+    }
+
+    let data = dir.path().join("data2");
+    std::fs::create_dir_all(&data).unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, data.join("ml-100k")).unwrap();
+    let out = download(&data);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ml-100k") && stderr.contains("symbolic link"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::symlink_metadata(data.join("ml-100k"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(entries(&elsewhere), Vec::<String>::new());
+}

@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{BenchData, Measurement};
+use crate::output::Staged;
 use crate::report::ReportError;
 use crate::report::charts::PALETTE;
 use crate::report::font::{FAMILY, ensure_registered};
@@ -117,7 +118,8 @@ pub fn draw(panels: &[Panel], path: &Path) -> Result<(), ReportError> {
         path: path.to_owned(),
         source: Box::new(e),
     };
-    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
+    let staged = Staged::new(path)?;
+    let root = BitMapBackend::new(staged.path(), (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (title, rest) = root.split_vertically(60);
     title
@@ -191,7 +193,7 @@ pub fn draw(panels: &[Panel], path: &Path) -> Result<(), ReportError> {
         }
     }
     root.present().map_err(err)?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 #[cfg(test)]

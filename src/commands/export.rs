@@ -42,7 +42,8 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             .write_all(text.as_bytes())
             .context("writing to stdout")?,
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing `{}`", path.display()))?;
+            crate::output::write(path, &text)
+                .with_context(|| format!("writing `{}`", path.display()))?;
             eprintln!("wrote {} run(s) to {}", runs.len(), path.display());
         }
     }

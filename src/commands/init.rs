@@ -30,7 +30,8 @@ pub fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating `{}`", dir.display()))?;
             }
-            std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))?;
+            crate::output::write(path, text)
+                .with_context(|| format!("writing `{}`", path.display()))?;
             eprintln!(
                 "wrote {}: experiment `{name}`; train it with: exp run {}",
                 path.display(),

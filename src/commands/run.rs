@@ -13,6 +13,7 @@ use crate::commands::progress::{self, Progress};
 use crate::config;
 use crate::config::spec::{DataSpec, DeviceKind, DeviceSpec, Experiment, SplitSpec};
 use crate::data::{self, Dataset};
+use crate::output;
 use crate::report;
 use crate::runner::CandleExecutor;
 use crate::scheduler::{self, Stop, SweepOptions, SweepSummary};
@@ -34,6 +35,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         match config::load_experiment_with(file, &args.set) {
             Ok(experiment) => experiments.push(experiment),
             Err(error) => problems.push(error.to_string()),
+        }
+    }
+    // So is a results directory that cannot be made (a dangling link or a file in its
+    // place, an unwritable folder): otherwise every run would fail on it, one by one.
+    for (file, experiment) in files.iter().zip(&experiments) {
+        let dir = results_dir(&args.db, &experiment.name);
+        if let Err(error) = output::prepare_dir(&dir) {
+            problems.push(format!(
+                "{}: `experiment.name` = `{}`: cannot use its results directory `{}`: {error}",
+                file.display(),
+                experiment.name,
+                dir.display()
+            ));
         }
     }
     if !problems.is_empty() {
@@ -191,8 +205,21 @@ fn run_experiment(
         return Ok(Outcome::Interrupted);
     }
 
-    let charts = report::charts::write_experiment_charts(&store, &experiment.name, &out_dir)
-        .with_context(|| format!("writing charts to {}", out_dir.display()))?;
+    let charts = match report::charts::write_experiment_charts(&store, &experiment.name, &out_dir) {
+        Ok(charts) => charts,
+        // Nothing finished, now or before: say so, with why, rather than the charts' view.
+        Err(report::ReportError::NoFinishedRuns { .. }) => {
+            eprintln!(
+                "{}; every run failed, so there are no charts or ranking",
+                summary_line(&experiment.name, &summary)
+            );
+            print_failures(&summary);
+            return Ok(Outcome::SomeFailed);
+        }
+        Err(error) => {
+            return Err(error).with_context(|| format!("writing charts to {}", out_dir.display()));
+        }
+    };
     let stored = store.runs(Some(&experiment.name))?;
     let summaries = report::compare::summarize(&stored);
     if let Some(note) = report::compare::superseded_note(&summaries) {

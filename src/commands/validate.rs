@@ -5,15 +5,28 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::ValidateArgs;
+use anyhow::Context;
+
 use crate::config;
 use crate::config::spec::Experiment;
 use crate::data;
+use crate::output;
+use crate::store::results_dir;
 use crate::sweep;
 
 /// Prints the experiment's grid points and run count to stdout.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let experiment = config::load_experiment(&args.experiment)?;
     let points = sweep::expand(&experiment)?;
+    let dir = results_dir(&args.db, &experiment.name);
+    output::check_dir(&dir).with_context(|| {
+        format!(
+            "{}: `experiment.name` = `{}`: cannot use its results directory `{}`",
+            args.experiment.display(),
+            experiment.name,
+            dir.display()
+        )
+    })?;
     check_against_data(&experiment)?;
     let folds = experiment.base.split.folds();
     println!(

@@ -289,7 +289,8 @@ fn unknown_names_list_the_allowed_ones() {
 
 #[test]
 fn bad_experiment_names_are_rejected() {
-    for name in ["\"a b\"", "\"\"", "\"..\"", "\"a/b\""] {
+    let too_long = format!("\"{}\"", "a".repeat(300));
+    for name in ["\"a b\"", "\"\"", "\"..\"", "\"a/b\"", &too_long] {
         let text = edit(&[(2, &format!("name = {name}"))], &[]);
         assert_reports(&text, 2, "experiment.name", "results/ directory");
     }

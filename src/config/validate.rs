@@ -238,7 +238,11 @@ pub(crate) fn experiment(
     let name = cx.required(name, &span, "experiment.name").and_then(|name| {
         let text = name.get_ref();
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-        if !text.is_empty() && text.chars().all(allowed) && !text.chars().all(|c| c == '.') {
+        if !text.is_empty()
+            && text.len() <= crate::output::NAME_MAX
+            && text.chars().all(allowed)
+            && !text.chars().all(|c| c == '.')
+        {
             Some(name.into_inner())
         } else {
             let found = cx.source.snippet(&name.span());
@@ -246,7 +250,7 @@ pub(crate) fn experiment(
                 &name.span(),
                 "experiment.name",
                 Problem::BadFormat {
-                    expected: "made of letters, digits, `_`, `.` and `-`, and not only dots (it names a results/ directory)",
+                    expected: "made of letters, digits, `_`, `.` and `-`, at most 255 bytes, and not only dots (it names a results/ directory)",
                     found,
                 },
             );

@@ -11,6 +11,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::stats::{DataStats, head_share, rating_label};
+use crate::output::Staged;
 use crate::report::ReportError;
 use crate::report::charts::{HEIGHT, PALETTE, WIDTH};
 use crate::report::font::{FAMILY, ensure_registered};
@@ -151,15 +152,16 @@ where
 /// A drawing area on a PNG file.
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
-/// A white canvas of the standard width at `path`, its title drawn; returns the root and
-/// the area below the title.
+/// A white canvas of the standard width drawn into `staged` (see [`Staged`]), its title
+/// drawn; returns the root and the area below the title.
 fn canvas<'a>(
-    path: &'a Path,
+    staged: &'a Staged,
     title: &str,
     height: u32,
 ) -> Result<(Area<'a>, Area<'a>), ReportError> {
     ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
+    let path = staged.dest();
+    let root = BitMapBackend::new(staged.path(), (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
     let (band, rest) = root.split_vertically(48);
     let style =
@@ -172,7 +174,8 @@ fn canvas<'a>(
 
 /// Draws a [`Histogram`] at `path`.
 pub fn draw_histogram(chart: &Histogram, path: &Path) -> Result<(), ReportError> {
-    let (root, area) = canvas(path, &chart.title, HEIGHT)?;
+    let staged = Staged::new(path)?;
+    let (root, area) = canvas(&staged, &chart.title, HEIGHT)?;
     let n = chart.bars.len().max(1);
     let top = chart.bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1.0) * 1.12;
     let mut plot = ChartBuilder::on(&area)
@@ -220,14 +223,15 @@ pub fn draw_histogram(chart: &Histogram, path: &Path) -> Result<(), ReportError>
     }))
     .map_err(draw_err(path))?;
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 /// Draws a [`Ranked`] chart at `path`: one horizontal bar per row, the label on the left.
 pub fn draw_ranked(chart: &Ranked, path: &Path) -> Result<(), ReportError> {
     let rows = chart.rows.len().max(1);
     let height = (48 + 80 + 26 * rows as u32).max(HEIGHT);
-    let (root, area) = canvas(path, &chart.title, height)?;
+    let staged = Staged::new(path)?;
+    let (root, area) = canvas(&staged, &chart.title, height)?;
     let longest = chart
         .rows
         .iter()
@@ -287,13 +291,14 @@ pub fn draw_ranked(chart: &Ranked, path: &Path) -> Result<(), ReportError> {
     }))
     .map_err(draw_err(path))?;
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 /// Draws a [`Curve`] at `path`, in percent on both axes, with the diagonal (every item
 /// equally popular) dashed for reference.
 pub fn draw_curve(chart: &Curve, path: &Path) -> Result<(), ReportError> {
-    let (root, area) = canvas(path, &chart.title, HEIGHT)?;
+    let staged = Staged::new(path)?;
+    let (root, area) = canvas(&staged, &chart.title, HEIGHT)?;
     let mut plot = ChartBuilder::on(&area)
         .margin(MARGIN)
         .margin_right(40)
@@ -332,7 +337,7 @@ pub fn draw_curve(chart: &Curve, path: &Path) -> Result<(), ReportError> {
     ))
     .map_err(draw_err(path))?;
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 /// Writes the four charts of `stats` into `dir` (created if missing); returns their

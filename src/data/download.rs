@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::amazon;
 use crate::config::spec::DatasetName;
+use crate::output::{self, OutputError};
 
 /// The official GroupLens folder the archives are fetched from.
 pub const DEFAULT_BASE_URL: &str = "https://files.grouplens.org/datasets/movielens";
@@ -380,6 +381,9 @@ pub enum DownloadError {
         #[source]
         source: zip::result::ZipError,
     },
+    /// A destination is a link or not a file of the expected kind (see [`crate::output`]).
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// A local file or folder could not be written.
     #[error("cannot write `{}`", .path.display())]
     Io {
@@ -536,6 +540,8 @@ pub fn download(
         archive.file
     );
     let (part, staging) = partial_pair(archive, root);
+    // Written through `File::create`: a link planted here would be followed.
+    output::check_destination(&part)?;
     let part_guard = Cleanup::new(&part);
     let (expected, expected_size, limit) = match &options.sha256 {
         Some(hex) => (
@@ -573,6 +579,11 @@ pub fn download(
     let staging_guard = Cleanup::new(&staging);
     unpack(&part, &staging, name, archive.files, &url)?;
     check_content(&staging, archive, &url)?;
+    // The unpacked folder replaces whatever is at `dir`, but never a link: that would
+    // swap out a folder the user pointed somewhere on purpose.
+    if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(OutputError::Link { path: dir }.into());
+    }
     if dir.exists() {
         fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
     }

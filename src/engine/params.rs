@@ -395,10 +395,14 @@ impl Params {
 
     /// Writes every parameter to a safetensors file, tables and dense variables by name,
     /// plus `extra` tensors (derived outputs a model wants kept, such as item vectors).
+    /// The file is written beside `path` and renamed over it ([`crate::output::Staged`]),
+    /// so a link at `path` is refused, never written through.
     pub fn save(&self, path: &std::path::Path, extra: Vec<(String, Tensor)>) -> Result<()> {
         let tensors: std::collections::HashMap<String, Tensor> =
             self.named_tensors().into_iter().chain(extra).collect();
-        candle_core::safetensors::save(&tensors, path)
+        let staged = crate::output::Staged::new(path).map_err(candle_core::Error::wrap)?;
+        candle_core::safetensors::save(&tensors, staged.path())?;
+        staged.commit().map_err(candle_core::Error::wrap)
     }
 
     /// Overwrites every table and dense variable with the tensor of the same name in the

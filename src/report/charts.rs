@@ -25,6 +25,7 @@ use super::font::{FAMILY, ensure_registered};
 use super::metric::{Metric, file_stem};
 use super::{ReportError, missing_experiment};
 use super::{dots, highlight};
+use crate::output::Staged;
 use crate::store::Store;
 use crate::store::records::{EpochRecord, RunStatus, StoredRun};
 
@@ -452,18 +453,19 @@ pub(crate) const NOTE_PX: f64 = 15.0;
 /// A drawing area on a chart's PNG.
 pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
-/// The canvas of a report chart with a side panel: a white `WIDTH × HEIGHT` PNG at `path`
-/// drawn in the bundled font, with `title` and `note` on top, split into the plot area
-/// and a right panel `panel_width` wide (legend or colour bar). Returns (root, plot area,
-/// panel); present the root when done.
+/// The canvas of a report chart with a side panel: a white `WIDTH × HEIGHT` PNG drawn
+/// into `staged` (see [`Staged`]) in the bundled font, with `title` and `note` on
+/// top, split into the plot area and a right panel `panel_width` wide (legend or colour
+/// bar). Returns (root, plot area, panel); present the root and commit `staged` when done.
 pub(crate) fn canvas_with_panel<'a>(
-    path: &'a Path,
+    staged: &'a Staged,
     title: &str,
     note: &str,
     panel_width: u32,
 ) -> Result<(Area<'a>, Area<'a>, Area<'a>), ReportError> {
     ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    let path = staged.dest();
+    let root = BitMapBackend::new(staged.path(), (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
     let area = titled_with_note(&root, title, note, path)?;
     let (plot, panel) = area.split_horizontally(WIDTH - panel_width);
@@ -737,7 +739,8 @@ pub(crate) fn draw_legend(
 /// in its own panel on the right so it never hides a line.
 pub fn draw_learning_curves(chart: &CurveChart, path: &Path) -> Result<(), ReportError> {
     ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, CURVES_HEIGHT)).into_drawing_area();
+    let staged = Staged::new(path)?;
+    let root = BitMapBackend::new(staged.path(), (WIDTH, CURVES_HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
     let area = titled(&root, &chart.title, path)?;
     let legend_width = chart.legend_width.min(WIDTH / 2);
@@ -823,7 +826,7 @@ pub fn draw_learning_curves(chart: &CurveChart, path: &Path) -> Result<(), Repor
         path,
     )?;
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 /// Font size of the rank tags at the end of named learning curves.

@@ -286,10 +286,7 @@ pub fn write_report(
         metric,
         &sections,
     );
-    std::fs::write(&markdown, text).map_err(|source| ReportError::Write {
-        path: markdown.clone(),
-        source,
-    })?;
+    crate::output::write(&markdown, text)?;
     Ok(Written { markdown, charts })
 }
 

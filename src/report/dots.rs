@@ -24,6 +24,7 @@ use super::colours::ColourKey;
 use super::compare::{ConfigSummary, rank};
 use super::font::{FAMILY, ensure_registered};
 use super::metric::Metric;
+use crate::output::Staged;
 
 /// Preferred height of one row in pixels.
 const ROW_PX: u32 = 26;
@@ -189,7 +190,8 @@ fn dot_range(rows: &[DotRow]) -> (f64, f64) {
 /// on the right, the colour legend in its own panel when there is a key.
 pub fn draw(chart: &DotChart, path: &Path) -> Result<(), ReportError> {
     ensure_registered()?;
-    let root = BitMapBackend::new(path, (WIDTH, chart.height)).into_drawing_area();
+    let staged = Staged::new(path)?;
+    let root = BitMapBackend::new(staged.path(), (WIDTH, chart.height)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err(path))?;
     let area = titled_with_note(&root, &chart.title, &chart.note, path)?;
     let (left, legend) = area.split_horizontally(WIDTH - chart.legend_width.min(WIDTH / 3));
@@ -294,7 +296,7 @@ pub fn draw(chart: &DotChart, path: &Path) -> Result<(), ReportError> {
         )?;
     }
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use super::compare::{ConfigSummary, display_value};
 use super::font::FAMILY;
 use super::grid::{self, Axis};
 use super::metric::Metric;
+use crate::output::Staged;
 
 /// Width of the colour-bar panel on the right.
 const BAR_PANEL: u32 = 170;
@@ -132,7 +133,8 @@ pub fn prepare(
 
 /// Draws a [`HeatmapChart`] as a PNG at `path`, the colour bar on the right.
 pub fn draw(chart: &HeatmapChart, path: &Path) -> Result<(), ReportError> {
-    let (root, left, bar) = canvas_with_panel(path, &chart.title, &chart.note, BAR_PANEL)?;
+    let staged = Staged::new(path)?;
+    let (root, left, bar) = canvas_with_panel(&staged, &chart.title, &chart.note, BAR_PANEL)?;
     let (ncols, nrows) = (chart.columns.len().max(1), chart.rows.len().max(1));
     let mut plot = ChartBuilder::on(&left)
         .margin(MARGIN)
@@ -214,7 +216,7 @@ pub fn draw(chart: &HeatmapChart, path: &Path) -> Result<(), ReportError> {
     }
     draw_colour_bar(&bar, &chart.scale, &chart.colour_desc, path)?;
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 #[cfg(test)]

@@ -101,15 +101,6 @@ pub enum ReportError {
     /// Every filter matches something, but no configuration matches them all.
     #[error("--where: no configuration has {0}")]
     NoMatch(String),
-    /// Writing the Markdown report failed.
-    #[error("cannot write report `{path}`")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
     /// `--format` named an unknown output format.
     #[error("unknown format `{0}`: expected `table`, `csv`, `json` or `markdown`")]
     UnknownFormat(String),
@@ -122,6 +113,10 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    /// A chart or report destination cannot be written safely (a link, a directory), or
+    /// writing its temporary file or renaming it failed.
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     /// plotters failed to draw or write a chart.
     #[error("cannot draw chart `{path}`")]
     Draw {

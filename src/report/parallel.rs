@@ -25,6 +25,7 @@ use super::compare::ConfigSummary;
 use super::font::FAMILY;
 use super::grid::Axis;
 use super::metric::Metric;
+use crate::output::Staged;
 
 /// Width of the colour-bar or legend panel on the right.
 const BAR_PANEL: u32 = 170;
@@ -183,7 +184,8 @@ pub fn prepare(
 
 /// Draws a [`ParallelChart`] as a PNG at `path`, the legend or colour bar on the right.
 pub fn draw(chart: &ParallelChart, path: &Path) -> Result<(), ReportError> {
-    let (root, left, bar) = canvas_with_panel(path, &chart.title, &chart.note, BAR_PANEL)?;
+    let staged = Staged::new(path)?;
+    let (root, left, bar) = canvas_with_panel(&staged, &chart.title, &chart.note, BAR_PANEL)?;
     let n = chart.axes.len().max(2) as f64;
     // Room left and right of the outer axes for their tick labels, above for headings.
     let mut plot = ChartBuilder::on(&left)
@@ -264,7 +266,7 @@ pub fn draw(chart: &ParallelChart, path: &Path) -> Result<(), ReportError> {
         )?;
     }
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use super::compare::{ConfigSummary, rank};
 use super::font::FAMILY;
 use super::highlight;
 use super::metric::Metric;
+use crate::output::Staged;
 
 /// One configuration in a [`ParetoChart`].
 #[derive(Debug, Clone, PartialEq)]
@@ -296,7 +297,8 @@ pub fn prepare(experiment: &str, summaries: &[ConfigSummary], metric: &Metric) -
 /// Draws a [`ParetoChart`] as a PNG at `path`, the legend in its own panel.
 pub fn draw(chart: &ParetoChart, path: &Path) -> Result<(), ReportError> {
     let legend_width = chart.legend_width.min(WIDTH / 2);
-    let (root, left, legend) = canvas_with_panel(path, &chart.title, &chart.note, legend_width)?;
+    let staged = Staged::new(path)?;
+    let (root, left, legend) = canvas_with_panel(&staged, &chart.title, &chart.note, legend_width)?;
     let (x0, x1) = chart.x_range;
     let (y0, y1) = chart.y_range;
     let mut plot = ChartBuilder::on(&left)
@@ -427,7 +429,7 @@ pub fn draw(chart: &ParetoChart, path: &Path) -> Result<(), ReportError> {
         path,
     )?;
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 #[cfg(test)]

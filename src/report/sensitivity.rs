@@ -24,6 +24,7 @@ use super::compare::{ConfigSummary, display_value};
 use super::font::FAMILY;
 use super::grid::{self, Axis};
 use super::metric::Metric;
+use crate::output::Staged;
 
 /// One point of a [`Line`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -195,7 +196,8 @@ pub fn prepare(
 /// Draws a [`SensitivityChart`] as a PNG at `path`, the legend in its own panel.
 pub fn draw(chart: &SensitivityChart, path: &Path) -> Result<(), ReportError> {
     let legend_width = chart.legend_width.min(WIDTH / 2);
-    let (root, left, legend) = canvas_with_panel(path, &chart.title, &chart.note, legend_width)?;
+    let staged = Staged::new(path)?;
+    let (root, left, legend) = canvas_with_panel(&staged, &chart.title, &chart.note, legend_width)?;
     let (x0, x1) = chart.x_range;
     let (y0, y1) = chart.y_range;
     let mut plot = ChartBuilder::on(&left)
@@ -280,7 +282,7 @@ pub fn draw(chart: &SensitivityChart, path: &Path) -> Result<(), ReportError> {
         path,
     )?;
     root.present().map_err(draw_err(path))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 #[cfg(test)]

@@ -189,9 +189,9 @@ pub fn cases() -> Vec<Case> {
                 body: b"PK".to_vec(),
             },
             &[],
-            &["stalled"],
+            &["sent nothing for 1 s"],
         )
-        .env("EXP_DOWNLOAD_STALL_SECONDS", "1"),
+        .env("EXP_DOWNLOAD_STALL_SECS", "1"),
         download(
             "redirect-to-file",
             Reply::Redirect("file:///etc/passwd".into()),
