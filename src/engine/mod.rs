@@ -25,6 +25,7 @@ pub(crate) mod kernels;
 pub mod loss;
 pub mod optim;
 pub mod params;
+pub mod per_rating;
 pub mod row_dot;
 
 use candle_core::Device;

@@ -27,6 +27,7 @@ use crate::data::implicit::RatedItems;
 use crate::engine::Engine;
 use crate::engine::loss::Loss;
 pub use crate::engine::params::{Batch, Init, Params, TableId, Tape};
+use crate::engine::per_rating::{PerRatingSgd, Triple};
 pub use crate::engine::row_dot::DotHead;
 use crate::engine::row_dot::row_dot_step;
 
@@ -102,6 +103,19 @@ pub trait RatingModel: Send {
             ),
             None => Ok(None),
         }
+    }
+
+    /// One epoch of per-rating SGD over `ratings` (already shuffled), moving the model's
+    /// table rows in place one rating at a time; the mean squared error of the ratings as
+    /// they were met. `None`: the model has no per-rating path and the loop runs batches.
+    fn per_rating_epoch(
+        &self,
+        ratings: &[Triple],
+        sgd: &PerRatingSgd,
+        rng: &mut dyn rand::RngCore,
+    ) -> Option<Result<f64>> {
+        let _ = (ratings, sgd, rng);
+        None
     }
 
     /// Derived tensors saved beside the parameters in the run's checkpoint, e.g. the

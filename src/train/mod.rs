@@ -19,6 +19,7 @@ use crate::engine::denormal;
 use crate::engine::loss::Loss;
 use crate::engine::optim::{Optimizer, adam, adamax, sgd};
 use crate::engine::params::{Batch, Params, Tape};
+use crate::engine::per_rating::Triple;
 use crate::metrics::{self, Scores};
 use crate::models::RatingModel;
 use early_stopping::{Stopper, Verdict};
@@ -363,14 +364,6 @@ pub fn predict(
         );
     }
     Ok(out)
-}
-
-/// One training rating.
-#[derive(Debug, Clone, Copy)]
-struct Triple {
-    user: u32,
-    item: u32,
-    value: f32,
 }
 
 /// Host-side batch columns, allocated once per run and refilled for every batch.
