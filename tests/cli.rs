@@ -959,3 +959,63 @@ fn rm_and_export_manage_stored_runs() {
     assert!(text(&out.stderr).contains("experiment `house` removed"));
     assert_eq!(std::fs::read_dir(&checkpoints).unwrap().count(), 0);
 }
+
+/// `exp run DIR`: a file whose data set cannot be loaded is reported in its place and the
+/// other files still train; the exit status says something failed.
+#[test]
+fn a_directory_run_trains_the_other_files_when_one_data_set_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("mine");
+    let good = files.join("b-good.toml");
+    let out = exp(
+        &[
+            "init",
+            "--architecture",
+            "dot-mf",
+            "-o",
+            good.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let missing = std::fs::read_to_string(&good)
+        .unwrap()
+        .replace("name = \"dot-mf-ml-latest-small\"", "name = \"missing\"")
+        .replace("[data]", "[data]\npath = \"no-such-folder\"");
+    assert!(missing.contains("name = \"missing\""), "{missing}");
+    std::fs::write(files.join("a-missing.toml"), missing).unwrap();
+
+    let db = dir.path().join("exp.sqlite");
+    let out = exp(
+        &[
+            "run",
+            files.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--set",
+            "training.epochs=1",
+            "--set",
+            "split.k=2",
+            "--set",
+            "model.embedding_size=4",
+        ],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("a-missing.toml: loading data set ml-latest-small")
+            && stderr.contains("1 of 2 experiment files could not run"),
+        "{stderr}"
+    );
+    let conn = Connection::open(&db).unwrap();
+    let finished: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id \
+             WHERE e.name = 'dot-mf-ml-latest-small' AND r.status = 'finished'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(finished, 2);
+}

@@ -57,12 +57,33 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let shown = Shown::default();
     install_stop_handler(&stop, &shown)?;
     let mut code = ExitCode::SUCCESS;
+    let several = files.len() > 1;
+    let mut not_run = Vec::new();
     for (file, experiment) in files.iter().zip(experiments) {
-        match run_experiment(args, file, experiment, &stop, &shown)? {
-            Outcome::Interrupted => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
-            Outcome::SomeFailed => code = ExitCode::FAILURE,
-            Outcome::AllDone => {}
+        match run_experiment(args, file, experiment, &stop, &shown) {
+            Ok(Outcome::Interrupted) => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+            Ok(Outcome::SomeFailed) => code = ExitCode::FAILURE,
+            Ok(Outcome::AllDone) => {}
+            // One file whose data cannot be loaded (a data set not downloaded) does not
+            // keep the other files from training; the error is printed in its place.
+            Err(error) if several => {
+                eprintln!("error: {}: {error}", file.display());
+                for cause in error.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+                not_run.push(file.display().to_string());
+                code = ExitCode::FAILURE;
+            }
+            Err(error) => return Err(error),
         }
+    }
+    if !not_run.is_empty() {
+        eprintln!(
+            "{} of {} experiment files could not run (see the errors above): {}",
+            not_run.len(),
+            files.len(),
+            not_run.join(", ")
+        );
     }
     Ok(code)
 }
