@@ -71,13 +71,16 @@ class Context:
     def db(self, name):
         return str(self.scratch / f"{name}.sqlite")
 
-    def exp_out(self, *args):
-        """Runs exp and returns its stdout; raises with its stderr on failure."""
+    def exp_out(self, *args, terminal=False):
+        """Runs exp and returns its stdout (with `terminal`, stderr and stdout interleaved
+        as a terminal shows them: notes included); raises with its stderr on failure."""
         done = subprocess.run(
-            [self.exp, *args], cwd=ROOT, env=self.env, capture_output=True, text=True
+            [self.exp, *args], cwd=ROOT, env=self.env, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if terminal else subprocess.PIPE,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"exp {' '.join(args)} failed:\n{done.stderr.strip()}")
+            raise RuntimeError(f"exp {' '.join(args)} failed:\n{(done.stderr or done.stdout).strip()}")
         return done.stdout
 
     def run(self, db, file, *extra):
@@ -189,7 +192,7 @@ def block_recommend(ctx):
     db = ctx.db("recommend-example")
     runs = ctx.exp_out("runs", "-e", "recommend", "--db", db).rstrip("\n")
     top = ctx.exp_out("recommend", "-e", "recommend", "--best", "--user", "1", "-n", "5",
-                      "--db", db).rstrip("\n")
+                      "--db", db, terminal=True).rstrip("\n")
     return "\n".join([
         "```",
         "$ exp run experiments/recommend.toml",
