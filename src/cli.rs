@@ -61,7 +61,7 @@ training time with the Pareto front, and parallel coordinates."
     /// vectors.
     #[command(after_help = SIMILAR_HELP)]
     Similar(SimilarArgs),
-    /// Data sets: download the GroupLens sets, describe any data set.
+    /// Data sets: download the GroupLens sets, describe any data set, write a split's rows.
     #[command(subcommand)]
     Data(DataCommand),
     /// List the experiments in a database with their run counts by status.
@@ -241,6 +241,14 @@ table goes to stdout; the PNG charts (rating histogram, top-20 items and users, 
 curve) to results/data/<name>/ or --out."
     )]
     Stats(StatsArgs),
+    /// Write an experiment's train and test rows to CSV (to train other libraries on them).
+    #[command(
+        after_help = "Example:\n  exp data split experiments/funk-svd.toml --out results/split\n  exp data split experiments/svdpp-5fold.toml --fold 2 --out /tmp/fold2\n\n\
+Writes train.csv and test.csv (and validation.csv when the split has one) with a\n\
+`user,item,rating` header and the raw ids of the data set's files: the rows `exp run`\n\
+trains and tests on for that fold and the experiment's seed, after the [data] filters."
+    )]
+    Split(SplitArgs),
 }
 
 /// `exp data download`.
@@ -258,6 +266,22 @@ pub struct DownloadArgs {
     /// Download again even if the data set is already unpacked.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `exp data split`.
+#[derive(Debug, clap::Args)]
+pub struct SplitArgs {
+    /// The experiment file whose data set, filters, split and seed to use.
+    pub experiment: PathBuf,
+    /// The fold to write (0-based; holdout splits have only fold 0).
+    #[arg(long, default_value_t = 0)]
+    pub fold: usize,
+    /// Folder to write the CSV files into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Override a key of the experiment file, as `exp run --set` does. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// `exp data stats`.

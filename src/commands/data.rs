@@ -15,6 +15,7 @@ pub fn data(command: &DataCommand) -> anyhow::Result<ExitCode> {
     match command {
         DataCommand::Download(args) => download_command(args),
         DataCommand::Stats(args) => stats_command(args),
+        DataCommand::Split(args) => super::split::split(args),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod rm;
 pub mod run;
 pub mod runs;
 pub mod similar;
+pub mod split;
 pub mod status;
 pub mod validate;
 
