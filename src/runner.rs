@@ -247,6 +247,7 @@ pub fn train_model(
             rmse: report.test.rmse,
             mae: report.test.mae,
             seconds: report.seconds,
+            train_seconds: Some(report.train_seconds),
             validation_rmse: report.validation.map(|s| s.rmse),
             validation_mae: report.validation.map(|s| s.mae),
         })

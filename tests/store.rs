@@ -291,3 +291,28 @@ fn a_damaged_database_is_named_with_the_integrity_check_verdict() {
     );
     assert!(stderr.contains("integrity_check"), "{stderr}");
 }
+
+/// Each stored epoch keeps the seconds of its training steps alone beside the whole
+/// epoch's seconds (which also score the test rows): benchmarks read `train_seconds`.
+#[test]
+fn every_epoch_stores_its_training_seconds_apart_from_the_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("exp.sqlite");
+    run_experiment(dir.path(), &db, "timed", &experiment("timed", 3, "none"));
+    let conn = Connection::open(&db).unwrap();
+    let rows: Vec<(f64, Option<f64>)> = conn
+        .prepare("SELECT seconds, train_seconds FROM epochs")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 2, "two runs of one epoch");
+    for (seconds, train_seconds) in rows {
+        let train_seconds = train_seconds.expect("train_seconds stored");
+        assert!(
+            train_seconds > 0.0 && train_seconds <= seconds,
+            "train_seconds {train_seconds}, seconds {seconds}"
+        );
+    }
+}

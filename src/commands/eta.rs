@@ -140,6 +140,7 @@ mod tests {
             rmse: 1.0,
             mae: 1.0,
             seconds,
+            train_seconds: None,
             validation_rmse: None,
             validation_mae: None,
         }

@@ -276,6 +276,7 @@ mod tests {
             rmse: 0.9,
             mae: 0.7,
             seconds: 0.5,
+            train_seconds: None,
             validation_rmse: None,
             validation_mae: None,
         };

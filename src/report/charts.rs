@@ -1048,6 +1048,7 @@ mod tests {
                 rmse: r,
                 mae: r * 0.8,
                 seconds: 1.0,
+                train_seconds: None,
                 validation_rmse: None,
                 validation_mae: None,
             })
@@ -1240,6 +1241,7 @@ mod tests {
                             rmse,
                             mae: rmse * 0.78,
                             seconds: 0.8 + 0.01 * f64::from(size),
+                            train_seconds: None,
                             validation_rmse: None,
                             validation_mae: None,
                         };

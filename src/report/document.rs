@@ -437,6 +437,7 @@ mod tests {
                                 rmse: rmse + 0.05 / epoch as f64,
                                 mae: rmse * 0.78,
                                 seconds: 0.1,
+                                train_seconds: None,
                                 validation_rmse: None,
                                 validation_mae: None,
                             };

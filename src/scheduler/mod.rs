@@ -509,6 +509,7 @@ mod tests {
                     rmse: 1.0 + k / 100.0 + run.fold as f64 / 1000.0,
                     mae: 0.8,
                     seconds: 0.01,
+                    train_seconds: None,
                     validation_rmse: None,
                     validation_mae: None,
                 });

@@ -123,6 +123,9 @@ ALTER TABLE runs ADD COLUMN data_sha256 TEXT;
 ALTER TABLE runs ADD COLUMN exp_version TEXT;
 ALTER TABLE runs ADD COLUMN checkpoint_sha256 TEXT;
 "#,
+    // 7: the seconds of an epoch's training steps alone (`seconds` also scores the test
+    // and validation rows), what benchmarks compare. NULL in epochs stored before it.
+    "ALTER TABLE epochs ADD COLUMN train_seconds REAL;",
 ];
 
 /// What [`migrate`] found and did.

@@ -580,8 +580,9 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO epochs
-                     (run_id, epoch, train_loss, rmse, mae, seconds, val_rmse, val_mae)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     (run_id, epoch, train_loss, rmse, mae, seconds, val_rmse, val_mae,
+                      train_seconds)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     run_id,
                     int(epoch.epoch),
@@ -590,7 +591,8 @@ impl Store {
                     epoch.mae,
                     epoch.seconds,
                     epoch.validation_rmse,
-                    epoch.validation_mae
+                    epoch.validation_mae,
+                    epoch.train_seconds
                 ],
             )
             .map_err(sql(
@@ -853,7 +855,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT epoch, train_loss, rmse, mae, seconds, val_rmse, val_mae FROM epochs
+                "SELECT epoch, train_loss, rmse, mae, seconds, val_rmse, val_mae, train_seconds
+                 FROM epochs
                  WHERE run_id = ?1 ORDER BY epoch",
             )
             .map_err(sql(&self.path, &action))?;
@@ -870,6 +873,7 @@ impl Store {
                     seconds: nan(4)?,
                     validation_rmse: row.get(5)?,
                     validation_mae: row.get(6)?,
+                    train_seconds: row.get(7)?,
                 })
             })
             .map_err(sql(&self.path, &action))?;
@@ -1010,6 +1014,7 @@ mod tests {
             rmse,
             mae: rmse * 0.8,
             seconds: 0.5,
+            train_seconds: Some(0.25),
             validation_rmse: None,
             validation_mae: None,
         }
@@ -1401,7 +1406,8 @@ mod tests {
             conn.execute_batch(
                 "ALTER TABLE runs DROP COLUMN seed; ALTER TABLE runs DROP COLUMN data_sha256;
                  ALTER TABLE runs DROP COLUMN exp_version;
-                 ALTER TABLE runs DROP COLUMN checkpoint_sha256; PRAGMA user_version = 5;",
+                 ALTER TABLE runs DROP COLUMN checkpoint_sha256;
+                 ALTER TABLE epochs DROP COLUMN train_seconds; PRAGMA user_version = 5;",
             )
             .unwrap();
         }

@@ -103,6 +103,9 @@ pub struct EpochRecord {
     pub mae: f64,
     /// Wall-clock seconds of the epoch (training and evaluation).
     pub seconds: f64,
+    /// Seconds of the epoch's training steps alone, without the evaluation (what
+    /// benchmarks compare); `None` for epochs stored before it was recorded.
+    pub train_seconds: Option<f64>,
     /// RMSE on the validation split after this epoch (runs with a validation split).
     pub validation_rmse: Option<f64>,
     /// MAE on the validation split after this epoch (runs with a validation split).
