@@ -24,6 +24,7 @@ fallback (Surprise: the mean plus the known biases).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -192,7 +193,9 @@ def cornac_mf(rows, epochs, params, rng):
 
 
 def libmf(rows, epochs, params, rng):
-    from libmf import mf
+    # The bindings print where they found their library on stdout, which holds the table.
+    with contextlib.redirect_stdout(sys.stderr):
+        from libmf import mf
 
     engine = mf.MF(
         k=params["k"], nr_iters=epochs, nr_threads=params["threads"], eta=0.1,

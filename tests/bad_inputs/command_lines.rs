@@ -306,6 +306,16 @@ pub fn cases() -> Vec<Case> {
             &["data", "stats", "ml-100k", "--path", "no/such"],
             &["no/such"],
         ),
+        good(cli(
+            "split-fold-out-of-range",
+            &["data", "split", "good.toml", "--fold", "3", "--out", "rows"],
+            &["--fold 3", "good.toml", "fold(s)"],
+        )),
+        good(cli(
+            "split-out-is-a-file",
+            &["data", "split", "good.toml", "--out", "good.toml"],
+            &["good.toml", "output folder"],
+        )),
         cli(
             "init-unknown-architecture",
             &["init", "--architecture", "transformer"],
