@@ -39,6 +39,10 @@ import numpy as np
 
 SEED = 42
 
+# exp's squared-error gradient is 2e (the derivative of (r - p)^2) where Surprise and cornac
+# step along e, and exp adds l2 * w to a row's gradient: so Surprise's (lr, reg) is exp's
+# (lr / 2, 2 * reg), the same update to the last bit of arithmetic.
+#
 # The cases: exp's experiment and the peers trained beside it. `exp` holds the [model] and
 # [training] keys; peers are (name, label, trainer function name, parameters).
 CASES = [
@@ -56,8 +60,8 @@ CASES = [
             "optimizer": "sgd",
             "batch_size": 1,
             "momentum": 0.0,
-            "learning_rate": 0.005,
-            "l2": 0.02,
+            "learning_rate": 0.0025,
+            "l2": 0.04,
             "loss": "mse",
         },
         "peers": [
@@ -81,8 +85,8 @@ CASES = [
             "optimizer": "sgd",
             "batch_size": 1,
             "momentum": 0.0,
-            "learning_rate": 0.007,
-            "l2": 0.02,
+            "learning_rate": 0.0035,
+            "l2": 0.04,
             "loss": "mse",
         },
         "peers": [
