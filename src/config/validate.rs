@@ -995,10 +995,9 @@ impl PerRatingSettings {
             Architecture::FunkSvd,
             Architecture::SvdPp,
         ];
-        match self.architecture.filter(|a| !per_rating.contains(a)) {
-            Some(a) => Some(format!("the model is `{}`", a.as_str())),
-            None => None,
-        }
+        self.architecture
+            .filter(|a| !per_rating.contains(a))
+            .map(|a| format!("the model is `{}`", a.as_str()))
     }
 }
 

@@ -31,9 +31,34 @@
 use candle_core::{CpuStorage, InplaceOp1, Layout, Result, bail};
 
 use super::Engine;
+use super::kernels::prefetch;
 use super::params::{Params, TableId};
 use super::row_dot::{DotHead, dot};
-use crate::config::spec::{LossName, OptimizerName, TrainingSpec};
+use crate::config::spec::{Architecture, EngineChoice, LossName, OptimizerName, TrainingSpec};
+
+/// The architectures with a per-rating loop: the row-dot factor models and SVD++.
+pub const ARCHITECTURES: [Architecture; 4] = [
+    Architecture::DotMf,
+    Architecture::BiasedMf,
+    Architecture::FunkSvd,
+    Architecture::SvdPp,
+];
+
+/// `per-rating` or `per-rating × N threads` when a run of `architecture` with `spec`
+/// takes the per-rating path on the CPU, for the lines that describe runs (`exp
+/// validate`); `None` when it trains in batches.
+pub fn label(architecture: Architecture, spec: &TrainingSpec) -> Option<String> {
+    let engine = match spec.engine {
+        EngineChoice::Graph => Engine::Graph,
+        EngineChoice::Auto | EngineChoice::Fused => Engine::Fused,
+    };
+    let sgd =
+        PerRatingSgd::for_run(spec, engine).filter(|_| ARCHITECTURES.contains(&architecture))?;
+    Some(match sgd.threads {
+        1 => "per-rating".to_string(),
+        n => format!("per-rating × {n} threads"),
+    })
+}
 
 /// One training rating, as the training loop shuffles and feeds them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -228,6 +253,9 @@ fn table_values<'s>(
     Ok(&mut values[start..end])
 }
 
+/// How many ratings ahead [`sequential`] prefetches rows.
+const PREFETCH_AHEAD: usize = 4;
+
 /// Trains `ratings` in order on `users` and `items`, whose first rows are table rows
 /// `offsets.0` and `offsets.1`; the sum of the squared errors met. Every rating's rows
 /// must lie inside the slices.
@@ -240,7 +268,15 @@ fn sequential(
     (user0, item0): (usize, usize),
 ) -> f64 {
     let mut sum = 0.0f64;
-    for t in ratings {
+    for (n, t) in ratings.iter().enumerate() {
+        // Rows of a large table miss the cache at every rating: ask for those of a rating
+        // a few ahead, so the misses overlap this rating's arithmetic.
+        if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
+            let u = (ahead.user as usize).wrapping_sub(user0);
+            let i = (ahead.item as usize).wrapping_sub(item0);
+            prefetch(users.get(u * dim..(u + 1) * dim).unwrap_or_default());
+            prefetch(items.get(i * dim..(i + 1) * dim).unwrap_or_default());
+        }
         let (u, i) = (t.user as usize - user0, t.item as usize - item0);
         let urow = &mut users[u * dim..(u + 1) * dim];
         let irow = &mut items[i * dim..(i + 1) * dim];
