@@ -351,7 +351,10 @@ pub fn markdown(measurements: &[Measurement]) -> String {
             m.case.data.name(),
             m.case.setup,
             m.architecture,
-            m.case.batch_size,
+            match m.case.threads {
+                1 => m.case.batch_size.to_string(),
+                n => format!("{} ({n} threads)", m.case.batch_size),
+            },
             if m.case.dense { "dense" } else { "lazy" },
             m.case.epochs,
             m.seconds_per_epoch,
@@ -388,12 +391,25 @@ mod tests {
             ..case
         };
         assert_eq!(Case::from_arg(&dense.to_arg()).expect("parse"), dense);
+        let threads = Case {
+            setup: "funk-svd-per-rating".to_string(),
+            batch_size: 1,
+            threads: 2,
+            ..dense.clone()
+        };
+        assert_eq!(
+            threads.to_arg(),
+            "synthetic-1m:funk-svd-per-rating:1:3:dense:threads2"
+        );
+        assert_eq!(Case::from_arg(&threads.to_arg()).expect("parse"), threads);
         for bad in [
             "",
             "ml-100k:dot-mf:64",
             "ml-1m:dot-mf:64:3",
             "ml-100k:dot-mf:0:3",
             "ml-100k:dot-mf:64:3:sparse",
+            "ml-100k:dot-mf:1:3:threads0",
+            "ml-100k:dot-mf:1:3:threads",
         ] {
             assert!(Case::from_arg(bad).is_err(), "{bad}");
         }

@@ -23,7 +23,7 @@
 //! same number of the epoch's ratings, and the epoch runs in N phases; in phase `p`
 //! thread `b` trains the ratings of user range `b` × item range `(b + p) mod N`. The
 //! blocks running at once share no user row and no item row, so every thread owns its
-//! rows outright (disjoint `&mut` slices, no `unsafe`, no races), and the result is the
+//! rows outright (disjoint `&mut` slices: no aliasing, no races), and the result is the
 //! same for the same seed and N: reproducible, though not equal to one thread's, since
 //! the ratings are met in a different order. Hogwild's lock-free writes would need
 //! aliasing raw pointers for races that are benign only in practice.
