@@ -185,6 +185,7 @@ fn exp_run(
         epochs,
         dense: false,
         graph: false,
+        threads: 1,
     };
     let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/seeds");
     let mut run = bench::setup_run(&case, &seeds)?;

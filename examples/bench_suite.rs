@@ -23,7 +23,7 @@ use exp::bench::{self, BenchData, Case, Measurement};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The seed setups the suite times, one per architecture (plus NCF's two-layer variant).
-const SETUPS: [&str; 8] = [
+const SETUPS: [&str; 10] = [
     "dot-mf",
     "biased-mf",
     "funk-svd",
@@ -32,10 +32,23 @@ const SETUPS: [&str; 8] = [
     "ncf-two-layer",
     "mlp",
     "two-tower",
+    "funk-svd-per-rating",
+    "biased-mf-per-rating",
+];
+/// Per-rating SGD setups (batch size 1): timed on their own cases, not at [`BATCHES`].
+/// Funk SVD on ML-100K and the 1M set (one thread) and both on the 10M set, one and two
+/// threads.
+const PER_RATING: [(&str, BenchData, usize); 6] = [
+    ("funk-svd-per-rating", BenchData::Ml100k, 1),
+    ("funk-svd-per-rating", BenchData::Synthetic1m, 1),
+    ("biased-mf-per-rating", BenchData::SyntheticLarge, 1),
+    ("biased-mf-per-rating", BenchData::SyntheticLarge, 2),
+    ("funk-svd-per-rating", BenchData::SyntheticLarge, 1),
+    ("funk-svd-per-rating", BenchData::SyntheticLarge, 2),
 ];
 /// The setups with no PyTorch re-implementation to compare with (the classical SVD++
 /// baseline is not one of the notebooks).
-const NO_PYTORCH: [&str; 1] = ["svdpp"];
+const NO_PYTORCH: [&str; 3] = ["svdpp", "funk-svd-per-rating", "biased-mf-per-rating"];
 const BATCHES: [usize; 3] = [64, 256, 1024];
 /// The PyTorch re-implementations of the seed models on this machine: 0.66–1.17 s per
 /// epoch on ML-100K at batch 64. The check uses the fastest, 0.66 s.
@@ -134,6 +147,9 @@ impl Options {
                 if setup == "svdpp" && data == BenchData::SyntheticLarge {
                     continue;
                 }
+                if PER_RATING.iter().any(|(s, ..)| s == setup) {
+                    continue;
+                }
                 for &batch_size in &self.batches {
                     cases.push(Case {
                         data,
@@ -142,12 +158,29 @@ impl Options {
                         epochs: self.epochs.unwrap_or(data.default_epochs()),
                         dense: false,
                         graph: false,
+                        threads: 1,
                     });
                 }
             }
         }
+        for (setup, data, threads) in PER_RATING {
+            if self.data.contains(&data) && self.setups.iter().any(|s| s == setup) {
+                cases.push(Case {
+                    data,
+                    setup: setup.to_string(),
+                    batch_size: 1,
+                    epochs: self.epochs.unwrap_or(data.default_epochs()),
+                    dense: false,
+                    graph: false,
+                    threads,
+                });
+            }
+        }
         if self.data.contains(&BenchData::Ml100k) && self.batches.contains(&64) {
             for setup in &self.setups {
+                if PER_RATING.iter().any(|(s, ..)| s == setup) {
+                    continue;
+                }
                 cases.push(Case {
                     data: BenchData::Ml100k,
                     setup: setup.clone(),
@@ -155,6 +188,7 @@ impl Options {
                     epochs: self.epochs.unwrap_or(BenchData::Ml100k.default_epochs()),
                     dense: true,
                     graph: false,
+                    threads: 1,
                 });
             }
         }

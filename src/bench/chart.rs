@@ -210,6 +210,7 @@ mod tests {
                 epochs: 2,
                 dense,
                 graph: false,
+                threads: 1,
             },
             architecture: setup.to_string(),
             train_ratings: 90_000,

@@ -115,16 +115,28 @@ pub struct Case {
     /// default, the fused CPU kernels.
     #[serde(default)]
     pub graph: bool,
+    /// `training.threads` (per-rating setups only); 1 unless the case says `:threadsN`.
+    #[serde(default = "one_thread")]
+    pub threads: usize,
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 impl Case {
-    /// `data:setup:batch:epochs[:dense][:graph]`, the form the driver passes to a child
-    /// process.
+    /// `data:setup:batch:epochs[:dense][:graph][:threadsN]`, the form the driver passes
+    /// to a child process.
     pub fn to_arg(&self) -> String {
         let dense = if self.dense { ":dense" } else { "" };
         let graph = if self.graph { ":graph" } else { "" };
+        let threads = if self.threads > 1 {
+            format!(":threads{}", self.threads)
+        } else {
+            String::new()
+        };
         format!(
-            "{}:{}:{}:{}{dense}{graph}",
+            "{}:{}:{}:{}{dense}{graph}{threads}",
             self.data.name(),
             self.setup,
             self.batch_size,
@@ -140,7 +152,15 @@ impl Case {
             [d, s, b, e, flags @ ..] => (d, s, b, e, flags),
             _ => return Err(bad()),
         };
-        if flags.iter().any(|f| !["dense", "graph"].contains(f)) {
+        let threads_flag = |f: &&str| {
+            f.strip_prefix("threads")
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&n| n > 0)
+        };
+        if flags
+            .iter()
+            .any(|f| !["dense", "graph"].contains(f) && threads_flag(f).is_none())
+        {
             return Err(bad());
         }
         Ok(Case {
@@ -150,6 +170,7 @@ impl Case {
             epochs: epochs.parse().ok().filter(|&e| e > 0).ok_or_else(bad)?,
             dense: flags.contains(&"dense"),
             graph: flags.contains(&"graph"),
+            threads: flags.iter().find_map(threads_flag).unwrap_or(1),
         })
     }
 }
@@ -184,9 +205,9 @@ pub struct Measurement {
 /// Why a case could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    /// A case argument that is not `data:setup:batch:epochs[:dense]`.
+    /// A case argument that is not `data:setup:batch:epochs[:dense][:graph][:threadsN]`.
     #[error(
-        "bad case `{0}`: expected DATA:SETUP:BATCH:EPOCHS[:dense], DATA one of \
+        "bad case `{0}`: expected DATA:SETUP:BATCH:EPOCHS[:dense][:graph][:threadsN], DATA one of \
          ml-latest-small, ml-100k, synthetic-1m, synthetic-large"
     )]
     BadCase(String),
@@ -231,6 +252,7 @@ pub fn setup_run(case: &Case, seeds_dir: &Path) -> Result<RunSpec, BenchError> {
     if case.graph {
         run.config.training.engine = crate::config::spec::EngineChoice::Graph;
     }
+    run.config.training.threads = case.threads;
     Ok(run)
 }
 
@@ -329,7 +351,10 @@ pub fn markdown(measurements: &[Measurement]) -> String {
             m.case.data.name(),
             m.case.setup,
             m.architecture,
-            m.case.batch_size,
+            match m.case.threads {
+                1 => m.case.batch_size.to_string(),
+                n => format!("{} ({n} threads)", m.case.batch_size),
+            },
             if m.case.dense { "dense" } else { "lazy" },
             m.case.epochs,
             m.seconds_per_epoch,
@@ -357,6 +382,7 @@ mod tests {
             epochs: 3,
             dense: false,
             graph: false,
+            threads: 1,
         };
         assert_eq!(case.to_arg(), "synthetic-1m:biased-mf:1024:3");
         assert_eq!(Case::from_arg(&case.to_arg()).expect("parse"), case);
@@ -365,12 +391,25 @@ mod tests {
             ..case
         };
         assert_eq!(Case::from_arg(&dense.to_arg()).expect("parse"), dense);
+        let threads = Case {
+            setup: "funk-svd-per-rating".to_string(),
+            batch_size: 1,
+            threads: 2,
+            ..dense.clone()
+        };
+        assert_eq!(
+            threads.to_arg(),
+            "synthetic-1m:funk-svd-per-rating:1:3:dense:threads2"
+        );
+        assert_eq!(Case::from_arg(&threads.to_arg()).expect("parse"), threads);
         for bad in [
             "",
             "ml-100k:dot-mf:64",
             "ml-1m:dot-mf:64:3",
             "ml-100k:dot-mf:0:3",
             "ml-100k:dot-mf:64:3:sparse",
+            "ml-100k:dot-mf:1:3:threads0",
+            "ml-100k:dot-mf:1:3:threads",
         ] {
             assert!(Case::from_arg(bad).is_err(), "{bad}");
         }
@@ -393,6 +432,7 @@ mod tests {
             epochs: 2,
             dense: false,
             graph: false,
+            threads: 1,
         };
         let m = run_case(&case, &seeds).expect("case runs");
         assert_eq!(m.architecture, "dot-mf");

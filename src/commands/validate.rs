@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::config;
 use crate::config::spec::Experiment;
 use crate::data;
+use crate::engine::per_rating;
 use crate::output;
 use crate::store::results_dir;
 use crate::sweep;
@@ -38,8 +39,11 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     );
     for point in &points {
         let config = &point.config;
+        let per_rating = per_rating::label(config.model.architecture, &config.training)
+            .map(|label| format!(" · {label}"))
+            .unwrap_or_default();
         println!(
-            "  {:>3}. {}  [{} · {} · k={} · {} epochs · batch {} · lr {}]",
+            "  {:>3}. {}  [{} · {} · k={} · {} epochs · batch {}{per_rating} · lr {}]",
             point.index + 1,
             sweep::params_label(&point.params),
             config.data.dataset.as_str(),

@@ -147,6 +147,7 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("monitor", Kind::Str),
             ("device", Kind::Str),
             ("engine", Kind::Str),
+            ("threads", Kind::Int),
             ("checkpoint", Kind::Str),
         ],
     },
@@ -548,6 +549,8 @@ pub(crate) struct RawTraining {
     pub device: Option<Spanned<String>>,
     /// `auto`, `fused` or `graph`; default `auto`.
     pub engine: Option<Spanned<String>>,
+    /// Default 1; only on the per-rating SGD path.
+    pub threads: Option<Spanned<i64>>,
     /// `none` or `best`; default `none`.
     pub checkpoint: Option<Spanned<String>>,
 }

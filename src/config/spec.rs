@@ -733,6 +733,11 @@ pub struct TrainingSpec {
     /// when `auto`, so files without the key keep their keys.
     #[serde(default, skip_serializing_if = "EngineChoice::is_auto")]
     pub engine: EngineChoice,
+    /// `training.threads`: threads one run's per-rating SGD trains on, at least 1;
+    /// default 1. Only on the per-rating path (see `engine::per_rating`); the scheduler
+    /// counts them against the cores. Left out of the run key when 1.
+    #[serde(default = "one_thread", skip_serializing_if = "is_one_thread")]
+    pub threads: usize,
     /// `training.checkpoint`: save the run's weights or not; default `none`. It decides
     /// what is stored, not what is trained, so it is never part of the run key (nor of
     /// the stored configuration) and cannot be swept.
@@ -742,6 +747,14 @@ pub struct TrainingSpec {
 
 fn one() -> f64 {
     1.0
+}
+
+fn one_thread() -> usize {
+    1
+}
+
+fn is_one_thread(n: &usize) -> bool {
+    *n == 1
 }
 
 /// The exponential schedule's per-epoch factor when `training.lr_decay` is absent.
@@ -773,6 +786,7 @@ impl TrainingSpec {
             early_stopping: None,
             device: DevicePin::Any,
             engine: EngineChoice::Auto,
+            threads: 1,
             checkpoint: CheckpointPolicy::None,
         }
     }

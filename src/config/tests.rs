@@ -1706,3 +1706,54 @@ fn override_problems_name_the_argument() {
         .to_string();
     assert!(err.starts_with(&format!("{FILE}:19: ")), "{err}");
 }
+
+#[test]
+fn threads_belong_to_the_per_rating_path() {
+    let per_rating = [(20, "batch_size = 1"), (21, "optimizer = \"sgd\"")];
+    let training = |replace: &[(usize, &str)], keys: &[&str]| {
+        parse(&with_keys(replace, &[], keys)).map(|e| e.base.training)
+    };
+    assert_eq!(training(&per_rating, &[]).expect("valid").threads, 1);
+    assert_eq!(
+        training(&per_rating, &["threads = 2"])
+            .expect("valid")
+            .threads,
+        2
+    );
+    assert_reports(
+        &with_keys(&per_rating, &[], &["threads = 0"]),
+        25,
+        "training.threads",
+        "must be >= 1, got 0",
+    );
+    // Off the per-rating path the key would do nothing: an error naming what is in the way.
+    assert_reports(
+        &with_keys(&[(20, "batch_size = 1")], &[], &["threads = 2"]),
+        25,
+        "training.threads",
+        "but the optimizer is `adam`",
+    );
+    assert_reports(
+        &with_keys(&[(21, "optimizer = \"sgd\"")], &[], &["threads = 2"]),
+        25,
+        "training.threads",
+        "but the batch size is 128",
+    );
+    assert_reports(
+        &with_keys(&per_rating, &[], &["threads = 2", "engine = \"graph\""]),
+        25,
+        "training.threads",
+        "but the engine is `graph`",
+    );
+    let ncf = [
+        (15, "architecture = \"ncf\""),
+        (20, "batch_size = 1"),
+        (21, "optimizer = \"sgd\""),
+    ];
+    assert_reports(
+        &with_keys(&ncf, &[], &["threads = 2"]),
+        25,
+        "training.threads",
+        "but the model is `ncf`",
+    );
+}

@@ -332,7 +332,8 @@ pub(crate) fn run_config(cx: &mut Checker<'_>, raw: RawFile) -> Option<RunConfig
             ..
         } => *validation_fraction,
     });
-    let training = training(cx, raw.training, validation_fraction);
+    let architecture = model.as_ref().map(|model| model.architecture);
+    let training = training(cx, raw.training, validation_fraction, architecture);
     let (metrics, ranking) = metrics(cx, raw.metrics)?;
     Some(RunConfig {
         data: data?,
@@ -706,11 +707,13 @@ fn init_spec(
 }
 
 /// `[training]`. `validation_fraction` is the split's (`None` if the split is invalid), which
-/// early stopping needs to be positive.
+/// early stopping needs to be positive; `architecture` the model's (`None` if invalid),
+/// which `training.threads` needs to have a per-rating path.
 fn training(
     cx: &mut Checker<'_>,
     raw: Option<Spanned<RawTraining>>,
     validation_fraction: Option<f64>,
+    architecture: Option<Architecture>,
 ) -> Option<TrainingSpec> {
     let (
         span,
@@ -730,6 +733,7 @@ fn training(
             monitor,
             device,
             engine,
+            threads,
             checkpoint,
         },
     ) = cx.table(raw, "training")?;
@@ -887,6 +891,34 @@ fn training(
             "the device is `cuda`".to_string(),
         );
     }
+    let threads = match threads {
+        None => Some(1),
+        Some(n) => {
+            let span = n.span();
+            let value = cx.count(n, "training.threads", 1, ">= 1");
+            let settings = PerRatingSettings {
+                optimizer,
+                batch_size,
+                momentum,
+                loss,
+                engine,
+                device,
+                architecture,
+            };
+            match settings.why_not() {
+                None => value,
+                Some(actual) => {
+                    cx.requires(
+                        &span,
+                        "training.threads",
+                        PerRatingSettings::REQUIREMENT.to_string(),
+                        actual,
+                    );
+                    None
+                }
+            }
+        }
+    };
     let checkpoint = match checkpoint {
         None => Some(CheckpointPolicy::None),
         Some(name) => cx.choice(
@@ -912,8 +944,61 @@ fn training(
         early_stopping: early_stopping?,
         device: device?,
         engine: engine?,
+        threads: threads?,
         checkpoint: checkpoint?,
     })
+}
+
+/// The settings that decide whether a run takes the per-rating SGD path (see
+/// `engine::per_rating::PerRatingSgd::for_run`), as far as the file says; `None` fields
+/// were invalid and are reported already.
+struct PerRatingSettings {
+    optimizer: Option<OptimizerName>,
+    batch_size: Option<usize>,
+    momentum: Option<f64>,
+    loss: Option<LossName>,
+    engine: Option<EngineChoice>,
+    device: Option<DevicePin>,
+    architecture: Option<Architecture>,
+}
+
+impl PerRatingSettings {
+    /// What `training.threads` needs, for its error.
+    const REQUIREMENT: &'static str = "the per-rating SGD path: `training.optimizer = \"sgd\"`, \
+        `training.batch_size = 1`, no momentum, `training.loss = \"mse\"`, the fused engine \
+        on the CPU and a `dot-mf`, `biased-mf`, `funk-svd` or `svdpp` model";
+
+    /// The first setting that keeps the run off the per-rating path, in words; `None` when
+    /// none does.
+    fn why_not(&self) -> Option<String> {
+        if let Some(o) = self.optimizer.filter(|&o| o != OptimizerName::Sgd) {
+            return Some(format!("the optimizer is `{}`", o.as_str()));
+        }
+        if let Some(b) = self.batch_size.filter(|&b| b != 1) {
+            return Some(format!("the batch size is {b}"));
+        }
+        if let Some(m) = self.momentum.filter(|&m| m != 0.0) {
+            return Some(format!("the momentum is {m}"));
+        }
+        if let Some(l) = self.loss.filter(|&l| l != LossName::Mse) {
+            return Some(format!("the loss is `{}`", l.as_str()));
+        }
+        if self.engine == Some(EngineChoice::Graph) {
+            return Some("the engine is `graph`".to_string());
+        }
+        if self.device == Some(DevicePin::Cuda) {
+            return Some("the device is `cuda`".to_string());
+        }
+        let per_rating = [
+            Architecture::DotMf,
+            Architecture::BiasedMf,
+            Architecture::FunkSvd,
+            Architecture::SvdPp,
+        ];
+        self.architecture
+            .filter(|a| !per_rating.contains(a))
+            .map(|a| format!("the model is `{}`", a.as_str()))
+    }
 }
 
 /// `training.patience` and `training.monitor`: `Some(None)` when neither is given.

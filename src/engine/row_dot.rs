@@ -134,7 +134,7 @@ pub fn row_dot_step(
 /// associative), so it runs one lane at a time; eight sums vectorise and overlap, which
 /// made the forward pass several times cheaper at batch 1024.
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = a8

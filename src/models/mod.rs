@@ -13,6 +13,8 @@ pub mod gmf;
 pub mod memory;
 pub mod mlp;
 pub mod ncf;
+#[cfg(test)]
+mod per_rating;
 pub mod svdpp;
 pub mod two_tower;
 
@@ -27,7 +29,7 @@ use crate::data::implicit::RatedItems;
 use crate::engine::Engine;
 use crate::engine::loss::Loss;
 pub use crate::engine::params::{Batch, Init, Params, TableId, Tape};
-use crate::engine::per_rating::{PerRatingSgd, Triple};
+use crate::engine::per_rating::{PerRatingSgd, Triple, row_dot_epoch};
 pub use crate::engine::row_dot::DotHead;
 use crate::engine::row_dot::row_dot_step;
 
@@ -108,14 +110,24 @@ pub trait RatingModel: Send {
     /// One epoch of per-rating SGD over `ratings` (already shuffled), moving the model's
     /// table rows in place one rating at a time; the mean squared error of the ratings as
     /// they were met. `None`: the model has no per-rating path and the loop runs batches.
+    ///
+    /// The default covers the row-dot factor models ([`RatingModel::row_dot_parts`]) with
+    /// `engine::per_rating::row_dot_epoch`; `None` for every other model.
     fn per_rating_epoch(
         &self,
         ratings: &[Triple],
         sgd: &PerRatingSgd,
         rng: &mut dyn rand::RngCore,
     ) -> Option<Result<f64>> {
-        let _ = (ratings, sgd, rng);
-        None
+        let _ = rng;
+        let (users, items, head) = self.row_dot_parts()?;
+        Some(row_dot_epoch(
+            self.params(),
+            (users, items),
+            head,
+            ratings,
+            sgd,
+        ))
     }
 
     /// Derived tensors saved beside the parameters in the run's checkpoint, e.g. the

@@ -11,6 +11,7 @@
 //! ones before their next batch, recording them as interrupted. While the sweep runs, a
 //! heartbeat tells other processes its running runs are alive.
 
+pub mod cores;
 pub mod devices;
 pub mod stop;
 
@@ -185,6 +186,13 @@ pub fn run_sweep(
         executor,
         options,
         on_event,
+        cores: cores::CoreBudget::new(
+            options
+                .slots
+                .iter()
+                .filter(|s| matches!(s, Slot::Cpu(_)))
+                .count(),
+        ),
     };
     let done = (Mutex::new(false), Condvar::new());
     let results: Vec<Result<(), SchedulerError>> = std::thread::scope(|scope| {
@@ -257,6 +265,8 @@ struct Shared<'a> {
     executor: &'a dyn Executor,
     options: &'a SweepOptions<'a>,
     on_event: &'a (dyn Fn(Event<'_>) + Sync),
+    /// The CPU workers' cores: a run with `training.threads = N` holds N of them.
+    cores: cores::CoreBudget,
 }
 
 impl Shared<'_> {
@@ -284,6 +294,9 @@ impl Shared<'_> {
                 let Some(run) = self.next_run(slot) else {
                     break;
                 };
+                // A CPU run's threads count against the cores (runs × threads ≤ cores).
+                let _cores = matches!(slot, Slot::Cpu(_))
+                    .then(|| self.cores.take(run.config.training.threads));
                 self.execute_one(run, slot, &label, &device)?;
             }
             Ok(())

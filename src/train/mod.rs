@@ -19,7 +19,7 @@ use crate::engine::denormal;
 use crate::engine::loss::Loss;
 use crate::engine::optim::{Optimizer, adam, adamax, sgd};
 use crate::engine::params::{Batch, Params, Tape};
-use crate::engine::per_rating::Triple;
+use crate::engine::per_rating::{PerRatingSgd, Triple};
 use crate::metrics::{self, Scores};
 use crate::models::RatingModel;
 use early_stopping::{Stopper, Verdict};
@@ -160,6 +160,13 @@ impl Trained {
 ///
 /// `stop` is checked before every batch: once raised, training ends with
 /// [`TrainError::Interrupted`] (a sweep being stopped by Ctrl-C or SIGTERM).
+///
+/// A run that qualifies for per-rating SGD ([`PerRatingSgd::for_run`]) trains each epoch
+/// with one call of `RatingModel::per_rating_epoch` over the shuffled ratings, if the
+/// model has that path (else it keeps the batches). `stop` is then checked before every
+/// epoch: the model sees the whole epoch at once so that it may order the ratings as it
+/// needs (SVD++ groups them by user), and an epoch at ≥ 15 M ratings/s is under a second
+/// on a 10M-rating set. A per-rating epoch counts as one "batch" in errors.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     model: &dyn RatingModel,
@@ -195,13 +202,42 @@ pub fn train(
     // The weights of the best epoch so far, while early stopping watches.
     let mut best_weights: Option<Vec<Tensor>> = None;
     let mut stopped_early = false;
+    // Per-rating SGD while the model keeps taking it (its first `None` ends it).
+    let mut per_rating = PerRatingSgd::for_run(spec, engine);
     for epoch in 1..=spec.epochs {
         let started = Instant::now();
-        optimizer.set_learning_rate(schedule::learning_rate(spec, epoch));
+        let rate = schedule::learning_rate(spec, epoch);
+        optimizer.set_learning_rate(rate);
         triples.shuffle(rng);
         let mut loss_sum = 0.0f64;
         let mut batches = 0usize;
-        for (b, chunk) in triples.chunks(spec.batch_size).enumerate() {
+        if let Some(base) = per_rating {
+            if stop.load(Ordering::Relaxed) {
+                return Err(TrainError::Interrupted { epoch, batch: 1 });
+            }
+            let sgd = PerRatingSgd {
+                learning_rate: rate as f32,
+                ..base
+            };
+            match model.per_rating_epoch(&triples, &sgd, rng) {
+                Some(mean) => {
+                    let mean = mean?;
+                    if !mean.is_finite() {
+                        return Err(TrainError::Diverged {
+                            epoch,
+                            batch: 1,
+                            loss: mean as f32,
+                        });
+                    }
+                    loss_sum = mean;
+                    batches = 1;
+                }
+                None => per_rating = None,
+            }
+        }
+        // The batch loop, unless this epoch was trained per rating.
+        let batched: &[Triple] = if per_rating.is_some() { &[] } else { &triples };
+        for (b, chunk) in batched.chunks(spec.batch_size).enumerate() {
             if stop.load(Ordering::Relaxed) {
                 return Err(TrainError::Interrupted {
                     epoch,
