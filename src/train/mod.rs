@@ -19,7 +19,7 @@ use crate::engine::denormal;
 use crate::engine::loss::Loss;
 use crate::engine::optim::{Optimizer, adam, adamax, sgd};
 use crate::engine::params::{Batch, Params, Tape};
-use crate::engine::per_rating::Triple;
+use crate::engine::per_rating::{PerRatingSgd, Triple};
 use crate::metrics::{self, Scores};
 use crate::models::RatingModel;
 use early_stopping::{Stopper, Verdict};
@@ -195,13 +195,49 @@ pub fn train(
     // The weights of the best epoch so far, while early stopping watches.
     let mut best_weights: Option<Vec<Tensor>> = None;
     let mut stopped_early = false;
+    // Plain SGD on single ratings: the model's own per-rating loop, where it has one.
+    // (A minimal hook for SVD++'s grouped epoch; the shared per-rating switch replaces it.)
+    let per_rating = engine.is_fused()
+        && spec.optimizer == OptimizerName::Sgd
+        && spec.batch_size == 1
+        && spec.momentum == 0.0
+        && loss_kind == Loss::Mse;
     for epoch in 1..=spec.epochs {
         let started = Instant::now();
         optimizer.set_learning_rate(schedule::learning_rate(spec, epoch));
         triples.shuffle(rng);
         let mut loss_sum = 0.0f64;
         let mut batches = 0usize;
-        for (b, chunk) in triples.chunks(spec.batch_size).enumerate() {
+        let sgd = PerRatingSgd {
+            learning_rate: schedule::learning_rate(spec, epoch) as f32,
+            l2: spec.l2 as f32,
+            threads: 1,
+        };
+        let epoch_mse = match per_rating {
+            true if stop.load(Ordering::Relaxed) => {
+                return Err(TrainError::Interrupted { epoch, batch: 1 });
+            }
+            true => model.per_rating_epoch(&triples, &sgd, rng),
+            false => None,
+        };
+        if let Some(mse) = epoch_mse {
+            let mse = mse?;
+            if !mse.is_finite() {
+                return Err(TrainError::Diverged {
+                    epoch,
+                    batch: triples.len(),
+                    loss: mse as f32,
+                });
+            }
+            loss_sum = mse;
+            batches = 1;
+        }
+        let chunks = if batches == 0 {
+            triples.chunks(spec.batch_size)
+        } else {
+            triples[..0].chunks(1)
+        };
+        for (b, chunk) in chunks.enumerate() {
             if stop.load(Ordering::Relaxed) {
                 return Err(TrainError::Interrupted {
                     epoch,
