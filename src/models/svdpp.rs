@@ -412,8 +412,11 @@ fn with_values_mut(t: &Tensor, mut f: impl FnMut(&mut [f32]) -> Result<()>) -> R
     t.inplace_op1(&InPlace(RefCell::new(&mut f)))
 }
 
+/// What [`with_values_mut`] runs on a table's values.
+type ValuesFn<'a> = dyn FnMut(&mut [f32]) -> Result<()> + 'a;
+
 /// The in-place op behind [`with_values_mut`].
-struct InPlace<'a>(RefCell<&'a mut dyn FnMut(&mut [f32]) -> Result<()>>);
+struct InPlace<'a>(RefCell<&'a mut ValuesFn<'a>>);
 
 impl InplaceOp1 for InPlace<'_> {
     fn name(&self) -> &'static str {
@@ -736,6 +739,8 @@ mod tests {
         t.flatten_all().unwrap().to_vec1().unwrap()
     }
 
+    // The reference loop indexes like the formulas it writes out.
+    #[allow(clippy::needless_range_loop)]
     #[test]
     fn per_rating_epoch_matches_a_reference_loop_bit_for_bit() {
         let (rated, triples) = per_rating_data();
