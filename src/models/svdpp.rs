@@ -366,25 +366,31 @@ impl GroupedSgd {
             let pu = &mut p[user * w..(user + 1) * w];
             for t in group {
                 let qi = &mut q[t.item as usize * w..(t.item as usize + 1) * w];
-                let mut z = 0.0f32;
-                for c in 0..w {
-                    z += (pu[c] + s[c]) * qi[c];
-                }
+                // Summed in column order, as a plain loop would (iterators for the
+                // bounds checks' sake, not to reorder anything).
+                let z = pu
+                    .iter()
+                    .zip(&s)
+                    .zip(qi.iter())
+                    .fold(0.0f32, |z, ((p, s), q)| z + (p + s) * q);
                 let sig = 1.0 / (1.0 + (-z).exp());
                 let e = lo + (hi - lo) * sig - t.value;
                 squared += f64::from(e) * f64::from(e);
                 let g = 2.0 * e * (hi - lo) * sig * (1.0 - sig);
                 let kept = (self.frozen.0.map(|c| pu[c]), self.frozen.1.map(|c| qi[c]));
-                for c in 0..k {
-                    let (pc, qc) = (pu[c], qi[c]);
-                    acc[c] += g * qc;
-                    pu[c] = pc - self.lr * (g * qc + self.l2_user * pc);
-                    qi[c] = qc - self.lr * (g * (pc + s[c]) + self.l2_item * qc);
+                let (lr, l2u, l2i) = (self.lr, self.l2_user, self.l2_item);
+                let (pf, pb) = pu.split_at_mut(k);
+                let (qf, qb) = qi.split_at_mut(k);
+                for (((pc, qc), sc), ac) in pf.iter_mut().zip(qf).zip(&s[..k]).zip(&mut acc) {
+                    let (p0, q0) = (*pc, *qc);
+                    *ac += g * q0;
+                    *pc = p0 - lr * (g * q0 + l2u * p0);
+                    *qc = q0 - lr * (g * (p0 + sc) + l2i * q0);
                 }
-                for c in k..w {
-                    let (pc, qc) = (pu[c], qi[c]);
-                    pu[c] = pc - self.lr * (g * qc + self.l2_user * pc);
-                    qi[c] = qc - self.lr * (g * (pc + s[c]) + self.l2_item * qc);
+                for ((pc, qc), sc) in pb.iter_mut().zip(qb).zip(&s[k..]) {
+                    let (p0, q0) = (*pc, *qc);
+                    *pc = p0 - lr * (g * q0 + l2u * p0);
+                    *qc = q0 - lr * (g * (p0 + sc) + l2i * q0);
                 }
                 if let (Some(c), Some(v)) = (self.frozen.0, kept.0) {
                     pu[c] = v;
