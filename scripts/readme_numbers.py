@@ -398,6 +398,24 @@ def block_speed(_ctx):
                   f"vs PyTorch's fastest ({PYTORCH_FASTEST_EPOCH} s)"], "lrrr", rows) + "\n\n" + note
 
 
+def block_peers(_ctx):
+    """The last `scripts/bench-peers.sh` run, copied to docs/bench/peers.json."""
+    peers = json.loads((ROOT / "docs/bench/peers.json").read_text())
+    date = subprocess.run(["git", "log", "-1", "--format=%cd", "--date=format:%-d %B %Y",
+                           "--", "docs/bench/peers.json"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip() or "an uncommitted run"
+    rows = []
+    for r in peers["results"]:
+        rows.append([r["case"], r["peer_label"].split(" (")[0] + (" 2 threads" if "2 threads" in r["peer_label"] else ""),
+                     f"{r['exp_seconds_per_epoch']:.4f}", f"{r['peer_seconds_per_epoch']:.4f}",
+                     f"{r['speedup']:.2f}×" if r["speedup"] < 10 else f"{r['speedup']:.0f}×",
+                     f"{r['exp_rmse']:.4f}", f"{r['peer_rmse']:.4f}"])
+    note = (f"(Medians of {peers['repeats']} interleaved repeats, ML-100K 90/10 holdout rows of seed 42, run of {date}; speed-up = peer"
+            " s/epoch ÷ exp s/epoch, > 1 when exp is faster. Full table: docs/bench/peers.md.)")
+    return table(["case", "peer", "exp s/epoch", "peer s/epoch", "speed-up", "exp RMSE",
+                  "peer RMSE"], "llrrrrr", rows) + "\n\n" + note
+
+
 def block_sweep_time(ctx):
     median = sweep_seconds(ctx)
     today = time.strftime("%-d %B %Y")
@@ -414,6 +432,7 @@ BLOCKS = {
     "architectures": block_architectures,
     "tuned": block_tuned,
     "speed": block_speed,
+    "peers": block_peers,
     "sweep-time": block_sweep_time,
     "ranking": block_ranking,
 }
