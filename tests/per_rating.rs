@@ -32,6 +32,11 @@ fn a_per_rating_run_stores_its_epochs_and_rmse() {
         .output()
         .expect("exp runs");
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2 run(s) (per-rating SGD on the CPU) on"),
+        "{}",
+        text(&out.stderr)
+    );
     let conn = Connection::open(&db).expect("the database");
     let rows: Vec<(String, i64, f64)> = conn
         .prepare(

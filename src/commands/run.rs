@@ -13,6 +13,7 @@ use crate::commands::progress::{self, Progress};
 use crate::config;
 use crate::config::spec::{DataSpec, DeviceKind, DeviceSpec, Experiment, SplitSpec};
 use crate::data::{self, Dataset};
+use crate::engine::per_rating;
 use crate::output;
 use crate::report;
 use crate::runner::CandleExecutor;
@@ -174,8 +175,20 @@ fn run_experiment(
         &experiment.source_text,
     )?;
     let owner = Owner::this_process(store.now()?);
+    // Say which runs take the per-rating loop: it is chosen by configuration, not by a key.
+    let per_rating = runs
+        .iter()
+        .filter(|run| {
+            per_rating::label(run.config.model.architecture, &run.config.training).is_some()
+        })
+        .count();
+    let per_rating = match per_rating {
+        0 => String::new(),
+        n if n == runs.len() => " (per-rating SGD on the CPU)".to_string(),
+        n => format!(" ({n} of them per-rating SGD on the CPU)"),
+    };
     eprintln!(
-        "{}: {} run(s) on {}, results in {}",
+        "{}: {} run(s){per_rating} on {}, results in {}",
         experiment.name,
         runs.len(),
         plan.describe(),
