@@ -102,6 +102,25 @@ impl Footprint {
     }
 }
 
+/// What a model of concatenated user and item embeddings allocates (NCF, the MLP): the
+/// two tables, and the ReLU stack from their concatenation through `model.hidden_layers`
+/// to one output.
+pub(crate) fn concatenated_towers(spec: &ModelSpec, data: &DataSizes) -> Footprint {
+    let (ku, ki) = (spec.user_size(), spec.item_size());
+    let mut f = Footprint::default();
+    f.table(user_key(spec), data.n_users, ku)
+        .table(item_key(spec), data.n_items, ki)
+        .per_example(user_key(spec), ku)
+        .per_example(item_key(spec), ki)
+        .layers(
+            "model.hidden_layers",
+            ku.saturating_add(ki),
+            &spec.hidden_layers,
+            Some(1),
+        );
+    f
+}
+
 /// The key that sizes the user table: `model.user_embedding_size` where the file sets it,
 /// else `model.embedding_size`.
 pub fn user_key(spec: &ModelSpec) -> &'static str {

@@ -14,7 +14,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 
-use super::memory::{DataSizes, Footprint, item_key, user_key};
+use super::memory::{DataSizes, Footprint};
 use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::engine::dense::{self, ReluStack};
@@ -124,19 +124,7 @@ impl RatingModel for Ncf {
 /// What NCF allocates: the user and item tables, and the ReLU stack from their
 /// concatenation through `model.hidden_layers` to one output.
 pub(crate) fn footprint(spec: &ModelSpec, data: &DataSizes) -> Footprint {
-    let (ku, ki) = (spec.user_size(), spec.item_size());
-    let mut f = Footprint::default();
-    f.table(user_key(spec), data.n_users, ku)
-        .table(item_key(spec), data.n_items, ki)
-        .per_example(user_key(spec), ku)
-        .per_example(item_key(spec), ki)
-        .layers(
-            "model.hidden_layers",
-            ku.saturating_add(ki),
-            &spec.hidden_layers,
-            Some(1),
-        );
-    f
+    super::memory::concatenated_towers(spec, data)
 }
 
 #[cfg(test)]
