@@ -13,6 +13,7 @@ use crate::config::spec::{Architecture, ModelSpec, OptimizerName, TrainingSpec};
 use crate::data::dataset::Ratings;
 use crate::engine::Engine;
 use crate::engine::loss::Loss;
+use crate::engine::optim::testing::table_values;
 use crate::engine::params::{Batch, Init, Params, TableId, Tape};
 use crate::engine::per_rating::{PerRatingSgd, Triple, row_dot_epoch};
 use crate::engine::row_dot::{DotHead, dot};
@@ -34,15 +35,6 @@ fn random_triples(n: usize, users: u32, items: u32, seed: u64) -> Vec<Triple> {
             value: rng.random_range(1..=5) as f32,
         })
         .collect()
-}
-
-fn values(params: &Params, id: TableId) -> Vec<f32> {
-    params.tables()[id.0]
-        .weight
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
 }
 
 /// The reference: one epoch written the obvious way on plain vectors. The dot product is
@@ -109,7 +101,7 @@ fn one_epoch_matches_the_reference_loop_bit_for_bit() {
             l2: 0.02,
             threads: 1,
         };
-        let (mut u, mut v) = (values(&params, users), values(&params, items));
+        let (mut u, mut v) = (table_values(&params, users), table_values(&params, items));
         let expected = reference_epoch(
             &mut u,
             &mut v,
@@ -122,8 +114,8 @@ fn one_epoch_matches_the_reference_loop_bit_for_bit() {
         );
         let got = row_dot_epoch(&params, (users, items), head, &ratings, &sgd).unwrap();
         assert_eq!(got, expected, "k = {k}");
-        assert_eq!(values(&params, users), u, "user table, k = {k}");
-        assert_eq!(values(&params, items), v, "item table, k = {k}");
+        assert_eq!(table_values(&params, users), u, "user table, k = {k}");
+        assert_eq!(table_values(&params, items), v, "item table, k = {k}");
         // The frozen columns still hold their constant 1.
         assert!(u.chunks(k + 2).all(|row| row[k + 1] == 1.0));
         assert!(v.chunks(k + 2).all(|row| row[k] == 1.0));
@@ -140,7 +132,10 @@ fn every_row_dot_model_trains_per_rating_like_the_reference() {
         let tables = model.params().tables();
         let dim = tables[users.0].dim();
         let frozen = (tables[users.0].frozen_column, tables[items.0].frozen_column);
-        let (mut u, mut v) = (values(model.params(), users), values(model.params(), items));
+        let (mut u, mut v) = (
+            table_values(model.params(), users),
+            table_values(model.params(), items),
+        );
         let ratings = random_triples(300, 9, 7, 8);
         let sgd = PerRatingSgd {
             learning_rate: 0.02,
@@ -162,8 +157,8 @@ fn every_row_dot_model_trains_per_rating_like_the_reference() {
             .expect("a per-rating path")
             .unwrap();
         assert_eq!(got, expected, "{architecture:?}");
-        assert_eq!(values(model.params(), users), u, "{architecture:?}");
-        assert_eq!(values(model.params(), items), v, "{architecture:?}");
+        assert_eq!(table_values(model.params(), users), u, "{architecture:?}");
+        assert_eq!(table_values(model.params(), items), v, "{architecture:?}");
     }
 }
 
@@ -227,7 +222,7 @@ fn per_rating_and_the_fused_batch_step_at_batch_size_one_agree() {
 fn values_at_start(_: Architecture, spec: &ModelSpec) -> Vec<f32> {
     let ctx = testing::ctx(12, 10);
     let model = build(spec, &ctx, &mut rand_chacha::ChaCha8Rng::seed_from_u64(2)).unwrap();
-    values(model.params(), TableId(0))
+    table_values(model.params(), TableId(0))
 }
 
 /// 60 users × 50 items, about half rated: a rank-2 signal plus noise, rounded to 1–5.

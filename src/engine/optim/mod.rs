@@ -9,6 +9,9 @@
 pub mod adam;
 pub mod adamax;
 mod lazy;
+/// Helpers for tests that read and step parameters (shared with the models' tests).
+#[cfg(test)]
+pub(crate) use lazy::testing;
 pub mod sgd;
 
 use candle_core::backprop::GradStore;
