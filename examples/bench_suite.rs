@@ -23,7 +23,7 @@ use exp::bench::{self, BenchData, Case, Measurement};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The seed setups the suite times, one per architecture (plus NCF's two-layer variant).
-const SETUPS: [&str; 10] = [
+const SETUPS: [&str; 11] = [
     "dot-mf",
     "biased-mf",
     "funk-svd",
@@ -34,21 +34,29 @@ const SETUPS: [&str; 10] = [
     "two-tower",
     "funk-svd-per-rating",
     "biased-mf-per-rating",
+    "svdpp-per-rating",
 ];
 /// Per-rating SGD setups (batch size 1): timed on their own cases, not at [`BATCHES`].
-/// Funk SVD on ML-100K and the 1M set (one thread) and both on the 10M set, one and two
-/// threads.
-const PER_RATING: [(&str, BenchData, usize); 6] = [
+/// Funk SVD on ML-100K and the 1M set (one thread), both on the 10M set, one and two
+/// threads, and SVD++ (one thread: its loop has no blocks) on ML-100K and the 10M set.
+const PER_RATING: [(&str, BenchData, usize); 8] = [
     ("funk-svd-per-rating", BenchData::Ml100k, 1),
     ("funk-svd-per-rating", BenchData::Synthetic1m, 1),
     ("biased-mf-per-rating", BenchData::SyntheticLarge, 1),
     ("biased-mf-per-rating", BenchData::SyntheticLarge, 2),
     ("funk-svd-per-rating", BenchData::SyntheticLarge, 1),
     ("funk-svd-per-rating", BenchData::SyntheticLarge, 2),
+    ("svdpp-per-rating", BenchData::Ml100k, 1),
+    ("svdpp-per-rating", BenchData::SyntheticLarge, 1),
 ];
 /// The setups with no PyTorch re-implementation to compare with (the classical SVD++
 /// baseline is not one of the notebooks).
-const NO_PYTORCH: [&str; 3] = ["svdpp", "funk-svd-per-rating", "biased-mf-per-rating"];
+const NO_PYTORCH: [&str; 4] = [
+    "svdpp",
+    "funk-svd-per-rating",
+    "biased-mf-per-rating",
+    "svdpp-per-rating",
+];
 const BATCHES: [usize; 3] = [64, 256, 1024];
 /// The PyTorch re-implementations of the seed models on this machine: 0.66–1.17 s per
 /// epoch on ML-100K at batch 64. The check uses the fastest, 0.66 s.

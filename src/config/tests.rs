@@ -1756,4 +1756,20 @@ fn threads_belong_to_the_per_rating_path() {
         "training.threads",
         "but the model is `ncf`",
     );
+    // SVD++ trains per rating, but on one thread only.
+    let svdpp = [
+        (15, "architecture = \"svdpp\""),
+        (20, "batch_size = 1"),
+        (21, "optimizer = \"sgd\""),
+    ];
+    assert_eq!(
+        training(&svdpp, &["threads = 1"]).expect("valid").threads,
+        1
+    );
+    assert_reports(
+        &with_keys(&svdpp, &[], &["threads = 2"]),
+        25,
+        "training.threads",
+        "but the model is `svdpp`",
+    );
 }

@@ -906,6 +906,19 @@ fn training(
                 architecture,
             };
             match settings.why_not() {
+                // SVD++'s loop trains on one thread: a user's implicit rows span every item
+                // range, so LIBMF's blocks would share rows.
+                None if value > Some(1) && architecture == Some(Architecture::SvdPp) => {
+                    cx.requires(
+                        &span,
+                        "training.threads",
+                        "a `dot-mf`, `biased-mf` or `funk-svd` model for more than one thread \
+                         (SVD++'s per-rating loop trains on one)"
+                            .to_string(),
+                        "the model is `svdpp`".to_string(),
+                    );
+                    None
+                }
                 None => value,
                 Some(actual) => {
                     cx.requires(

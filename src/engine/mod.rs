@@ -20,6 +20,7 @@ pub mod activation;
 pub mod alloc;
 pub mod denormal;
 pub mod dense;
+pub mod epoch_ratings;
 pub mod gemm;
 pub(crate) mod kernels;
 pub mod loss;

@@ -19,18 +19,19 @@
 //! # Several threads
 //!
 //! `training.threads = N > 1` uses LIBMF's blocked scheme (Zhuang et al. 2013), not
-//! Hogwild: users are cut into N ranges and items into N ranges, each holding about the
-//! same number of the epoch's ratings, and the epoch runs in N phases; in phase `p`
-//! thread `b` trains the ratings of user range `b` × item range `(b + p) mod N`. The
-//! blocks running at once share no user row and no item row, so every thread owns its
-//! rows outright (disjoint `&mut` slices: no aliasing, no races), and the result is the
-//! same for the same seed and N: reproducible, though not equal to one thread's, since
-//! the ratings are met in a different order. Hogwild's lock-free writes would need
-//! aliasing raw pointers for races that are benign only in practice.
+//! Hogwild: the ratings come bucketed into N × N blocks of (user range, item range) (see
+//! [`super::epoch_ratings`]), and the epoch runs in N phases; in phase `p` thread `b`
+//! trains block (user range `b`, item range `(b + p) mod N`). The blocks running at once
+//! share no user row and no item row, so every thread owns its rows outright (disjoint
+//! `&mut` slices: no aliasing, no races), and the result is the same for the same seed
+//! and N: reproducible, though not equal to one thread's, since the ratings are met in a
+//! different order. Hogwild's lock-free writes would need aliasing raw pointers for races
+//! that are benign only in practice.
 
 use candle_core::{CpuStorage, InplaceOp1, Layout, Result, bail};
 
 use super::Engine;
+use super::epoch_ratings::{Blocks, EpochRatings};
 use super::kernels::prefetch;
 use super::params::{Params, TableId};
 use super::row_dot::{DotHead, dot};
@@ -116,8 +117,8 @@ struct Rule {
 }
 
 /// One epoch of per-rating SGD for a model predicting `head(users[u] · items[i])`:
-/// every rating of `ratings`, in order, moves its user row of table `users` and its item
-/// row of table `items` in place. Returns the mean squared error of the predictions as
+/// every rating of `ratings`, in order (block by block on the blocks' threads when it has
+/// blocks), moves its user row of table `users` and its item row of table `items` in place. Returns the mean squared error of the predictions as
 /// they were met (before each rating's update).
 ///
 /// Errors when the tables are the same table, not f32 on the CPU, of different widths, or
@@ -126,7 +127,7 @@ pub fn row_dot_epoch(
     params: &Params,
     (users, items): (TableId, TableId),
     head: DotHead,
-    ratings: &[Triple],
+    ratings: &EpochRatings,
     sgd: &PerRatingSgd,
 ) -> Result<f64> {
     let tables = params.tables();
@@ -155,21 +156,19 @@ pub fn row_dot_epoch(
         items: &v.weight,
         ratings,
         rule,
-        threads: sgd.threads.max(1),
         dim: u.dim(),
         sum: std::cell::Cell::new(0.0),
     };
     u.weight.inplace_op1(&outer)?;
-    Ok(outer.sum.get() / ratings.len().max(1) as f64)
+    Ok(outer.sum.get() / ratings.as_slice().len().max(1) as f64)
 }
 
 /// The in-place op on the user table; it opens the item table with [`ItemOp`], so both
 /// are mutable at once without copying either.
 struct UserOp<'a> {
     items: &'a candle_core::Tensor,
-    ratings: &'a [Triple],
+    ratings: &'a EpochRatings,
     rule: Rule,
-    threads: usize,
     dim: usize,
     sum: std::cell::Cell<f64>,
 }
@@ -207,6 +206,7 @@ impl InplaceOp1 for ItemOp<'_, '_> {
         let (n_users, n_items) = (users.len() / dim.max(1), items.len() / dim.max(1));
         let ratings = self.outer.ratings;
         if let Some(bad) = ratings
+            .as_slice()
             .iter()
             .find(|t| t.user as usize >= n_users || t.item as usize >= n_items)
         {
@@ -217,17 +217,10 @@ impl InplaceOp1 for ItemOp<'_, '_> {
                 bad.item
             );
         }
-        let sum = if self.outer.threads > 1 && dim > 0 {
-            blocked_epoch(
-                &mut users,
-                items,
-                dim,
-                ratings,
-                &self.outer.rule,
-                self.outer.threads,
-            )
-        } else {
-            sequential(&mut users, items, dim, ratings, &self.outer.rule, (0, 0))
+        let rule = &self.outer.rule;
+        let sum = match ratings.blocks() {
+            Some(blocks) if dim > 0 => blocked_epoch(&mut users, items, dim, ratings, blocks, rule),
+            _ => sequential(&mut users, items, dim, ratings.as_slice(), rule, (0, 0)),
         };
         self.outer.sum.set(sum);
         Ok(())
@@ -350,30 +343,22 @@ fn step(u: &mut [f32], v: &mut [f32], target: f32, rule: &Rule) -> f32 {
     e
 }
 
-/// One epoch on `threads` threads by LIBMF's blocked scheme (see the module doc): the
-/// ratings bucketed by (user range, item range) in their shuffled order, then `threads`
-/// phases of `threads` disjoint blocks each.
+/// One epoch on the blocks' threads by LIBMF's blocked scheme (see the module doc):
+/// `blocks.threads` phases of that many disjoint blocks each. Every rating's rows lie
+/// inside the tables (the caller checks), so the last cuts, at the highest row a rating
+/// names, never pass the tables' ends.
 fn blocked_epoch(
     users: &mut [f32],
     items: &mut [f32],
     dim: usize,
-    ratings: &[Triple],
+    ratings: &EpochRatings,
+    blocks: &Blocks,
     rule: &Rule,
-    threads: usize,
 ) -> f64 {
-    let (n_users, n_items) = (users.len() / dim, items.len() / dim);
-    let user_cuts = balanced_cuts(ratings.iter().map(|t| t.user as usize), n_users, threads);
-    let item_cuts = balanced_cuts(ratings.iter().map(|t| t.item as usize), n_items, threads);
-    let range_of = |cuts: &[usize], row: usize| cuts.partition_point(|&c| c <= row) - 1;
-    // Bucket b·N + c holds the ratings of user range b and item range c, in epoch order.
-    let mut buckets: Vec<Vec<Triple>> = vec![Vec::new(); threads * threads];
-    for t in ratings {
-        let b = range_of(&user_cuts, t.user as usize);
-        let c = range_of(&item_cuts, t.item as usize);
-        buckets[b * threads + c].push(*t);
-    }
-    let mut user_blocks = split_rows(users, &user_cuts, dim);
-    let mut item_blocks = split_rows(items, &item_cuts, dim);
+    let threads = blocks.threads;
+    let (user_cuts, item_cuts) = (&blocks.user_cuts, &blocks.item_cuts);
+    let mut user_blocks = split_rows(users, user_cuts, dim);
+    let mut item_blocks = split_rows(items, item_cuts, dim);
     let mut sum = 0.0f64;
     for phase in 0..threads {
         let sums: Vec<f64> = std::thread::scope(|scope| {
@@ -385,9 +370,9 @@ fn blocked_epoch(
                 .enumerate()
             {
                 let c = (b + phase) % threads;
-                let bucket = &buckets[b * threads + c];
+                let block = ratings.block(b * threads + c);
                 let offsets = (user_cuts[b], item_cuts[c]);
-                handles.push(scope.spawn(move || sequential(ub, ib, dim, bucket, rule, offsets)));
+                handles.push(scope.spawn(move || sequential(ub, ib, dim, block, rule, offsets)));
             }
             // A thread that panicked has no sum: count it as diverged.
             handles
@@ -399,31 +384,6 @@ fn blocked_epoch(
         item_blocks.rotate_left(1);
     }
     sum
-}
-
-/// `parts + 1` row boundaries `0 = c₀ ≤ c₁ ≤ … ≤ c_parts = n` cutting rows `0..n` into
-/// `parts` ranges holding about equal numbers of the rows read by `rows`.
-fn balanced_cuts(rows: impl Iterator<Item = usize>, n: usize, parts: usize) -> Vec<usize> {
-    let mut counts = vec![0usize; n];
-    let mut total = 0usize;
-    for r in rows {
-        counts[r] += 1;
-        total += 1;
-    }
-    let mut cuts = Vec::with_capacity(parts + 1);
-    cuts.push(0);
-    let mut seen = 0usize;
-    for (row, count) in counts.iter().enumerate() {
-        // Cut before `row` once the ratings so far reach the next share.
-        while cuts.len() < parts && seen * parts >= total * cuts.len() && seen > 0 {
-            cuts.push(row);
-        }
-        seen += count;
-    }
-    while cuts.len() < parts + 1 {
-        cuts.push(n);
-    }
-    cuts
 }
 
 /// `values` (rows of `dim`) split at the row boundaries `cuts` into disjoint blocks.

@@ -27,9 +27,10 @@ use crate::config::spec::{Architecture, ModelSpec};
 use crate::data::features::ContentFeatures;
 use crate::data::implicit::RatedItems;
 use crate::engine::Engine;
+use crate::engine::epoch_ratings::{EpochRatings, RatingOrder};
 use crate::engine::loss::Loss;
 pub use crate::engine::params::{Batch, Init, Params, TableId, Tape};
-use crate::engine::per_rating::{PerRatingSgd, Triple, row_dot_epoch};
+use crate::engine::per_rating::{PerRatingSgd, row_dot_epoch};
 pub use crate::engine::row_dot::DotHead;
 use crate::engine::row_dot::row_dot_step;
 
@@ -107,7 +108,18 @@ pub trait RatingModel: Send {
         }
     }
 
-    /// One epoch of per-rating SGD over `ratings` (already shuffled), moving the model's
+    /// How per-rating SGD on `threads` threads lays out this model's ratings
+    /// ([`RatingModel::per_rating_epoch`] gets them so): LIBMF's blocks for several
+    /// threads, else one shuffled list. SVD++ trains user by user.
+    fn per_rating_order(&self, threads: usize) -> RatingOrder {
+        match threads {
+            0 | 1 => RatingOrder::Shuffled,
+            n => RatingOrder::Blocks(n),
+        }
+    }
+
+    /// One epoch of per-rating SGD over `ratings` (already shuffled, blocked for several
+    /// threads: see `engine::epoch_ratings`), moving the model's
     /// table rows in place one rating at a time; the mean squared error of the ratings as
     /// they were met. `None`: the model has no per-rating path and the loop runs batches.
     ///
@@ -115,7 +127,7 @@ pub trait RatingModel: Send {
     /// `engine::per_rating::row_dot_epoch`; `None` for every other model.
     fn per_rating_epoch(
         &self,
-        ratings: &[Triple],
+        ratings: &EpochRatings,
         sgd: &PerRatingSgd,
         rng: &mut dyn rand::RngCore,
     ) -> Option<Result<f64>> {

@@ -12,6 +12,7 @@ use super::{build, testing};
 use crate::config::spec::{Architecture, ModelSpec, OptimizerName, TrainingSpec};
 use crate::data::dataset::Ratings;
 use crate::engine::Engine;
+use crate::engine::epoch_ratings::{EpochRatings, RatingOrder};
 use crate::engine::loss::Loss;
 use crate::engine::optim::testing::table_values;
 use crate::engine::params::{Batch, Init, Params, TableId, Tape};
@@ -112,7 +113,8 @@ fn one_epoch_matches_the_reference_loop_bit_for_bit() {
             (0.02, 0.02 * 0.5),
             (Some(k + 1), Some(k)),
         );
-        let got = row_dot_epoch(&params, (users, items), head, &ratings, &sgd).unwrap();
+        let epoch = EpochRatings::new(ratings.clone(), RatingOrder::Shuffled);
+        let got = row_dot_epoch(&params, (users, items), head, &epoch, &sgd).unwrap();
         assert_eq!(got, expected, "k = {k}");
         assert_eq!(table_values(&params, users), u, "user table, k = {k}");
         assert_eq!(table_values(&params, items), v, "item table, k = {k}");
@@ -153,7 +155,11 @@ fn every_row_dot_model_trains_per_rating_like_the_reference() {
             frozen,
         );
         let got = model
-            .per_rating_epoch(&ratings, &sgd, &mut rng)
+            .per_rating_epoch(
+                &EpochRatings::new(ratings.to_vec(), RatingOrder::Shuffled),
+                &sgd,
+                &mut rng,
+            )
             .expect("a per-rating path")
             .unwrap();
         assert_eq!(got, expected, "{architecture:?}");
@@ -180,7 +186,11 @@ fn per_rating_and_the_fused_batch_step_at_batch_size_one_agree() {
         let sgd = PerRatingSgd::for_run(&training, Engine::Fused).expect("qualifies");
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         per_rating
-            .per_rating_epoch(&ratings, &sgd, &mut rng)
+            .per_rating_epoch(
+                &EpochRatings::new(ratings.to_vec(), RatingOrder::Shuffled),
+                &sgd,
+                &mut rng,
+            )
             .unwrap()
             .unwrap();
         let mut optimizer = train::optimizer(&training, batched.params()).unwrap();
@@ -365,8 +375,16 @@ fn a_shuffled_epoch_keeps_every_rating() {
             threads,
         };
         let head = DotHead::Offset(3.0);
-        let one = row_dot_epoch(&params, (users, items), head, &triples, &sgd(1)).unwrap();
-        let many = row_dot_epoch(&params, (users, items), head, &triples, &sgd(threads)).unwrap();
+        let epoch = |threads| EpochRatings::new(triples.clone(), RatingOrder::Blocks(threads));
+        let one = row_dot_epoch(&params, (users, items), head, &epoch(1), &sgd(1)).unwrap();
+        let many = row_dot_epoch(
+            &params,
+            (users, items),
+            head,
+            &epoch(threads),
+            &sgd(threads),
+        )
+        .unwrap();
         assert!(
             (one - many).abs() < 1e-9 * one,
             "{threads}: {one} vs {many}"

@@ -18,9 +18,10 @@
 //!
 //! # Per-rating SGD, grouped by user
 //!
-//! On the per-rating path ([`RatingModel::per_rating_epoch`]) an epoch visits the users in
-//! an order shuffled from the run's generator and, within a user, their ratings in the
-//! (already shuffled) order the loop passes them. For each user:
+//! On the per-rating path ([`RatingModel::per_rating_epoch`]) the training loop lays the
+//! ratings out user by user once (`RatingOrder::ByUser`, see `engine::epoch_ratings`) and
+//! every epoch shuffles the users' order and each user's ratings; the epoch visits the
+//! users in that order, each user's ratings together. For each user:
 //!
 //! - `s = |N(u)|^-½ Σ_{j ∈ N(u)} y_j` is summed once. It stays exact for the whole group:
 //!   the `y_j` do not move until the group ends, and nothing else in the sum changes.
@@ -39,12 +40,14 @@
 //! every rating, the `O(Σ_r |N(u_r)| · k)` scheme this replaces. The grouping follows
 //! none of them line by line: it is their update with the `y_j` steps of a user's ratings
 //! summed and taken together at the end of the user's group.
+//!
+//! The loop trains on one thread (`training.threads > 1` is refused for SVD++: a user's
+//! `N(u)` spans every item range, so LIBMF's blocks would share implicit rows).
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp2, DType, InplaceOp1, Layout, Result, Shape, Tensor, bail};
-use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
 
 use super::biased_mf::{factor_init, sigmoid_tables};
@@ -53,10 +56,12 @@ use super::{Batch, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::data::implicit::RatedItems;
 use crate::engine::Engine;
+use crate::engine::epoch_ratings::{EpochRatings, RatingOrder};
 use crate::engine::kernels::f32_matrix;
+use crate::engine::kernels::prefetch;
 use crate::engine::params::{Params, TableId, Tape};
-use crate::engine::per_rating::{PerRatingSgd, Triple};
-use crate::engine::row_dot::{DotHead, row_dot};
+use crate::engine::per_rating::PerRatingSgd;
+use crate::engine::row_dot::{DotHead, dot, row_dot};
 
 /// SVD++ with a scaled-sigmoid output.
 #[derive(Debug)]
@@ -211,9 +216,14 @@ impl RatingModel for SvdPp {
     }
 
     /// Grouped by user (see the module documentation); `None` off the fused CPU engine.
+    /// User by user: the implicit sum is computed once per user's run of ratings.
+    fn per_rating_order(&self, _threads: usize) -> RatingOrder {
+        RatingOrder::ByUser
+    }
+
     fn per_rating_epoch(
         &self,
-        ratings: &[Triple],
+        ratings: &EpochRatings,
         sgd: &PerRatingSgd,
         rng: &mut dyn RngCore,
     ) -> Option<Result<f64>> {
@@ -225,13 +235,14 @@ impl RatingModel for SvdPp {
 }
 
 impl SvdPp {
-    /// One epoch of per-rating SGD over `ratings`, user by user in a shuffled user order;
-    /// the mean squared error of the ratings as they were met.
+    /// One epoch of per-rating SGD over `ratings`, user by user in their epoch's order
+    /// (grouped here, in a shuffled user order, if they did not come grouped); the mean
+    /// squared error of the ratings as they were met.
     fn grouped_epoch(
         &self,
-        ratings: &[Triple],
+        ratings: &EpochRatings,
         sgd: &PerRatingSgd,
-        rng: &mut dyn RngCore,
+        mut rng: &mut dyn RngCore,
     ) -> Result<f64> {
         let tables = self.params.tables();
         let (users, items, implicit) = (
@@ -246,10 +257,30 @@ impl SvdPp {
                 users.dim()
             )
         }
-        if let Some(bad) = ratings.iter().find(|t| t.item as usize >= n_items) {
+        let n_users = self.rated.n_users().min(users.rows());
+        if let Some(bad) = ratings
+            .as_slice()
+            .iter()
+            .find(|t| t.user as usize >= n_users)
+        {
+            bail!("svdpp: user {} is outside the {n_users} users", bad.user)
+        }
+        if let Some(bad) = ratings
+            .as_slice()
+            .iter()
+            .find(|t| t.item as usize >= n_items)
+        {
             bail!("svdpp: item {} is outside the {n_items} items", bad.item)
         }
-        let grouped = group_by_shuffled_user(ratings, self.rated.n_users(), rng)?;
+        let regrouped;
+        let ratings = if ratings.user_groups().is_some() {
+            ratings
+        } else {
+            let mut grouped = EpochRatings::new(ratings.as_slice().to_vec(), RatingOrder::ByUser);
+            grouped.shuffle(&mut rng);
+            regrouped = grouped;
+            &regrouped
+        };
         let constants = GroupedSgd {
             lr: sgd.learning_rate,
             l2_user: (f64::from(sgd.l2) * users.l2_scale) as f32,
@@ -264,53 +295,13 @@ impl SvdPp {
         with_values_mut(&users.weight, |p| {
             with_values_mut(&items.weight, |q| {
                 with_values_mut(&implicit.weight, |y| {
-                    squared = constants.epoch(&grouped, &self.rated, p, q, y);
+                    squared = constants.epoch(ratings, &self.rated, p, q, y);
                     Ok(())
                 })
             })
         })?;
-        Ok(squared / ratings.len().max(1) as f64)
+        Ok(squared / ratings.as_slice().len().max(1) as f64)
     }
-}
-
-/// `ratings` regrouped user by user: the users in an order shuffled by `rng`, each user's
-/// ratings in the order they came (a stable counting sort, `O(R + users)`).
-fn group_by_shuffled_user(
-    ratings: &[Triple],
-    n_users: usize,
-    rng: &mut dyn RngCore,
-) -> Result<Vec<Triple>> {
-    if let Some(bad) = ratings.iter().find(|t| t.user as usize >= n_users) {
-        bail!("svdpp: user {} is outside the {n_users} users", bad.user)
-    }
-    let mut order: Vec<u32> = (0..n_users as u32).collect();
-    order.shuffle(rng);
-    // starts[rank]: where the ratings of the user at `rank` begin.
-    let mut rank = vec![0u32; n_users];
-    for (r, &u) in order.iter().enumerate() {
-        rank[u as usize] = r as u32;
-    }
-    let mut starts = vec![0usize; n_users + 1];
-    for t in ratings {
-        starts[rank[t.user as usize] as usize + 1] += 1;
-    }
-    for r in 0..n_users {
-        starts[r + 1] += starts[r];
-    }
-    let mut grouped = vec![
-        Triple {
-            user: 0,
-            item: 0,
-            value: 0.0
-        };
-        ratings.len()
-    ];
-    for t in ratings {
-        let slot = &mut starts[rank[t.user as usize] as usize];
-        grouped[*slot] = *t;
-        *slot += 1;
-    }
-    Ok(grouped)
 }
 
 /// The constants of a grouped per-rating epoch.
@@ -329,12 +320,47 @@ struct GroupedSgd {
 }
 
 impl GroupedSgd {
-    /// Trains on `grouped` (ratings in runs of one user) with the user table `p`, item
-    /// table `q` and implicit table `y` (row-major) updated in place; the sum of squared
-    /// errors. Ids are checked by the caller.
+    /// Trains on the user groups of `ratings` with the user table `p`, item table `q` and
+    /// implicit table `y` (row-major) updated in place; the sum of squared errors. Ids are
+    /// checked by the caller.
+    ///
+    /// On an x86-64 CPU with AVX2 the same loop runs compiled for AVX2 (the same
+    /// operations in the same order, no fused multiply-add, so the same bits).
     fn epoch(
         &self,
-        grouped: &[Triple],
+        ratings: &EpochRatings,
+        rated: &RatedItems,
+        p: &mut [f32],
+        q: &mut [f32],
+        y: &mut [f32],
+    ) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: this CPU has AVX2, checked just above.
+            return unsafe { self.epoch_avx2(ratings, rated, p, q, y) };
+        }
+        self.epoch_body(ratings, rated, p, q, y)
+    }
+
+    /// [`GroupedSgd::epoch_body`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn epoch_avx2(
+        &self,
+        ratings: &EpochRatings,
+        rated: &RatedItems,
+        p: &mut [f32],
+        q: &mut [f32],
+        y: &mut [f32],
+    ) -> f64 {
+        self.epoch_body(ratings, rated, p, q, y)
+    }
+
+    /// The loop of [`GroupedSgd::epoch`], inlined into each of its compiled forms.
+    #[inline(always)]
+    fn epoch_body(
+        &self,
+        ratings: &EpochRatings,
         rated: &RatedItems,
         p: &mut [f32],
         q: &mut [f32],
@@ -342,12 +368,29 @@ impl GroupedSgd {
     ) -> f64 {
         let (w, k) = (self.width, self.k);
         let (lo, hi) = self.range;
-        // s: the user's normalised implicit sum (zero-padded to the row width); acc: the
-        // group's accumulated y gradient. Allocated once per epoch.
+        // s: the user's normalised implicit sum (zero-padded to the row width); ueff: the
+        // user's row plus s; acc: the group's accumulated y gradient. Allocated once.
         let mut s = vec![0.0f32; w];
+        let mut ueff = vec![0.0f32; w];
         let mut acc = vec![0.0f32; k];
         let mut squared = 0.0f64;
-        for group in grouped.chunk_by(|a, b| a.user == b.user) {
+        let Some(groups) = ratings.user_groups() else {
+            return squared;
+        };
+        let mut groups = groups.peekable();
+        while let Some(group) = groups.next() {
+            // The next user's row and first implicit rows miss the cache: ask for them now,
+            // so the misses overlap this user's arithmetic.
+            if let Some(next) = groups.peek() {
+                let user = next[0].user as usize;
+                prefetch(p.get(user * w..(user + 1) * w).unwrap_or_default());
+                for &j in rated.of(user).iter().take(PREFETCH_AHEAD) {
+                    prefetch(
+                        y.get(j as usize * k..(j as usize + 1) * k)
+                            .unwrap_or_default(),
+                    );
+                }
+            }
             let user = group[0].user as usize;
             let n_u = rated.of(user);
             let norm = match n_u.len() {
@@ -355,7 +398,11 @@ impl GroupedSgd {
                 n => (n as f32).sqrt().recip(),
             };
             s.fill(0.0);
-            for &j in n_u {
+            for (n, &j) in n_u.iter().enumerate() {
+                if let Some(&ahead) = n_u.get(n + PREFETCH_AHEAD) {
+                    let ahead = ahead as usize;
+                    prefetch(y.get(ahead * k..(ahead + 1) * k).unwrap_or_default());
+                }
                 let row = &y[j as usize * k..(j as usize + 1) * k];
                 for (s, x) in s.iter_mut().zip(row) {
                     *s += x;
@@ -364,15 +411,16 @@ impl GroupedSgd {
             s[..k].iter_mut().for_each(|s| *s *= norm);
             acc.fill(0.0);
             let pu = &mut p[user * w..(user + 1) * w];
-            for t in group {
+            for (n, t) in group.iter().enumerate() {
+                if let Some(ahead) = group.get(n + PREFETCH_AHEAD) {
+                    let i = ahead.item as usize;
+                    prefetch(q.get(i * w..(i + 1) * w).unwrap_or_default());
+                }
                 let qi = &mut q[t.item as usize * w..(t.item as usize + 1) * w];
-                // Summed in column order, as a plain loop would (iterators for the
-                // bounds checks' sake, not to reorder anything).
-                let z = pu
-                    .iter()
-                    .zip(&s)
-                    .zip(qi.iter())
-                    .fold(0.0f32, |z, ((p, s), q)| z + (p + s) * q);
+                for ((u, p), s) in ueff.iter_mut().zip(pu.iter()).zip(&s) {
+                    *u = p + s;
+                }
+                let z = dot(&ueff, qi);
                 let sig = 1.0 / (1.0 + (-z).exp());
                 let e = lo + (hi - lo) * sig - t.value;
                 squared += f64::from(e) * f64::from(e);
@@ -381,16 +429,16 @@ impl GroupedSgd {
                 let (lr, l2u, l2i) = (self.lr, self.l2_user, self.l2_item);
                 let (pf, pb) = pu.split_at_mut(k);
                 let (qf, qb) = qi.split_at_mut(k);
-                for (((pc, qc), sc), ac) in pf.iter_mut().zip(qf).zip(&s[..k]).zip(&mut acc) {
+                for (((pc, qc), uc), ac) in pf.iter_mut().zip(qf).zip(&ueff[..k]).zip(&mut acc) {
                     let (p0, q0) = (*pc, *qc);
                     *ac += g * q0;
                     *pc = p0 - lr * (g * q0 + l2u * p0);
-                    *qc = q0 - lr * (g * (p0 + sc) + l2i * q0);
+                    *qc = q0 - lr * (g * uc + l2i * q0);
                 }
-                for ((pc, qc), sc) in pb.iter_mut().zip(qb).zip(&s[k..]) {
+                for ((pc, qc), uc) in pb.iter_mut().zip(qb).zip(&ueff[k..]) {
                     let (p0, q0) = (*pc, *qc);
                     *pc = p0 - lr * (g * q0 + l2u * p0);
-                    *qc = q0 - lr * (g * (p0 + sc) + l2i * q0);
+                    *qc = q0 - lr * (g * uc + l2i * q0);
                 }
                 if let (Some(c), Some(v)) = (self.frozen.0, kept.0) {
                     pu[c] = v;
@@ -411,6 +459,9 @@ impl GroupedSgd {
         squared
     }
 }
+
+/// How many rows ahead the grouped loop prefetches implicit and item rows.
+const PREFETCH_AHEAD: usize = 4;
 
 /// Runs `f` on the values of the contiguous f32 CPU tensor `t`, in place (candle's
 /// in-place op holds the storage's lock meanwhile).
@@ -582,6 +633,7 @@ mod tests {
     use super::*;
     use crate::config::spec::Architecture;
     use crate::data::dataset::Ratings;
+    use crate::engine::per_rating::Triple;
     use crate::models::testing::*;
     use candle_core::{Device, Var};
     use rand::SeedableRng;
@@ -768,26 +820,29 @@ mod tests {
             threads: 1,
         };
         let mut epoch_rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut ratings = EpochRatings::new(triples.clone(), RatingOrder::ByUser);
+        ratings.shuffle(&mut epoch_rng);
         let mse = model
-            .per_rating_epoch(&triples, &sgd, &mut epoch_rng)
+            .per_rating_epoch(&ratings, &sgd, &mut epoch_rng)
             .unwrap()
             .unwrap();
 
-        // The reference: users in the order a shuffle of 0..4 from the same seed gives;
-        // each rating recomputes the implicit sum from y (which only moves at the end of
-        // its user's group) and moves p_u and q_i from their old values, the constant
-        // columns (user k + 1, item k) untouched; y takes the group's summed step.
+        // The reference: the user groups in the epoch's order (the layout is tested in
+        // `engine::epoch_ratings`); each rating recomputes the implicit sum from y (which
+        // only moves at the end of its user's group) and moves p_u and q_i from their old
+        // values, the constant columns (user k + 1, item k) untouched; y takes the group's
+        // summed step. The dot product is the engine's eight-lane sum (`row_dot::dot`,
+        // tested against a plain sum on its own).
         let (w, (lo, hi)) = (k + 2, (1.0f32, 5.0f32));
-        let mut order: Vec<u32> = (0..4).collect();
-        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(9));
         let mut squared = 0.0f64;
-        for u in order {
-            let u = u as usize;
-            let mine: Vec<Triple> = triples
-                .iter()
-                .filter(|t| t.user as usize == u)
-                .copied()
-                .collect();
+        let groups: Vec<Vec<Triple>> = ratings
+            .user_groups()
+            .unwrap()
+            .map(<[Triple]>::to_vec)
+            .collect();
+        assert_eq!(groups.len(), 3, "users 0, 1 and 2 have ratings");
+        for mine in groups {
+            let u = mine[0].user as usize;
             let n_u = rated.of(u);
             let norm = if n_u.is_empty() {
                 0.0
@@ -811,10 +866,7 @@ mod tests {
                 let ueff: Vec<f32> = (0..w)
                     .map(|c| pu[c] + if c < k { s[c] } else { 0.0 })
                     .collect();
-                let mut z = 0.0f32;
-                for c in 0..w {
-                    z += ueff[c] * qi[c];
-                }
+                let z = dot(&ueff, &qi);
                 let sig = 1.0 / (1.0 + (-z).exp());
                 let e = lo + (hi - lo) * sig - t.value;
                 squared += f64::from(e) * f64::from(e);
@@ -858,20 +910,52 @@ mod tests {
     }
 
     #[test]
-    fn per_rating_epoch_groups_each_users_ratings_in_their_incoming_order() {
-        let (_, triples) = per_rating_data();
-        let grouped =
-            group_by_shuffled_user(&triples, 4, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3))
+    fn per_rating_epoch_trains_each_user_once_in_the_epochs_order() {
+        // Ungrouped ratings are grouped on the way in: the same epoch as grouped ones
+        // shuffled from the same generator.
+        let (rated, triples) = per_rating_data();
+        let spec = ModelSpec::with_defaults(Architecture::SvdPp, 3);
+        let sgd = PerRatingSgd {
+            learning_rate: 0.1,
+            l2: 0.01,
+            threads: 1,
+        };
+        let train = |grouped: bool| {
+            let model = SvdPp::new(
+                &spec,
+                rated.clone(),
+                &ctx(4, 5),
+                &mut rand_chacha::ChaCha8Rng::seed_from_u64(5),
+            )
+            .unwrap();
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+            let ratings = if grouped {
+                let mut r = EpochRatings::new(triples.clone(), RatingOrder::ByUser);
+                r.shuffle(&mut rng);
+                r
+            } else {
+                EpochRatings::new(triples.clone(), RatingOrder::Shuffled)
+            };
+            let mse = model
+                .per_rating_epoch(&ratings, &sgd, &mut rng)
+                .unwrap()
                 .unwrap();
-        let mut seen = Vec::new();
-        for group in grouped.chunk_by(|a, b| a.user == b.user) {
-            let u = group[0].user;
-            assert!(!seen.contains(&u), "user {u} in two groups: {grouped:?}");
-            seen.push(u);
-            let incoming: Vec<Triple> = triples.iter().filter(|t| t.user == u).copied().collect();
-            assert_eq!(group, incoming.as_slice());
-        }
-        assert_eq!(grouped.len(), triples.len());
+            (mse, table_values(&model, model.implicit))
+        };
+        assert_eq!(train(true), train(false));
+        assert_eq!(
+            model_order(&rated),
+            RatingOrder::ByUser,
+            "SVD++ asks for its ratings user by user"
+        );
+    }
+
+    fn model_order(rated: &Arc<RatedItems>) -> RatingOrder {
+        let spec = ModelSpec::with_defaults(Architecture::SvdPp, 2);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        SvdPp::new(&spec, rated.clone(), &ctx(4, 5), &mut rng)
+            .unwrap()
+            .per_rating_order(2)
     }
 
     #[test]
@@ -892,7 +976,11 @@ mod tests {
                 value: 3.0,
             }];
             let err = model
-                .per_rating_epoch(&bad, &sgd, &mut rng)
+                .per_rating_epoch(
+                    &EpochRatings::new(bad.to_vec(), RatingOrder::ByUser),
+                    &sgd,
+                    &mut rng,
+                )
                 .unwrap()
                 .unwrap_err()
                 .to_string();

@@ -10,12 +10,12 @@ use std::time::Instant;
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 use rand::Rng;
-use rand::seq::SliceRandom;
 
 use crate::config::spec::{OptimizerName, TrainingSpec};
 use crate::data::dataset::Ratings;
 use crate::engine::Engine;
 use crate::engine::denormal;
+use crate::engine::epoch_ratings::{EpochRatings, RatingOrder};
 use crate::engine::loss::Loss;
 use crate::engine::optim::{Optimizer, adam, adamax, sgd};
 use crate::engine::params::{Batch, Params, Tape};
@@ -183,7 +183,7 @@ pub fn train(
     let _flush = denormal::FlushDenormals::new();
     // The training ratings packed as triples: shuffling them keeps each batch one
     // contiguous read instead of three random reads per rating.
-    let mut triples: Vec<Triple> = data
+    let triples: Vec<Triple> = data
         .train
         .iter()
         .map(|&i| Triple {
@@ -204,6 +204,12 @@ pub fn train(
     let mut stopped_early = false;
     // Per-rating SGD while the model keeps taking it (its first `None` ends it).
     let mut per_rating = PerRatingSgd::for_run(spec, engine);
+    // Laid out once as the per-rating loop needs them (blocks for several threads, user
+    // by user for SVD++), then reshuffled within that layout every epoch.
+    let order = per_rating.map_or(RatingOrder::Shuffled, |sgd| {
+        model.per_rating_order(sgd.threads)
+    });
+    let mut triples = EpochRatings::new(triples, order);
     for epoch in 1..=spec.epochs {
         let started = Instant::now();
         let rate = schedule::learning_rate(spec, epoch);
@@ -232,11 +238,17 @@ pub fn train(
                     loss_sum = mean;
                     batches = 1;
                 }
-                None => per_rating = None,
+                None => {
+                    per_rating = None;
+                    triples.unblock();
+                }
             }
         }
         // The batch loop, unless this epoch was trained per rating.
-        let batched: &[Triple] = if per_rating.is_some() { &[] } else { &triples };
+        let batched: &[Triple] = match per_rating {
+            Some(_) => &[],
+            None => triples.as_slice(),
+        };
         for (b, chunk) in batched.chunks(spec.batch_size).enumerate() {
             if stop.load(Ordering::Relaxed) {
                 return Err(TrainError::Interrupted {
