@@ -142,6 +142,14 @@ pub trait RatingModel: Send {
         ))
     }
 
+    /// Whether evaluation should pass this model its ratings sorted by user: true for a
+    /// model whose forward pass costs per distinct user of a batch (SVD++ sums each
+    /// user's implicit rows once per batch), so that a heavy user's test ratings share a
+    /// few batches instead of meeting that cost in every batch. False by default.
+    fn evaluates_by_user(&self) -> bool {
+        false
+    }
+
     /// Derived tensors saved beside the parameters in the run's checkpoint, e.g. the
     /// two-tower model's `item_vectors` for "similar items". None by default.
     fn checkpoint_extras(&self) -> Result<Vec<(String, Tensor)>> {

@@ -216,6 +216,11 @@ impl RatingModel for SvdPp {
     }
 
     /// Grouped by user (see the module documentation); `None` off the fused CPU engine.
+    /// A batch sums each of its users' implicit rows once.
+    fn evaluates_by_user(&self) -> bool {
+        true
+    }
+
     /// User by user: the implicit sum is computed once per user's run of ratings.
     fn per_rating_order(&self, _threads: usize) -> RatingOrder {
         RatingOrder::ByUser
@@ -654,6 +659,39 @@ mod tests {
         let spec = ModelSpec::with_defaults(Architecture::SvdPp, k);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         SvdPp::new(&spec, rated(), &ctx(3, 3), &mut rng).unwrap()
+    }
+
+    #[test]
+    fn evaluation_in_user_order_gives_each_rating_its_own_prediction() {
+        // Ratings of users 2, 0, 1, 0, 2 in that order: `predict` batches them by user but
+        // answers in the order asked, each the forward pass of that pair alone.
+        let model = svdpp(4);
+        assert!(model.evaluates_by_user());
+        let pairs: [(u32, u32); 5] = [(2, 1), (0, 2), (1, 0), (0, 1), (2, 2)];
+        let ratings = Ratings {
+            users: pairs.iter().map(|p| p.0).collect(),
+            items: pairs.iter().map(|p| p.1).collect(),
+            values: vec![3.0; pairs.len()],
+            timestamps: vec![0; pairs.len()],
+        };
+        let indices = [4, 0, 3, 1, 2];
+        let got = crate::train::predict(&model, &ratings, &indices, (1.0, 5.0)).unwrap();
+        for (&n, got) in indices.iter().zip(got) {
+            let batch = Batch {
+                users: Tensor::new(&[pairs[n].0], &Device::Cpu).unwrap(),
+                items: Tensor::new(&[pairs[n].1], &Device::Cpu).unwrap(),
+            };
+            let alone: Vec<f32> = model
+                .forward(&batch, &mut Tape::off())
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            assert!(
+                (got - alone[0]).abs() < 1e-6,
+                "rating {n}: {got} vs {}",
+                alone[0]
+            );
+        }
     }
 
     #[test]

@@ -390,7 +390,9 @@ pub fn evaluate(
     Ok(metrics::score(&predicted, &actual))
 }
 
-/// Predictions of `model` for the ratings at `indices`, clipped to `range`.
+/// Predictions of `model` for the ratings at `indices`, clipped to `range`, in the order
+/// of `indices` (batched in user order when the model asks for it:
+/// `RatingModel::evaluates_by_user`).
 pub fn predict(
     model: &dyn RatingModel,
     ratings: &Ratings,
@@ -399,17 +401,20 @@ pub fn predict(
 ) -> candle_core::Result<Vec<f32>> {
     let device = model.params().device().clone();
     let mut buffers = BatchBuffers::with_capacity(EVAL_BATCH);
-    let mut out = Vec::with_capacity(indices.len());
-    for chunk in indices.chunks(EVAL_BATCH) {
-        buffers.fill(ratings, chunk);
+    // `order[n]`: which of `indices` the n-th prediction is for.
+    let mut order: Vec<usize> = (0..indices.len()).collect();
+    if model.evaluates_by_user() {
+        order.sort_by_key(|&n| ratings.users[indices[n]]);
+    }
+    let mut out = vec![0.0f32; indices.len()];
+    for chunk in order.chunks(EVAL_BATCH) {
+        let rows: Vec<usize> = chunk.iter().map(|&n| indices[n]).collect();
+        buffers.fill(ratings, &rows);
         let (batch, _) = buffers.tensors(&device)?;
-        let predicted = model.forward(&batch, &mut Tape::off())?;
-        out.extend(
-            predicted
-                .to_vec1::<f32>()?
-                .into_iter()
-                .map(|p| p.clamp(range.0, range.1)),
-        );
+        let predicted = model.forward(&batch, &mut Tape::off())?.to_vec1::<f32>()?;
+        for (&n, p) in chunk.iter().zip(predicted) {
+            out[n] = p.clamp(range.0, range.1);
+        }
     }
     Ok(out)
 }
