@@ -23,11 +23,12 @@ use exp::bench::{self, BenchData, Case, Measurement};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The seed setups the suite times, one per architecture (plus NCF's two-layer variant).
-const SETUPS: [&str; 11] = [
+const SETUPS: [&str; 12] = [
     "dot-mf",
     "biased-mf",
     "funk-svd",
     "svdpp",
+    "svdpp-by-user",
     "ncf",
     "ncf-two-layer",
     "mlp",
@@ -51,8 +52,9 @@ const PER_RATING: [(&str, BenchData, usize); 8] = [
 ];
 /// The setups with no PyTorch re-implementation to compare with (the classical SVD++
 /// baseline is not one of the notebooks).
-const NO_PYTORCH: [&str; 4] = [
+const NO_PYTORCH: [&str; 5] = [
     "svdpp",
+    "svdpp-by-user",
     "funk-svd-per-rating",
     "biased-mf-per-rating",
     "svdpp-per-rating",
@@ -150,8 +152,9 @@ impl Options {
                     continue;
                 }
                 // SVD++ reads every implicit row its batch's users name, O(Σ|N(u)| · k) per
-                // step: on the Zipf-skewed 10M-rating set an epoch takes over a minute
-                // (81 s at batch 1024), which would double the suite's running time.
+                // step: on the Zipf-skewed 10M-rating set an epoch in the shuffled order
+                // takes over a minute (81 s at batch 1024), which would double the suite's
+                // running time; `svdpp-by-user` times SVD++ on that set.
                 if setup == "svdpp" && data == BenchData::SyntheticLarge {
                     continue;
                 }

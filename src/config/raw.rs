@@ -148,6 +148,7 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("device", Kind::Str),
             ("engine", Kind::Str),
             ("threads", Kind::Int),
+            ("order", Kind::Str),
             ("checkpoint", Kind::Str),
         ],
     },
@@ -551,6 +552,8 @@ pub(crate) struct RawTraining {
     pub engine: Option<Spanned<String>>,
     /// Default 1; only on the per-rating SGD path.
     pub threads: Option<Spanned<i64>>,
+    /// `shuffled` or `by-user`; default `shuffled`.
+    pub order: Option<Spanned<String>>,
     /// `none` or `best`; default `none`.
     pub checkpoint: Option<Spanned<String>>,
 }

@@ -10,11 +10,11 @@ use super::error::{Diagnostic, Problem};
 use super::raw::{RawData, RawExperiment, RawFile, RawMetrics, RawModel, RawSplit, RawTraining};
 use super::source::Source;
 use super::spec::{
-    Architecture, BadLinePolicy, CheckpointPolicy, DEFAULT_IMPLICIT_L2_SCALE, DEFAULT_LR_DECAY,
-    DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName, DevicePin, DeviceSpec,
-    EarlyStopping, EngineChoice, FilterSpec, InitSpec, LossName, LrSchedule, MetricName, ModelSpec,
-    OptimizerName, RankingMetric, RankingNameError, RankingSpec, RunConfig, SplitSpec,
-    TrainingSpec,
+    Architecture, BadLinePolicy, BatchOrder, CheckpointPolicy, DEFAULT_IMPLICIT_L2_SCALE,
+    DEFAULT_LR_DECAY, DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName, DevicePin,
+    DeviceSpec, EarlyStopping, EngineChoice, FilterSpec, InitSpec, LossName, LrSchedule,
+    MetricName, ModelSpec, OptimizerName, RankingMetric, RankingNameError, RankingSpec, RunConfig,
+    SplitSpec, TrainingSpec,
 };
 
 /// `model.init_scale` when `model.init` is `normal` or `uniform` and the file gives none.
@@ -734,6 +734,7 @@ fn training(
             device,
             engine,
             threads,
+            order,
             checkpoint,
         },
     ) = cx.table(raw, "training")?;
@@ -932,6 +933,15 @@ fn training(
             }
         }
     };
+    let order = match order {
+        None => Some(BatchOrder::Shuffled),
+        Some(name) => cx.choice(
+            &name,
+            "training.order",
+            &BatchOrder::ALL,
+            BatchOrder::as_str,
+        ),
+    };
     let checkpoint = match checkpoint {
         None => Some(CheckpointPolicy::None),
         Some(name) => cx.choice(
@@ -958,6 +968,7 @@ fn training(
         device: device?,
         engine: engine?,
         threads: threads?,
+        order: order?,
         checkpoint: checkpoint?,
     })
 }

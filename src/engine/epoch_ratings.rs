@@ -147,6 +147,20 @@ impl EpochRatings {
             .unwrap_or_default()
     }
 
+    /// Every rating in this epoch's order: the stored order, except by user, where the
+    /// users' runs are copied out in the epoch's order of users (for the batch loop,
+    /// which cuts the epoch into contiguous batches).
+    pub fn in_order(&self) -> std::borrow::Cow<'_, [Triple]> {
+        match self.user_groups() {
+            None => std::borrow::Cow::Borrowed(&self.triples),
+            Some(groups) => {
+                let mut ordered = Vec::with_capacity(self.triples.len());
+                groups.for_each(|group| ordered.extend_from_slice(group));
+                std::borrow::Cow::Owned(ordered)
+            }
+        }
+    }
+
     /// Each user's ratings, one run per user with ratings, users in this epoch's order;
     /// `None` unless grouped by user.
     pub fn user_groups(&self) -> Option<impl Iterator<Item = &[Triple]>> {
@@ -420,5 +434,15 @@ mod tests {
             groups(&r)
         };
         assert_eq!(epoch(3), epoch(3));
+        // The batch loop's order is the groups' order, copied out.
+        ratings.shuffle(&mut ChaCha8Rng::seed_from_u64(4));
+        let flat: Vec<(u32, u32)> = ratings
+            .in_order()
+            .iter()
+            .map(|t| (t.user, t.item))
+            .collect();
+        assert_eq!(flat, groups(&ratings).concat());
+        let whole = EpochRatings::new(triples(&pairs), RatingOrder::Shuffled);
+        assert_eq!(whole.in_order().as_ref(), whole.as_slice());
     }
 }

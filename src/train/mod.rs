@@ -11,7 +11,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 use rand::Rng;
 
-use crate::config::spec::{OptimizerName, TrainingSpec};
+use crate::config::spec::{BatchOrder, OptimizerName, TrainingSpec};
 use crate::data::dataset::Ratings;
 use crate::engine::Engine;
 use crate::engine::denormal;
@@ -205,10 +205,13 @@ pub fn train(
     // Per-rating SGD while the model keeps taking it (its first `None` ends it).
     let mut per_rating = PerRatingSgd::for_run(spec, engine);
     // Laid out once as the per-rating loop needs them (blocks for several threads, user
-    // by user for SVD++), then reshuffled within that layout every epoch.
-    let order = per_rating.map_or(RatingOrder::Shuffled, |sgd| {
-        model.per_rating_order(sgd.threads)
-    });
+    // by user for SVD++) or as `training.order` asks, then reshuffled within that layout
+    // every epoch.
+    let order = match (per_rating, spec.order) {
+        (Some(sgd), _) => model.per_rating_order(sgd.threads),
+        (None, BatchOrder::Shuffled) => RatingOrder::Shuffled,
+        (None, BatchOrder::ByUser) => RatingOrder::ByUser,
+    };
     let mut triples = EpochRatings::new(triples, order);
     for epoch in 1..=spec.epochs {
         let started = Instant::now();
@@ -245,9 +248,9 @@ pub fn train(
             }
         }
         // The batch loop, unless this epoch was trained per rating.
-        let batched: &[Triple] = match per_rating {
-            Some(_) => &[],
-            None => triples.as_slice(),
+        let batched = match per_rating {
+            Some(_) => std::borrow::Cow::Borrowed(&[][..]),
+            None => triples.in_order(),
         };
         for (b, chunk) in batched.chunks(spec.batch_size).enumerate() {
             if stop.load(Ordering::Relaxed) {
