@@ -9,7 +9,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 mod common;
-use common::{exp, exp_with, text};
+use common::{exp, exp_with, shared_data, text};
 
 /// One generated rating: user, item, stars, Unix seconds.
 type Row = (u32, u32, u32, i64);
@@ -387,4 +387,52 @@ fn the_published_ml1m_file_validates_and_runs_on_synthetic_ml1m_files() {
         let out = exp(&["validate", path.to_str().unwrap()], dir.path());
         assert!(out.status.success(), "{path:?}: {}", text(&out.stderr));
     }
+}
+
+/// On the real ML-100K: u1.base/u1.test made from `u.data` as the archive's `mku.sh` makes
+/// them (u1.test = the first 20000 lines) give an 80000/20000 fold whose test set has 32
+/// ratings of items absent from u1.base (32 items, no users), as `exp run` reports.
+#[test]
+fn the_u1_fold_of_the_real_ml100k() {
+    let Some(u_data) = shared_data::require("ml-100k/u.data") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ml-100k");
+    std::fs::create_dir_all(&data).unwrap();
+    let source = u_data.parent().unwrap();
+    for file in ["u.data", "u.item"] {
+        std::fs::copy(source.join(file), data.join(file)).unwrap();
+    }
+    let lines: Vec<String> = std::fs::read_to_string(&u_data)
+        .unwrap()
+        .lines()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(data.join("u1.test"), lines[..20_000].concat()).unwrap();
+    std::fs::write(data.join("u1.base"), lines[20_000..].concat()).unwrap();
+    let file = experiment(
+        dir.path(),
+        "u1",
+        &data,
+        "kind = \"predefined\"\n[[split.files]]\ntrain = \"u1.base\"\ntest = \"u1.test\"",
+    );
+    let db = dir.path().join("exp.sqlite");
+    let out = exp(
+        &["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("predefined split, fold 0: 80000 training, 0 validation, 20000 test"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "32 of 20000 test rating(s) (0.16%) have a user or item with no \
+             training rating (0 user(s), 32 item(s))"
+        ),
+        "{stderr}"
+    );
 }
