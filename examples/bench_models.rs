@@ -60,7 +60,7 @@ fn bench(file: &Path) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let split = split_for(&run, data.ratings.len());
+    let split = split_for(&run, &data)?;
     let ctx = exp::runner::model_context(&run, &data, &split.train, &candle_core::Device::Cpu)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(run.seed);
     let model = models::build(&config.model, &ctx, &mut rng)?;

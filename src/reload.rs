@@ -69,6 +69,15 @@ pub enum ReloadError {
         /// The seeds tried, e.g. `7, 42`.
         tried: String,
     },
+    /// The run's split cannot be made again here (e.g. a predefined split's file is gone).
+    #[error("run {run_id}: splitting its data")]
+    Split {
+        /// The run.
+        run_id: i64,
+        /// Why.
+        #[source]
+        source: Box<crate::data::split::SplitError>,
+    },
     /// The run's data set cannot be loaded here.
     #[error("run {run_id}: loading data set {dataset}")]
     Data {
@@ -240,7 +249,10 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
         dataset: run.config.data.dataset.as_str(),
         source,
     })?;
-    let split = runner::split_for(&run, data.ratings.len());
+    let split = runner::split_for(&run, &data).map_err(|source| ReloadError::Split {
+        run_id,
+        source: Box::new(source),
+    })?;
     let architecture = run.config.model.architecture.as_str();
     let model_error = |source| ReloadError::Model {
         run_id,

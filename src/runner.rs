@@ -12,11 +12,11 @@ use candle_core::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::spec::{Architecture, CheckpointPolicy, SplitSpec};
+use crate::config::spec::{Architecture, CheckpointPolicy, SplitSpec, TemporalCut};
 use crate::data::dataset::Dataset;
 use crate::data::features::content_features;
 use crate::data::implicit::RatedItems;
-use crate::data::split::{self, Split};
+use crate::data::split::{self, PerUserCut, Split, SplitError};
 use crate::engine::{Engine, EngineError};
 use crate::models::{self, ModelContext};
 use crate::store::records::EpochRecord;
@@ -137,7 +137,7 @@ impl CandleExecutor {
     ) -> Result<RunResult, RunError> {
         let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
         let started = Instant::now();
-        let split = split_for(run, data.ratings.len());
+        let split = split_for(run, data).map_err(|e| failed(&e))?;
         let TrainedRun {
             model,
             trained,
@@ -325,16 +325,82 @@ fn stream_seed(run: &RunSpec, stream: u64) -> u64 {
     run.seed ^ ((run.fold as u64) << 32) ^ (stream << 56)
 }
 
-/// The split of `n` ratings for `run`'s fold.
-pub fn split_for(run: &RunSpec, n: usize) -> Split {
-    match run.config.split {
+/// The split of `data` for `run`'s fold. Holdout, k-fold and user-holdout splits depend
+/// on the seed; temporal ones on the timestamps; predefined ones read the fold's files
+/// (relative names from the data set's folder, found as `data::load` finds it).
+pub fn split_for(run: &RunSpec, data: &Dataset) -> Result<Split, SplitError> {
+    let n = data.ratings.len();
+    let ratings = &data.ratings;
+    Ok(match &run.config.split {
         SplitSpec::Holdout {
             test_fraction,
             validation_fraction,
-        } => split::holdout(n, test_fraction, validation_fraction, run.seed),
+        } => split::holdout(n, *test_fraction, *validation_fraction, run.seed),
         SplitSpec::Kfold {
             k,
             validation_fraction,
-        } => split::kfold(n, k, run.fold, validation_fraction, run.seed),
-    }
+        } => split::kfold(n, *k, run.fold, *validation_fraction, run.seed),
+        SplitSpec::UserHoldout {
+            test_fraction,
+            validation_fraction,
+        } => split::user_holdout(
+            &ratings.users,
+            *test_fraction,
+            *validation_fraction,
+            run.seed,
+        ),
+        SplitSpec::Temporal {
+            cut,
+            validation_fraction,
+        } => {
+            if ratings.timestamps.iter().all(|&t| t == 0) {
+                return Err(SplitError::NoTimestamps {
+                    dataset: data.name.clone(),
+                });
+            }
+            let (times, vf) = (&ratings.timestamps, *validation_fraction);
+            match cut {
+                TemporalCut::Latest { test_fraction } => {
+                    split::temporal::latest(times, *test_fraction, vf)
+                }
+                TemporalCut::Before { at, .. } => split::temporal::before(times, *at, vf),
+                TemporalCut::UserLast { leave_last } => split::temporal::per_user(
+                    &ratings.users,
+                    times,
+                    PerUserCut::Last(*leave_last),
+                    vf,
+                ),
+                TemporalCut::UserLatest { test_fraction } => split::temporal::per_user(
+                    &ratings.users,
+                    times,
+                    PerUserCut::Fraction(*test_fraction),
+                    vf,
+                ),
+            }
+        }
+        SplitSpec::Predefined {
+            files,
+            validation_fraction,
+        } => {
+            // `fold` < `folds()` = `files.len()` for every run the sweep makes.
+            let Some(pair) = files.get(run.fold) else {
+                return Err(SplitError::NoSuchFold {
+                    fold: run.fold,
+                    folds: files.len(),
+                });
+            };
+            let folder = match crate::data::source_for(&run.config.data) {
+                Ok(crate::data::Source::Dir { path, .. }) => Some(path),
+                _ => None,
+            };
+            split::predefined::read_fold(
+                data,
+                run.config.data.dataset,
+                folder.as_deref(),
+                pair,
+                *validation_fraction,
+                run.seed,
+            )?
+        }
+    })
 }

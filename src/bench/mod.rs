@@ -223,6 +223,9 @@ pub enum BenchError {
     /// The synthetic data set could not be generated.
     #[error(transparent)]
     Synthetic(#[from] SyntheticError),
+    /// The setup's split could not be made.
+    #[error(transparent)]
+    Split(#[from] crate::data::split::SplitError),
     /// Training failed.
     #[error(transparent)]
     Train(#[from] TrainError),
@@ -273,7 +276,7 @@ pub fn measure(
     data: &Dataset,
     load_seconds: f64,
 ) -> Result<Measurement, BenchError> {
-    let split = split_for(run, data.ratings.len());
+    let split = split_for(run, data)?;
     let device = candle_core::Device::Cpu;
     let ctx = model_context(run, data, &split.train, &device)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(run.seed);

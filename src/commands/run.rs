@@ -12,11 +12,12 @@ use crate::cli::RunArgs;
 use crate::commands::progress::{self, Progress};
 use crate::config;
 use crate::config::spec::{DataSpec, DeviceKind, DeviceSpec, Experiment, SplitSpec};
+use crate::data::split::cold_start;
 use crate::data::{self, Dataset};
 use crate::engine::per_rating;
 use crate::output;
 use crate::report;
-use crate::runner::CandleExecutor;
+use crate::runner::{CandleExecutor, split_for};
 use crate::scheduler::{self, Stop, SweepOptions, SweepSummary};
 use crate::store::owner::Owner;
 use crate::store::{Store, results_dir};
@@ -167,6 +168,7 @@ fn run_experiment(
     crate::preflight::check(&experiment, &args.set, &datasets)?;
 
     check_folds_fit(file, &runs, &datasets)?;
+    check_splits(file, &runs, &datasets)?;
 
     let mut store = Store::open(&args.db)?;
     let experiment_id = store.upsert_experiment(
@@ -327,6 +329,55 @@ fn check_folds_fit(
                 dataset.ratings.len(),
                 dataset.name
             );
+        }
+    }
+    Ok(())
+}
+
+/// Makes each fold of the predefined, temporal and user-holdout splits once before anything
+/// trains, so a missing or mismatched split file or a data set without timestamps stops
+/// the experiment at once rather than failing every run, and says how many test ratings
+/// have a user or item with no training rating (the model scores those from its fallback).
+fn check_splits(
+    file: &Path,
+    runs: &[RunSpec],
+    datasets: &HashMap<DataSpec, Arc<Dataset>>,
+) -> anyhow::Result<()> {
+    let mut seen: Vec<(&DataSpec, &SplitSpec, u64, usize)> = Vec::new();
+    for run in runs {
+        if matches!(
+            run.config.split,
+            SplitSpec::Holdout { .. } | SplitSpec::Kfold { .. }
+        ) {
+            continue;
+        }
+        let key = (&run.config.data, &run.config.split, run.seed, run.fold);
+        let Some(dataset) = datasets.get(&run.config.data) else {
+            continue;
+        };
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let split = split_for(run, dataset).with_context(|| {
+            format!(
+                "{}: making fold {} of the `{}` split",
+                file.display(),
+                run.fold,
+                run.config.split.kind()
+            )
+        })?;
+        let cold = cold_start(&dataset.ratings, &split);
+        eprintln!(
+            "{} split, fold {}: {} training, {} validation, {} test ratings",
+            run.config.split.kind(),
+            run.fold,
+            split.train.len(),
+            split.validation.len(),
+            split.test.len()
+        );
+        if let Some(note) = cold.note(split.test.len()) {
+            eprintln!("  {note}");
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::SplitArgs;
 use crate::config;
+use crate::data::split::cold_start;
 use crate::data::{self, Dataset};
 use crate::output;
 use crate::runner::split_for;
@@ -29,7 +30,8 @@ pub fn split(args: &SplitArgs) -> anyhow::Result<ExitCode> {
     for line in dataset.report.lines() {
         eprintln!("{line}");
     }
-    let split = split_for(run, dataset.ratings.len());
+    let split = split_for(run, &dataset).context("splitting the data set")?;
+    let cold = cold_start(&dataset.ratings, &split);
     output::prepare_dir(&args.out)
         .with_context(|| format!("cannot use the output folder `{}`", args.out.display()))?;
     let mut parts = vec![("train", &split.train), ("test", &split.test)];
@@ -50,6 +52,9 @@ pub fn split(args: &SplitArgs) -> anyhow::Result<ExitCode> {
         run.seed,
         dataset.ratings.len()
     );
+    if let Some(line) = cold.note(split.test.len()) {
+        eprintln!("{line}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -108,12 +108,12 @@ pub enum Problem {
         /// The repeated item.
         item: String,
     },
-    /// A `[split]` key that belongs to the other split kind, e.g. `k` with `kind = "holdout"`.
+    /// A `[split]` key that belongs to other split kinds, e.g. `k` with `kind = "holdout"`.
     WrongSplitKind {
         /// The split kind in effect.
         kind: &'static str,
-        /// The split kind the key belongs to.
-        belongs_to: &'static str,
+        /// The split kinds the key belongs to.
+        belongs_to: &'static [&'static str],
     },
     /// A key that only means something together with another key's value, e.g.
     /// `training.momentum` with an optimizer other than `sgd`.
@@ -225,9 +225,18 @@ impl Problem {
             }
             Problem::EmptyList => format!("`{key}` must not be empty"),
             Problem::Duplicate { item } => format!("`{key}` lists `{item}` more than once"),
-            Problem::WrongSplitKind { kind, belongs_to } => format!(
-                "`{key}` is only allowed with `split.kind = \"{belongs_to}\"`, but the kind is \"{kind}\""
-            ),
+            Problem::WrongSplitKind { kind, belongs_to } => match belongs_to {
+                [one] => format!(
+                    "`{key}` is only allowed with `split.kind = \"{one}\"`, but the kind is \"{kind}\""
+                ),
+                kinds => {
+                    let kinds: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
+                    format!(
+                        "`{key}` is only allowed with `split.kind` {}, but the kind is \"{kind}\"",
+                        kinds.join(", ")
+                    )
+                }
+            },
             Problem::Requires {
                 requirement,
                 actual,

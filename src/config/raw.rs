@@ -38,6 +38,8 @@ pub(crate) enum Kind {
     IntList,
     /// An array of numbers (floats or integers), e.g. `model.dropouts`.
     FloatList,
+    /// An array of tables with string keys `train` and `test`: `[[split.files]]`.
+    FilePairs,
 }
 
 impl Kind {
@@ -51,6 +53,7 @@ impl Kind {
             Kind::StrList => "a list of strings",
             Kind::IntList => "a list of integers",
             Kind::FloatList => "a list of numbers",
+            Kind::FilePairs => "a list of tables with `train` and `test` file names",
         }
     }
 
@@ -60,7 +63,7 @@ impl Kind {
             Kind::StrList => Some(Kind::Str),
             Kind::IntList => Some(Kind::Int),
             Kind::FloatList => Some(Kind::Float),
-            Kind::Int | Kind::Float | Kind::Str | Kind::Bool => None,
+            Kind::Int | Kind::Float | Kind::Str | Kind::Bool | Kind::FilePairs => None,
         }
     }
 }
@@ -112,6 +115,12 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("k", Kind::Int),
             ("test_fraction", Kind::Float),
             ("validation_fraction", Kind::Float),
+            // Predefined and temporal splits.
+            ("folds", Kind::Str),
+            ("files", Kind::FilePairs),
+            ("before", Kind::Str),
+            ("per_user", Kind::Bool),
+            ("leave_last", Kind::Int),
         ],
     },
     TableSchema {
@@ -356,12 +365,39 @@ fn check_leaf(
             }
             out.len() == before
         }
+        (Kind::FilePairs, DeValue::Array(items)) => {
+            let before = out.len();
+            for item in items.iter() {
+                let DeValue::Table(pair) = item.get_ref() else {
+                    out.push(wrong_type(source, item, key, kind.expected()));
+                    continue;
+                };
+                for (name, value) in pair.iter() {
+                    let dotted = format!("{key}.{}", name.get_ref());
+                    if !FILE_PAIR_KEYS.contains(&name.get_ref().as_ref()) {
+                        out.push(source.diagnostic(
+                            &name.span(),
+                            &dotted,
+                            Problem::UnknownKey {
+                                expected: FILE_PAIR_KEYS.to_vec(),
+                            },
+                        ));
+                    } else if !matches!(value.get_ref(), DeValue::String(_)) {
+                        out.push(wrong_type(source, value, &dotted, Kind::Str.expected()));
+                    }
+                }
+            }
+            out.len() == before
+        }
         _ => {
             out.push(wrong_type(source, value, key, kind.expected()));
             false
         }
     }
 }
+
+/// The keys of one `[[split.files]]` entry.
+const FILE_PAIR_KEYS: &[&str] = &["train", "test"];
 
 /// The raw file, and the dotted keys the shape check dropped.
 pub(crate) struct Read {
@@ -488,6 +524,26 @@ pub(crate) struct RawSplit {
     pub test_fraction: Option<Spanned<f64>>,
     /// Default 0.
     pub validation_fraction: Option<Spanned<f64>>,
+    /// Predefined only: `u1-u5` or `ua-ub` (ML-100K's shipped folds).
+    pub folds: Option<Spanned<String>>,
+    /// Predefined only: `[[split.files]]` train/test pairs.
+    pub files: Option<Spanned<Vec<Spanned<RawFoldFiles>>>>,
+    /// Temporal only: `YYYY-MM-DD`, the first day of the test set.
+    pub before: Option<Spanned<String>>,
+    /// Temporal only: cut each user's ratings rather than all of them.
+    pub per_user: Option<Spanned<bool>>,
+    /// Temporal with `per_user` only: each user's last N ratings are the test set.
+    pub leave_last: Option<Spanned<i64>>,
+}
+
+/// One `[[split.files]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFoldFiles {
+    /// Required: the training file.
+    pub train: Option<Spanned<String>>,
+    /// Required: the test file.
+    pub test: Option<Spanned<String>>,
 }
 
 /// `[model]`.

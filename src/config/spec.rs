@@ -445,7 +445,9 @@ impl DatasetName {
     }
 }
 
-/// `[split]`: holdout or k-fold cross-validation, both seeded by `experiment.seed`.
+/// `[split]`: how the ratings are divided into training, validation and test sets. The
+/// random kinds (holdout, k-fold, user-holdout, and validation sets everywhere but in
+/// `temporal`) are seeded by `experiment.seed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum SplitSpec {
@@ -463,22 +465,161 @@ pub enum SplitSpec {
         /// As for holdout.
         validation_fraction: f64,
     },
+    /// Folds given by files in the data set's own format (ML-100K's `u1.base`/`u1.test`
+    /// …, or any train/test pairs): fold f trains on pair f's training file and is scored
+    /// on its test file. Validation is a seeded random part of the training file.
+    Predefined {
+        /// The pairs, one per fold, as written (relative paths are read from the data
+        /// set's folder). `split.folds = "u1-u5"` is written here as its five pairs.
+        files: Vec<FoldFiles>,
+        /// As for holdout.
+        validation_fraction: f64,
+    },
+    /// A split in time: the latest ratings are the test set, so no model trains on the
+    /// future of what it is scored on. Validation is the latest part of the training set,
+    /// cut the same way (globally, or per user).
+    Temporal {
+        /// Where the test set starts.
+        cut: TemporalCut,
+        /// As for holdout, but the latest of the training part, not a random part.
+        validation_fraction: f64,
+    },
+    /// A stratified random holdout: `test_fraction` of each user's ratings.
+    UserHoldout {
+        /// In (0, 1).
+        test_fraction: f64,
+        /// As for holdout, also taken per user.
+        validation_fraction: f64,
+    },
+}
+
+/// One fold of a `predefined` split: its training and test file, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoldFiles {
+    /// The training file.
+    pub train: String,
+    /// The test file.
+    pub test: String,
+}
+
+/// Where a `temporal` split puts its test set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cut", rename_all = "kebab-case")]
+pub enum TemporalCut {
+    /// The latest `test_fraction` of all ratings.
+    Latest {
+        /// In (0, 1).
+        test_fraction: f64,
+    },
+    /// Every rating made on or after `before` (midnight UTC).
+    Before {
+        /// The date as written, `YYYY-MM-DD`.
+        before: String,
+        /// Its midnight UTC in Unix seconds.
+        at: i64,
+    },
+    /// Each user's last `leave_last` ratings.
+    UserLast {
+        /// At least 1.
+        leave_last: usize,
+    },
+    /// The latest `test_fraction` of each user's ratings.
+    UserLatest {
+        /// In (0, 1).
+        test_fraction: f64,
+    },
+}
+
+/// Midnight UTC of the date `YYYY-MM-DD` in Unix seconds (proleptic Gregorian calendar),
+/// or `None` when `text` is not such a date. For `split.before`.
+pub fn utc_midnight(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        if !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month[(m - 1) as usize] {
+        return None;
+    }
+    // Days from 1970-01-01 (Howard Hinnant's `days_from_civil`).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400)
 }
 
 impl SplitSpec {
-    /// The kind as written in `split.kind`: `holdout` or `kfold`.
+    /// The kind as written in `split.kind`.
     pub fn kind(&self) -> &'static str {
         match self {
             SplitSpec::Holdout { .. } => "holdout",
             SplitSpec::Kfold { .. } => "kfold",
+            SplitSpec::Predefined { .. } => "predefined",
+            SplitSpec::Temporal { .. } => "temporal",
+            SplitSpec::UserHoldout { .. } => "user-holdout",
         }
     }
 
-    /// How many runs one grid point becomes: 1 for holdout, k for k-fold.
+    /// How many runs one grid point becomes: k for k-fold, one per file pair for
+    /// predefined, 1 otherwise.
     pub fn folds(&self) -> usize {
         match self {
-            SplitSpec::Holdout { .. } => 1,
             SplitSpec::Kfold { k, .. } => *k,
+            SplitSpec::Predefined { files, .. } => files.len(),
+            SplitSpec::Holdout { .. }
+            | SplitSpec::Temporal { .. }
+            | SplitSpec::UserHoldout { .. } => 1,
+        }
+    }
+
+    /// The fraction of the training part held out for validation.
+    pub fn validation_fraction(&self) -> f64 {
+        match self {
+            SplitSpec::Holdout {
+                validation_fraction,
+                ..
+            }
+            | SplitSpec::Kfold {
+                validation_fraction,
+                ..
+            }
+            | SplitSpec::Predefined {
+                validation_fraction,
+                ..
+            }
+            | SplitSpec::Temporal {
+                validation_fraction,
+                ..
+            }
+            | SplitSpec::UserHoldout {
+                validation_fraction,
+                ..
+            } => *validation_fraction,
         }
     }
 }

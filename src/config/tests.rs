@@ -255,7 +255,7 @@ fn unknown_names_list_the_allowed_ones() {
             10,
             "kind = \"loo\"",
             "split.kind",
-            "`holdout`, `kfold`, got `loo`",
+            "`holdout`, `kfold`, `predefined`, `temporal`, `user-holdout`, got `loo`",
         ),
         (
             15,
@@ -400,7 +400,8 @@ fn split_keys_must_match_the_kind() {
         &edit(&[(10, "kind = \"kfold\""), (12, "k = 5")], &[]),
         11,
         "split.test_fraction",
-        "only allowed with `split.kind = \"holdout\"`",
+        "only allowed with `split.kind` \"holdout\", \"temporal\", \"user-holdout\", but the \
+         kind is \"kfold\"",
     );
     // Each kind's own key is required, reported on the [split] line.
     assert_reports(
@@ -421,6 +422,260 @@ fn split_keys_must_match_the_kind() {
         "split.k",
         ">= 2, got 1",
     );
+}
+
+/// The `[split]` of `BASE` (lines 9 to 12) replaced by `split`, appended after the file.
+fn with_split(split: &[&str]) -> String {
+    edit(&[(9, ""), (10, ""), (11, ""), (12, "")], split)
+}
+
+/// The split of a file that must parse.
+fn split_of(text: &str) -> SplitSpec {
+    parse(text).expect("valid").base.split
+}
+
+#[test]
+fn predefined_splits_name_folds_or_file_pairs() {
+    let files = |pairs: &[(&str, &str)]| -> Vec<FoldFiles> {
+        pairs
+            .iter()
+            .map(|(train, test)| FoldFiles {
+                train: train.to_string(),
+                test: test.to_string(),
+            })
+            .collect()
+    };
+    let spec = split_of(&with_split(&[
+        "[split]",
+        "kind = \"predefined\"",
+        "folds = \"u1-u5\"",
+    ]));
+    assert_eq!(spec.folds(), 5);
+    assert_eq!(
+        spec,
+        SplitSpec::Predefined {
+            files: files(&[
+                ("u1.base", "u1.test"),
+                ("u2.base", "u2.test"),
+                ("u3.base", "u3.test"),
+                ("u4.base", "u4.test"),
+                ("u5.base", "u5.test")
+            ]),
+            validation_fraction: 0.0,
+        }
+    );
+    let spec = split_of(&with_split(&[
+        "[split]",
+        "kind = \"predefined\"",
+        "validation_fraction = 0.1",
+        "[[split.files]]",
+        "train = \"a.train\"",
+        "test = \"a.test\"",
+        "[[split.files]]",
+        "train = \"b.train\"",
+        "test = \"b.test\"",
+    ]));
+    assert_eq!(
+        spec,
+        SplitSpec::Predefined {
+            files: files(&[("a.train", "a.test"), ("b.train", "b.test")]),
+            validation_fraction: 0.1,
+        }
+    );
+    // Neither, both, an unknown name, a pair without its test file, an unknown key.
+    assert_reports(
+        &with_split(&["[split]", "kind = \"predefined\""]),
+        28,
+        "split.folds",
+        "missing required key",
+    );
+    assert_reports(
+        &with_split(&[
+            "[split]",
+            "kind = \"predefined\"",
+            "folds = \"ua-ub\"",
+            "files = [{ train = \"a\", test = \"b\" }]",
+        ]),
+        30,
+        "split.folds",
+        "both name the folds",
+    );
+    assert_reports(
+        &with_split(&["[split]", "kind = \"predefined\"", "folds = \"u1-u9\""]),
+        30,
+        "split.folds",
+        "`u1-u5`, `ua-ub`, got `u1-u9`",
+    );
+    assert_reports(
+        &with_split(&[
+            "[split]",
+            "kind = \"predefined\"",
+            "[[split.files]]",
+            "train = \"a\"",
+        ]),
+        30,
+        "split.files.test",
+        "missing required key",
+    );
+    assert_reports(
+        &with_split(&[
+            "[split]",
+            "kind = \"predefined\"",
+            "[[split.files]]",
+            "train = \"a\"",
+            "test = \"b\"",
+            "valid = \"c\"",
+        ]),
+        33,
+        "split.files.valid",
+        "`train`, `test`",
+    );
+    // The named folds are ML-100K's.
+    let text = with_split(&["[split]", "kind = \"predefined\"", "folds = \"u1-u5\""])
+        .replace("dataset = \"ml-100k\"", "dataset = \"ml-1m\"");
+    assert_reports(&text, 30, "split.folds", "`data.dataset = \"ml-100k\"`");
+    // Keys of other kinds.
+    assert_reports(
+        &with_split(&[
+            "[split]",
+            "kind = \"holdout\"",
+            "test_fraction = 0.1",
+            "folds = \"u1-u5\"",
+        ]),
+        31,
+        "split.folds",
+        "only allowed with `split.kind = \"predefined\"`, but the kind is \"holdout\"",
+    );
+}
+
+#[test]
+fn temporal_splits_cut_globally_or_per_user() {
+    let temporal = |lines: &[&str]| {
+        let mut all = vec!["[split]", "kind = \"temporal\""];
+        all.extend_from_slice(lines);
+        with_split(&all)
+    };
+    assert_eq!(
+        split_of(&temporal(&[
+            "test_fraction = 0.2",
+            "validation_fraction = 0.1"
+        ])),
+        SplitSpec::Temporal {
+            cut: TemporalCut::Latest { test_fraction: 0.2 },
+            validation_fraction: 0.1,
+        }
+    );
+    // 2000-01-01 is 10957 days after 1970-01-01.
+    assert_eq!(
+        split_of(&temporal(&["before = \"2000-01-01\""])),
+        SplitSpec::Temporal {
+            cut: TemporalCut::Before {
+                before: "2000-01-01".into(),
+                at: 10_957 * 86_400,
+            },
+            validation_fraction: 0.0,
+        }
+    );
+    assert_eq!(
+        split_of(&temporal(&["per_user = true", "leave_last = 2"])),
+        SplitSpec::Temporal {
+            cut: TemporalCut::UserLast { leave_last: 2 },
+            validation_fraction: 0.0,
+        }
+    );
+    assert_eq!(
+        split_of(&temporal(&["per_user = true", "test_fraction = 0.25"])),
+        SplitSpec::Temporal {
+            cut: TemporalCut::UserLatest {
+                test_fraction: 0.25
+            },
+            validation_fraction: 0.0,
+        }
+    );
+    assert_reports(
+        &temporal(&[]),
+        28,
+        "split.test_fraction",
+        "missing required key",
+    );
+    assert_reports(
+        &temporal(&["per_user = true"]),
+        28,
+        "split.leave_last",
+        "missing required key",
+    );
+    assert_reports(
+        &temporal(&["test_fraction = 0.2", "before = \"2000-01-01\""]),
+        31,
+        "split.before",
+        "both say where the test set starts",
+    );
+    assert_reports(
+        &temporal(&["before = \"2000-02-30\""]),
+        30,
+        "split.before",
+        "a date `YYYY-MM-DD`",
+    );
+    assert_reports(
+        &temporal(&["leave_last = 1"]),
+        30,
+        "split.leave_last",
+        "`split.per_user = true`",
+    );
+    assert_reports(
+        &temporal(&["per_user = true", "leave_last = 0"]),
+        31,
+        "split.leave_last",
+        ">= 1, got 0",
+    );
+    assert_reports(
+        &temporal(&["per_user = true", "before = \"2000-01-01\""]),
+        31,
+        "split.before",
+        "a global cut",
+    );
+    assert_reports(
+        &with_split(&["[split]", "kind = \"kfold\"", "k = 5", "per_user = true"]),
+        31,
+        "split.per_user",
+        "only allowed with `split.kind = \"temporal\"`",
+    );
+}
+
+#[test]
+fn user_holdout_takes_a_test_fraction() {
+    let text = with_split(&["[split]", "kind = \"user-holdout\"", "test_fraction = 0.2"]);
+    assert_eq!(
+        split_of(&text),
+        SplitSpec::UserHoldout {
+            test_fraction: 0.2,
+            validation_fraction: 0.0,
+        }
+    );
+    assert_reports(
+        &with_split(&["[split]", "kind = \"user-holdout\""]),
+        28,
+        "split.test_fraction",
+        "missing required key",
+    );
+}
+
+#[test]
+fn utc_midnight_counts_days_from_1970() {
+    assert_eq!(utc_midnight("1970-01-01"), Some(0));
+    assert_eq!(utc_midnight("1998-04-23"), Some(893_289_600));
+    assert_eq!(utc_midnight("2000-02-29"), Some(951_782_400));
+    assert_eq!(utc_midnight("1969-12-31"), Some(-86_400));
+    for bad in [
+        "2001-02-29",
+        "2000-13-01",
+        "2000-1-01",
+        "20000101",
+        "2000-01-0x",
+        "",
+    ] {
+        assert_eq!(utc_midnight(bad), None, "{bad}");
+    }
 }
 
 #[test]
@@ -794,6 +1049,7 @@ fn schema_and_raw_structs_agree() {
                 raw::Kind::StrList => "[\"x\"]",
                 raw::Kind::IntList => "[1, 2]",
                 raw::Kind::FloatList => "[0.5, 1]",
+                raw::Kind::FilePairs => "[{ train = \"a\", test = \"b\" }]",
             };
             text += &format!("{key} = {value}\n");
         }

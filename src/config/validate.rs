@@ -7,14 +7,16 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 use super::error::{Diagnostic, Problem};
-use super::raw::{RawData, RawExperiment, RawFile, RawMetrics, RawModel, RawSplit, RawTraining};
+use super::raw::{
+    RawData, RawExperiment, RawFile, RawFoldFiles, RawMetrics, RawModel, RawSplit, RawTraining,
+};
 use super::source::Source;
 use super::spec::{
     Architecture, BadLinePolicy, BatchOrder, CheckpointPolicy, DEFAULT_IMPLICIT_L2_SCALE,
     DEFAULT_LR_DECAY, DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName, DevicePin,
-    DeviceSpec, EarlyStopping, EngineChoice, FilterSpec, InitSpec, LossName, LrSchedule,
-    MetricName, ModelSpec, OptimizerName, RankingMetric, RankingNameError, RankingSpec, RunConfig,
-    SplitSpec, TrainingSpec,
+    DeviceSpec, EarlyStopping, EngineChoice, FilterSpec, FoldFiles, InitSpec, LossName,
+    LrSchedule, MetricName, ModelSpec, OptimizerName, RankingMetric, RankingNameError,
+    RankingSpec, RunConfig, SplitSpec, TemporalCut, TrainingSpec, utc_midnight,
 };
 
 /// `model.init_scale` when `model.init` is `normal` or `uniform` and the file gives none.
@@ -322,16 +324,20 @@ pub(crate) fn run_config(cx: &mut Checker<'_>, raw: RawFile) -> Option<RunConfig
     let data = data(cx, raw.data);
     let split = split(cx, raw.split);
     let model = model(cx, raw.model);
-    let validation_fraction = split.as_ref().map(|split| match split {
-        SplitSpec::Holdout {
-            validation_fraction,
-            ..
-        }
-        | SplitSpec::Kfold {
-            validation_fraction,
-            ..
-        } => *validation_fraction,
-    });
+    let validation_fraction = split.as_ref().map(|(split, _)| split.validation_fraction());
+    if let (Some(data), Some((_, Some(folds_span)))) = (&data, &split)
+        && data.dataset != DatasetName::Ml100k
+    {
+        cx.requires(
+            folds_span,
+            "split.folds",
+            "`data.dataset = \"ml-100k\"` (the named folds are ML-100K's own files; \
+             `[[split.files]]` names any others)"
+                .to_string(),
+            format!("the data set is `{}`", data.dataset.as_str()),
+        );
+    }
+    let split = split.map(|(split, _)| split);
     let architecture = model.as_ref().map(|model| model.architecture);
     let training = training(cx, raw.training, validation_fraction, architecture);
     let (metrics, ranking) = metrics(cx, raw.metrics)?;
@@ -473,8 +479,42 @@ fn data(cx: &mut Checker<'_>, raw: Option<Spanned<RawData>>) -> Option<DataSpec>
 
 const HOLDOUT: &str = "holdout";
 const KFOLD: &str = "kfold";
+const PREDEFINED: &str = "predefined";
+const TEMPORAL: &str = "temporal";
+const USER_HOLDOUT: &str = "user-holdout";
+const SPLIT_KINDS: [&str; 5] = [HOLDOUT, KFOLD, PREDEFINED, TEMPORAL, USER_HOLDOUT];
 
-fn split(cx: &mut Checker<'_>, raw: Option<Spanned<RawSplit>>) -> Option<SplitSpec> {
+/// ML-100K's shipped folds and their files, for `split.folds`.
+const NAMED_FOLDS: [(&str, &[(&str, &str)]); 2] = [
+    (
+        "u1-u5",
+        &[
+            ("u1.base", "u1.test"),
+            ("u2.base", "u2.test"),
+            ("u3.base", "u3.test"),
+            ("u4.base", "u4.test"),
+            ("u5.base", "u5.test"),
+        ],
+    ),
+    ("ua-ub", &[("ua.base", "ua.test"), ("ub.base", "ub.test")]),
+];
+
+/// A kind-specific `[split]` key, where it is written (if it is), and the kinds it
+/// belongs to.
+type KeyOfKinds<'a> = (
+    &'static str,
+    Option<&'a Range<usize>>,
+    &'static [&'static str],
+);
+
+/// `split.before` as written and its midnight UTC in Unix seconds.
+type Date = (String, i64);
+
+/// The validated `[split]` and, when the folds were named by `split.folds`, that key's
+/// span (the folds are ML-100K's, which `run_config` checks against `data.dataset`).
+type CheckedSplit = (SplitSpec, Option<Range<usize>>);
+
+fn split(cx: &mut Checker<'_>, raw: Option<Spanned<RawSplit>>) -> Option<CheckedSplit> {
     let (
         span,
         RawSplit {
@@ -482,11 +522,16 @@ fn split(cx: &mut Checker<'_>, raw: Option<Spanned<RawSplit>>) -> Option<SplitSp
             k,
             test_fraction,
             validation_fraction,
+            folds,
+            files,
+            before,
+            per_user,
+            leave_last,
         },
     ) = cx.table(raw, "split")?;
     let kind = cx
         .required(kind, &span, "split.kind")
-        .and_then(|kind| cx.choice(&kind, "split.kind", &[HOLDOUT, KFOLD], |name| name));
+        .and_then(|kind| cx.choice(&kind, "split.kind", &SPLIT_KINDS, |name| name));
     let validation_fraction = match validation_fraction {
         None => Some(0.0),
         Some(fraction) => cx.number(
@@ -508,51 +553,273 @@ fn split(cx: &mut Checker<'_>, raw: Option<Spanned<RawSplit>>) -> Option<SplitSp
             "> 0 and < 1",
         )
     });
-    // Then each kind takes its own key and forbids the other kind's.
+    let leave_last_span = leave_last.as_ref().map(Spanned::span);
+    let leave_last = leave_last.map(|n| cx.count(n, "split.leave_last", 1, ">= 1"));
+    let folds_span = folds.as_ref().map(Spanned::span);
+    let folds = folds.map(|name| {
+        let names = NAMED_FOLDS.map(|(name, _)| name);
+        cx.choice(&name, "split.folds", &names, |name| name)
+            .and_then(|name| NAMED_FOLDS.iter().find(|(n, _)| *n == name))
+            .map(|(_, pairs)| {
+                pairs
+                    .iter()
+                    .map(|(train, test)| FoldFiles {
+                        train: (*train).to_string(),
+                        test: (*test).to_string(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+    });
+    let files_span = files.as_ref().map(Spanned::span);
+    let files = files.map(|files| fold_files(cx, files));
+    let before_span = before.as_ref().map(Spanned::span);
+    let before = before.map(|date| {
+        let text = date.get_ref().clone();
+        match utc_midnight(&text) {
+            Some(at) => Some((text, at)),
+            None => {
+                let found = cx.source.snippet(&date.span());
+                cx.push(
+                    &date.span(),
+                    "split.before",
+                    Problem::BadFormat {
+                        expected: "a date `YYYY-MM-DD`",
+                        found,
+                    },
+                );
+                None
+            }
+        }
+    });
+    let per_user_span = per_user.as_ref().map(Spanned::span);
+    let per_user = per_user.map(|flag| *flag.get_ref());
+
+    // Then each kind-specific key must belong to the kind in effect.
     let kind = kind?;
-    let (own_key, own_present, other_key, other_span, other_kind) = if kind == HOLDOUT {
+    let present: [KeyOfKinds<'_>; 7] = [
+        ("split.k", k_span.as_ref(), &[KFOLD]),
         (
             "split.test_fraction",
-            test_fraction.is_some(),
-            "split.k",
-            k_span,
-            KFOLD,
-        )
-    } else {
-        (
-            "split.k",
-            k.is_some(),
-            "split.test_fraction",
-            test_span,
-            HOLDOUT,
-        )
-    };
-    if !own_present {
-        cx.missing(&span, own_key);
+            test_span.as_ref(),
+            &[HOLDOUT, TEMPORAL, USER_HOLDOUT],
+        ),
+        ("split.folds", folds_span.as_ref(), &[PREDEFINED]),
+        ("split.files", files_span.as_ref(), &[PREDEFINED]),
+        ("split.before", before_span.as_ref(), &[TEMPORAL]),
+        ("split.per_user", per_user_span.as_ref(), &[TEMPORAL]),
+        ("split.leave_last", leave_last_span.as_ref(), &[TEMPORAL]),
+    ];
+    let mut misplaced = false;
+    for (key, key_span, belongs_to) in present {
+        if let Some(key_span) = key_span
+            && !belongs_to.contains(&kind)
+        {
+            cx.push(key_span, key, Problem::WrongSplitKind { kind, belongs_to });
+            misplaced = true;
+        }
     }
-    if let Some(other_span) = &other_span {
-        cx.push(
-            other_span,
-            other_key,
-            Problem::WrongSplitKind {
-                kind,
-                belongs_to: other_kind,
-            },
-        );
+    if misplaced {
         return None;
     }
     let validation_fraction = validation_fraction?;
-    if kind == HOLDOUT {
-        Some(SplitSpec::Holdout {
-            test_fraction: test_fraction.flatten()?,
-            validation_fraction,
-        })
-    } else {
-        Some(SplitSpec::Kfold {
-            k: k.flatten()?,
-            validation_fraction,
-        })
+    let spec = match kind {
+        HOLDOUT | USER_HOLDOUT => {
+            if test_span.is_none() {
+                cx.missing(&span, "split.test_fraction");
+            }
+            let test_fraction = test_fraction.flatten()?;
+            if kind == HOLDOUT {
+                SplitSpec::Holdout {
+                    test_fraction,
+                    validation_fraction,
+                }
+            } else {
+                SplitSpec::UserHoldout {
+                    test_fraction,
+                    validation_fraction,
+                }
+            }
+        }
+        KFOLD => {
+            if k_span.is_none() {
+                cx.missing(&span, "split.k");
+            }
+            SplitSpec::Kfold {
+                k: k.flatten()?,
+                validation_fraction,
+            }
+        }
+        PREDEFINED => {
+            let files = match (folds, files, &folds_span) {
+                (None, None, _) => {
+                    cx.missing(&span, "split.folds");
+                    return None;
+                }
+                (Some(_), Some(_), Some(folds_span)) => {
+                    cx.push(
+                        folds_span,
+                        "split.folds",
+                        Problem::Other {
+                            message: format!(
+                                "`split.folds` and `split.files`{} both name the folds; \
+                                 write one of them",
+                                cx.where_set(files_span.as_ref())
+                            ),
+                        },
+                    );
+                    return None;
+                }
+                (Some(folds), _, _) => folds?,
+                (None, Some(files), _) => files?,
+            };
+            SplitSpec::Predefined {
+                files,
+                validation_fraction,
+            }
+        }
+        _ => {
+            let cut = temporal_cut(
+                cx,
+                &span,
+                per_user.unwrap_or(false).then_some(per_user_span).flatten(),
+                (test_fraction, test_span),
+                (before, before_span),
+                (leave_last, leave_last_span),
+            )?;
+            SplitSpec::Temporal {
+                cut,
+                validation_fraction,
+            }
+        }
+    };
+    Some((spec, folds_span))
+}
+
+/// A `temporal` split's cut: exactly one of `test_fraction` and `before` for a global
+/// cut; with `per_user = true`, exactly one of `leave_last` and `test_fraction`.
+fn temporal_cut(
+    cx: &mut Checker<'_>,
+    span: &Range<usize>,
+    per_user: Option<Range<usize>>,
+    (test_fraction, test_span): (Option<Option<f64>>, Option<Range<usize>>),
+    (before, before_span): (Option<Option<Date>>, Option<Range<usize>>),
+    (leave_last, leave_last_span): (Option<Option<usize>>, Option<Range<usize>>),
+) -> Option<TemporalCut> {
+    let both = |cx: &mut Checker<'_>, key: &str, at: &Range<usize>, other: &str, other_at| {
+        let message = format!(
+            "`{key}` and `{other}`{} both say where the test set starts; write one of them",
+            cx.where_set(Some(other_at))
+        );
+        cx.push(at, key, Problem::Other { message });
+    };
+    match per_user {
+        None => {
+            if let Some(at) = &leave_last_span {
+                let actual = "`split.per_user` is not set (a global cut)".to_string();
+                cx.requires(
+                    at,
+                    "split.leave_last",
+                    "`split.per_user = true`".into(),
+                    actual,
+                );
+                return None;
+            }
+            match (test_span, before_span) {
+                (None, None) => {
+                    cx.missing(span, "split.test_fraction");
+                    None
+                }
+                (Some(at), Some(other)) => {
+                    both(cx, "split.before", &other, "split.test_fraction", &at);
+                    None
+                }
+                (Some(_), None) => Some(TemporalCut::Latest {
+                    test_fraction: test_fraction.flatten()?,
+                }),
+                (None, Some(_)) => {
+                    let (before, at) = before.flatten()?;
+                    Some(TemporalCut::Before { before, at })
+                }
+            }
+        }
+        Some(per_user_span) => {
+            if let Some(at) = &before_span {
+                let actual = format!(
+                    "`split.per_user = true`{}",
+                    cx.where_set(Some(&per_user_span))
+                );
+                cx.requires(
+                    at,
+                    "split.before",
+                    "a global cut (`split.per_user` unset or false)".into(),
+                    actual,
+                );
+                return None;
+            }
+            match (leave_last_span, test_span) {
+                (None, None) => {
+                    cx.missing(span, "split.leave_last");
+                    None
+                }
+                (Some(at), Some(other)) => {
+                    both(cx, "split.leave_last", &at, "split.test_fraction", &other);
+                    None
+                }
+                (Some(_), None) => Some(TemporalCut::UserLast {
+                    leave_last: leave_last.flatten()?,
+                }),
+                (None, Some(_)) => Some(TemporalCut::UserLatest {
+                    test_fraction: test_fraction.flatten()?,
+                }),
+            }
+        }
     }
+}
+
+/// The `[[split.files]]` pairs: at least one, each with both files named.
+fn fold_files(
+    cx: &mut Checker<'_>,
+    files: Spanned<Vec<Spanned<RawFoldFiles>>>,
+) -> Option<Vec<FoldFiles>> {
+    let span = files.span();
+    let files = files.into_inner();
+    if files.is_empty() {
+        cx.push(&span, "split.files", Problem::EmptyList);
+        return None;
+    }
+    let mut pairs = Vec::with_capacity(files.len());
+    let mut valid = true;
+    for pair in files {
+        let pair_span = pair.span();
+        let RawFoldFiles { train, test } = pair.into_inner();
+        let mut name = |value: Option<Spanned<String>>, key: &str| match value {
+            None => {
+                cx.missing(&pair_span, key);
+                None
+            }
+            Some(path) if path.get_ref().trim().is_empty() => {
+                cx.push(
+                    &path.span(),
+                    key,
+                    Problem::BadFormat {
+                        expected: "a non-empty path",
+                        found: "\"\"".to_string(),
+                    },
+                );
+                None
+            }
+            Some(path) => Some(path.into_inner()),
+        };
+        let (train, test) = (
+            name(train, "split.files.train"),
+            name(test, "split.files.test"),
+        );
+        match (train, test) {
+            (Some(train), Some(test)) => pairs.push(FoldFiles { train, test }),
+            _ => valid = false,
+        }
+    }
+    valid.then_some(pairs)
 }
 
 fn model(cx: &mut Checker<'_>, raw: Option<Spanned<RawModel>>) -> Option<ModelSpec> {

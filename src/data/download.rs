@@ -101,7 +101,13 @@ pub const ARCHIVES: [Archive; 3] = [
                 "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
             ),
         ),
-        files: &["u.data", "u.item", "u.genre", "u.user", "README"],
+        // The shipped folds (`split.folds = "u1-u5"` / `"ua-ub"`) come along; the zip
+        // made them from `u.data` with its `mku.sh`.
+        files: &[
+            "u.data", "u.item", "u.genre", "u.user", "README", "u1.base", "u1.test", "u2.base",
+            "u2.test", "u3.base", "u3.test", "u4.base", "u4.test", "u5.base", "u5.test", "ua.base",
+            "ua.test", "ub.base", "ub.test",
+        ],
     },
     Archive {
         dataset: DatasetName::Ml1m,

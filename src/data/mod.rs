@@ -26,7 +26,7 @@ pub mod features;
 pub mod filter;
 mod fingerprint;
 pub mod implicit;
-mod movielens;
+pub(crate) mod movielens;
 pub mod split;
 pub mod stats;
 pub mod synthetic;

@@ -18,7 +18,7 @@ use super::dataset::{
     Dataset, DuplicatePairs, IdMap, ItemInfo, LoadReport, Ratings, SkippedLines, UserInfo,
 };
 use super::features::title_year;
-use crate::config::spec::BadLinePolicy;
+use crate::config::spec::{BadLinePolicy, DatasetName};
 
 /// The valid ratings of a data set: `min..=max` in steps of `step`.
 #[derive(Debug, Clone, Copy)]
@@ -324,6 +324,79 @@ fn delimited_ratings(
     }
     table.keep_last_of_each_pair();
     Ok(table)
+}
+
+/// One rating of a ratings file with the 1-based line it is on: what a `predefined`
+/// split's files are read into before each rating is matched to the loaded data set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RatingLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// Raw user id.
+    pub user: u32,
+    /// Raw item id.
+    pub item: u32,
+    /// The rating.
+    pub value: f32,
+}
+
+/// The ratings of a file in `dataset`'s own ratings format (ML-100K `u.data`, ML-1M
+/// `ratings.dat`, ml-latest-small `ratings.csv` with its header line), each with its line
+/// number, in file order and with repeats kept (the caller decides what a repeat means).
+/// `None` for a data set without a MovieLens format. Any malformed line is an error.
+pub(crate) fn rating_lines(
+    bytes: &[u8],
+    file: &str,
+    dataset: DatasetName,
+) -> Option<Result<Vec<RatingLine>, DataError>> {
+    let (sep, layout, scale, header): (&[u8], &str, Scale, Option<&[u8]>) = match dataset {
+        DatasetName::Ml100k => (
+            b"\t",
+            "user<TAB>item<TAB>rating<TAB>timestamp",
+            WHOLE_STARS,
+            None,
+        ),
+        DatasetName::Ml1m => (
+            b"::",
+            "UserID::MovieID::Rating::Timestamp",
+            WHOLE_STARS,
+            None,
+        ),
+        DatasetName::MlLatestSmall => (
+            b",",
+            "userId,movieId,rating,timestamp",
+            HALF_STARS,
+            Some(b"userId,movieId,rating,timestamp"),
+        ),
+        DatasetName::AmazonMoviesTv => return None,
+    };
+    let parse = || {
+        let mut out = Vec::with_capacity(count_lines(bytes));
+        for (line_no, line) in lines(bytes) {
+            if line_no == 1 && header.is_some_and(|h| line == h) {
+                continue;
+            }
+            let parsed = (|| -> Result<_, String> {
+                let [user, item, rating, timestamp] =
+                    split_exact::<4>(line, sep).map_err(|found| {
+                        format!(
+                            "expected 4 fields `{layout}`, found {found} in `{}`",
+                            shown(line)
+                        )
+                    })?;
+                parse_timestamp(timestamp)?;
+                Ok(RatingLine {
+                    line: line_no,
+                    user: parse_id(user, "a user id")?,
+                    item: parse_id(item, "an item id")?,
+                    value: parse_rating(rating, scale)?,
+                })
+            })();
+            out.push(parsed.map_err(|message| parse_error(file, line_no, message))?);
+        }
+        Ok(out)
+    };
+    Some(parse())
 }
 
 /// ML-100K `u.genre`: `name|index` lines, indices `0..n` in order; a blank last line.

@@ -1,8 +1,10 @@
-//! Seeded train/validation/test splits: holdout and k-fold.
+//! Train/validation/test splits: holdout and k-fold here; predefined folds
+//! ([`predefined`]), temporal cuts ([`temporal`]) and the user-stratified holdout
+//! ([`user_holdout`]) in their own files.
 //!
 //! A split is a set of indices into `Dataset::ratings`, so no rating is copied.
 //!
-//! Both splits start from the same permutation of `0..n`: a Fisher–Yates shuffle driven by
+//! Holdout and k-fold start from the same permutation of `0..n`: a Fisher–Yates shuffle driven by
 //! `ChaCha8Rng::seed_from_u64(seed)`. ChaCha is specified bit for bit and `rand`'s shuffle
 //! draws 32-bit indices for slices below 2³² elements, so a seed gives the same split on
 //! every platform. A test pins the permutation of one seed, so an upgrade of `rand` that
@@ -11,9 +13,187 @@
 //! Each index list is sorted ascending after the split: gathering ratings in file order is
 //! cache-friendly, and training reshuffles every epoch anyway.
 
+pub mod predefined;
+pub mod temporal;
+pub mod user_holdout;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+
+use crate::config::spec::DatasetName;
+use crate::data::DataError;
+use crate::data::dataset::Ratings;
+
+pub use temporal::PerUserCut;
+pub use user_holdout::user_holdout;
+
+/// Why a split could not be made from a data set.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    /// A temporal split of ratings that carry no time.
+    #[error(
+        "`split.kind = \"temporal\"` needs rating timestamps, but data set {dataset} has none \
+         (every timestamp is 0); use another `split.kind`"
+    )]
+    NoTimestamps {
+        /// The data set's name.
+        dataset: String,
+    },
+    /// A predefined split of a data set whose ratings format it cannot read.
+    #[error(
+        "`split.kind = \"predefined\"` reads files in a MovieLens ratings format (ml-100k, \
+         ml-1m, ml-latest-small); data set {} has none", .dataset.as_str()
+    )]
+    Format {
+        /// The data set asked for.
+        dataset: DatasetName,
+    },
+    /// A relative fold file, but the data set has no folder to read it from.
+    #[error(
+        "`split.files`: `{path}` is relative, so it is read from the data set's folder, but \
+         {} is read from the copy built into exp; set `data.path` or EXP_DATA_DIR, or give \
+         an absolute path", .dataset.as_str()
+    )]
+    NoFolder {
+        /// The file as written.
+        path: String,
+        /// The data set.
+        dataset: DatasetName,
+    },
+    /// A fold file could not be read.
+    #[error("cannot read the split file `{}`: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A malformed line in a fold file.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A rating of a fold file that the data set does not have.
+    #[error(
+        "{file}:{line}: user {user}, item {item} (rating {value}) is not a rating of data set \
+         {dataset} (after its [data] filters); a fold's files may only hold its ratings"
+    )]
+    NotInDataset {
+        /// The fold file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// Raw user id.
+        user: String,
+        /// Raw item id.
+        item: String,
+        /// The rating in the file.
+        value: f32,
+        /// The data set's name.
+        dataset: String,
+    },
+    /// A rating of a fold file whose value differs from the data set's.
+    #[error(
+        "{file}:{line}: user {user}, item {item} is rated {value} here but {expected} in data \
+         set {dataset}"
+    )]
+    ValueDiffers {
+        /// The fold file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// Raw user id.
+        user: String,
+        /// Raw item id.
+        item: String,
+        /// The rating in the file.
+        value: f32,
+        /// The rating in the data set.
+        expected: f32,
+        /// The data set's name.
+        dataset: String,
+    },
+    /// A fold number the predefined split does not have (a caller's mistake).
+    #[error("fold {fold} does not exist: the split has {folds} fold(s)")]
+    NoSuchFold {
+        /// The fold asked for.
+        fold: usize,
+        /// How many there are.
+        folds: usize,
+    },
+    /// A rating in both the training and the test file of one fold.
+    #[error(
+        "the rating of user {user}, item {item} is in both `{train}` and `{test}`; a fold's \
+         training and test files must not share a rating"
+    )]
+    InBoth {
+        /// The training file.
+        train: String,
+        /// The test file.
+        test: String,
+        /// Raw user id.
+        user: String,
+        /// Raw item id.
+        item: String,
+    },
+}
+
+/// Test ratings whose user or item has no training rating (cold start), counted so a run
+/// can say how many of its scores come from a model's fallback rather than from learned
+/// parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColdStart {
+    /// Distinct test users with no training rating.
+    pub users: usize,
+    /// Distinct test items with no training rating.
+    pub items: usize,
+    /// Test ratings whose user or item (or both) has no training rating.
+    pub ratings: usize,
+}
+
+impl ColdStart {
+    /// One line for a run's summary, or `None` when every test rating has a trained user
+    /// and item: how many of `test_len` test ratings a model scores from its fallback.
+    pub fn note(&self, test_len: usize) -> Option<String> {
+        (self.ratings > 0).then(|| {
+            format!(
+                "{} of {test_len} test rating(s) ({:.2}%) have a user or item with no training \
+                 rating ({} user(s), {} item(s)); models score them from what they learned \
+                 without them (biases, the global mean)",
+                self.ratings,
+                100.0 * self.ratings as f64 / test_len.max(1) as f64,
+                self.users,
+                self.items
+            )
+        })
+    }
+}
+
+/// Counts the cold-start users, items and ratings of `split.test` against `split.train`.
+pub fn cold_start(ratings: &Ratings, split: &Split) -> ColdStart {
+    let trained_users: HashSet<u32> = split.train.iter().map(|&i| ratings.users[i]).collect();
+    let trained_items: HashSet<u32> = split.train.iter().map(|&i| ratings.items[i]).collect();
+    let (mut users, mut items) = (HashSet::new(), HashSet::new());
+    let mut cold = 0;
+    for &i in &split.test {
+        let (u, v) = (ratings.users[i], ratings.items[i]);
+        let (new_user, new_item) = (!trained_users.contains(&u), !trained_items.contains(&v));
+        if new_user {
+            users.insert(u);
+        }
+        if new_item {
+            items.insert(v);
+        }
+        cold += usize::from(new_user || new_item);
+    }
+    ColdStart {
+        users: users.len(),
+        items: items.len(),
+        ratings: cold,
+    }
+}
 
 /// The rating indices of one run: train, validation (possibly empty) and test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +245,7 @@ pub fn kfold(n: usize, k: usize, fold: usize, validation_fraction: f64, seed: u6
 }
 
 /// `0..n` shuffled by ChaCha8 seeded with `seed`.
-fn permutation(n: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn permutation(n: usize, seed: u64) -> Vec<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut perm: Vec<usize> = (0..n).collect();
     perm.shuffle(&mut rng);
@@ -79,7 +259,7 @@ fn part_bound(n: usize, k: usize, i: usize) -> usize {
 }
 
 /// `round(len * fraction)`, clamped to `0..=len` (NaN gives 0).
-fn fraction_of(len: usize, fraction: f64) -> usize {
+pub(crate) fn fraction_of(len: usize, fraction: f64) -> usize {
     let f = if fraction.is_nan() {
         0.0
     } else {
@@ -90,7 +270,7 @@ fn fraction_of(len: usize, fraction: f64) -> usize {
 }
 
 /// Takes validation off the front of the shuffled training part and sorts all three lists.
-fn split_train_part(
+pub(crate) fn split_train_part(
     mut train: Vec<usize>,
     mut test: Vec<usize>,
     validation_fraction: f64,
@@ -235,6 +415,30 @@ mod tests {
         let mut part = perm[8..12].to_vec();
         part.sort_unstable();
         assert_eq!(kfold(20, 5, 2, 0.0, 8).test, part);
+    }
+
+    #[test]
+    fn cold_start_counts_test_users_and_items_without_training_ratings() {
+        let mut r = Ratings::default();
+        // (user, item): 0:(0,0) 1:(0,1) 2:(1,0) 3:(2,2) 4:(1,2) 5:(2,0)
+        for (u, i) in [(0, 0), (0, 1), (1, 0), (2, 2), (1, 2), (2, 0)] {
+            r.push(u, i, 3.0, 0);
+        }
+        let split = Split {
+            train: vec![0, 1, 2],
+            validation: vec![],
+            test: vec![3, 4, 5],
+        };
+        // Training has users {0, 1}, items {0, 1}: rating 3 has a new user and a new item,
+        // 4 a new item (2), 5 a new user (2).
+        assert_eq!(
+            cold_start(&r, &split),
+            ColdStart {
+                users: 1,
+                items: 1,
+                ratings: 3
+            }
+        );
     }
 
     #[test]
