@@ -19,6 +19,7 @@ use crate::data::implicit::RatedItems;
 use crate::data::split::{self, Split};
 use crate::engine::{Engine, EngineError};
 use crate::models::{self, ModelContext};
+use crate::store::predictions::Prediction;
 use crate::store::records::EpochRecord;
 use crate::sweep::RunSpec;
 use crate::train::{self, TrainData};
@@ -42,6 +43,9 @@ pub struct RunResult {
     /// Further named metrics of the reported epoch (e.g. `ndcg@10`); RMSE and MAE are
     /// the fields above.
     pub metrics: Vec<(String, f64)>,
+    /// The reported epoch's test predictions, when `metrics.save_predictions` asks for
+    /// them.
+    pub predictions: Option<Vec<Prediction>>,
 }
 
 /// A checkpoint file a run wrote, and the SHA-256 of its bytes (stored with the run, so
@@ -163,7 +167,13 @@ impl CandleExecutor {
             }
             _ => None,
         };
+        let predictions = if run.config.save_predictions {
+            Some(test_predictions(model.as_ref(), data, &split).map_err(|e| failed(&e))?)
+        } else {
+            None
+        };
         Ok(RunResult {
+            predictions,
             rmse: best.test.rmse,
             mae: best.test.mae,
             best_epoch: trained.best_epoch,
@@ -179,6 +189,28 @@ impl CandleExecutor {
             .map_err(|e| RunError::Failed(format!("ranking metrics: {e}")))?,
         })
     }
+}
+
+/// `model`'s predictions for the test ratings of `split`, clipped to the rating range as
+/// the test metrics are, in the split's order.
+pub fn test_predictions(
+    model: &dyn models::RatingModel,
+    data: &Dataset,
+    split: &Split,
+) -> candle_core::Result<Vec<Prediction>> {
+    let ratings = &data.ratings;
+    let predicted = train::predict(model, ratings, &split.test, data.rating_range)?;
+    Ok(split
+        .test
+        .iter()
+        .zip(predicted)
+        .map(|(&i, prediction)| Prediction {
+            user: ratings.users[i],
+            item: ratings.items[i],
+            rating: ratings.values[i],
+            prediction,
+        })
+        .collect())
 }
 
 /// Gives a written checkpoint the permission bits `mode` (when set) and hashes it.

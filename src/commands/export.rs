@@ -27,6 +27,23 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             None => bail!("`{}` holds no runs yet", args.db.display()),
         }
     }
+    if args.predictions {
+        if args.format != ExportFormat::Csv {
+            bail!("--predictions writes CSV only; drop --format or use --format csv");
+        }
+        let (text, rows) = predictions_csv(&store, &runs)?;
+        if rows == 0 {
+            bail!(
+                "no run{} saved test predictions; set `metrics.save_predictions = true` in \
+                 the experiment file and run it again",
+                args.experiment
+                    .as_deref()
+                    .map(|n| format!(" of experiment `{n}`"))
+                    .unwrap_or_default()
+            );
+        }
+        return write_out(args, &text, &format!("{rows} prediction(s)"));
+    }
     let mut epochs = BTreeMap::new();
     if args.epochs {
         for run in &runs {
@@ -37,17 +54,47 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         ExportFormat::Csv => csv_text(&runs, args.epochs.then_some(&epochs))?,
         ExportFormat::Json => json_text(&runs, args.epochs.then_some(&epochs))?,
     };
+    write_out(args, &text, &format!("{} run(s)", runs.len()))
+}
+
+/// Writes `text` to `--output` (saying `what` was written) or to stdout.
+fn write_out(args: &ExportArgs, text: &str, what: &str) -> anyhow::Result<ExitCode> {
     match &args.output {
         None => std::io::stdout()
             .write_all(text.as_bytes())
             .context("writing to stdout")?,
         Some(path) => {
-            crate::output::write(path, &text)
+            crate::output::write(path, text)
                 .with_context(|| format!("writing `{}`", path.display()))?;
-            eprintln!("wrote {} run(s) to {}", runs.len(), path.display());
+            eprintln!("wrote {what} to {}", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The saved test predictions of `runs` as CSV, one row per prediction, and how many
+/// rows. `user` and `item` are the dense ids of the data set as loaded (what the store
+/// keeps); `prediction` is clipped to the rating range, as the test metrics are.
+fn predictions_csv(store: &Store, runs: &[StoredRun]) -> anyhow::Result<(String, usize)> {
+    use std::fmt::Write as _;
+    let mut out = String::from("run_id,experiment,fold,repeat,user,item,rating,prediction\n");
+    let mut rows = 0;
+    for run in runs {
+        let Some(preds) = store.predictions(run.id)? else {
+            continue;
+        };
+        let experiment = crate::report::compare::csv_field(&run.experiment);
+        for p in &preds {
+            // Shortest text that reads back as the same f32.
+            let _ = writeln!(
+                out,
+                "{},{experiment},{},{},{},{},{},{}",
+                run.id, run.fold, run.repeat, p.user, p.item, p.rating, p.prediction
+            );
+        }
+        rows += preds.len();
+    }
+    Ok((out, rows))
 }
 
 /// `config_json` as dotted keys (`training.learning_rate`) and scalar text; lists as

@@ -5,6 +5,7 @@
 //! on any Markdown renderer. Chart file names are derived from metric and parameter
 //! names, so re-running the report overwrites the same files.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -278,6 +279,12 @@ pub fn write_report(
         out_dir,
     )?;
     let markdown = out_dir.join(REPORT_FILE);
+    // Ranked by RMSE or MAE, saved test predictions add the per-rating tests.
+    let predictions = if super::paired_ratings::ErrorKind::of_metric(metric.name()).is_some() {
+        super::paired_ratings::by_configuration(&runs, &summaries, |id| store.predictions(id))?
+    } else {
+        HashMap::new()
+    };
     let text = markdown_text(
         experiment,
         store.path(),
@@ -285,6 +292,7 @@ pub fn write_report(
         &summaries,
         metric,
         &sections,
+        &predictions,
     );
     crate::output::write(&markdown, text)?;
     Ok(Written { markdown, charts })
@@ -374,6 +382,7 @@ fn markdown_text(
     summaries: &[ConfigSummary],
     metric: &Metric,
     sections: &[Section],
+    predictions: &HashMap<String, super::paired_ratings::SlotPredictions>,
 ) -> String {
     let count = |s: RunStatus| runs.iter().filter(|r| r.status == s).count();
     let mut md = String::new();
@@ -392,7 +401,11 @@ fn markdown_text(
         metric.direction().phrase()
     );
     let _ = writeln!(md, "## Ranking\n");
-    md.push_str(&Comparison::new(summaries, metric).render(Format::Markdown));
+    md.push_str(
+        &Comparison::new(summaries, metric)
+            .with_predictions(predictions)
+            .render(Format::Markdown),
+    );
     for section in sections {
         let _ = writeln!(md, "\n## {}\n\n{}\n", section.heading, section.text);
         for chart in &section.charts {
@@ -427,6 +440,7 @@ mod tests {
                             ),
                             config_json: r#"{"training":{"loss":"mse"}}"#.into(),
                             fold,
+                            repeat: 0,
                         };
                         let id = store.claim(exp, &run).expect("claim").expect("new");
                         let rmse = a + b + c + 0.004 * fold as f64;

@@ -21,6 +21,7 @@ pub mod grid;
 pub mod heatmap;
 pub mod highlight;
 pub mod metric;
+pub mod paired_ratings;
 pub mod parallel;
 pub mod pareto;
 pub mod pool;
