@@ -73,8 +73,9 @@ fn write_out(args: &ExportArgs, text: &str, what: &str) -> anyhow::Result<ExitCo
 }
 
 /// The saved test predictions of `runs` as CSV, one row per prediction, and how many
-/// rows. `user` and `item` are the dense ids of the data set as loaded (what the store
-/// keeps); `prediction` is clipped to the rating range, as the test metrics are.
+/// rows. `fold` and `repeat` are 1-based as in the per-run rows; `user` and `item` are the
+/// dense ids of the data set as loaded (what the store keeps); `prediction` is clipped to
+/// the rating range, as the test metrics are.
 fn predictions_csv(store: &Store, runs: &[StoredRun]) -> anyhow::Result<(String, usize)> {
     use std::fmt::Write as _;
     let mut out = String::from("run_id,experiment,fold,repeat,user,item,rating,prediction\n");
@@ -89,7 +90,13 @@ fn predictions_csv(store: &Store, runs: &[StoredRun]) -> anyhow::Result<(String,
             let _ = writeln!(
                 out,
                 "{},{experiment},{},{},{},{},{},{}",
-                run.id, run.fold, run.repeat, p.user, p.item, p.rating, p.prediction
+                run.id,
+                run.fold + 1,
+                run.repeat + 1,
+                p.user,
+                p.item,
+                p.rating,
+                p.prediction
             );
         }
         rows += preds.len();
@@ -149,9 +156,17 @@ fn csv_text(
         runs.iter()
             .flat_map(|r| r.metrics.keys().map(String::as_str)),
     );
-    let mut header: Vec<String> = ["id", "experiment", "key", "fold", "status", "swept"]
-        .map(String::from)
-        .to_vec();
+    let mut header: Vec<String> = [
+        "id",
+        "experiment",
+        "key",
+        "fold",
+        "repeat",
+        "status",
+        "swept",
+    ]
+    .map(String::from)
+    .to_vec();
     header.extend(config_keys.iter().map(|k| k.to_string()));
     header.extend(["rmse", "mae"].map(String::from));
     header.extend(metrics.iter().cloned());
@@ -178,6 +193,7 @@ fn csv_text(
             run.experiment.clone(),
             run.key.clone(),
             (run.fold + 1).to_string(),
+            (run.repeat + 1).to_string(),
             run.status.as_str().to_string(),
             run.params_json.clone(),
         ];
@@ -238,6 +254,7 @@ fn json_text(
                 "experiment": run.experiment,
                 "key": run.key,
                 "fold": run.fold + 1,
+                "repeat": run.repeat + 1,
                 "status": run.status.as_str(),
                 "swept": parse(&run.params_json),
                 "config": parse(&run.config_json),
