@@ -46,6 +46,9 @@ pub struct RunResult {
     /// The reported epoch's test predictions, when `metrics.save_predictions` asks for
     /// them.
     pub predictions: Option<Vec<Prediction>>,
+    /// Each user's value of each ranking metric, when `metrics.save_predictions` asks for
+    /// them and the run has ranking metrics (empty otherwise).
+    pub user_metrics: crate::rank::UserValues,
 }
 
 /// A checkpoint file a run wrote, and the SHA-256 of its bytes (stored with the run, so
@@ -167,26 +170,35 @@ impl CandleExecutor {
             }
             _ => None,
         };
+        // The run's time is its training's: ranking and saved predictions are not timed.
+        let seconds = started.elapsed().as_secs_f64();
         let predictions = if run.config.save_predictions {
             Some(test_predictions(model.as_ref(), data, &split).map_err(|e| failed(&e))?)
         } else {
             None
         };
-        Ok(RunResult {
-            predictions,
-            rmse: best.test.rmse,
-            mae: best.test.mae,
-            best_epoch: trained.best_epoch,
-            seconds: started.elapsed().as_secs_f64(),
-            checkpoint,
-            engine,
-            metrics: crate::rank::run_metrics(
+        let (metrics, user_metrics) = if run.config.save_predictions {
+            crate::rank::run_metrics_per_user(
                 run.config.ranking.as_ref(),
                 model.as_ref(),
                 data,
                 &split,
             )
-            .map_err(|e| RunError::Failed(format!("ranking metrics: {e}")))?,
+        } else {
+            crate::rank::run_metrics(run.config.ranking.as_ref(), model.as_ref(), data, &split)
+                .map(|m| (m, Vec::new()))
+        }
+        .map_err(|e| RunError::Failed(format!("ranking metrics: {e}")))?;
+        Ok(RunResult {
+            predictions,
+            user_metrics,
+            metrics,
+            rmse: best.test.rmse,
+            mae: best.test.mae,
+            best_epoch: trained.best_epoch,
+            seconds,
+            checkpoint,
+            engine,
         })
     }
 }

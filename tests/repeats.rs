@@ -155,3 +155,73 @@ fn repeated_holdout_saves_predictions_that_compare_and_export_read() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--predictions writes CSV only"));
 }
+
+#[test]
+fn saved_per_user_values_average_to_the_stored_metric_and_feed_per_user_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.toml");
+    let file_text = FILE.replace("name = \"rep\"", "name = \"users\"").replace(
+        "save_predictions = true",
+        "names = [\"rmse\", \"ndcg@10\", \"coverage@10\"]\nsave_predictions = true",
+    );
+    std::fs::write(&file, file_text).unwrap();
+    let db = dir.path().join("exp.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Each run's per-user nDCG@10 averages to its stored nDCG@10; coverage, not a
+    // per-user quantity, is not saved per user.
+    let conn = Connection::open(&db).unwrap();
+    let rows: Vec<(f64, String, i64, Vec<u8>)> = conn
+        .prepare(
+            "SELECT m.value, u.name, u.count, u.data FROM run_user_metrics u
+             JOIN run_metrics m ON m.run_id = u.run_id AND m.name = u.name ORDER BY u.run_id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 4, "one per run, nDCG only");
+    let mut users = 0;
+    for (stored, name, count, data) in &rows {
+        assert_eq!(name, "ndcg@10");
+        assert_eq!(data.len(), *count as usize * 8);
+        let values: Vec<f64> = data
+            .chunks_exact(8)
+            .map(|c| f64::from(f32::from_le_bytes([c[4], c[5], c[6], c[7]])))
+            .collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        assert!((mean - stored).abs() < 1e-6, "{mean} vs {stored}");
+        users = values.len().max(users);
+    }
+
+    let out = exp(
+        &[
+            "compare", "-e", "users", "--metric", "ndcg@10", "--format", "json", "--db", db_arg,
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let second = &doc["configurations"][1]["significance"];
+    assert!(
+        second["per_user"]["pairs"].as_u64().unwrap() > users as u64,
+        "{doc:#}"
+    );
+    assert!(second["per_user"]["p_wilcoxon_holm"].is_number(), "{doc:#}");
+    assert!(second["per_rating"].is_null(), "{doc:#}");
+    let out = exp(
+        &[
+            "compare", "-e", "users", "--metric", "ndcg@10", "--db", db_arg,
+        ],
+        dir.path(),
+    );
+    let table = text(&out.stdout);
+    assert!(
+        table.lines().next().unwrap().contains("user Holm W"),
+        "{table}"
+    );
+    assert!(table.contains("Per user: each user's nDCG@10"), "{table}");
+}

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use crate::cli::{CompareArgs, FormatArg};
 use crate::report::compare::{self, Comparison, Format};
 use crate::report::filter::{self, Filter};
-use crate::report::paired_ratings::{self, ErrorKind};
 use crate::report::pool;
+use crate::report::significance;
 use crate::report::{Metric, missing_experiment};
 use crate::store::Store;
 use crate::store::records::StoredRun;
@@ -114,12 +114,10 @@ fn ranking(
     let kept = filter::apply(&summaries, filters)
         .with_context(|| format!("filtering experiment `{name}`"))?;
     let mut comparison = Comparison::new(&kept, metric);
-    if ErrorKind::of_metric(metric.name()).is_some() {
-        let predictions = paired_ratings::by_configuration(runs, &kept, |id| store.predictions(id))
-            .with_context(|| format!("reading the saved predictions of experiment `{name}`"))?;
-        if !predictions.is_empty() {
-            comparison = comparison.with_predictions(&predictions);
-        }
+    let saved = significance::load_saved(store, runs, &kept, metric)
+        .with_context(|| format!("reading the saved predictions of experiment `{name}`"))?;
+    if !saved.is_empty() {
+        comparison = comparison.with_saved(&saved);
     }
     if let Some(n) = args.top {
         comparison = comparison.top(n);

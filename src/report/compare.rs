@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::ReportError;
 use super::metric::{self, Metric};
+use super::paired_ratings::PairedTest;
 use super::significance::{self, Significance};
 pub(crate) use super::summary::display_value;
 pub use super::summary::{ConfigSummary, RunSlot, Stat};
@@ -264,18 +265,22 @@ impl Comparison {
         }
     }
 
-    /// Adds the per-rating tests from the configurations' saved test predictions (by
-    /// `params_json`, see [`paired_ratings::by_configuration`]) and corrects all tests
-    /// again; call it before [`Comparison::top`], so that the correction covers every
-    /// comparison against the best.
+    /// Adds the per-rating tests from the configurations' saved test predictions and the
+    /// per-user tests from their saved per-user values of the ranking metric (both by
+    /// `params_json`, see [`paired_ratings::by_configuration`] and
+    /// [`paired_users::by_configuration`]) and corrects all tests again; call it before
+    /// [`Comparison::top`], so that the correction covers every comparison against the
+    /// best.
     ///
     /// [`paired_ratings::by_configuration`]: super::paired_ratings::by_configuration
-    pub fn with_predictions(
-        mut self,
-        predictions: &HashMap<String, super::paired_ratings::SlotPredictions>,
-    ) -> Comparison {
-        self.significance =
-            significance::against_first_with(&self.ranked, self.metric.name(), predictions);
+    /// [`paired_users::by_configuration`]: super::paired_users::by_configuration
+    pub fn with_saved(mut self, saved: &significance::Saved) -> Comparison {
+        self.significance = significance::against_first_with(
+            &self.ranked,
+            self.metric.name(),
+            &saved.predictions,
+            &saved.users,
+        );
         self
     }
 
@@ -286,6 +291,14 @@ impl Comparison {
             .iter()
             .flatten()
             .any(|s| s.per_rating.is_some())
+    }
+
+    /// Whether any configuration has a per-user test (the tables then show its columns).
+    pub fn has_per_user(&self) -> bool {
+        self.significance
+            .iter()
+            .flatten()
+            .any(|s| s.per_user.is_some())
     }
 
     /// Shows the run ids in the table and Markdown formats too.
@@ -341,6 +354,10 @@ impl Comparison {
         if self.has_per_rating() {
             footer.push('\n');
             footer.push_str(&significance::per_rating_footer(self.metric.name()));
+        }
+        if self.has_per_user() {
+            footer.push('\n');
+            footer.push_str(&significance::per_user_footer(&self.metric.label()));
         }
         footer
     }
@@ -480,12 +497,15 @@ fn p_cells(sig: Option<&Significance>) -> [String; 5] {
     }
 }
 
-/// The per-rating test cells of a row (ratings paired, Holm-corrected p of the t-test
-/// and the Wilcoxon test, d_z): `best` for rank 1, `–` without saved predictions.
-fn rating_cells(sig: Option<&Significance>) -> [String; 4] {
+/// The per-rating (or per-user) test cells of a row (units paired, Holm-corrected p of
+/// the t-test and the Wilcoxon test, d_z): `best` for rank 1, `–` without saved values.
+fn fine_cells(
+    sig: Option<&Significance>,
+    test: fn(&Significance) -> Option<&PairedTest>,
+) -> [String; 4] {
     match sig {
         None => ["", "best", "best", ""].map(String::from),
-        Some(s) => match &s.per_rating {
+        Some(s) => match test(s) {
             None => ["–", "–", "–", "–"].map(String::from),
             Some(r) => [
                 r.pairs.to_string(),
@@ -563,6 +583,7 @@ impl Rows {
         }
         header.push("seconds".to_string());
         let per_rating = !single && cmp.has_per_rating();
+        let per_user = !single && cmp.has_per_user();
         if !single {
             header.extend(["p t-test", "p Wilcoxon", "Holm t", "Holm W", "d_z"].map(String::from));
         }
@@ -570,6 +591,9 @@ impl Rows {
             header.extend(
                 ["ratings", "rating Holm t", "rating Holm W", "rating d_z"].map(String::from),
             );
+        }
+        if per_user {
+            header.extend(["users", "user Holm t", "user Holm W", "user d_z"].map(String::from));
         }
         let mut right = vec![true];
         right.extend(keys.iter().map(|_| false));
@@ -596,7 +620,10 @@ impl Rows {
                     row.extend(p_cells(sig.as_ref()));
                 }
                 if per_rating {
-                    row.extend(rating_cells(sig.as_ref()));
+                    row.extend(fine_cells(sig.as_ref(), |s| s.per_rating.as_ref()));
+                }
+                if per_user {
+                    row.extend(fine_cells(sig.as_ref(), |s| s.per_user.as_ref()));
                 }
                 row
             })
@@ -698,6 +725,13 @@ fn csv_rows(cmp: &Comparison) -> String {
             "rating_p_wilcoxon_holm",
             "rating_d_z",
             "rating_rank_biserial",
+            "user_pairs",
+            "user_p_ttest",
+            "user_p_wilcoxon",
+            "user_p_ttest_holm",
+            "user_p_wilcoxon_holm",
+            "user_d_z",
+            "user_rank_biserial",
             "run_ids",
         ]
         .map(String::from),
@@ -716,7 +750,7 @@ fn csv_rows(cmp: &Comparison) -> String {
         row.push(fixed6(s.seconds.std));
         let opt6 = |x: Option<f64>| x.map_or_else(String::new, fixed6);
         match sig {
-            None => row.extend(std::iter::repeat_n(String::new(), 14)),
+            None => row.extend(std::iter::repeat_n(String::new(), 21)),
             Some(sig) => {
                 row.push(sig.paired_folds.to_string());
                 row.push(opt6(sig.t_test.map(|t| t.p)));
@@ -725,16 +759,18 @@ fn csv_rows(cmp: &Comparison) -> String {
                 row.push(opt6(sig.wilcoxon_holm));
                 row.push(opt6(sig.d_z));
                 row.push(opt6(sig.rank_biserial));
-                match &sig.per_rating {
-                    None => row.extend(std::iter::repeat_n(String::new(), 7)),
-                    Some(r) => {
-                        row.push(r.pairs.to_string());
-                        row.push(opt6(r.t_test.map(|t| t.p)));
-                        row.push(opt6(r.wilcoxon.map(|w| w.p)));
-                        row.push(opt6(r.t_holm));
-                        row.push(opt6(r.wilcoxon_holm));
-                        row.push(opt6(r.d_z));
-                        row.push(opt6(r.rank_biserial));
+                for fine in [&sig.per_rating, &sig.per_user] {
+                    match fine {
+                        None => row.extend(std::iter::repeat_n(String::new(), 7)),
+                        Some(r) => {
+                            row.push(r.pairs.to_string());
+                            row.push(opt6(r.t_test.map(|t| t.p)));
+                            row.push(opt6(r.wilcoxon.map(|w| w.p)));
+                            row.push(opt6(r.t_holm));
+                            row.push(opt6(r.wilcoxon_holm));
+                            row.push(opt6(r.d_z));
+                            row.push(opt6(r.rank_biserial));
+                        }
                     }
                 }
             }
@@ -856,12 +892,13 @@ struct JsonSignificance {
     p_wilcoxon_holm: Option<f64>,
     d_z: Option<f64>,
     rank_biserial: Option<f64>,
-    per_rating: Option<JsonRatingTest>,
+    per_rating: Option<JsonPairedTest>,
+    per_user: Option<JsonPairedTest>,
 }
 
 /// A per-rating test for JSON.
 #[derive(Serialize)]
-struct JsonRatingTest {
+struct JsonPairedTest {
     pairs: usize,
     t_test: Option<JsonTTest>,
     wilcoxon: Option<JsonWilcoxon>,
@@ -869,6 +906,21 @@ struct JsonRatingTest {
     p_wilcoxon_holm: Option<f64>,
     d_z: Option<f64>,
     rank_biserial: Option<f64>,
+}
+
+impl JsonPairedTest {
+    fn of(r: &PairedTest) -> JsonPairedTest {
+        let r6 = |x: Option<f64>| x.and_then(round6);
+        JsonPairedTest {
+            pairs: r.pairs,
+            t_test: r.t_test.as_ref().map(JsonTTest::of),
+            wilcoxon: r.wilcoxon.as_ref().map(JsonWilcoxon::of),
+            p_ttest_holm: r6(r.t_holm),
+            p_wilcoxon_holm: r6(r.wilcoxon_holm),
+            d_z: r6(r.d_z),
+            rank_biserial: r6(r.rank_biserial),
+        }
+    }
 }
 
 impl JsonTTest {
@@ -918,15 +970,8 @@ impl From<&Significance> for JsonSignificance {
             p_wilcoxon_holm: r6(s.wilcoxon_holm),
             d_z: r6(s.d_z),
             rank_biserial: r6(s.rank_biserial),
-            per_rating: s.per_rating.as_ref().map(|r| JsonRatingTest {
-                pairs: r.pairs,
-                t_test: r.t_test.as_ref().map(JsonTTest::of),
-                wilcoxon: r.wilcoxon.as_ref().map(JsonWilcoxon::of),
-                p_ttest_holm: r6(r.t_holm),
-                p_wilcoxon_holm: r6(r.wilcoxon_holm),
-                d_z: r6(r.d_z),
-                rank_biserial: r6(r.rank_biserial),
-            }),
+            per_rating: s.per_rating.as_ref().map(JsonPairedTest::of),
+            per_user: s.per_user.as_ref().map(JsonPairedTest::of),
         }
     }
 }
@@ -959,7 +1004,7 @@ fn json_rows(cmp: &Comparison) -> String {
         direction: cmp.metric.direction().as_str(),
         significance: JsonMethod {
             against: "rank 1",
-            pairing: "by fold number and repeat, on the runs both configurations have; tests are null with fewer than 2 common runs; per_rating (RMSE or MAE with saved predictions): squared or absolute errors paired by fold, repeat, user and item",
+            pairing: "by fold number and repeat, on the runs both configurations have; tests are null with fewer than 2 common runs; per_rating (RMSE or MAE with saved predictions): squared or absolute errors paired by fold, repeat, user and item; per_user (a ranking metric with saved per-user values): each user's value paired by fold, repeat and user",
             t_test: significance::TESTS[0],
             wilcoxon: significance::TESTS[1],
             correction: significance::CORRECTION,
@@ -1251,10 +1296,10 @@ p: test nDCG@10 of each configuration against rank 1, paired by fold number (and
     fn csv_snapshot_parses_with_the_csv_crate() {
         let out = render(&summarize(&fixture()), &Metric::rmse(), Format::Csv);
         let expected = "\
-rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse_ci95_low,rmse_ci95_high,mae_mean,mae_std,mae_ci95_low,mae_ci95_high,ndcg@10_mean,ndcg@10_std,ndcg@10_ci95_low,ndcg@10_ci95_high,seconds_mean,seconds_std,paired_folds,p_ttest,p_wilcoxon,p_ttest_holm,p_wilcoxon_holm,d_z,rank_biserial,rating_pairs,rating_p_ttest,rating_p_wilcoxon,rating_p_ttest_holm,rating_p_wilcoxon_holm,rating_d_z,rating_rank_biserial,run_ids
-1,biased-mf,8,architecture=biased-mf embedding_size=8,2,0.920000,0.028284,0.665876,1.174124,0.710000,0.014142,0.582938,0.837062,0.210000,0.014142,0.082938,0.337062,21.000000,1.414214,,,,,,,,,,,,,,,4 5
-2,biased-mf,16,architecture=biased-mf embedding_size=16,1,0.950000,0.000000,,,0.690000,0.000000,,,0.150000,0.000000,,,30.000000,0.000000,1,,,,,,,,,,,,,,6
-3,dot-mf,8,architecture=dot-mf embedding_size=8,3,1.000000,0.100000,0.751586,1.248414,0.800000,0.100000,0.551586,1.048414,0.110000,0.010000,0.085159,0.134841,12.000000,2.000000,2,0.144385,0.500000,0.144385,0.500000,3.064129,1.000000,,,,,,,,1 2 3
+rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse_ci95_low,rmse_ci95_high,mae_mean,mae_std,mae_ci95_low,mae_ci95_high,ndcg@10_mean,ndcg@10_std,ndcg@10_ci95_low,ndcg@10_ci95_high,seconds_mean,seconds_std,paired_folds,p_ttest,p_wilcoxon,p_ttest_holm,p_wilcoxon_holm,d_z,rank_biserial,rating_pairs,rating_p_ttest,rating_p_wilcoxon,rating_p_ttest_holm,rating_p_wilcoxon_holm,rating_d_z,rating_rank_biserial,user_pairs,user_p_ttest,user_p_wilcoxon,user_p_ttest_holm,user_p_wilcoxon_holm,user_d_z,user_rank_biserial,run_ids
+1,biased-mf,8,architecture=biased-mf embedding_size=8,2,0.920000,0.028284,0.665876,1.174124,0.710000,0.014142,0.582938,0.837062,0.210000,0.014142,0.082938,0.337062,21.000000,1.414214,,,,,,,,,,,,,,,,,,,,,,4 5
+2,biased-mf,16,architecture=biased-mf embedding_size=16,1,0.950000,0.000000,,,0.690000,0.000000,,,0.150000,0.000000,,,30.000000,0.000000,1,,,,,,,,,,,,,,,,,,,,,6
+3,dot-mf,8,architecture=dot-mf embedding_size=8,3,1.000000,0.100000,0.751586,1.248414,0.800000,0.100000,0.551586,1.048414,0.110000,0.010000,0.085159,0.134841,12.000000,2.000000,2,0.144385,0.500000,0.144385,0.500000,3.064129,1.000000,,,,,,,,,,,,,,,1 2 3
 ";
         assert_eq!(out, expected, "\n{out}");
         let mut reader = csv::Reader::from_reader(out.as_bytes());
@@ -1296,7 +1341,7 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse
   "direction": "lower",
   "significance": {
     "against": "rank 1",
-    "pairing": "by fold number and repeat, on the runs both configurations have; tests are null with fewer than 2 common runs; per_rating (RMSE or MAE with saved predictions): squared or absolute errors paired by fold, repeat, user and item",
+    "pairing": "by fold number and repeat, on the runs both configurations have; tests are null with fewer than 2 common runs; per_rating (RMSE or MAE with saved predictions): squared or absolute errors paired by fold, repeat, user and item; per_user (a ranking metric with saved per-user values): each user's value paired by fold, repeat and user",
     "t_test": "paired t-test, two-sided",
     "wilcoxon": "Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction",
     "correction": "Holm: p-values Holm–Bonferroni corrected across the comparisons against rank 1, one family per test; d_z: Cohen's d_z (mean paired difference / its sd), sign other − best (rank_biserial in CSV and JSON: the matched-pairs rank-biserial correlation, in [−1, 1])"
@@ -1406,7 +1451,8 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse
         "p_wilcoxon_holm": 0.5,
         "d_z": 3.064129,
         "rank_biserial": 1.0,
-        "per_rating": null
+        "per_rating": null,
+        "per_user": null
       }
     }
   ]

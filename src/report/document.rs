@@ -5,7 +5,6 @@
 //! on any Markdown renderer. Chart file names are derived from metric and parameter
 //! names, so re-running the report overwrites the same files.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -279,12 +278,9 @@ pub fn write_report(
         out_dir,
     )?;
     let markdown = out_dir.join(REPORT_FILE);
-    // Ranked by RMSE or MAE, saved test predictions add the per-rating tests.
-    let predictions = if super::paired_ratings::ErrorKind::of_metric(metric.name()).is_some() {
-        super::paired_ratings::by_configuration(&runs, &summaries, |id| store.predictions(id))?
-    } else {
-        HashMap::new()
-    };
+    // Saved test predictions (RMSE, MAE) or per-user values (ranking metrics) add the
+    // per-rating or per-user tests.
+    let saved = super::significance::load_saved(store, &runs, &summaries, metric)?;
     let text = markdown_text(
         experiment,
         store.path(),
@@ -292,7 +288,7 @@ pub fn write_report(
         &summaries,
         metric,
         &sections,
-        &predictions,
+        &saved,
     );
     crate::output::write(&markdown, text)?;
     Ok(Written { markdown, charts })
@@ -382,7 +378,7 @@ fn markdown_text(
     summaries: &[ConfigSummary],
     metric: &Metric,
     sections: &[Section],
-    predictions: &HashMap<String, super::paired_ratings::SlotPredictions>,
+    saved: &super::significance::Saved,
 ) -> String {
     let count = |s: RunStatus| runs.iter().filter(|r| r.status == s).count();
     let mut md = String::new();
@@ -403,7 +399,7 @@ fn markdown_text(
     let _ = writeln!(md, "## Ranking\n");
     md.push_str(
         &Comparison::new(summaries, metric)
-            .with_predictions(predictions)
+            .with_saved(saved)
             .render(Format::Markdown),
     );
     for section in sections {

@@ -65,10 +65,12 @@ impl ErrorKind {
     }
 }
 
-/// A per-rating paired test of one configuration against the best.
+/// A paired test of one configuration against the best on fine-grained units: test
+/// ratings here, users in [`paired_users`](super::paired_users).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RatingTest {
-    /// Test ratings both configurations predicted, over all common slots.
+pub struct PairedTest {
+    /// Units paired: test ratings both configurations predicted (or users both
+    /// evaluated), over all common slots.
     pub pairs: usize,
     /// The paired t-test of the errors (other − best).
     pub t_test: Option<TTest>,
@@ -119,12 +121,12 @@ pub fn test(
     best: &SlotPredictions,
     other: &SlotPredictions,
     kind: ErrorKind,
-) -> Option<RatingTest> {
+) -> Option<PairedTest> {
     let (o, b) = paired_errors(best, other, kind);
     if o.len() < 2 {
         return None;
     }
-    Some(RatingTest {
+    Some(PairedTest {
         pairs: o.len(),
         t_test: paired_t_test(&o, &b),
         wilcoxon: wilcoxon_signed_rank(&o, &b),

@@ -20,12 +20,16 @@
 
 use std::collections::HashMap;
 
-use super::paired_ratings::{self, ErrorKind, RatingTest, SlotPredictions};
+use super::metric::Metric;
+use super::paired_ratings::{self, ErrorKind, PairedTest, SlotPredictions};
+use super::paired_users::{self, SlotUserValues};
 use super::stats::{
     TTest, WILCOXON_EXACT_MAX_N, Wilcoxon, cohens_dz, holm, paired_t_test, rank_biserial,
     wilcoxon_signed_rank,
 };
 use super::summary::ConfigSummary;
+use crate::store::records::StoredRun;
+use crate::store::{Store, StoreError};
 
 /// How configurations are paired, for footers and JSON.
 pub const PAIRING: &str = "each configuration against rank 1, paired by fold number (and repeat) on the runs both have; – when fewer than 2 are common";
@@ -59,7 +63,10 @@ pub struct Significance {
     /// The Wilcoxon p-value, Holm-corrected across the comparisons against the best.
     pub wilcoxon_holm: Option<f64>,
     /// The per-rating tests (RMSE or MAE, both configurations with saved predictions).
-    pub per_rating: Option<RatingTest>,
+    pub per_rating: Option<PairedTest>,
+    /// The per-user tests (a ranking metric, both configurations with saved per-user
+    /// values).
+    pub per_user: Option<PairedTest>,
 }
 
 impl Significance {
@@ -74,6 +81,7 @@ impl Significance {
             t_holm: None,
             wilcoxon_holm: None,
             per_rating: None,
+            per_user: None,
         }
     }
 }
@@ -108,22 +116,25 @@ pub fn against_best(best: &ConfigSummary, other: &ConfigSummary, metric: &str) -
 /// The significance of each of `ranked` (best first) against the first; `None` for the
 /// first itself. The p-values are Holm-corrected across these comparisons.
 pub fn against_first(ranked: &[ConfigSummary], metric: &str) -> Vec<Option<Significance>> {
-    against_first_with(ranked, metric, &HashMap::new())
+    against_first_with(ranked, metric, &HashMap::new(), &HashMap::new())
 }
 
 /// [`against_first`], plus the per-rating tests where `predictions` (by `params_json`)
 /// has the saved test predictions of the best and of the other configuration and
-/// `metric` is `rmse` or `mae`.
+/// `metric` is `rmse` or `mae`, and the per-user tests where `users` (by `params_json`)
+/// has both configurations' per-user values of `metric`.
 pub fn against_first_with(
     ranked: &[ConfigSummary],
     metric: &str,
     predictions: &HashMap<String, SlotPredictions>,
+    users: &HashMap<String, SlotUserValues>,
 ) -> Vec<Option<Significance>> {
     let Some(best) = ranked.first() else {
         return Vec::new();
     };
     let kind = ErrorKind::of_metric(metric);
     let best_preds = predictions.get(&best.params_json);
+    let best_users = users.get(&best.params_json);
     let mut out: Vec<Option<Significance>> = std::iter::once(None)
         .chain(ranked[1..].iter().map(|s| {
             let mut sig = against_best(best, s, metric);
@@ -132,11 +143,52 @@ pub fn against_first_with(
             {
                 sig.per_rating = paired_ratings::test(b, o, kind);
             }
+            if let (Some(b), Some(o)) = (best_users, users.get(&s.params_json)) {
+                sig.per_user = paired_users::test(b, o);
+            }
             Some(sig)
         }))
         .collect();
     correct(&mut out);
     out
+}
+
+/// What the runs saved for the fine-grained tests, by configuration (`params_json`):
+/// test predictions (RMSE and MAE) and per-user values of a ranking metric.
+#[derive(Debug, Clone, Default)]
+pub struct Saved {
+    /// Saved test predictions, for the per-rating tests.
+    pub predictions: HashMap<String, SlotPredictions>,
+    /// Saved per-user values of the ranking metric, for the per-user tests.
+    pub users: HashMap<String, SlotUserValues>,
+}
+
+impl Saved {
+    /// True when nothing was saved.
+    pub fn is_empty(&self) -> bool {
+        self.predictions.is_empty() && self.users.is_empty()
+    }
+}
+
+/// What the runs saved for the fine-grained tests of `metric`: test predictions for RMSE
+/// and MAE, per-user values for a ranking metric. Read for the runs `summaries` average.
+pub fn load_saved(
+    store: &Store,
+    runs: &[StoredRun],
+    summaries: &[ConfigSummary],
+    metric: &Metric,
+) -> Result<Saved, StoreError> {
+    let mut saved = Saved::default();
+    if ErrorKind::of_metric(metric.name()).is_some() {
+        saved.predictions =
+            paired_ratings::by_configuration(runs, summaries, |id| store.predictions(id))?;
+    } else {
+        saved.users =
+            paired_users::by_configuration(runs, summaries, metric.name(), |id, name| {
+                store.user_metric(id, name)
+            })?;
+    }
+    Ok(saved)
 }
 
 /// Fills in the Holm-corrected p-values of every test across `sigs`.
@@ -153,6 +205,8 @@ fn correct(sigs: &mut [Option<Significance>]) {
     let w = family(sigs, |s| s.wilcoxon.map(|w| w.p));
     let rt = family(sigs, |s| s.per_rating.and_then(|r| r.t_test).map(|t| t.p));
     let rw = family(sigs, |s| s.per_rating.and_then(|r| r.wilcoxon).map(|w| w.p));
+    let ut = family(sigs, |s| s.per_user.and_then(|r| r.t_test).map(|t| t.p));
+    let uw = family(sigs, |s| s.per_user.and_then(|r| r.wilcoxon).map(|w| w.p));
     for (i, sig) in sigs.iter_mut().enumerate() {
         if let Some(sig) = sig {
             sig.t_holm = t[i];
@@ -160,6 +214,10 @@ fn correct(sigs: &mut [Option<Significance>]) {
             if let Some(r) = &mut sig.per_rating {
                 r.t_holm = rt[i];
                 r.wilcoxon_holm = rw[i];
+            }
+            if let Some(u) = &mut sig.per_user {
+                u.t_holm = ut[i];
+                u.wilcoxon_holm = uw[i];
             }
         }
     }
@@ -170,6 +228,13 @@ pub fn footer(metric_label: &str) -> String {
     format!(
         "p: {metric_label} of {PAIRING}. Tests: {}; {}. With n folds the exact Wilcoxon p-value cannot go below 2/2^n (0.0625 for 5; exact up to n = {WILCOXON_EXACT_MAX_N}). {CORRECTION}.",
         TESTS[0], TESTS[1]
+    )
+}
+
+/// The footer line of the per-user tests, for tables that show them.
+pub fn per_user_footer(metric_label: &str) -> String {
+    format!(
+        "Per user: each user's {metric_label} of each configuration and rank 1, paired by (fold, repeat, user) over the users both evaluated; paired t-test and Wilcoxon signed-rank test (normal approximation beyond {WILCOXON_EXACT_MAX_N} non-zero differences), Holm-corrected; d_z of the differences (other − rank 1)."
     )
 }
 
@@ -338,7 +403,8 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let with = against_first_with(&s, "rmse", &by_config);
+        let none = HashMap::new();
+        let with = against_first_with(&s, "rmse", &by_config, &none);
         let r = with[1].and_then(|s| s.per_rating).expect("per-rating test");
         assert_eq!(r.pairs, 60);
         assert!(r.t_test.expect("t").t > 0.0, "the other errs more");
@@ -349,7 +415,7 @@ mod tests {
             "one comparison: Holm changes nothing"
         );
         assert!(
-            against_first_with(&s, "ndcg@10", &by_config)[1]
+            against_first_with(&s, "ndcg@10", &by_config, &none)[1]
                 .is_some_and(|s| s.per_rating.is_none())
         );
         assert!(against_first(&s, "rmse")[1].is_some_and(|s| s.per_rating.is_none()));

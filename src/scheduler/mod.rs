@@ -428,6 +428,11 @@ impl Shared<'_> {
         if let Ok(Some(predictions)) = result.as_ref().map(|r| r.predictions.as_ref()) {
             lock(self.store).save_predictions(run_id, predictions)?;
         }
+        if let Ok(r) = &result {
+            for (name, values) in &r.user_metrics {
+                lock(self.store).save_user_metric(run_id, name, values)?;
+            }
+        }
         lock(self.store).finish_run(run_id, &outcome)?;
         let ending = match &result {
             Ok(r) => {
@@ -555,6 +560,7 @@ mod tests {
                 engine: None,
                 metrics: Vec::new(),
                 predictions: None,
+                user_metrics: Vec::new(),
             })
         }
     }

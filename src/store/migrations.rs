@@ -140,6 +140,18 @@ CREATE TABLE run_predictions (
     data   BLOB NOT NULL
 );
 "#,
+    // 10: each user's value of a finished run's ranking metric (`metrics.save_predictions`
+    // with ranking metrics), one BLOB per run and metric: `count` records of user (u32)
+    // and value (f32), little-endian, 8 bytes each (`store::predictions`).
+    r#"
+CREATE TABLE run_user_metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name   TEXT NOT NULL,
+    count  INTEGER NOT NULL CHECK (count >= 0),
+    data   BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+"#,
 ];
 
 /// What [`migrate`] found and did.

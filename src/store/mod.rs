@@ -455,6 +455,7 @@ impl Store {
                     tx.execute("DELETE FROM epochs WHERE run_id = ?1", [id])?;
                     tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", [id])?;
                     tx.execute("DELETE FROM run_predictions WHERE run_id = ?1", [id])?;
+                    tx.execute("DELETE FROM run_user_metrics WHERE run_id = ?1", [id])?;
                     tx.execute(
                         "UPDATE runs SET params_json = ?2, config_json = ?3, fold = ?4,
                              repeat = ?8,
@@ -652,6 +653,56 @@ impl Store {
         };
         let count = usize::try_from(count).unwrap_or(usize::MAX);
         predictions::decode(&data, count)
+            .map(Some)
+            .map_err(|source| StoreError::BadPredictions {
+                path: self.path.clone(),
+                run_id,
+                source,
+            })
+    }
+
+    /// Stores each user's value of run `run_id`'s ranking metric `name`
+    /// (`metrics.save_predictions`), replacing any an earlier attempt stored.
+    pub fn save_user_metric(
+        &mut self,
+        run_id: i64,
+        name: &str,
+        values: &[(u32, f32)],
+    ) -> Result<()> {
+        let action = format!("saving the per-user `{name}` of run {run_id}");
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO run_user_metrics (run_id, name, count, data)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    run_id,
+                    name,
+                    int(values.len()),
+                    predictions::encode_user_values(values)
+                ],
+            )
+            .map_err(sql(&self.path, &action))?;
+        Ok(())
+    }
+
+    /// Each user's value of run `run_id`'s ranking metric `name`, `None` when it saved
+    /// none.
+    pub fn user_metric(&self, run_id: i64, name: &str) -> Result<Option<Vec<(u32, f32)>>> {
+        let action = format!("reading the per-user `{name}` of run {run_id}");
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT count, data FROM run_user_metrics WHERE run_id = ?1 AND name = ?2",
+                params![run_id, name],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(sql(&self.path, &action))?;
+        let Some((count, data)) = row else {
+            return Ok(None);
+        };
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        predictions::decode_user_values(&data, count)
             .map(Some)
             .map_err(|source| StoreError::BadPredictions {
                 path: self.path.clone(),
@@ -1488,6 +1539,7 @@ mod tests {
                  ALTER TABLE runs DROP COLUMN checkpoint_sha256;
                  ALTER TABLE epochs DROP COLUMN train_seconds;
                  ALTER TABLE runs DROP COLUMN repeat; DROP TABLE run_predictions;
+                 DROP TABLE run_user_metrics;
                  PRAGMA user_version = 5;",
             )
             .unwrap();
@@ -1788,7 +1840,7 @@ mod tests {
         let err = store.predictions(first).expect_err("bad blob");
         assert!(
             err.to_string()
-                .contains(&format!("run {first}: stored predictions are 1 bytes")),
+                .contains(&format!("run {first}: stored values are 1 bytes")),
             "{err}"
         );
     }

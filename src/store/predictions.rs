@@ -1,4 +1,5 @@
-//! A run's test predictions (`metrics.save_predictions`) as one compact BLOB.
+//! A run's test predictions (`metrics.save_predictions`) as one compact BLOB, and each
+//! user's value of its ranking metrics as another.
 //!
 //! Each prediction is 16 bytes, little-endian: the dense user id (u32), the dense item id
 //! (u32), the true rating (f32) and the clipped prediction (f32), in the order of the
@@ -24,14 +25,14 @@ pub struct Prediction {
 
 /// Why a stored BLOB is not a list of predictions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "stored predictions are {bytes} bytes for {count} predictions; expected {count} × {RECORD_BYTES} bytes"
-)]
+#[error("stored values are {bytes} bytes for {count} records; expected {count} × {record} bytes")]
 pub struct BadBlob {
     /// The BLOB's length.
     pub bytes: usize,
     /// The count stored beside it.
     pub count: usize,
+    /// Bytes per record.
+    pub record: usize,
 }
 
 /// The BLOB of `predictions`.
@@ -52,6 +53,7 @@ pub fn decode(bytes: &[u8], count: usize) -> Result<Vec<Prediction>, BadBlob> {
         return Err(BadBlob {
             bytes: bytes.len(),
             count,
+            record: RECORD_BYTES,
         });
     }
     let word = |chunk: &[u8], at: usize| [chunk[at], chunk[at + 1], chunk[at + 2], chunk[at + 3]];
@@ -62,6 +64,40 @@ pub fn decode(bytes: &[u8], count: usize) -> Result<Vec<Prediction>, BadBlob> {
             item: u32::from_le_bytes(word(c, 4)),
             rating: f32::from_le_bytes(word(c, 8)),
             prediction: f32::from_le_bytes(word(c, 12)),
+        })
+        .collect())
+}
+
+/// Bytes per stored user value.
+pub const USER_RECORD_BYTES: usize = 8;
+
+/// The BLOB of per-user values: user (u32) and value (f32), little-endian.
+pub fn encode_user_values(values: &[(u32, f32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * USER_RECORD_BYTES);
+    for (user, value) in values {
+        out.extend_from_slice(&user.to_le_bytes());
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    out
+}
+
+/// The per-user values of a BLOB that should hold `count` of them.
+pub fn decode_user_values(bytes: &[u8], count: usize) -> Result<Vec<(u32, f32)>, BadBlob> {
+    if count.checked_mul(USER_RECORD_BYTES) != Some(bytes.len()) {
+        return Err(BadBlob {
+            bytes: bytes.len(),
+            count,
+            record: USER_RECORD_BYTES,
+        });
+    }
+    let word = |chunk: &[u8], at: usize| [chunk[at], chunk[at + 1], chunk[at + 2], chunk[at + 3]];
+    Ok(bytes
+        .chunks_exact(USER_RECORD_BYTES)
+        .map(|c| {
+            (
+                u32::from_le_bytes(word(c, 0)),
+                f32::from_le_bytes(word(c, 4)),
+            )
         })
         .collect())
 }
@@ -102,8 +138,13 @@ mod tests {
         let err = decode(&[0; 20], 1).expect_err("20 bytes is not one record");
         assert_eq!(
             err.to_string(),
-            "stored predictions are 20 bytes for 1 predictions; expected 1 × 16 bytes"
+            "stored values are 20 bytes for 1 records; expected 1 × 16 bytes"
         );
         assert!(decode(&[0; 16], usize::MAX).is_err());
+        let users = [(0, 0.5f32), (u32::MAX, 1.0)];
+        let blob = encode_user_values(&users);
+        assert_eq!(blob.len(), 16);
+        assert_eq!(decode_user_values(&blob, 2), Ok(users.to_vec()));
+        assert!(decode_user_values(&blob, 3).is_err());
     }
 }
