@@ -139,6 +139,10 @@ pub struct ExportArgs {
     /// One row per epoch instead of per run.
     #[arg(long)]
     pub epochs: bool,
+    /// One row per saved test prediction (runs with `metrics.save_predictions = true`):
+    /// run id, fold, repeat, user, item, rating, prediction. CSV only.
+    #[arg(long, conflicts_with = "epochs")]
+    pub predictions: bool,
     /// Write here instead of to stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,

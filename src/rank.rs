@@ -152,6 +152,25 @@ pub fn score_block(
     model.score_items(&ids, n_items)?.flatten_all()?.to_vec1()
 }
 
+/// Each per-user ranking metric's name and its value for every evaluated user (dense id),
+/// in user order; coverage, which is not per user, is left out.
+pub type UserValues = Vec<(String, Vec<(u32, f32)>)>;
+
+/// [`run_metrics`] and, from the same ranking, each user's own values
+/// ([`UserValues`], empty when `spec` is `None`): what `metrics.save_predictions` stores
+/// for the per-user tests.
+pub fn run_metrics_per_user(
+    spec: Option<&RankingSpec>,
+    model: &dyn RatingModel,
+    data: &Dataset,
+    split: &Split,
+) -> candle_core::Result<(Vec<(String, f64)>, UserValues)> {
+    match spec {
+        Some(spec) => ranking_metrics_with_users(model, data, split, spec, true),
+        None => Ok((Vec::new(), Vec::new())),
+    }
+}
+
 /// The ranking metrics `spec` asks for, of `model` on `split`'s test ratings, in the order
 /// asked; none when `spec` is `None`. What the runner stores with each run.
 pub fn run_metrics(
@@ -184,6 +203,18 @@ pub fn ranking_metrics(
     split: &Split,
     spec: &RankingSpec,
 ) -> candle_core::Result<Vec<(String, f64)>> {
+    ranking_metrics_with_users(model, data, split, spec, false).map(|(averages, _)| averages)
+}
+
+/// [`ranking_metrics`], and each user's own values when `per_user` asks for them.
+fn ranking_metrics_with_users(
+    model: &dyn RatingModel,
+    data: &Dataset,
+    split: &Split,
+    spec: &RankingSpec,
+    per_user: bool,
+) -> candle_core::Result<(Vec<(String, f64)>, UserValues)> {
+    let mut user_values: Vec<Vec<(u32, f32)>> = vec![Vec::new(); spec.metrics.len()];
     let (n_users, n_items) = (data.n_users(), data.n_items());
     let ratings = &data.ratings;
     let seen = UserItems::new(
@@ -248,19 +279,34 @@ pub fn ranking_metrics(
                     // Beyond the deepest cut-off: every `mrr@k` counts it as 0.
                     None => depth + 1,
                 };
-                averages.add(JudgedList {
+                let values = averages.add(JudgedList {
                     items: &items,
                     hits: &hits,
                     relevant: targets.len(),
                     first_relevant_rank,
                 });
+                if per_user {
+                    for (list, v) in user_values.iter_mut().zip(values) {
+                        list.push((user, v as f32));
+                    }
+                }
             }
             for &item in seen_items.iter().chain(&targets) {
                 state[item as usize] = NONE;
             }
         }
     }
-    Ok(averages.finish())
+    let user_values = if per_user {
+        spec.metrics
+            .iter()
+            .zip(user_values)
+            .filter(|(m, _)| m.kind != RankingKind::Coverage)
+            .map(|(m, values)| (m.name(), values))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((averages.finish(), user_values))
 }
 
 #[cfg(test)]

@@ -241,6 +241,7 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
         folds: config.split.folds(),
         config,
         seed,
+        repeat: stored.repeat,
         fold: stored.fold,
         key: stored.key.clone(),
     };

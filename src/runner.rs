@@ -19,6 +19,7 @@ use crate::data::implicit::RatedItems;
 use crate::data::split::{self, PerUserCut, Split, SplitError};
 use crate::engine::{Engine, EngineError};
 use crate::models::{self, ModelContext};
+use crate::store::predictions::Prediction;
 use crate::store::records::EpochRecord;
 use crate::sweep::RunSpec;
 use crate::train::{self, TrainData};
@@ -42,6 +43,12 @@ pub struct RunResult {
     /// Further named metrics of the reported epoch (e.g. `ndcg@10`); RMSE and MAE are
     /// the fields above.
     pub metrics: Vec<(String, f64)>,
+    /// The reported epoch's test predictions, when `metrics.save_predictions` asks for
+    /// them.
+    pub predictions: Option<Vec<Prediction>>,
+    /// Each user's value of each ranking metric, when `metrics.save_predictions` asks for
+    /// them and the run has ranking metrics (empty otherwise).
+    pub user_metrics: crate::rank::UserValues,
 }
 
 /// A checkpoint file a run wrote, and the SHA-256 of its bytes (stored with the run, so
@@ -163,22 +170,59 @@ impl CandleExecutor {
             }
             _ => None,
         };
-        Ok(RunResult {
-            rmse: best.test.rmse,
-            mae: best.test.mae,
-            best_epoch: trained.best_epoch,
-            seconds: started.elapsed().as_secs_f64(),
-            checkpoint,
-            engine,
-            metrics: crate::rank::run_metrics(
+        // The run's time is its training's: ranking and saved predictions are not timed.
+        let seconds = started.elapsed().as_secs_f64();
+        let predictions = if run.config.save_predictions {
+            Some(test_predictions(model.as_ref(), data, &split).map_err(|e| failed(&e))?)
+        } else {
+            None
+        };
+        let (metrics, user_metrics) = if run.config.save_predictions {
+            crate::rank::run_metrics_per_user(
                 run.config.ranking.as_ref(),
                 model.as_ref(),
                 data,
                 &split,
             )
-            .map_err(|e| RunError::Failed(format!("ranking metrics: {e}")))?,
+        } else {
+            crate::rank::run_metrics(run.config.ranking.as_ref(), model.as_ref(), data, &split)
+                .map(|m| (m, Vec::new()))
+        }
+        .map_err(|e| RunError::Failed(format!("ranking metrics: {e}")))?;
+        Ok(RunResult {
+            predictions,
+            user_metrics,
+            metrics,
+            rmse: best.test.rmse,
+            mae: best.test.mae,
+            best_epoch: trained.best_epoch,
+            seconds,
+            checkpoint,
+            engine,
         })
     }
+}
+
+/// `model`'s predictions for the test ratings of `split`, clipped to the rating range as
+/// the test metrics are, in the split's order.
+pub fn test_predictions(
+    model: &dyn models::RatingModel,
+    data: &Dataset,
+    split: &Split,
+) -> candle_core::Result<Vec<Prediction>> {
+    let ratings = &data.ratings;
+    let predicted = train::predict(model, ratings, &split.test, data.rating_range)?;
+    Ok(split
+        .test
+        .iter()
+        .zip(predicted)
+        .map(|(&i, prediction)| Prediction {
+            user: ratings.users[i],
+            item: ratings.items[i],
+            rating: ratings.values[i],
+            prediction,
+        })
+        .collect())
 }
 
 /// Gives a written checkpoint the permission bits `mode` (when set) and hashes it.

@@ -98,9 +98,12 @@ pub struct RunSpec {
     pub params: Vec<(String, toml::Value)>,
     /// The point's configuration.
     pub config: RunConfig,
-    /// `experiment.seed`; the same for every run, so folds and points differ only by their
-    /// configuration and fold.
+    /// The seed of this run's repeat ([`Experiment::repeat_seed`]): `experiment.seed` for
+    /// repeat 0, so folds and points of one repeat differ only by their configuration and
+    /// fold.
     pub seed: u64,
+    /// 0-based repeat (`experiment.repeats`; 0 without repeats).
+    pub repeat: usize,
     /// 0-based fold (0 for holdout).
     pub fold: usize,
     /// Folds of this point: `k` for k-fold, 1 for holdout.
@@ -110,12 +113,19 @@ pub struct RunSpec {
     pub key: String,
 }
 
-/// Every run of `exp`: grid points in [`expand`] order, and within each point its folds in
-/// order (fold fastest).
+/// Every run of `exp`: grid points in [`expand`] order, within each point its repeats in
+/// order, and within each repeat its folds in order (fold fastest). A k-fold split with
+/// repeats is repeated k-fold cross-validation: each repeat draws its own k folds from its
+/// own seed.
 pub fn runs(exp: &Experiment) -> Result<Vec<RunSpec>, ConfigError> {
     let points = expand(exp)?;
-    // Folds multiply the grid: refuse before allocating a run list that cannot fit.
-    let total: u128 = points.iter().map(|p| p.config.split.folds() as u128).sum();
+    // Folds and repeats multiply the grid: refuse before allocating a run list that cannot
+    // fit.
+    let repeats = exp.repeats.max(1) as u128;
+    let total: u128 = points
+        .iter()
+        .map(|p| p.config.split.folds() as u128 * repeats)
+        .sum();
     if total > config::MAX_RUNS as u128 {
         return Err(ConfigError::Invalid(vec![Diagnostic {
             file: exp.source_path.clone(),
@@ -123,7 +133,7 @@ pub fn runs(exp: &Experiment) -> Result<Vec<RunSpec>, ConfigError> {
             key: "split.k".to_string(),
             problem: Problem::Other {
                 message: format!(
-                    "the experiment expands to {total} runs (grid points × folds), more than \
+                    "the experiment expands to {total} runs (grid points × repeats × folds), more than \
                      the limit of {}",
                     config::MAX_RUNS
                 ),
@@ -133,17 +143,21 @@ pub fn runs(exp: &Experiment) -> Result<Vec<RunSpec>, ConfigError> {
     let mut runs = Vec::new();
     for point in points {
         let folds = point.config.split.folds();
-        for fold in 0..folds {
-            runs.push(RunSpec {
-                experiment: exp.name.clone(),
-                point: point.index,
-                params: point.params.clone(),
-                config: point.config.clone(),
-                seed: exp.seed,
-                fold,
-                folds,
-                key: run_key(exp.seed, &point.config, fold),
-            });
+        for repeat in 0..exp.repeats.max(1) {
+            let seed = exp.repeat_seed(repeat);
+            for fold in 0..folds {
+                runs.push(RunSpec {
+                    experiment: exp.name.clone(),
+                    point: point.index,
+                    params: point.params.clone(),
+                    config: point.config.clone(),
+                    seed,
+                    repeat,
+                    fold,
+                    folds,
+                    key: run_key(seed, &point.config, fold),
+                });
+            }
         }
     }
     Ok(runs)
@@ -374,6 +388,52 @@ training.learning_rate = [0.1, 0.01]
     }
 
     #[test]
+    fn repeats_run_each_point_with_derived_seeds_and_keep_repeat_0s_keys() {
+        let text = HEAD.replace("seed = 3", "seed = 3\nrepeats = 3");
+        let text = format!("{text}[sweep]\nmodel.embedding_size = [1, 2]\n");
+        let exp = parse_experiment(&text, Path::new("experiments/grid.toml")).expect("valid");
+        let single = experiment("[sweep]\nmodel.embedding_size = [1, 2]\n");
+        let runs = runs(&exp).expect("valid");
+        // 2 points × 3 repeats × 3 folds, fold fastest, then repeat.
+        assert_eq!(runs.len(), 18);
+        let shape: Vec<(usize, usize, usize, u64)> = runs
+            .iter()
+            .map(|r| (r.point, r.repeat, r.fold, r.seed))
+            .collect();
+        assert_eq!(
+            &shape[..7],
+            &[
+                (0, 0, 0, 3),
+                (0, 0, 1, 3),
+                (0, 0, 2, 3),
+                (0, 1, 0, 4),
+                (0, 1, 1, 4),
+                (0, 1, 2, 4),
+                (0, 2, 0, 5),
+            ]
+        );
+        for run in &runs {
+            assert_eq!(run.key, run_key(run.seed, &run.config, run.fold));
+        }
+        // Repeat 0 is the experiment without repeats, key for key.
+        let without: Vec<String> = super::runs(&single)
+            .expect("valid")
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        let repeat0: Vec<String> = runs
+            .iter()
+            .filter(|r| r.repeat == 0)
+            .map(|r| r.key.clone())
+            .collect();
+        assert_eq!(repeat0, without);
+        let mut keys: Vec<&str> = runs.iter().map(|r| r.key.as_str()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 18, "every repeat is its own run");
+    }
+
+    #[test]
     fn holdout_points_have_one_run() {
         let text = HEAD.replace(
             "kind = \"kfold\"\nk = 3",
@@ -411,6 +471,7 @@ training.learning_rate = [0.1, 0.01]
             training: TrainingSpec::adam(10, 256, 0.005, 0.0),
             metrics: vec![MetricName::Rmse, MetricName::Mae],
             ranking: None,
+            save_predictions: false,
         }
     }
 

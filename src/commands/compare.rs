@@ -10,6 +10,7 @@ use crate::cli::{CompareArgs, FormatArg};
 use crate::report::compare::{self, Comparison, Format};
 use crate::report::filter::{self, Filter};
 use crate::report::pool;
+use crate::report::significance;
 use crate::report::{Metric, missing_experiment};
 use crate::store::Store;
 use crate::store::records::StoredRun;
@@ -43,7 +44,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         }
         let runs = pool::pool(&store, &names)?;
         let label = names.join(", ");
-        print!("{}", ranking(&runs, &label, &filters, &metric, args)?);
+        print!(
+            "{}",
+            ranking(&store, &runs, &label, &filters, &metric, args)?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let names: Vec<String> = match args.experiment.first() {
@@ -73,7 +77,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             }
             return Err(error.into());
         }
-        let table = ranking(&runs, name, &filters, &metric, args)?;
+        let table = ranking(&store, &runs, name, &filters, &metric, args)?;
         if names.len() > 1 {
             let heading = if format == Format::Markdown {
                 "## "
@@ -91,8 +95,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The ranking of `runs` (one experiment's, or several pooled) as `args` asks; `name`
-/// says whose runs they are in notes and errors.
+/// says whose runs they are in notes and errors. Ranked by RMSE or MAE, the runs' saved
+/// test predictions (if any) add the per-rating tests.
 fn ranking(
+    store: &Store,
     runs: &[StoredRun],
     name: &str,
     filters: &[Filter],
@@ -108,6 +114,11 @@ fn ranking(
     let kept = filter::apply(&summaries, filters)
         .with_context(|| format!("filtering experiment `{name}`"))?;
     let mut comparison = Comparison::new(&kept, metric);
+    let saved = significance::load_saved(store, runs, &kept, metric)
+        .with_context(|| format!("reading the saved predictions of experiment `{name}`"))?;
+    if !saved.is_empty() {
+        comparison = comparison.with_saved(&saved);
+    }
     if let Some(n) = args.top {
         comparison = comparison.top(n);
     }

@@ -27,6 +27,23 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             None => bail!("`{}` holds no runs yet", args.db.display()),
         }
     }
+    if args.predictions {
+        if args.format != ExportFormat::Csv {
+            bail!("--predictions writes CSV only; drop --format or use --format csv");
+        }
+        let (text, rows) = predictions_csv(&store, &runs)?;
+        if rows == 0 {
+            bail!(
+                "no run{} saved test predictions; set `metrics.save_predictions = true` in \
+                 the experiment file and run it again",
+                args.experiment
+                    .as_deref()
+                    .map(|n| format!(" of experiment `{n}`"))
+                    .unwrap_or_default()
+            );
+        }
+        return write_out(args, &text, &format!("{rows} prediction(s)"));
+    }
     let mut epochs = BTreeMap::new();
     if args.epochs {
         for run in &runs {
@@ -37,17 +54,54 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         ExportFormat::Csv => csv_text(&runs, args.epochs.then_some(&epochs))?,
         ExportFormat::Json => json_text(&runs, args.epochs.then_some(&epochs))?,
     };
+    write_out(args, &text, &format!("{} run(s)", runs.len()))
+}
+
+/// Writes `text` to `--output` (saying `what` was written) or to stdout.
+fn write_out(args: &ExportArgs, text: &str, what: &str) -> anyhow::Result<ExitCode> {
     match &args.output {
         None => std::io::stdout()
             .write_all(text.as_bytes())
             .context("writing to stdout")?,
         Some(path) => {
-            crate::output::write(path, &text)
+            crate::output::write(path, text)
                 .with_context(|| format!("writing `{}`", path.display()))?;
-            eprintln!("wrote {} run(s) to {}", runs.len(), path.display());
+            eprintln!("wrote {what} to {}", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The saved test predictions of `runs` as CSV, one row per prediction, and how many
+/// rows. `fold` and `repeat` are 1-based as in the per-run rows; `user` and `item` are the
+/// dense ids of the data set as loaded (what the store keeps); `prediction` is clipped to
+/// the rating range, as the test metrics are.
+fn predictions_csv(store: &Store, runs: &[StoredRun]) -> anyhow::Result<(String, usize)> {
+    use std::fmt::Write as _;
+    let mut out = String::from("run_id,experiment,fold,repeat,user,item,rating,prediction\n");
+    let mut rows = 0;
+    for run in runs {
+        let Some(preds) = store.predictions(run.id)? else {
+            continue;
+        };
+        let experiment = crate::report::compare::csv_field(&run.experiment);
+        for p in &preds {
+            // Shortest text that reads back as the same f32.
+            let _ = writeln!(
+                out,
+                "{},{experiment},{},{},{},{},{},{}",
+                run.id,
+                run.fold + 1,
+                run.repeat + 1,
+                p.user,
+                p.item,
+                p.rating,
+                p.prediction
+            );
+        }
+        rows += preds.len();
+    }
+    Ok((out, rows))
 }
 
 /// `config_json` as dotted keys (`training.learning_rate`) and scalar text; lists as
@@ -102,9 +156,17 @@ fn csv_text(
         runs.iter()
             .flat_map(|r| r.metrics.keys().map(String::as_str)),
     );
-    let mut header: Vec<String> = ["id", "experiment", "key", "fold", "status", "swept"]
-        .map(String::from)
-        .to_vec();
+    let mut header: Vec<String> = [
+        "id",
+        "experiment",
+        "key",
+        "fold",
+        "repeat",
+        "status",
+        "swept",
+    ]
+    .map(String::from)
+    .to_vec();
     header.extend(config_keys.iter().map(|k| k.to_string()));
     header.extend(["rmse", "mae"].map(String::from));
     header.extend(metrics.iter().cloned());
@@ -131,6 +193,7 @@ fn csv_text(
             run.experiment.clone(),
             run.key.clone(),
             (run.fold + 1).to_string(),
+            (run.repeat + 1).to_string(),
             run.status.as_str().to_string(),
             run.params_json.clone(),
         ];
@@ -191,6 +254,7 @@ fn json_text(
                 "experiment": run.experiment,
                 "key": run.key,
                 "fold": run.fold + 1,
+                "repeat": run.repeat + 1,
                 "status": run.status.as_str(),
                 "swept": parse(&run.params_json),
                 "config": parse(&run.config_json),

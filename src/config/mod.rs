@@ -205,6 +205,7 @@ pub fn parse_experiment_with(
     Ok(Experiment {
         name: keys.name,
         seed: keys.seed,
+        repeats: keys.repeats,
         source_path: path.to_path_buf(),
         source_text: text.to_string(),
         base,

@@ -92,6 +92,8 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
             ("name", Kind::Str),
             ("seed", Kind::Int),
             ("devices", Kind::StrList),
+            // Repeated holdout (statistics): how many seeds each configuration runs with.
+            ("repeats", Kind::Int),
         ],
     },
     TableSchema {
@@ -166,6 +168,8 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
         keys: &[
             ("names", Kind::StrList),
             ("relevance_threshold", Kind::Float),
+            // Saved test predictions (statistics): storage only, see STORAGE_ONLY.
+            ("save_predictions", Kind::Bool),
         ],
     },
 ];
@@ -217,7 +221,7 @@ pub(crate) fn sweepable_keys() -> Vec<String> {
 
 /// Keys that decide what is stored, not what is trained: never part of a run key, so they
 /// cannot be swept (their grid points would be one run).
-pub(crate) const STORAGE_ONLY: &[&str] = &["training.checkpoint"];
+pub(crate) const STORAGE_ONLY: &[&str] = &["training.checkpoint", "metrics.save_predictions"];
 
 /// `string "ten"`, `integer 8`, `a table`: how a found value reads in a message.
 pub(crate) fn describe_value(source: &Source<'_>, value: &Spanned<DeValue<'_>>) -> String {
@@ -486,6 +490,8 @@ pub(crate) struct RawExperiment {
     pub seed: Option<Spanned<i64>>,
     /// Default: decided by the command line (all CPU cores).
     pub devices: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Default 1: each configuration and fold runs once, with the experiment's seed.
+    pub repeats: Option<Spanned<i64>>,
 }
 
 /// `[data]`.
@@ -622,4 +628,6 @@ pub(crate) struct RawMetrics {
     pub names: Option<Spanned<Vec<Spanned<String>>>>,
     /// Default 4; only with a ranking metric in `names`.
     pub relevance_threshold: Option<Spanned<f64>>,
+    /// Default false: store each run's test predictions.
+    pub save_predictions: Option<Spanned<bool>>,
 }

@@ -16,6 +16,9 @@ pub struct Experiment {
     pub name: String,
     /// `experiment.seed`: seeds splits, initialisation and shuffling of every run.
     pub seed: u64,
+    /// `experiment.repeats`: how many times each configuration and fold runs, each time
+    /// with its own seed ([`Experiment::repeat_seed`]); at least 1.
+    pub repeats: usize,
     /// The file the experiment was read from, as given on the command line.
     pub source_path: PathBuf,
     /// The file's text, stored with the experiment so a database is self-describing.
@@ -30,6 +33,22 @@ pub struct Experiment {
     /// `experiment.devices`: where the sweep may train, in the order written; empty when
     /// the file does not say (the command line or the default decides).
     pub devices: Vec<DeviceSpec>,
+}
+
+impl Experiment {
+    /// The seed of repeat `repeat` (0-based): the experiment's seed for repeat 0, so an
+    /// experiment's run keys do not change when repeats are added, and `seed + repeat`
+    /// (wrapping) after that. Every random stream of a run (split, initialisation,
+    /// shuffling) is drawn from its seed, so repeat r of an experiment is the same run as
+    /// repeat 0 of the experiment with `seed + r`, and has the same run key.
+    pub fn repeat_seed(&self, repeat: usize) -> u64 {
+        repeat_seed(self.seed, repeat)
+    }
+}
+
+/// See [`Experiment::repeat_seed`].
+pub fn repeat_seed(seed: u64, repeat: usize) -> u64 {
+    seed.wrapping_add(repeat as u64)
 }
 
 /// A device a sweep may train on, as written in `experiment.devices` or `--devices`:
@@ -289,6 +308,12 @@ pub struct RunConfig {
     /// when `None`, so runs that ask for no ranking metric keep their run keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking: Option<RankingSpec>,
+    /// `metrics.save_predictions`: store the run's test predictions for the per-rating
+    /// tests and `exp export`; default false. It decides what is stored, not what is
+    /// trained, so it is never part of the run key (nor of the stored configuration) and
+    /// cannot be swept.
+    #[serde(skip)]
+    pub save_predictions: bool,
 }
 
 /// `[data]`: the data set, where its files are, and which ratings to keep.

@@ -92,12 +92,14 @@ fn valid_file_parses_to_the_expected_spec() {
         training: TrainingSpec::adam(3, 128, 0.01, 0.001),
         metrics: vec![MetricName::Mae, MetricName::Rmse],
         ranking: None,
+        save_predictions: false,
     };
     assert_eq!(
         exp,
         Experiment {
             name: "t".into(),
             seed: 7,
+            repeats: 1,
             source_path: PathBuf::from(FILE),
             source_text: text.clone(),
             devices: Vec::new(),
@@ -2027,5 +2029,56 @@ fn threads_belong_to_the_per_rating_path() {
         25,
         "training.threads",
         "but the model is `svdpp`",
+    );
+}
+
+#[test]
+fn repeats_default_to_one_and_must_be_at_least_one() {
+    assert_eq!(parse(&edit(&[], &[])).expect("valid").repeats, 1);
+    let three = parse(&edit(&[(3, "seed = 7\nrepeats = 3")], &[])).expect("valid");
+    assert_eq!(three.repeats, 3);
+    assert_eq!(
+        (three.repeat_seed(0), three.repeat_seed(2)),
+        (7, 9),
+        "repeat 0 keeps the experiment's seed"
+    );
+    assert_reports(
+        &edit(&[(3, "repeats = 0")], &[]),
+        3,
+        "experiment.repeats",
+        ">= 1",
+    );
+    assert_reports(
+        &edit(&[(3, "repeats = \"3\"")], &[]),
+        3,
+        "experiment.repeats",
+        "integer",
+    );
+}
+
+#[test]
+fn save_predictions_is_stored_but_never_keyed_or_swept() {
+    let plain = parse(&edit(&[], &[])).expect("valid");
+    assert!(!plain.base.save_predictions);
+    let saving = parse(&edit(&[], &["save_predictions = true"])).expect("valid");
+    assert!(saving.base.save_predictions && saving.points[0].save_predictions);
+    assert_eq!(
+        crate::sweep::run_key(7, &plain.base, 0),
+        crate::sweep::run_key(7, &saving.base, 0),
+        "not part of the run key"
+    );
+    assert_eq!(
+        serde_json::to_string(&plain.base).expect("json"),
+        serde_json::to_string(&saving.base).expect("json"),
+        "nor of the stored configuration"
+    );
+    assert_reports(
+        &edit(
+            &[],
+            &["", "[sweep]", "metrics.save_predictions = [true, false]"],
+        ),
+        30,
+        "metrics.save_predictions",
+        "cannot sweep",
     );
 }

@@ -221,6 +221,8 @@ pub(crate) struct ExperimentKeys {
     pub seed: u64,
     /// `experiment.devices` (empty when absent).
     pub devices: Vec<DeviceSpec>,
+    /// `experiment.repeats` (1 when absent).
+    pub repeats: usize,
 }
 
 /// `[experiment]`: the name, seed and devices. `None` when something is wrong (see the
@@ -235,6 +237,7 @@ pub(crate) fn experiment(
             name,
             seed,
             devices,
+            repeats,
         },
     ) = cx.table(raw, "experiment")?;
     let name = cx.required(name, &span, "experiment.name").and_then(|name| {
@@ -269,10 +272,15 @@ pub(crate) fn experiment(
         None => Some(Vec::new()),
         Some(list) => device_list(cx, list),
     };
+    let repeats = match repeats {
+        None => Some(1),
+        Some(repeats) => cx.count(repeats, "experiment.repeats", 1, ">= 1"),
+    };
     Some(ExperimentKeys {
         name: name?,
         seed: seed?,
         devices: devices?,
+        repeats: repeats?,
     })
 }
 
@@ -340,6 +348,12 @@ pub(crate) fn run_config(cx: &mut Checker<'_>, raw: RawFile) -> Option<RunConfig
     let split = split.map(|(split, _)| split);
     let architecture = model.as_ref().map(|model| model.architecture);
     let training = training(cx, raw.training, validation_fraction, architecture);
+    // `metrics.save_predictions`: its type is checked with the file's shape; a bool.
+    let save_predictions = raw
+        .metrics
+        .as_ref()
+        .and_then(|m| m.get_ref().save_predictions.as_ref())
+        .is_some_and(|b| *b.get_ref());
     let (metrics, ranking) = metrics(cx, raw.metrics)?;
     Some(RunConfig {
         data: data?,
@@ -348,6 +362,7 @@ pub(crate) fn run_config(cx: &mut Checker<'_>, raw: RawFile) -> Option<RunConfig
         training: training?,
         metrics,
         ranking,
+        save_predictions,
     })
 }
 

@@ -110,18 +110,21 @@ impl RankingAverages {
         metrics.iter().filter_map(|m| m.k).max().unwrap_or(1)
     }
 
-    /// Adds one user (who must have at least one relevant item).
-    pub fn add(&mut self, list: JudgedList<'_>) {
+    /// Adds one user (who must have at least one relevant item) and returns the user's
+    /// own value of each metric, in the order asked (NaN for coverage, which is not a
+    /// per-user quantity): what the per-user tests of `exp compare` pair.
+    pub fn add(&mut self, list: JudgedList<'_>) -> Vec<f64> {
         self.users += 1;
         for (position, &item) in list.items.iter().enumerate() {
             if let Some(best) = self.best_position.get_mut(item as usize) {
                 *best = (*best).min(position);
             }
         }
+        let mut values = Vec::with_capacity(self.metrics.len());
         for (metric, sum) in self.metrics.iter().zip(&mut self.sums) {
             let (hits, relevant) = (list.hits, list.relevant);
             let k = metric.k.unwrap_or(usize::MAX);
-            *sum += match metric.kind {
+            let value = match metric.kind {
                 RankingKind::Precision => precision(hits, k),
                 RankingKind::Recall => recall(hits, k, relevant),
                 RankingKind::Ndcg => ndcg(hits, k, relevant),
@@ -130,7 +133,14 @@ impl RankingAverages {
                 RankingKind::Mrr => reciprocal_rank(list.first_relevant_rank, metric.k),
                 RankingKind::Coverage => 0.0,
             };
+            *sum += value;
+            values.push(if metric.kind == RankingKind::Coverage {
+                f64::NAN
+            } else {
+                value
+            });
         }
+        values
     }
 
     /// Users added so far.

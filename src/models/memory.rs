@@ -247,6 +247,7 @@ mod tests {
             training: TrainingSpec::adam(10, 256, 0.005, 0.0),
             metrics: vec![MetricName::Rmse],
             ranking: None,
+            save_predictions: false,
         }
     }
 

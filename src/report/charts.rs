@@ -1221,6 +1221,7 @@ mod tests {
                         params_json: params,
                         config_json: "{}".into(),
                         fold,
+                        repeat: 0,
                     };
                     let id = store.claim(exp, &run).expect("claim").expect("new");
                     let offset = 0.012 * noise(seed);
@@ -1348,6 +1349,7 @@ mod tests {
             params_json: "{}".into(),
             config_json: "{}".into(),
             fold: 0,
+            repeat: 0,
         };
         store.claim(id, &run).expect("claim");
         let err = write_experiment_charts(&store, "fresh", dir.path()).expect_err("unfinished");

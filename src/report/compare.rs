@@ -19,9 +19,10 @@ use serde_json::Value;
 
 use super::ReportError;
 use super::metric::{self, Metric};
+use super::paired_ratings::PairedTest;
 use super::significance::{self, Significance};
 pub(crate) use super::summary::display_value;
-pub use super::summary::{ConfigSummary, Stat};
+pub use super::summary::{ConfigSummary, RunSlot, Stat};
 use crate::store::records::{RunStatus, StoredRun};
 
 /// An output format of [`render`].
@@ -111,7 +112,7 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
                 .copied()
                 .filter(|r| !superseded.contains(&r.id))
                 .collect();
-            let mut fold_values: BTreeMap<String, BTreeMap<usize, f64>> = BTreeMap::new();
+            let mut fold_values: BTreeMap<String, BTreeMap<RunSlot, f64>> = BTreeMap::new();
             for run in &runs {
                 let named = run.metrics.iter().map(|(k, v)| (k.as_str(), Some(*v)));
                 let all = [("rmse", run.rmse), ("mae", run.mae)]
@@ -122,7 +123,7 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
                         fold_values
                             .entry(name.to_string())
                             .or_default()
-                            .insert(run.fold, v);
+                            .insert((run.fold, run.repeat), v);
                     }
                 }
             }
@@ -134,7 +135,8 @@ pub fn summarize(runs: &[StoredRun]) -> Vec<ConfigSummary> {
                 })
                 .collect();
             let seconds: Vec<f64> = runs.iter().filter_map(|r| r.seconds).collect();
-            let mut by_fold: Vec<(usize, i64)> = runs.iter().map(|r| (r.fold, r.id)).collect();
+            let mut by_fold: Vec<(RunSlot, i64)> =
+                runs.iter().map(|r| ((r.fold, r.repeat), r.id)).collect();
             by_fold.sort_unstable();
             let label = if params.is_empty() {
                 "base".to_string()
@@ -227,7 +229,7 @@ pub fn best_runs<'a>(
         .filter(|r| r.status == RunStatus::Finished && !superseded.contains(&r.id))
         .filter(|r| r.params_json == best.params_json)
         .collect();
-    chosen.sort_by_key(|r| (r.fold, r.id));
+    chosen.sort_by_key(|r| (r.fold, r.repeat, r.id));
     Ok(chosen)
 }
 
@@ -261,6 +263,42 @@ impl Comparison {
             significance,
             show_run_ids: false,
         }
+    }
+
+    /// Adds the per-rating tests from the configurations' saved test predictions and the
+    /// per-user tests from their saved per-user values of the ranking metric (both by
+    /// `params_json`, see [`paired_ratings::by_configuration`] and
+    /// [`paired_users::by_configuration`]) and corrects all tests again; call it before
+    /// [`Comparison::top`], so that the correction covers every comparison against the
+    /// best.
+    ///
+    /// [`paired_ratings::by_configuration`]: super::paired_ratings::by_configuration
+    /// [`paired_users::by_configuration`]: super::paired_users::by_configuration
+    pub fn with_saved(mut self, saved: &significance::Saved) -> Comparison {
+        self.significance = significance::against_first_with(
+            &self.ranked,
+            self.metric.name(),
+            &saved.predictions,
+            &saved.users,
+        );
+        self
+    }
+
+    /// Whether any configuration has a per-rating test (the tables then show its
+    /// columns).
+    pub fn has_per_rating(&self) -> bool {
+        self.significance
+            .iter()
+            .flatten()
+            .any(|s| s.per_rating.is_some())
+    }
+
+    /// Whether any configuration has a per-user test (the tables then show its columns).
+    pub fn has_per_user(&self) -> bool {
+        self.significance
+            .iter()
+            .flatten()
+            .any(|s| s.per_user.is_some())
     }
 
     /// Shows the run ids in the table and Markdown formats too.
@@ -308,11 +346,20 @@ impl Comparison {
                 self.metric.direction().phrase()
             );
         }
-        format!(
+        let mut footer = format!(
             "Ranked by {label} ({}); mean ± sample std and t-based 95% CI over folds; seconds per run.\n{}",
             self.metric.direction().phrase(),
             significance::footer(&label)
-        )
+        );
+        if self.has_per_rating() {
+            footer.push('\n');
+            footer.push_str(&significance::per_rating_footer(self.metric.name()));
+        }
+        if self.has_per_user() {
+            footer.push('\n');
+            footer.push_str(&significance::per_user_footer(&self.metric.label()));
+        }
+        footer
     }
 }
 
@@ -427,14 +474,46 @@ fn p_value(p: Option<f64>) -> String {
     }
 }
 
-/// The two p-value cells of a row: `best` for rank 1.
-fn p_cells(sig: Option<&Significance>) -> [String; 2] {
+/// An effect size for people: signed, 3 decimals; `–` when not computed.
+fn effect(x: Option<f64>) -> String {
+    match x {
+        Some(x) if x.is_finite() => format!("{x:.3}"),
+        _ => "–".to_string(),
+    }
+}
+
+/// The per-run test cells of a row (p t-test, p Wilcoxon, both Holm-corrected, d_z):
+/// `best` for rank 1.
+fn p_cells(sig: Option<&Significance>) -> [String; 5] {
     match sig {
-        None => ["best".to_string(), "best".to_string()],
+        None => ["best", "best", "best", "best", ""].map(String::from),
         Some(s) => [
             p_value(s.t_test.map(|t| t.p)),
             p_value(s.wilcoxon.map(|w| w.p)),
+            p_value(s.t_holm),
+            p_value(s.wilcoxon_holm),
+            effect(s.d_z),
         ],
+    }
+}
+
+/// The per-rating (or per-user) test cells of a row (units paired, Holm-corrected p of
+/// the t-test and the Wilcoxon test, d_z): `best` for rank 1, `–` without saved values.
+fn fine_cells(
+    sig: Option<&Significance>,
+    test: fn(&Significance) -> Option<&PairedTest>,
+) -> [String; 4] {
+    match sig {
+        None => ["", "best", "best", ""].map(String::from),
+        Some(s) => match test(s) {
+            None => ["–", "–", "–", "–"].map(String::from),
+            Some(r) => [
+                r.pairs.to_string(),
+                p_value(r.t_holm),
+                p_value(r.wilcoxon_holm),
+                effect(r.d_z),
+            ],
+        },
     }
 }
 
@@ -503,8 +582,18 @@ impl Rows {
             header.push("runs".to_string());
         }
         header.push("seconds".to_string());
+        let per_rating = !single && cmp.has_per_rating();
+        let per_user = !single && cmp.has_per_user();
         if !single {
-            header.extend(["p t-test", "p Wilcoxon"].map(String::from));
+            header.extend(["p t-test", "p Wilcoxon", "Holm t", "Holm W", "d_z"].map(String::from));
+        }
+        if per_rating {
+            header.extend(
+                ["ratings", "rating Holm t", "rating Holm W", "rating d_z"].map(String::from),
+            );
+        }
+        if per_user {
+            header.extend(["users", "user Holm t", "user Holm W", "user d_z"].map(String::from));
         }
         let mut right = vec![true];
         right.extend(keys.iter().map(|_| false));
@@ -529,6 +618,12 @@ impl Rows {
                 row.push(seconds(s.seconds));
                 if !single {
                     row.extend(p_cells(sig.as_ref()));
+                }
+                if per_rating {
+                    row.extend(fine_cells(sig.as_ref(), |s| s.per_rating.as_ref()));
+                }
+                if per_user {
+                    row.extend(fine_cells(sig.as_ref(), |s| s.per_user.as_ref()));
                 }
                 row
             })
@@ -619,6 +714,24 @@ fn csv_rows(cmp: &Comparison) -> String {
             "paired_folds",
             "p_ttest",
             "p_wilcoxon",
+            "p_ttest_holm",
+            "p_wilcoxon_holm",
+            "d_z",
+            "rank_biserial",
+            "rating_pairs",
+            "rating_p_ttest",
+            "rating_p_wilcoxon",
+            "rating_p_ttest_holm",
+            "rating_p_wilcoxon_holm",
+            "rating_d_z",
+            "rating_rank_biserial",
+            "user_pairs",
+            "user_p_ttest",
+            "user_p_wilcoxon",
+            "user_p_ttest_holm",
+            "user_p_wilcoxon_holm",
+            "user_d_z",
+            "user_rank_biserial",
             "run_ids",
         ]
         .map(String::from),
@@ -635,12 +748,31 @@ fn csv_rows(cmp: &Comparison) -> String {
         }
         row.push(fixed6(s.seconds.mean));
         row.push(fixed6(s.seconds.std));
+        let opt6 = |x: Option<f64>| x.map_or_else(String::new, fixed6);
         match sig {
-            None => row.extend([String::new(), String::new(), String::new()]),
+            None => row.extend(std::iter::repeat_n(String::new(), 21)),
             Some(sig) => {
                 row.push(sig.paired_folds.to_string());
-                row.push(sig.t_test.map_or_else(String::new, |t| fixed6(t.p)));
-                row.push(sig.wilcoxon.map_or_else(String::new, |w| fixed6(w.p)));
+                row.push(opt6(sig.t_test.map(|t| t.p)));
+                row.push(opt6(sig.wilcoxon.map(|w| w.p)));
+                row.push(opt6(sig.t_holm));
+                row.push(opt6(sig.wilcoxon_holm));
+                row.push(opt6(sig.d_z));
+                row.push(opt6(sig.rank_biserial));
+                for fine in [&sig.per_rating, &sig.per_user] {
+                    match fine {
+                        None => row.extend(std::iter::repeat_n(String::new(), 7)),
+                        Some(r) => {
+                            row.push(r.pairs.to_string());
+                            row.push(opt6(r.t_test.map(|t| t.p)));
+                            row.push(opt6(r.wilcoxon.map(|w| w.p)));
+                            row.push(opt6(r.t_holm));
+                            row.push(opt6(r.wilcoxon_holm));
+                            row.push(opt6(r.d_z));
+                            row.push(opt6(r.rank_biserial));
+                        }
+                    }
+                }
             }
         }
         let ids: Vec<String> = s.run_ids.iter().map(i64::to_string).collect();
@@ -686,6 +818,7 @@ struct JsonMethod {
     pairing: &'static str,
     t_test: &'static str,
     wilcoxon: &'static str,
+    correction: &'static str,
 }
 
 /// One configuration in the JSON output.
@@ -755,6 +888,60 @@ struct JsonSignificance {
     paired_folds: usize,
     t_test: Option<JsonTTest>,
     wilcoxon: Option<JsonWilcoxon>,
+    p_ttest_holm: Option<f64>,
+    p_wilcoxon_holm: Option<f64>,
+    d_z: Option<f64>,
+    rank_biserial: Option<f64>,
+    per_rating: Option<JsonPairedTest>,
+    per_user: Option<JsonPairedTest>,
+}
+
+/// A per-rating test for JSON.
+#[derive(Serialize)]
+struct JsonPairedTest {
+    pairs: usize,
+    t_test: Option<JsonTTest>,
+    wilcoxon: Option<JsonWilcoxon>,
+    p_ttest_holm: Option<f64>,
+    p_wilcoxon_holm: Option<f64>,
+    d_z: Option<f64>,
+    rank_biserial: Option<f64>,
+}
+
+impl JsonPairedTest {
+    fn of(r: &PairedTest) -> JsonPairedTest {
+        let r6 = |x: Option<f64>| x.and_then(round6);
+        JsonPairedTest {
+            pairs: r.pairs,
+            t_test: r.t_test.as_ref().map(JsonTTest::of),
+            wilcoxon: r.wilcoxon.as_ref().map(JsonWilcoxon::of),
+            p_ttest_holm: r6(r.t_holm),
+            p_wilcoxon_holm: r6(r.wilcoxon_holm),
+            d_z: r6(r.d_z),
+            rank_biserial: r6(r.rank_biserial),
+        }
+    }
+}
+
+impl JsonTTest {
+    fn of(t: &super::stats::TTest) -> JsonTTest {
+        JsonTTest {
+            t: round6(t.t),
+            df: t.df,
+            p: round6(t.p),
+        }
+    }
+}
+
+impl JsonWilcoxon {
+    fn of(w: &super::stats::Wilcoxon) -> JsonWilcoxon {
+        JsonWilcoxon {
+            statistic: w.statistic,
+            n: w.n,
+            p: round6(w.p),
+            method: w.method.as_str(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -774,19 +961,17 @@ struct JsonWilcoxon {
 
 impl From<&Significance> for JsonSignificance {
     fn from(s: &Significance) -> Self {
+        let r6 = |x: Option<f64>| x.and_then(round6);
         JsonSignificance {
             paired_folds: s.paired_folds,
-            t_test: s.t_test.map(|t| JsonTTest {
-                t: round6(t.t),
-                df: t.df,
-                p: round6(t.p),
-            }),
-            wilcoxon: s.wilcoxon.map(|w| JsonWilcoxon {
-                statistic: w.statistic,
-                n: w.n,
-                p: round6(w.p),
-                method: w.method.as_str(),
-            }),
+            t_test: s.t_test.as_ref().map(JsonTTest::of),
+            wilcoxon: s.wilcoxon.as_ref().map(JsonWilcoxon::of),
+            p_ttest_holm: r6(s.t_holm),
+            p_wilcoxon_holm: r6(s.wilcoxon_holm),
+            d_z: r6(s.d_z),
+            rank_biserial: r6(s.rank_biserial),
+            per_rating: s.per_rating.as_ref().map(JsonPairedTest::of),
+            per_user: s.per_user.as_ref().map(JsonPairedTest::of),
         }
     }
 }
@@ -819,9 +1004,10 @@ fn json_rows(cmp: &Comparison) -> String {
         direction: cmp.metric.direction().as_str(),
         significance: JsonMethod {
             against: "rank 1",
-            pairing: "by fold number, on the folds both configurations have; tests are null with fewer than 2 common folds",
+            pairing: "by fold number and repeat, on the runs both configurations have; tests are null with fewer than 2 common runs; per_rating (RMSE or MAE with saved predictions): squared or absolute errors paired by fold, repeat, user and item; per_user (a ranking metric with saved per-user values): each user's value paired by fold, repeat and user",
             t_test: significance::TESTS[0],
             wilcoxon: significance::TESTS[1],
+            correction: significance::CORRECTION,
         },
         configurations,
     };
@@ -934,10 +1120,10 @@ mod tests {
         assert_eq!(s[2].stat("rmse").std, 0.0);
         assert!(s[2].stat("rmse").ci95.is_nan());
         assert!(s[2].stat("recall@10").mean.is_nan());
-        // Per-fold values keyed by fold number, for pairing.
+        // Per-run values keyed by (fold, repeat), for pairing.
         assert_eq!(
             s[1].fold_values["rmse"].iter().collect::<Vec<_>>(),
-            [(&0, &0.90), (&1, &0.94)]
+            [(&(0, 0), &0.90), (&(1, 0), &0.94)]
         );
         assert_eq!(
             s[2].params,
@@ -1075,13 +1261,13 @@ mod tests {
     fn table_snapshot() {
         let out = render(&summarize(&fixture()), &Metric::rmse(), Format::Table);
         let expected = "\
-rank  architecture  embedding_size             RMSE            95% CI              MAE          nDCG@10  folds  seconds  p t-test  p Wilcoxon
-   1  biased-mf     8               0.9200 ± 0.0283  [0.6659, 1.1741]  0.7100 ± 0.0141  0.2100 ± 0.0141      2     21.0      best        best
-   2  biased-mf     16              0.9500 ± 0.0000                 –  0.6900 ± 0.0000  0.1500 ± 0.0000      1     30.0         –           –
-   3  dot-mf        8               1.0000 ± 0.1000  [0.7516, 1.2484]  0.8000 ± 0.1000  0.1100 ± 0.0100      3     12.0    0.1444      0.5000
+rank  architecture  embedding_size             RMSE            95% CI              MAE          nDCG@10  folds  seconds  p t-test  p Wilcoxon  Holm t  Holm W    d_z
+   1  biased-mf     8               0.9200 ± 0.0283  [0.6659, 1.1741]  0.7100 ± 0.0141  0.2100 ± 0.0141      2     21.0      best        best    best    best
+   2  biased-mf     16              0.9500 ± 0.0000                 –  0.6900 ± 0.0000  0.1500 ± 0.0000      1     30.0         –           –       –       –      –
+   3  dot-mf        8               1.0000 ± 0.1000  [0.7516, 1.2484]  0.8000 ± 0.1000  0.1100 ± 0.0100      3     12.0    0.1444      0.5000  0.1444  0.5000  3.064
 
 Ranked by test RMSE (lower is better); mean ± sample std and t-based 95% CI over folds; seconds per run.
-p: test RMSE of each configuration against rank 1, paired by fold number on the folds both have; – when fewer than 2 folds are common. Tests: paired t-test, two-sided; Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction. With n folds the exact Wilcoxon p-value cannot go below 2/2^n (0.0625 for 5; exact up to n = 25).
+p: test RMSE of each configuration against rank 1, paired by fold number (and repeat) on the runs both have; – when fewer than 2 are common. Tests: paired t-test, two-sided; Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction. With n folds the exact Wilcoxon p-value cannot go below 2/2^n (0.0625 for 5; exact up to n = 25). Holm: p-values Holm–Bonferroni corrected across the comparisons against rank 1, one family per test; d_z: Cohen's d_z (mean paired difference / its sd), sign other − best (rank_biserial in CSV and JSON: the matched-pairs rank-biserial correlation, in [−1, 1]).
 ";
         assert_eq!(out, expected, "\n{out}");
     }
@@ -1094,14 +1280,14 @@ p: test RMSE of each configuration against rank 1, paired by fold number on the 
             Format::Markdown,
         );
         let expected = "\
-| rank | architecture | embedding_size | nDCG@10 | 95% CI | RMSE | MAE | folds | seconds | p t-test | p Wilcoxon |
-| ---: | :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| 1 | biased-mf | 8 | 0.2100 ± 0.0141 | [0.0829, 0.3371] | 0.9200 ± 0.0283 | 0.7100 ± 0.0141 | 2 | 21.0 | best | best |
-| 2 | biased-mf | 16 | 0.1500 ± 0.0000 | – | 0.9500 ± 0.0000 | 0.6900 ± 0.0000 | 1 | 30.0 | – | – |
-| 3 | dot-mf | 8 | 0.1100 ± 0.0100 | [0.0852, 0.1348] | 1.0000 ± 0.1000 | 0.8000 ± 0.1000 | 3 | 12.0 | <0.0001 | 0.1573 |
+| rank | architecture | embedding_size | nDCG@10 | 95% CI | RMSE | MAE | folds | seconds | p t-test | p Wilcoxon | Holm t | Holm W | d_z |
+| ---: | :--- | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| 1 | biased-mf | 8 | 0.2100 ± 0.0141 | [0.0829, 0.3371] | 0.9200 ± 0.0283 | 0.7100 ± 0.0141 | 2 | 21.0 | best | best | best | best |  |
+| 2 | biased-mf | 16 | 0.1500 ± 0.0000 | – | 0.9500 ± 0.0000 | 0.6900 ± 0.0000 | 1 | 30.0 | – | – | – | – | – |
+| 3 | dot-mf | 8 | 0.1100 ± 0.0100 | [0.0852, 0.1348] | 1.0000 ± 0.1000 | 0.8000 ± 0.1000 | 3 | 12.0 | <0.0001 | 0.1573 | <0.0001 | 0.1573 | – |
 
 Ranked by test nDCG@10 (higher is better); mean ± sample std and t-based 95% CI over folds; seconds per run.
-p: test nDCG@10 of each configuration against rank 1, paired by fold number on the folds both have; – when fewer than 2 folds are common. Tests: paired t-test, two-sided; Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction. With n folds the exact Wilcoxon p-value cannot go below 2/2^n (0.0625 for 5; exact up to n = 25).
+p: test nDCG@10 of each configuration against rank 1, paired by fold number (and repeat) on the runs both have; – when fewer than 2 are common. Tests: paired t-test, two-sided; Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction. With n folds the exact Wilcoxon p-value cannot go below 2/2^n (0.0625 for 5; exact up to n = 25). Holm: p-values Holm–Bonferroni corrected across the comparisons against rank 1, one family per test; d_z: Cohen's d_z (mean paired difference / its sd), sign other − best (rank_biserial in CSV and JSON: the matched-pairs rank-biserial correlation, in [−1, 1]).
 ";
         assert_eq!(out, expected, "\n{out}");
     }
@@ -1110,10 +1296,10 @@ p: test nDCG@10 of each configuration against rank 1, paired by fold number on t
     fn csv_snapshot_parses_with_the_csv_crate() {
         let out = render(&summarize(&fixture()), &Metric::rmse(), Format::Csv);
         let expected = "\
-rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse_ci95_low,rmse_ci95_high,mae_mean,mae_std,mae_ci95_low,mae_ci95_high,ndcg@10_mean,ndcg@10_std,ndcg@10_ci95_low,ndcg@10_ci95_high,seconds_mean,seconds_std,paired_folds,p_ttest,p_wilcoxon,run_ids
-1,biased-mf,8,architecture=biased-mf embedding_size=8,2,0.920000,0.028284,0.665876,1.174124,0.710000,0.014142,0.582938,0.837062,0.210000,0.014142,0.082938,0.337062,21.000000,1.414214,,,,4 5
-2,biased-mf,16,architecture=biased-mf embedding_size=16,1,0.950000,0.000000,,,0.690000,0.000000,,,0.150000,0.000000,,,30.000000,0.000000,1,,,6
-3,dot-mf,8,architecture=dot-mf embedding_size=8,3,1.000000,0.100000,0.751586,1.248414,0.800000,0.100000,0.551586,1.048414,0.110000,0.010000,0.085159,0.134841,12.000000,2.000000,2,0.144385,0.500000,1 2 3
+rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse_ci95_low,rmse_ci95_high,mae_mean,mae_std,mae_ci95_low,mae_ci95_high,ndcg@10_mean,ndcg@10_std,ndcg@10_ci95_low,ndcg@10_ci95_high,seconds_mean,seconds_std,paired_folds,p_ttest,p_wilcoxon,p_ttest_holm,p_wilcoxon_holm,d_z,rank_biserial,rating_pairs,rating_p_ttest,rating_p_wilcoxon,rating_p_ttest_holm,rating_p_wilcoxon_holm,rating_d_z,rating_rank_biserial,user_pairs,user_p_ttest,user_p_wilcoxon,user_p_ttest_holm,user_p_wilcoxon_holm,user_d_z,user_rank_biserial,run_ids
+1,biased-mf,8,architecture=biased-mf embedding_size=8,2,0.920000,0.028284,0.665876,1.174124,0.710000,0.014142,0.582938,0.837062,0.210000,0.014142,0.082938,0.337062,21.000000,1.414214,,,,,,,,,,,,,,,,,,,,,,4 5
+2,biased-mf,16,architecture=biased-mf embedding_size=16,1,0.950000,0.000000,,,0.690000,0.000000,,,0.150000,0.000000,,,30.000000,0.000000,1,,,,,,,,,,,,,,,,,,,,,6
+3,dot-mf,8,architecture=dot-mf embedding_size=8,3,1.000000,0.100000,0.751586,1.248414,0.800000,0.100000,0.551586,1.048414,0.110000,0.010000,0.085159,0.134841,12.000000,2.000000,2,0.144385,0.500000,0.144385,0.500000,3.064129,1.000000,,,,,,,,,,,,,,,1 2 3
 ";
         assert_eq!(out, expected, "\n{out}");
         let mut reader = csv::Reader::from_reader(out.as_bytes());
@@ -1155,9 +1341,10 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse
   "direction": "lower",
   "significance": {
     "against": "rank 1",
-    "pairing": "by fold number, on the folds both configurations have; tests are null with fewer than 2 common folds",
+    "pairing": "by fold number and repeat, on the runs both configurations have; tests are null with fewer than 2 common runs; per_rating (RMSE or MAE with saved predictions): squared or absolute errors paired by fold, repeat, user and item; per_user (a ranking metric with saved per-user values): each user's value paired by fold, repeat and user",
     "t_test": "paired t-test, two-sided",
-    "wilcoxon": "Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction"
+    "wilcoxon": "Wilcoxon signed-rank test, two-sided; zero differences dropped (Wilcoxon's method, not Pratt's); exact distribution for n ≤ 25 without ties, otherwise normal approximation with tie correction",
+    "correction": "Holm: p-values Holm–Bonferroni corrected across the comparisons against rank 1, one family per test; d_z: Cohen's d_z (mean paired difference / its sd), sign other − best (rank_biserial in CSV and JSON: the matched-pairs rank-biserial correlation, in [−1, 1])"
   },
   "configurations": [
     {
@@ -1259,7 +1446,13 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse
           "n": 2,
           "p": 0.5,
           "method": "exact"
-        }
+        },
+        "p_ttest_holm": 0.144385,
+        "p_wilcoxon_holm": 0.5,
+        "d_z": 3.064129,
+        "rank_biserial": 1.0,
+        "per_rating": null,
+        "per_user": null
       }
     }
   ]
@@ -1283,7 +1476,9 @@ rank,model.architecture,model.embedding_size,label,folds,rmse_mean,rmse_std,rmse
         assert_eq!(doc["configurations"], Value::Array(vec![]));
         let table = render(&[], &Metric::rmse(), Format::Table);
         assert!(
-            table.starts_with("rank  RMSE  95% CI  folds  seconds  p t-test  p Wilcoxon\n"),
+            table.starts_with(
+                "rank  RMSE  95% CI  folds  seconds  p t-test  p Wilcoxon  Holm t  Holm W  d_z\n"
+            ),
             "{table}"
         );
     }

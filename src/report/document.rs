@@ -278,6 +278,9 @@ pub fn write_report(
         out_dir,
     )?;
     let markdown = out_dir.join(REPORT_FILE);
+    // Saved test predictions (RMSE, MAE) or per-user values (ranking metrics) add the
+    // per-rating or per-user tests.
+    let saved = super::significance::load_saved(store, &runs, &summaries, metric)?;
     let text = markdown_text(
         experiment,
         store.path(),
@@ -285,6 +288,7 @@ pub fn write_report(
         &summaries,
         metric,
         &sections,
+        &saved,
     );
     crate::output::write(&markdown, text)?;
     Ok(Written { markdown, charts })
@@ -374,6 +378,7 @@ fn markdown_text(
     summaries: &[ConfigSummary],
     metric: &Metric,
     sections: &[Section],
+    saved: &super::significance::Saved,
 ) -> String {
     let count = |s: RunStatus| runs.iter().filter(|r| r.status == s).count();
     let mut md = String::new();
@@ -392,7 +397,11 @@ fn markdown_text(
         metric.direction().phrase()
     );
     let _ = writeln!(md, "## Ranking\n");
-    md.push_str(&Comparison::new(summaries, metric).render(Format::Markdown));
+    md.push_str(
+        &Comparison::new(summaries, metric)
+            .with_saved(saved)
+            .render(Format::Markdown),
+    );
     for section in sections {
         let _ = writeln!(md, "\n## {}\n\n{}\n", section.heading, section.text);
         for chart in &section.charts {
@@ -427,6 +436,7 @@ mod tests {
                             ),
                             config_json: r#"{"training":{"loss":"mse"}}"#.into(),
                             fold,
+                            repeat: 0,
                         };
                         let id = store.claim(exp, &run).expect("claim").expect("new");
                         let rmse = a + b + c + 0.004 * fold as f64;

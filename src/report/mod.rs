@@ -21,6 +21,8 @@ pub mod grid;
 pub mod heatmap;
 pub mod highlight;
 pub mod metric;
+pub mod paired_ratings;
+pub mod paired_users;
 pub mod parallel;
 pub mod pareto;
 pub mod pool;

@@ -206,6 +206,83 @@ pub fn wilcoxon_signed_rank(a: &[f64], b: &[f64]) -> Option<Wilcoxon> {
     }
 }
 
+/// Cohen's d_z of paired samples: the mean of the differences d = a − b divided by their
+/// sample standard deviation (n − 1), i.e. t / √n of [`paired_t_test`]. The effect size
+/// that goes with the paired t-test: how many standard deviations of the paired
+/// differences the mean difference is. `None` with fewer than 2 pairs, unequal lengths or
+/// differences that do not vary.
+pub fn cohens_dz(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len();
+    if n < 2 || b.len() != n {
+        return None;
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
+    (var > 0.0).then(|| mean / var.sqrt())
+}
+
+/// The matched-pairs rank-biserial correlation of `a` against `b`: (W⁺ − W⁻) / (W⁺ + W⁻)
+/// over the ranks of the non-zero differences d = a − b (zero differences dropped, as in
+/// [`wilcoxon_signed_rank`]). The effect size that goes with the Wilcoxon test, in
+/// [−1, 1]: +1 when every difference is positive, −1 when every one is negative (Kerby,
+/// 2014). `None` with unequal lengths or no non-zero difference.
+pub fn rank_biserial(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x - y)
+        .filter(|d| *d != 0.0 && !d.is_nan())
+        .collect();
+    if d.is_empty() {
+        return None;
+    }
+    let (ranks, _) = average_ranks(&d.iter().map(|x| x.abs()).collect::<Vec<_>>());
+    let (mut plus, mut minus) = (0.0, 0.0);
+    for (x, r) in d.iter().zip(&ranks) {
+        if *x > 0.0 {
+            plus += r;
+        } else {
+            minus += r;
+        }
+    }
+    Some((plus - minus) / (plus + minus))
+}
+
+/// Holm–Bonferroni adjusted p-values of a family of tests, in the order given; `None`
+/// entries (tests not computed) are not part of the family and stay `None`.
+///
+/// With the m computed p-values sorted ascending, p₍ᵢ₎ becomes
+/// max over j ≤ i of min(1, (m − j + 1) · p₍ⱼ₎): rejecting where the adjusted p is below
+/// α controls the family-wise error rate at α under any dependence between the tests
+/// (Holm, 1979). The same as `statsmodels.stats.multitest.multipletests(p,
+/// method="holm")[1]`. NaN p-values stay NaN and count in m.
+pub fn holm(p: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut order: Vec<usize> = (0..p.len()).filter(|&i| p[i].is_some()).collect();
+    let m = order.len();
+    // NaN sorts last, so it never lowers the running maximum of a finite p.
+    order.sort_by(|&i, &j| {
+        let (x, y) = (p[i].unwrap_or(f64::NAN), p[j].unwrap_or(f64::NAN));
+        x.partial_cmp(&y)
+            .unwrap_or_else(|| x.is_nan().cmp(&y.is_nan()))
+    });
+    let mut out = vec![None; p.len()];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        let raw = p[i].unwrap_or(f64::NAN);
+        if raw.is_nan() {
+            out[i] = Some(f64::NAN);
+            continue;
+        }
+        running = running.max(((m - rank) as f64 * raw).min(1.0));
+        out[i] = Some(running);
+    }
+    out
+}
+
 /// Ranks of `values` (1-based, ascending, ties get the average of their ranks) and the
 /// sizes of the groups of tied values.
 fn average_ranks(values: &[f64]) -> (Vec<f64>, Vec<usize>) {
@@ -408,6 +485,101 @@ mod tests {
     fn wilcoxon_edge_cases() {
         assert_eq!(wilcoxon_signed_rank(&[1.0, 2.0], &[1.0, 2.0]), None);
         assert_eq!(wilcoxon_signed_rank(&[1.0], &[1.0, 2.0]), None);
+    }
+
+    #[test]
+    fn effect_sizes_match_scipy() {
+        // d = [0.02, 0.01, 0.03, 0.01, 0.01]; numpy: d.mean() / d.std(ddof=1)
+        //   = 1.7888543819998317 (= t / √5 = 4 / √5)
+        let a = [0.90, 0.85, 0.88, 0.92, 0.87];
+        let b = [0.88, 0.84, 0.85, 0.91, 0.86];
+        assert!(close(
+            cohens_dz(&a, &b).expect("5 pairs"),
+            1.788_854_381_999_831_7,
+            1e-9
+        ));
+        // d = [−0.1, −0.3, 0.2, −0.4, −0.5], ranks of |d| [1, 3, 2, 4, 5]:
+        // r = scipy.stats.rankdata(abs(d)); (r[d > 0].sum() − r[d < 0].sum()) / r.sum()
+        //   = (2 − 13) / 15 = −0.7333333333333333
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let b = [1.1, 2.3, 2.8, 4.4, 5.5];
+        assert!(close(
+            rank_biserial(&a, &b).expect("5"),
+            -11.0 / 15.0,
+            1e-15
+        ));
+        assert_eq!(
+            cohens_dz(&[1.0, 2.0], &[0.0, 1.0]),
+            None,
+            "constant differences"
+        );
+        assert_eq!(rank_biserial(&[1.0], &[1.0]), None);
+        assert_eq!(rank_biserial(&[3.0, 4.0], &[1.0, 1.0]), Some(1.0));
+    }
+
+    /// 40 paired errors with ties and zeros, as per-rating tests see them. Drawn with
+    /// `rng = numpy.random.default_rng(0); o = numpy.round(rng.uniform(0, 2, 40), 1);
+    /// b = numpy.round(rng.uniform(0, 2, 40), 1)`.
+    const O40: [f64; 40] = [
+        1.3, 0.5, 0.1, 0.0, 1.6, 1.8, 1.2, 1.5, 1.1, 1.9, 1.6, 0.0, 1.7, 0.1, 1.5, 0.4, 1.7, 1.1,
+        0.6, 0.8, 0.1, 0.2, 1.3, 1.3, 1.2, 0.8, 2.0, 2.0, 1.4, 1.3, 1.4, 0.8, 0.3, 1.4, 1.1, 0.6,
+        1.0, 1.8, 1.9, 0.7,
+    ];
+    const B40: [f64; 40] = [
+        1.1, 0.6, 1.2, 0.7, 0.8, 1.8, 0.5, 1.2, 0.2, 1.7, 1.6, 0.5, 1.8, 0.1, 0.7, 0.3, 0.9, 1.6,
+        0.5, 0.1, 0.8, 0.4, 0.2, 1.2, 0.6, 1.3, 0.4, 1.9, 0.7, 0.2, 1.3, 1.9, 0.9, 1.9, 1.0, 0.9,
+        1.2, 2.0, 1.9, 0.9,
+    ];
+
+    #[test]
+    fn per_rating_sized_tests_match_scipy() {
+        // scipy 1.17.1: stats.ttest_rel(o, b) → t 0.9342874634620902, p 0.3559045695991882,
+        // df 39; stats.wilcoxon(o, b, method="approx") → statistic 284.0,
+        // p 0.4411257328592747 (36 non-zero differences, tied ranks);
+        // d = o − b: d.mean() / d.std(ddof=1) = 0.1477238186940774; rank-biserial over the
+        // non-zero d: 0.14714714714714713
+        let t = paired_t_test(&O40, &B40).expect("40 pairs");
+        assert!(close(t.t, 0.934_287_463_462_090_2, 1e-9), "{t:?}");
+        assert!(close(t.p, 0.355_904_569_599_188_2, 1e-9), "{t:?}");
+        let w = wilcoxon_signed_rank(&O40, &B40).expect("36 differences");
+        assert_eq!(
+            (w.statistic, w.n, w.method),
+            (284.0, 36, WilcoxonMethod::Normal)
+        );
+        assert!(close_rel(w.p, 0.441_125_732_859_274_7, 1e-9), "{w:?}");
+        assert!(close(
+            cohens_dz(&O40, &B40).expect("dz"),
+            0.147_723_818_694_077_4,
+            1e-12
+        ));
+        assert!(close(
+            rank_biserial(&O40, &B40).expect("r"),
+            0.147_147_147_147_147_13,
+            1e-12
+        ));
+    }
+
+    #[test]
+    fn holm_matches_statsmodels() {
+        // statsmodels.stats.multitest.multipletests([0.01, 0.04, 0.03, 0.005],
+        //   method="holm")[1] = [0.03, 0.06, 0.06, 0.02]
+        let got = holm(&[Some(0.01), Some(0.04), Some(0.03), Some(0.005)]);
+        let want = [0.03, 0.06, 0.06, 0.02];
+        for (g, w) in got.iter().zip(want) {
+            assert!(close(g.expect("computed"), w, 1e-15), "{got:?}");
+        }
+        // Missing tests are not in the family: [0.2, 0.6, 0.01] → [0.4, 0.6, 0.03]
+        let got = holm(&[None, Some(0.2), Some(0.6), None, Some(0.01)]);
+        assert_eq!(got[0], None);
+        assert_eq!(got[3], None);
+        for (g, w) in [got[1], got[2], got[4]].iter().zip([0.4, 0.6, 0.03]) {
+            assert!(close(g.expect("computed"), w, 1e-15), "{got:?}");
+        }
+        // Capped at 1; NaN stays NaN and counts in m.
+        let got = holm(&[Some(0.5), Some(f64::NAN)]);
+        assert_eq!(got[0], Some(1.0));
+        assert!(got[1].expect("nan").is_nan());
+        assert!(holm(&[]).is_empty());
     }
 
     #[test]

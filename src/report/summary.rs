@@ -66,6 +66,11 @@ impl Stat {
     }
 }
 
+/// Where a run sits in its configuration: (fold, repeat), both 0-based. Runs of two
+/// configurations in the same slot were tested on the same ratings (the same split of the
+/// same seed), which is what pairs them.
+pub type RunSlot = (usize, usize);
+
 /// One configuration (grid point) and its results over folds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigSummary {
@@ -80,19 +85,19 @@ pub struct ConfigSummary {
     /// Position of the configuration in grid order (order of its first run), stable
     /// across rankings; the charts' colour key lists its values in this order.
     pub grid_index: usize,
-    /// Number of finished runs (folds) averaged.
+    /// Number of finished runs (folds, times repeats) averaged.
     pub folds: usize,
-    /// The ids of those runs, in fold order: what `exp show`, `recommend` and `similar`
-    /// take.
+    /// The ids of those runs, in (fold, repeat) order: what `exp show`, `recommend` and
+    /// `similar` take.
     pub run_ids: Vec<i64>,
     /// Finished runs of this grid point left out because they ran under an earlier
     /// version of the experiment file (same swept values, other base values).
     pub superseded: usize,
     /// Every metric the runs have (`rmse`, `mae`, `ndcg@10`, …) over folds.
     pub metrics: BTreeMap<String, Stat>,
-    /// The per-fold values behind [`ConfigSummary::metrics`]: metric → fold → value;
-    /// what the significance tests pair.
-    pub fold_values: BTreeMap<String, BTreeMap<usize, f64>>,
+    /// The per-run values behind [`ConfigSummary::metrics`]: metric → (fold, repeat) →
+    /// value; what the significance tests pair.
+    pub fold_values: BTreeMap<String, BTreeMap<RunSlot, f64>>,
     /// Wall-clock seconds per run (training and evaluation) over folds.
     pub seconds: Stat,
 }

@@ -334,6 +334,7 @@ impl Shared<'_> {
             params_json: sweep::params_json(&run.params),
             config_json: serde_json::to_string(&run.config).unwrap_or_default(),
             fold: run.fold,
+            repeat: run.repeat,
         };
         let claim = lock(self.store).claim_run(
             self.experiment_id,
@@ -424,6 +425,14 @@ impl Shared<'_> {
                 seconds,
             },
         };
+        if let Ok(Some(predictions)) = result.as_ref().map(|r| r.predictions.as_ref()) {
+            lock(self.store).save_predictions(run_id, predictions)?;
+        }
+        if let Ok(r) = &result {
+            for (name, values) in &r.user_metrics {
+                lock(self.store).save_user_metric(run_id, name, values)?;
+            }
+        }
         lock(self.store).finish_run(run_id, &outcome)?;
         let ending = match &result {
             Ok(r) => {
@@ -452,13 +461,19 @@ impl Shared<'_> {
     }
 }
 
-/// A run as people read it: its swept parameters and 1-based fold.
+/// A run as people read it: its swept parameters, its 1-based repeat (from the second
+/// repeat on, so labels without repeats read as before) and its 1-based fold.
 pub fn run_label(run: &RunSpec) -> String {
     let params = sweep::params_label(&run.params);
-    if params.is_empty() {
-        format!("fold {}", run.fold + 1)
+    let repeat = if run.repeat > 0 {
+        format!("repeat {} ", run.repeat + 1)
     } else {
-        format!("{params} fold {}", run.fold + 1)
+        String::new()
+    };
+    if params.is_empty() {
+        format!("{repeat}fold {}", run.fold + 1)
+    } else {
+        format!("{params} {repeat}fold {}", run.fold + 1)
     }
 }
 
@@ -544,6 +559,8 @@ mod tests {
                 checkpoint: None,
                 engine: None,
                 metrics: Vec::new(),
+                predictions: None,
+                user_metrics: Vec::new(),
             })
         }
     }

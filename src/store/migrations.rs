@@ -126,6 +126,32 @@ ALTER TABLE runs ADD COLUMN checkpoint_sha256 TEXT;
     // 7: the seconds of an epoch's training steps alone (`seconds` also scores the test
     // and validation rows), what benchmarks compare. NULL in epochs stored before it.
     "ALTER TABLE epochs ADD COLUMN train_seconds REAL;",
+    // 8: the repeat a run belongs to (`experiment.repeats`; each repeat has its own seed),
+    // so `exp compare` pairs configurations by (fold, repeat). Runs stored before it are
+    // repeat 0, which they are.
+    "ALTER TABLE runs ADD COLUMN repeat INTEGER NOT NULL DEFAULT 0 CHECK (repeat >= 0);",
+    // 9: a finished run's test predictions (`metrics.save_predictions`), one BLOB per
+    // run: `count` records of user (u32), item (u32), rating (f32) and prediction (f32),
+    // little-endian, 16 bytes each, in the test split's order (`store::predictions`).
+    r#"
+CREATE TABLE run_predictions (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    count  INTEGER NOT NULL CHECK (count >= 0),
+    data   BLOB NOT NULL
+);
+"#,
+    // 10: each user's value of a finished run's ranking metric (`metrics.save_predictions`
+    // with ranking metrics), one BLOB per run and metric: `count` records of user (u32)
+    // and value (f32), little-endian, 8 bytes each (`store::predictions`).
+    r#"
+CREATE TABLE run_user_metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name   TEXT NOT NULL,
+    count  INTEGER NOT NULL CHECK (count >= 0),
+    data   BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+"#,
 ];
 
 /// What [`migrate`] found and did.

@@ -14,6 +14,7 @@
 mod faults;
 pub(crate) mod migrations;
 pub mod owner;
+pub mod predictions;
 pub mod records;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -125,6 +126,16 @@ pub enum StoreError {
         path: PathBuf,
         /// The id asked for.
         run_id: i64,
+    },
+    /// A run's stored predictions are not whole records (edited by hand, or cut short).
+    #[error("database `{path}`: run {run_id}: {source}")]
+    BadPredictions {
+        /// The database file.
+        path: PathBuf,
+        /// The run's id.
+        run_id: i64,
+        /// What is wrong with the BLOB.
+        source: predictions::BadBlob,
     },
     /// A row holds a value exp never writes (edited by hand, or a newer exp).
     #[error("database `{path}`: run {run_id} has an unknown status `{status}`")]
@@ -396,10 +407,10 @@ impl Store {
                 None => tx.query_row(
                     "INSERT INTO runs (experiment_id, key, params_json, config_json, fold,
                                        status, started_at, device, owner_host, owner_pid,
-                                       heartbeat_at)
+                                       heartbeat_at, repeat)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'running',
                              strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?6, ?7, ?8,
-                             strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+                             strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?9)
                      RETURNING id",
                     params![
                         experiment_id,
@@ -409,7 +420,8 @@ impl Store {
                         int(run.fold),
                         device,
                         owner.host,
-                        owner.pid
+                        owner.pid,
+                        int(run.repeat)
                     ],
                     |row| row.get(0),
                 )?,
@@ -442,8 +454,11 @@ impl Store {
                     }
                     tx.execute("DELETE FROM epochs WHERE run_id = ?1", [id])?;
                     tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", [id])?;
+                    tx.execute("DELETE FROM run_predictions WHERE run_id = ?1", [id])?;
+                    tx.execute("DELETE FROM run_user_metrics WHERE run_id = ?1", [id])?;
                     tx.execute(
                         "UPDATE runs SET params_json = ?2, config_json = ?3, fold = ?4,
+                             repeat = ?8,
                              status = 'running', rmse = NULL, mae = NULL, best_epoch = NULL,
                              seconds = NULL, error = NULL, finished_at = NULL,
                              checkpoint = NULL, checkpoint_sha256 = NULL, seed = NULL,
@@ -459,7 +474,8 @@ impl Store {
                             int(run.fold),
                             device,
                             owner.host,
-                            owner.pid
+                            owner.pid,
+                            int(run.repeat)
                         ],
                     )?;
                     id
@@ -602,6 +618,118 @@ impl Store {
         Ok(())
     }
 
+    /// Stores run `run_id`'s test predictions (`metrics.save_predictions`), replacing any
+    /// an earlier attempt stored. Written before the run is marked finished, so a finished
+    /// run that asked for predictions has them.
+    pub fn save_predictions(
+        &mut self,
+        run_id: i64,
+        preds: &[predictions::Prediction],
+    ) -> Result<()> {
+        let action = format!("saving the test predictions of run {run_id}");
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO run_predictions (run_id, count, data) VALUES (?1, ?2, ?3)",
+                params![run_id, int(preds.len()), predictions::encode(preds)],
+            )
+            .map_err(sql(&self.path, &action))?;
+        Ok(())
+    }
+
+    /// Run `run_id`'s stored test predictions, `None` when it saved none.
+    pub fn predictions(&self, run_id: i64) -> Result<Option<Vec<predictions::Prediction>>> {
+        let action = format!("reading the test predictions of run {run_id}");
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT count, data FROM run_predictions WHERE run_id = ?1",
+                [run_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(sql(&self.path, &action))?;
+        let Some((count, data)) = row else {
+            return Ok(None);
+        };
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        predictions::decode(&data, count)
+            .map(Some)
+            .map_err(|source| StoreError::BadPredictions {
+                path: self.path.clone(),
+                run_id,
+                source,
+            })
+    }
+
+    /// Stores each user's value of run `run_id`'s ranking metric `name`
+    /// (`metrics.save_predictions`), replacing any an earlier attempt stored.
+    pub fn save_user_metric(
+        &mut self,
+        run_id: i64,
+        name: &str,
+        values: &[(u32, f32)],
+    ) -> Result<()> {
+        let action = format!("saving the per-user `{name}` of run {run_id}");
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO run_user_metrics (run_id, name, count, data)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    run_id,
+                    name,
+                    int(values.len()),
+                    predictions::encode_user_values(values)
+                ],
+            )
+            .map_err(sql(&self.path, &action))?;
+        Ok(())
+    }
+
+    /// Each user's value of run `run_id`'s ranking metric `name`, `None` when it saved
+    /// none.
+    pub fn user_metric(&self, run_id: i64, name: &str) -> Result<Option<Vec<(u32, f32)>>> {
+        let action = format!("reading the per-user `{name}` of run {run_id}");
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT count, data FROM run_user_metrics WHERE run_id = ?1 AND name = ?2",
+                params![run_id, name],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(sql(&self.path, &action))?;
+        let Some((count, data)) = row else {
+            return Ok(None);
+        };
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        predictions::decode_user_values(&data, count)
+            .map(Some)
+            .map_err(|source| StoreError::BadPredictions {
+                path: self.path.clone(),
+                run_id,
+                source,
+            })
+    }
+
+    /// The ids of the runs of experiment `name` that stored test predictions.
+    pub fn runs_with_predictions(&self, name: &str) -> Result<Vec<i64>> {
+        let action = format!("listing the runs of experiment `{name}` with predictions");
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.run_id FROM run_predictions p JOIN runs r ON r.id = p.run_id
+                 JOIN experiments e ON e.id = r.experiment_id
+                 WHERE e.name = ?1 ORDER BY p.run_id",
+            )
+            .map_err(sql(&self.path, &action))?;
+        let ids = stmt
+            .query_map([name], |row| row.get(0))
+            .map_err(sql(&self.path, &action))?
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .map_err(sql(&self.path, &action))?;
+        Ok(ids)
+    }
+
     /// Marks a run finished (with its metrics) or failed (with its error), and stamps
     /// `finished_at`.
     pub fn finish_run(&mut self, run_id: i64, outcome: &RunOutcome) -> Result<()> {
@@ -699,7 +827,7 @@ impl Store {
             .prepare(
                 "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
                         r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint,
-                        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version
+                        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version, r.repeat
                  FROM runs r JOIN experiments e ON e.id = r.experiment_id
                  WHERE ?1 IS NULL OR e.name = ?1
                  ORDER BY e.name, r.id",
@@ -755,7 +883,7 @@ impl Store {
             .query_row(
                 "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
                         r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint,
-                        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version
+                        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version, r.repeat
                  FROM runs r JOIN experiments e ON e.id = r.experiment_id
                  WHERE r.id = ?1",
                 [run_id],
@@ -989,6 +1117,7 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<(StoredRun, String)> {
         seed: row.get::<_, Option<i64>>(14)?.map(|s| s as u64),
         data_sha256: row.get(15)?,
         exp_version: row.get(16)?,
+        repeat: get_usize(row, 17)?,
         metrics: BTreeMap::new(),
     };
     Ok((run, row.get(6)?))
@@ -1004,6 +1133,7 @@ mod tests {
             params_json: r#"{"model.embedding_size":8}"#.to_string(),
             config_json: r#"{"model":{"embedding_size":8}}"#.to_string(),
             fold,
+            repeat: 0,
         }
     }
 
@@ -1407,7 +1537,10 @@ mod tests {
                 "ALTER TABLE runs DROP COLUMN seed; ALTER TABLE runs DROP COLUMN data_sha256;
                  ALTER TABLE runs DROP COLUMN exp_version;
                  ALTER TABLE runs DROP COLUMN checkpoint_sha256;
-                 ALTER TABLE epochs DROP COLUMN train_seconds; PRAGMA user_version = 5;",
+                 ALTER TABLE epochs DROP COLUMN train_seconds;
+                 ALTER TABLE runs DROP COLUMN repeat; DROP TABLE run_predictions;
+                 DROP TABLE run_user_metrics;
+                 PRAGMA user_version = 5;",
             )
             .unwrap();
         }
@@ -1649,6 +1782,67 @@ mod tests {
             .finish_run(id + 1, &finished(1.0))
             .expect_err("unknown");
         assert!(matches!(err, StoreError::NoSuchRun { run_id, .. } if run_id == id + 1));
+    }
+
+    #[test]
+    fn repeats_and_predictions_are_stored_per_run() {
+        use predictions::Prediction;
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let first = store
+            .claim(exp, &new_run("k0", 0))
+            .expect("claim")
+            .expect("new");
+        let second = NewRun {
+            repeat: 2,
+            ..new_run("k2", 0)
+        };
+        let id = store.claim(exp, &second).expect("claim").expect("new");
+        let preds = [
+            Prediction {
+                user: 3,
+                item: 7,
+                rating: 4.5,
+                prediction: 3.875,
+            },
+            Prediction {
+                user: 0,
+                item: 1,
+                rating: 1.0,
+                prediction: 1.5,
+            },
+        ];
+        assert_eq!(store.predictions(id).expect("read"), None);
+        store.save_predictions(id, &preds).expect("save");
+        store.finish_run(id, &finished(0.9)).expect("finish");
+        let runs = store.runs(Some("e")).expect("runs");
+        assert_eq!(
+            runs.iter().map(|r| (r.id, r.repeat)).collect::<Vec<_>>(),
+            [(first, 0), (id, 2)]
+        );
+        assert_eq!(store.run(id).expect("run").repeat, 2);
+        assert_eq!(store.predictions(id).expect("read"), Some(preds.to_vec()));
+        assert_eq!(store.runs_with_predictions("e").expect("ids"), [id]);
+        // Claiming the run again (a forced rerun) drops what the earlier attempt saved.
+        let again = store
+            .claim_run(exp, &second, &Store::test_owner(), "cpu", true)
+            .expect("claim");
+        assert_eq!(again, Claim::Claimed(id));
+        assert_eq!(store.predictions(id).expect("read"), None);
+        // A BLOB that is not whole records is reported with the run, not misread.
+        store
+            .conn
+            .execute(
+                "INSERT INTO run_predictions (run_id, count, data) VALUES (?1, 2, x'00')",
+                [first],
+            )
+            .expect("bad blob");
+        let err = store.predictions(first).expect_err("bad blob");
+        assert!(
+            err.to_string()
+                .contains(&format!("run {first}: stored values are 1 bytes")),
+            "{err}"
+        );
     }
 
     #[test]

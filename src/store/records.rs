@@ -54,6 +54,8 @@ pub struct NewRun {
     pub config_json: String,
     /// Fold number, 0-based (always 0 for holdout).
     pub fold: usize,
+    /// Repeat number, 0-based (`experiment.repeats`; 0 without repeats).
+    pub repeat: usize,
 }
 
 /// What a run was made from, recorded when it is claimed so that it can be rebuilt
@@ -204,6 +206,8 @@ pub struct StoredRun {
     pub config_json: String,
     /// Fold number, 0-based.
     pub fold: usize,
+    /// Repeat number, 0-based (0 for runs stored before repeats existed).
+    pub repeat: usize,
     /// Current status.
     pub status: RunStatus,
     /// Test RMSE (finished runs).
@@ -244,6 +248,7 @@ impl StoredRun {
             params_json: params_json.into(),
             config_json: "{}".into(),
             fold,
+            repeat: 0,
             status: RunStatus::Finished,
             rmse: Some(rmse),
             mae: Some(rmse * 0.8),
