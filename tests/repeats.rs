@@ -44,17 +44,18 @@ fn repeated_holdout_saves_predictions_that_compare_and_export_read() {
     let out = exp(&["run", file.to_str().unwrap(), "--db", db_arg], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    // 2 configurations × 2 repeats, each repeat with its own seed and split.
+    // 2 configurations × 2 repeats, each repeat with its own seed and split (ordered by
+    // repeat: two CPU workers claim the runs in either order).
     let conn = Connection::open(&db).unwrap();
     let rows: Vec<(i64, i64, i64, f64)> = conn
-        .prepare("SELECT id, repeat, seed, rmse FROM runs ORDER BY id")
+        .prepare("SELECT id, repeat, seed, rmse FROM runs ORDER BY repeat, id")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     let shape: Vec<(i64, i64)> = rows.iter().map(|r| (r.1, r.2)).collect();
-    assert_eq!(shape, [(0, 11), (1, 12), (0, 11), (1, 12)]);
+    assert_eq!(shape, [(0, 11), (0, 11), (1, 12), (1, 12)]);
     let saved: i64 = conn
         .query_row("SELECT COUNT(*) FROM run_predictions", [], |r| r.get(0))
         .unwrap();
@@ -108,9 +109,9 @@ fn repeated_holdout_saves_predictions_that_compare_and_export_read() {
     }
     // Same repeat, same test ratings; another repeat, another split.
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    assert_eq!(test_sets[&ids[0]], test_sets[&ids[2]]);
-    assert_ne!(test_sets[&ids[0]], test_sets[&ids[1]]);
-    let n_test = test_sets[&ids[0]].len() + test_sets[&ids[1]].len();
+    assert_eq!(test_sets[&ids[0]], test_sets[&ids[1]]);
+    assert_ne!(test_sets[&ids[0]], test_sets[&ids[2]]);
+    let n_test = test_sets[&ids[0]].len() + test_sets[&ids[2]].len();
 
     // compare pairs by (fold, repeat) and adds the per-rating tests, Holm-corrected.
     let out = exp(
