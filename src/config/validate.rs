@@ -14,9 +14,9 @@ use super::source::Source;
 use super::spec::{
     Architecture, BadLinePolicy, BatchOrder, CheckpointPolicy, DEFAULT_IMPLICIT_L2_SCALE,
     DEFAULT_LR_DECAY, DEFAULT_RELEVANCE_THRESHOLD, DEVICE_FORMAT, DataSpec, DatasetName, DevicePin,
-    DeviceSpec, EarlyStopping, EngineChoice, FilterSpec, FoldFiles, InitSpec, LossName,
-    LrSchedule, MetricName, ModelSpec, OptimizerName, RankingMetric, RankingNameError,
-    RankingSpec, RunConfig, SplitSpec, TemporalCut, TrainingSpec, utc_midnight,
+    DeviceSpec, EarlyStopping, EngineChoice, FilterSpec, FoldFiles, InitSpec, LossName, LrSchedule,
+    MetricName, ModelSpec, OptimizerName, RankingMetric, RankingNameError, RankingSpec, RunConfig,
+    SplitSpec, TemporalCut, TrainingSpec, utc_midnight,
 };
 
 /// `model.init_scale` when `model.init` is `normal` or `uniform` and the file gives none.
