@@ -87,6 +87,25 @@ pub struct PairedTest {
     pub wilcoxon_holm: Option<f64>,
 }
 
+impl PairedTest {
+    /// The tests of the paired values `other` and `best` (equal lengths); `None` with
+    /// fewer than 2 pairs. The Holm fields are left `None` (see [`holm_correct`]).
+    pub fn of(other: &[f64], best: &[f64]) -> Option<PairedTest> {
+        if other.len() < 2 {
+            return None;
+        }
+        Some(PairedTest {
+            pairs: other.len(),
+            t_test: paired_t_test(other, best),
+            wilcoxon: wilcoxon_signed_rank(other, best),
+            d_z: cohens_dz(other, best),
+            rank_biserial: rank_biserial(other, best),
+            t_holm: None,
+            wilcoxon_holm: None,
+        })
+    }
+}
+
 /// The errors of `other` and `best` on the test ratings both predicted in the same slot:
 /// `(other's, best's)`, in slot order and, within a slot, in `other`'s order. A (user,
 /// item) pair that occurs more than once in a slot's test ratings is paired by its first
@@ -123,18 +142,7 @@ pub fn test(
     kind: ErrorKind,
 ) -> Option<PairedTest> {
     let (o, b) = paired_errors(best, other, kind);
-    if o.len() < 2 {
-        return None;
-    }
-    Some(PairedTest {
-        pairs: o.len(),
-        t_test: paired_t_test(&o, &b),
-        wilcoxon: wilcoxon_signed_rank(&o, &b),
-        d_z: cohens_dz(&o, &b),
-        rank_biserial: rank_biserial(&o, &b),
-        t_holm: None,
-        wilcoxon_holm: None,
-    })
+    PairedTest::of(&o, &b)
 }
 
 /// The saved predictions of each configuration (by `params_json`), read with `load` for

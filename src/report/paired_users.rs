@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::paired_ratings::PairedTest;
-use super::stats::{cohens_dz, paired_t_test, rank_biserial, wilcoxon_signed_rank};
 use super::summary::{ConfigSummary, RunSlot};
 use crate::store::records::StoredRun;
 
@@ -46,18 +45,7 @@ pub fn paired_values(best: &SlotUserValues, other: &SlotUserValues) -> (Vec<f64>
 /// The Holm fields are left `None` (the caller corrects the family).
 pub fn test(best: &SlotUserValues, other: &SlotUserValues) -> Option<PairedTest> {
     let (o, b) = paired_values(best, other);
-    if o.len() < 2 {
-        return None;
-    }
-    Some(PairedTest {
-        pairs: o.len(),
-        t_test: paired_t_test(&o, &b),
-        wilcoxon: wilcoxon_signed_rank(&o, &b),
-        d_z: cohens_dz(&o, &b),
-        rank_biserial: rank_biserial(&o, &b),
-        t_holm: None,
-        wilcoxon_holm: None,
-    })
+    PairedTest::of(&o, &b)
 }
 
 /// The saved per-user values of metric `name` of each configuration (by `params_json`),

@@ -639,19 +639,14 @@ impl Store {
     /// Run `run_id`'s stored test predictions, `None` when it saved none.
     pub fn predictions(&self, run_id: i64) -> Result<Option<Vec<predictions::Prediction>>> {
         let action = format!("reading the test predictions of run {run_id}");
-        let row: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT count, data FROM run_predictions WHERE run_id = ?1",
-                [run_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(sql(&self.path, &action))?;
-        let Some((count, data)) = row else {
+        let Some((count, data)) = self.counted_blob(
+            "SELECT count, data FROM run_predictions WHERE run_id = ?1",
+            params![run_id],
+            &action,
+        )?
+        else {
             return Ok(None);
         };
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
         predictions::decode(&data, count)
             .map(Some)
             .map_err(|source| StoreError::BadPredictions {
@@ -689,19 +684,14 @@ impl Store {
     /// none.
     pub fn user_metric(&self, run_id: i64, name: &str) -> Result<Option<Vec<(u32, f32)>>> {
         let action = format!("reading the per-user `{name}` of run {run_id}");
-        let row: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT count, data FROM run_user_metrics WHERE run_id = ?1 AND name = ?2",
-                params![run_id, name],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(sql(&self.path, &action))?;
-        let Some((count, data)) = row else {
+        let Some((count, data)) = self.counted_blob(
+            "SELECT count, data FROM run_user_metrics WHERE run_id = ?1 AND name = ?2",
+            params![run_id, name],
+            &action,
+        )?
+        else {
             return Ok(None);
         };
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
         predictions::decode_user_values(&data, count)
             .map(Some)
             .map_err(|source| StoreError::BadPredictions {
@@ -709,6 +699,22 @@ impl Store {
                 run_id,
                 source,
             })
+    }
+
+    /// The `(count, data)` row of a packed-records table that `query` selects; `None`
+    /// when there is none. `action` names the read in errors.
+    fn counted_blob(
+        &self,
+        query: &str,
+        params: impl rusqlite::Params,
+        action: &str,
+    ) -> Result<Option<(usize, Vec<u8>)>> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(query, params, |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .map_err(sql(&self.path, action))?;
+        Ok(row.map(|(count, data)| (usize::try_from(count).unwrap_or(usize::MAX), data)))
     }
 
     /// The ids of the runs of experiment `name` that stored test predictions.
