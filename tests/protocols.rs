@@ -4,7 +4,7 @@
 //! ML-1M may not be redistributed, so nothing real is committed).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
@@ -68,7 +68,7 @@ fn ml100k_folder(dir: &Path, rows: &[Row]) {
 
 /// An experiment file on ML-100K at `data_dir` with `split` as its `[split]` body and a
 /// closed-form model (fast, and its test RMSE depends only on the rows).
-fn experiment(dir: &Path, name: &str, data_dir: &Path, split: &str) -> std::path::PathBuf {
+fn experiment(dir: &Path, name: &str, data_dir: &Path, split: &str) -> PathBuf {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(
         &file,
@@ -81,6 +81,16 @@ fn experiment(dir: &Path, name: &str, data_dir: &Path, split: &str) -> std::path
     )
     .unwrap();
     file
+}
+
+/// `exp run file --db dir/exp.sqlite` in `dir`: its output and the database's path.
+fn run(dir: &Path, file: &Path) -> (std::process::Output, PathBuf) {
+    let db = dir.join("exp.sqlite");
+    let out = exp(
+        &["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()],
+        dir,
+    );
+    (out, db)
 }
 
 /// `(user, item)` rows of a CSV written by `exp data split`.
@@ -139,11 +149,7 @@ fn predefined_folds_train_and_test_on_the_files_and_pair_by_fold() {
         &data,
         "kind = \"predefined\"\nfolds = \"u1-u5\"\nvalidation_fraction = 0.1",
     );
-    let db = dir.path().join("exp.sqlite");
-    let out = exp(
-        &["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()],
-        dir.path(),
-    );
+    let (out, db) = run(dir.path(), &file);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("predefined split, fold 4:"), "{stderr}");
@@ -197,11 +203,7 @@ fn a_fold_file_rating_the_data_set_lacks_is_an_error_naming_file_and_line() {
         &data,
         "kind = \"predefined\"\nfolds = \"u1-u5\"",
     );
-    let db = dir.path().join("exp.sqlite");
-    let out = exp(
-        &["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()],
-        dir.path(),
-    );
+    let (out, db) = run(dir.path(), &file);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
@@ -298,11 +300,7 @@ fn a_temporal_split_of_ratings_without_timestamps_names_the_key() {
         &data,
         "kind = \"temporal\"\ntest_fraction = 0.2",
     );
-    let db = dir.path().join("exp.sqlite");
-    let out = exp(
-        &["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()],
-        dir.path(),
-    );
+    let (out, _) = run(dir.path(), &file);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
@@ -417,11 +415,7 @@ fn the_u1_fold_of_the_real_ml100k() {
         &data,
         "kind = \"predefined\"\n[[split.files]]\ntrain = \"u1.base\"\ntest = \"u1.test\"",
     );
-    let db = dir.path().join("exp.sqlite");
-    let out = exp(
-        &["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()],
-        dir.path(),
-    );
+    let (out, _) = run(dir.path(), &file);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
