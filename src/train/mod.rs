@@ -242,8 +242,10 @@ pub fn train(
                     batches = 1;
                 }
                 None => {
+                    // Batches from here on: one list, shuffled as a whole from this epoch.
                     per_rating = None;
                     triples.unblock();
+                    triples.shuffle(rng);
                 }
             }
         }
