@@ -48,18 +48,15 @@ pub fn before(timestamps: &[i64], at: i64, validation_fraction: f64) -> Split {
 }
 
 /// The validation set is the latest part of `earlier` (chronological); lists sorted.
-fn from_earlier(earlier: &[usize], mut test: Vec<usize>, validation_fraction: f64) -> Split {
+fn from_earlier(earlier: &[usize], test: Vec<usize>, validation_fraction: f64) -> Split {
     let n_validation = fraction_of(earlier.len(), validation_fraction);
     let (train, validation) = earlier.split_at(earlier.len() - n_validation);
-    let (mut train, mut validation) = (train.to_vec(), validation.to_vec());
-    train.sort_unstable();
-    validation.sort_unstable();
-    test.sort_unstable();
     Split {
-        train,
-        validation,
+        train: train.to_vec(),
+        validation: validation.to_vec(),
         test,
     }
+    .sorted()
 }
 
 /// A cut per user: of each user's ratings (`users[i]` rated rating `i`) the latest ones
@@ -97,10 +94,7 @@ pub fn per_user(
         split.validation.extend_from_slice(validation);
         split.test.extend_from_slice(test);
     }
-    split.train.sort_unstable();
-    split.validation.sort_unstable();
-    split.test.sort_unstable();
-    split
+    split.sorted()
 }
 
 #[cfg(test)]

@@ -39,10 +39,7 @@ pub fn user_holdout(
             .train
             .extend_from_slice(&ratings[n_test + n_validation..]);
     }
-    split.train.sort_unstable();
-    split.validation.sort_unstable();
-    split.test.sort_unstable();
-    split
+    split.sorted()
 }
 
 #[cfg(test)]
