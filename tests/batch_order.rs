@@ -2,12 +2,10 @@
 //! the real `exp` binary, to about the accuracy of the shuffled order, and stores its order
 //! in the run's configuration (the default's configuration, and so its key, unchanged).
 
-use std::process::Command;
-
 use rusqlite::Connection;
 
 mod common;
-use common::text;
+use common::{exp, run_experiment, text};
 
 /// SVD++ with Adam in batches on the embedded ml-latest-small, both orders.
 const EXPERIMENT: &str = "[experiment]\nname = \"batch-order\"\nseed = 3\n\
@@ -21,17 +19,7 @@ const EXPERIMENT: &str = "[experiment]\nname = \"batch-order\"\nseed = 3\n\
 #[test]
 fn by_user_batches_train_svdpp_like_shuffled_ones_under_their_own_key() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("batch-order.toml");
-    std::fs::write(&file, EXPERIMENT).expect("write experiment");
-    let db = dir.path().join("exp.sqlite");
-    let out = Command::new(env!("CARGO_BIN_EXE_exp"))
-        .arg("run")
-        .arg(&file)
-        .arg("--db")
-        .arg(&db)
-        .env_remove("EXP_DATA_DIR")
-        .output()
-        .expect("exp runs");
+    let (out, db) = run_experiment(dir.path(), "batch-order", EXPERIMENT);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let conn = Connection::open(&db).expect("the database");
     let rows: Vec<(String, String, f64)> = conn
@@ -64,12 +52,7 @@ fn an_unknown_order_is_refused_naming_the_key_and_the_choices() {
     let file = dir.path().join("bad-order.toml");
     let bad = EXPERIMENT.replace("\"by-user\"]", "\"by-item\"]");
     std::fs::write(&file, bad).expect("write experiment");
-    let out = Command::new(env!("CARGO_BIN_EXE_exp"))
-        .arg("validate")
-        .arg(&file)
-        .env_remove("EXP_DATA_DIR")
-        .output()
-        .expect("exp runs");
+    let out = exp(&["validate", file.to_str().unwrap()], dir.path());
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("training.order"), "{err}");

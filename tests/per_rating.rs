@@ -1,12 +1,10 @@
 //! End to end: a run on the per-rating SGD path (plain SGD at batch size 1) through the
 //! real `exp` binary stores every epoch and its RMSE, on one thread and on two.
 
-use std::process::Command;
-
 use rusqlite::Connection;
 
 mod common;
-use common::text;
+use common::{run_experiment, text};
 
 /// Funk SVD trained per rating on the embedded ml-latest-small, one and two threads.
 const EXPERIMENT: &str = "[experiment]\nname = \"per-rating\"\nseed = 3\n\
@@ -20,17 +18,7 @@ const EXPERIMENT: &str = "[experiment]\nname = \"per-rating\"\nseed = 3\n\
 #[test]
 fn a_per_rating_run_stores_its_epochs_and_rmse() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("per-rating.toml");
-    std::fs::write(&file, EXPERIMENT).expect("write experiment");
-    let db = dir.path().join("exp.sqlite");
-    let out = Command::new(env!("CARGO_BIN_EXE_exp"))
-        .arg("run")
-        .arg(&file)
-        .arg("--db")
-        .arg(&db)
-        .env_remove("EXP_DATA_DIR")
-        .output()
-        .expect("exp runs");
+    let (out, db) = run_experiment(dir.path(), "per-rating", EXPERIMENT);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("2 run(s) (per-rating SGD on the CPU) on"),

@@ -41,3 +41,21 @@ pub fn fixture(name: &str) -> PathBuf {
 /// Where the real data sets are, and the skip-or-fail rule when they are missing.
 #[path = "../../src/shared_data.rs"]
 pub mod shared_data;
+
+/// Writes `experiment` (TOML text) to `<dir>/<name>.toml` and runs `exp run` on it with its
+/// database at `<dir>/exp.sqlite`: the run's output and the database's path.
+pub fn run_experiment(dir: &Path, name: &str, experiment: &str) -> (Output, PathBuf) {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, experiment).expect("write the experiment file");
+    let db = dir.join("exp.sqlite");
+    let out = exp(
+        &[
+            "run",
+            file.to_str().expect("a UTF-8 path"),
+            "--db",
+            db.to_str().expect("a UTF-8 path"),
+        ],
+        dir,
+    );
+    (out, db)
+}
