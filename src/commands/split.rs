@@ -116,26 +116,9 @@ fn csv_field(raw: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{IdMap, Ratings};
 
     fn tiny() -> Dataset {
-        let mut users = IdMap::default();
-        let mut items = IdMap::default();
-        let mut ratings = Ratings::default();
-        for (u, i, r) in [("7", "a,b", 4.0), ("9", "c", 3.5), ("7", "c", 1.0)] {
-            let (u, i) = (users.intern(u), items.intern(i));
-            ratings.push(u, i, r, 0);
-        }
-        Dataset {
-            name: "tiny".into(),
-            ratings,
-            users,
-            items,
-            item_info: Vec::new(),
-            user_info: Vec::new(),
-            rating_range: (1.0, 5.0),
-            report: Default::default(),
-        }
+        Dataset::from_triples(&[("7", "a,b", 4.0), ("9", "c", 3.5), ("7", "c", 1.0)])
     }
 
     #[test]

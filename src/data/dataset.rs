@@ -271,6 +271,29 @@ pub struct Dataset {
     pub report: LoadReport,
 }
 
+#[cfg(test)]
+impl Dataset {
+    /// A small data set for tests: `(user, item, rating)` triples in that order (raw ids
+    /// interned as they come, no timestamps), ratings 1–5, no item or user information.
+    pub(crate) fn from_triples(ratings: &[(&str, &str, f32)]) -> Dataset {
+        let mut data = Dataset {
+            name: "tiny".into(),
+            ratings: Ratings::default(),
+            users: IdMap::default(),
+            items: IdMap::default(),
+            item_info: Vec::new(),
+            user_info: Vec::new(),
+            rating_range: (1.0, 5.0),
+            report: Default::default(),
+        };
+        for &(user, item, value) in ratings {
+            let (u, i) = (data.users.intern(user), data.items.intern(item));
+            data.ratings.push(u, i, value, 0);
+        }
+        data
+    }
+}
+
 impl Dataset {
     /// Number of distinct users.
     pub fn n_users(&self) -> usize {

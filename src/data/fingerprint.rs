@@ -36,24 +36,9 @@ pub fn fingerprint(data: &Dataset) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{IdMap, Ratings};
 
     fn dataset(ratings: &[(&str, &str, f32)]) -> Dataset {
-        let mut data = Dataset {
-            name: "tiny".into(),
-            ratings: Ratings::default(),
-            users: IdMap::default(),
-            items: IdMap::default(),
-            item_info: Vec::new(),
-            user_info: Vec::new(),
-            rating_range: (1.0, 5.0),
-            report: Default::default(),
-        };
-        for &(user, item, value) in ratings {
-            let (u, i) = (data.users.intern(user), data.items.intern(item));
-            data.ratings.push(u, i, value, 0);
-        }
-        data
+        Dataset::from_triples(ratings)
     }
 
     #[test]

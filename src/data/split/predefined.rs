@@ -164,32 +164,15 @@ impl<'a> RatingIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::dataset::{IdMap, Ratings};
 
     /// Users 1 and 2, items 10, 20, 30: ratings (1,10)=4, (1,20)=3, (2,10)=5, (2,30)=1.
     fn tiny() -> Dataset {
-        let mut users = IdMap::default();
-        let mut items = IdMap::default();
-        let mut ratings = Ratings::default();
-        for (u, i, v) in [
+        Dataset::from_triples(&[
             ("1", "10", 4.0),
             ("1", "20", 3.0),
             ("2", "10", 5.0),
             ("2", "30", 1.0),
-        ] {
-            let (u, i) = (users.intern(u), items.intern(i));
-            ratings.push(u, i, v, 0);
-        }
-        Dataset {
-            name: "tiny".into(),
-            ratings,
-            users,
-            items,
-            item_info: Vec::new(),
-            user_info: Vec::new(),
-            rating_range: (1.0, 5.0),
-            report: Default::default(),
-        }
+        ])
     }
 
     fn line(line: usize, user: u32, item: u32, value: f32) -> RatingLine {
