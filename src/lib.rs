@@ -27,6 +27,7 @@ pub mod reload;
 pub mod report;
 pub mod runner;
 pub mod scheduler;
+pub mod search;
 #[cfg(test)]
 mod shared_data;
 pub mod store;

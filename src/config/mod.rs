@@ -212,6 +212,8 @@ pub fn parse_experiment_with(
         sweep,
         points,
         devices: keys.devices,
+        search: None,
+        overrides: overrides.to_vec(),
     })
 }
 

@@ -33,6 +33,11 @@ pub struct Experiment {
     /// `experiment.devices`: where the sweep may train, in the order written; empty when
     /// the file does not say (the command line or the default decides).
     pub devices: Vec<DeviceSpec>,
+    /// `[search]`: how trials are drawn and pruned; `None` for a plain grid.
+    pub search: Option<crate::search::spec::SearchSpec>,
+    /// The `--set` arguments the experiment was loaded with: a search applies them, then
+    /// a trial's values, to build each trial's configuration.
+    pub overrides: Vec<String>,
 }
 
 impl Experiment {

@@ -107,6 +107,8 @@ fn valid_file_parses_to_the_expected_spec() {
             sweep: vec![],
             // Without a sweep the grid is the base alone.
             points: vec![base],
+            search: None,
+            overrides: Vec::new(),
         }
     );
 }

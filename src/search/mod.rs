@@ -1,0 +1,4 @@
+//! Hyperparameter search beyond the grid: a `[search]` table draws trials (random or TPE),
+//! a pruner stops bad ones early, and the store keeps every trial so a search resumes.
+
+pub mod spec;
