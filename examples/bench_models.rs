@@ -75,7 +75,9 @@ fn bench(file: &Path) -> anyhow::Result<()> {
     let trained = match model.fit_closed_form(&data.ratings, &split.train) {
         Some(fitted) => {
             fitted?;
-            train::closed_form_report(model.as_ref(), train_data, started, |_| {})?
+            train::closed_form_report(model.as_ref(), train_data, started, |_| {
+                train::EpochControl::Continue
+            })?
         }
         None => {
             let mut optimizer = train::optimizer(&config.training, model.params())?;
@@ -86,7 +88,7 @@ fn bench(file: &Path) -> anyhow::Result<()> {
                 train_data,
                 &mut rng,
                 &std::sync::atomic::AtomicBool::new(false),
-                |_| {},
+                |_| train::EpochControl::Continue,
             )?
         }
     };

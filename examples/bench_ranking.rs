@@ -85,7 +85,7 @@ fn main() -> anyhow::Result<()> {
         data,
         &mut rng,
         &std::sync::atomic::AtomicBool::new(false),
-        |_| {},
+        |_| train::EpochControl::Continue,
     )?;
     bench(
         "ML-100K",

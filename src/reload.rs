@@ -29,6 +29,7 @@ use crate::runner::{self, RunEnv, RunError};
 use crate::store::records::{RunStatus, StoredRun};
 use crate::store::{Store, StoreError};
 use crate::sweep::{self, RunSpec};
+use crate::train::EpochControl;
 
 /// Why a stored run cannot be rebuilt. Every variant names the run.
 #[derive(Debug, thiserror::Error)]
@@ -244,6 +245,7 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
         repeat: stored.repeat,
         fold: stored.fold,
         key: stored.key.clone(),
+        trial: None,
     };
     let data = data::load(&run.config.data).map_err(|source| ReloadError::Data {
         run_id,
@@ -286,13 +288,15 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
                     device: &Device::Cpu,
                     stop: &stop,
                 };
-                let retrained = runner::train_model(&run, &data, &split, &env, &mut |_| {})
-                    .map_err(|e| ReloadError::Retrain {
-                        run_id,
-                        reason: match e {
-                            RunError::Failed(reason) | RunError::Interrupted(reason) => reason,
-                        },
-                    })?;
+                let retrained =
+                    runner::train_model(&run, &data, &split, &env, &mut |_| EpochControl::Continue)
+                        .map_err(|e| ReloadError::Retrain {
+                            run_id,
+                            reason: match e {
+                                RunError::Failed(reason) | RunError::Interrupted(reason) => reason,
+                                RunError::Pruned(epoch) => format!("stopped after epoch {epoch}"),
+                            },
+                        })?;
                 let weights = Weights::Retrained {
                     missing,
                     seconds: started.elapsed().as_secs_f64(),

@@ -22,7 +22,7 @@ use crate::models::{self, ModelContext};
 use crate::store::predictions::Prediction;
 use crate::store::records::EpochRecord;
 use crate::sweep::RunSpec;
-use crate::train::{self, TrainData};
+use crate::train::{self, EpochControl, TrainData};
 
 /// The result of a run that trained to the end.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,18 +79,21 @@ pub enum RunError {
     Failed(String),
     /// It was stopped on request; the reason says where.
     Interrupted(String),
+    /// `on_epoch` asked to stop after this 1-based epoch (a search's pruner).
+    Pruned(usize),
 }
 
 /// Runs one [`RunSpec`] on its data set.
 pub trait Executor: Sync {
-    /// Trains and scores `run` on `env.device`, calling `on_epoch` after each epoch and
+    /// Trains and scores `run` on `env.device`, calling `on_epoch` after each epoch
+    /// (stopping with [`RunError::Pruned`] when it answers [`EpochControl::Prune`]) and
     /// stopping with [`RunError::Interrupted`] soon after `env.stop` is raised.
     fn execute(
         &self,
         run: &RunSpec,
         data: &Dataset,
         env: &RunEnv<'_>,
-        on_epoch: &mut dyn FnMut(&EpochRecord),
+        on_epoch: &mut dyn FnMut(&EpochRecord) -> EpochControl,
     ) -> Result<RunResult, RunError>;
 }
 
@@ -127,7 +130,7 @@ impl Executor for CandleExecutor {
         run: &RunSpec,
         data: &Dataset,
         env: &RunEnv<'_>,
-        on_epoch: &mut dyn FnMut(&EpochRecord),
+        on_epoch: &mut dyn FnMut(&EpochRecord) -> EpochControl,
     ) -> Result<RunResult, RunError> {
         // (The scheduler catches a panic here and fails only this run.)
         self.train(run, data, env, on_epoch)
@@ -140,7 +143,7 @@ impl CandleExecutor {
         run: &RunSpec,
         data: &Dataset,
         env: &RunEnv<'_>,
-        on_epoch: &mut dyn FnMut(&EpochRecord),
+        on_epoch: &mut dyn FnMut(&EpochRecord) -> EpochControl,
     ) -> Result<RunResult, RunError> {
         let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
         let started = Instant::now();
@@ -266,7 +269,7 @@ pub fn train_model(
     data: &Dataset,
     split: &Split,
     env: &RunEnv<'_>,
-    on_epoch: &mut dyn FnMut(&EpochRecord),
+    on_epoch: &mut dyn FnMut(&EpochRecord) -> EpochControl,
 ) -> Result<TrainedRun, RunError> {
     let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
     let started = Instant::now();
@@ -325,6 +328,7 @@ pub fn train_model(
             )
             .map_err(|e| match e {
                 train::TrainError::Interrupted { .. } => RunError::Interrupted(e.to_string()),
+                train::TrainError::Pruned { epoch } => RunError::Pruned(epoch),
                 e => failed(&e),
             })?
         }

@@ -111,6 +111,8 @@ pub struct RunSpec {
     /// [`run_key`] of `seed`, `config` and `fold`: names the run in the store, so a rerun
     /// skips what is done.
     pub key: String,
+    /// The search trial the run belongs to (`[search]`); `None` for a grid run.
+    pub trial: Option<usize>,
 }
 
 /// Every run of `exp`: grid points in [`expand`] order, within each point its repeats in
@@ -156,6 +158,7 @@ pub fn runs(exp: &Experiment) -> Result<Vec<RunSpec>, ConfigError> {
                     fold,
                     folds,
                     key: run_key(seed, &point.config, fold),
+                    trial: None,
                 });
             }
         }

@@ -302,7 +302,7 @@ pub fn measure(
         train_data,
         &mut rng,
         &std::sync::atomic::AtomicBool::new(false),
-        |_| {},
+        |_| train::EpochControl::Continue,
     )?;
     let times: Vec<f64> = trained.epochs.iter().map(|e| e.train_seconds).collect();
     let evals: Vec<f64> = trained

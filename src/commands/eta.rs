@@ -132,6 +132,7 @@ mod tests {
             fold: 0,
             folds: 1,
             key: key.into(),
+            trial: None,
         }
     }
 

@@ -69,6 +69,9 @@ impl Progress for Lines {
                     Ending::Interrupted => {
                         eprintln!("[{n}/{total}] INTERRUPTED {label} on {worker}")
                     }
+                    Ending::Pruned { epoch } => {
+                        eprintln!("[{n}/{total}] pruned {label} on {worker} after epoch {epoch}")
+                    }
                     Ending::Skipped => {
                         eprintln!("[{n}/{total}] {label}: done or in progress elsewhere")
                     }
@@ -196,6 +199,10 @@ impl Progress for Bars {
                     Ending::Interrupted => {
                         self.println(&format!("INTERRUPTED {} on {worker}", run_label(run)))
                     }
+                    Ending::Pruned { epoch } => self.println(&format!(
+                        "pruned {} on {worker} after epoch {epoch}",
+                        run_label(run)
+                    )),
                     Ending::Finished { .. } | Ending::Skipped => {}
                 }
             }

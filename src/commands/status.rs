@@ -92,6 +92,7 @@ mod tests {
                 running: 0,
                 failed: 1,
                 interrupted: 1,
+                pruned: 0,
                 ids: Some((1, 40)),
             },
             StatusCounts {

@@ -284,7 +284,7 @@ fn train_per_rating(architecture: Architecture, threads: usize, lr: f64) -> Vec<
         data,
         &mut rng,
         &AtomicBool::new(false),
-        |_| {},
+        |_| train::EpochControl::Continue,
     )
     .unwrap();
     trained.epochs.iter().map(|e| e.test.rmse).collect()
@@ -337,7 +337,7 @@ fn a_diverging_per_rating_run_fails_and_a_raised_stop_flag_interrupts() {
             data,
             &mut rng,
             &AtomicBool::new(stop),
-            |_| {},
+            |_| train::EpochControl::Continue,
         )
     };
     let diverged = run(50.0, false);

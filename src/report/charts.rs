@@ -1222,6 +1222,7 @@ mod tests {
                         config_json: "{}".into(),
                         fold,
                         repeat: 0,
+                        trial: None,
                     };
                     let id = store.claim(exp, &run).expect("claim").expect("new");
                     let offset = 0.012 * noise(seed);
@@ -1350,6 +1351,7 @@ mod tests {
             config_json: "{}".into(),
             fold: 0,
             repeat: 0,
+            trial: None,
         };
         store.claim(id, &run).expect("claim");
         let err = write_experiment_charts(&store, "fresh", dir.path()).expect_err("unfinished");

@@ -437,6 +437,7 @@ mod tests {
                             config_json: r#"{"training":{"loss":"mse"}}"#.into(),
                             fold,
                             repeat: 0,
+                            trial: None,
                         };
                         let id = store.claim(exp, &run).expect("claim").expect("new");
                         let rmse = a + b + c + 0.004 * fold as f64;

@@ -31,6 +31,7 @@ use crate::store::owner::{HEARTBEAT_EVERY, Owner};
 use crate::store::records::{Checkpoint, Claim, EpochRecord, NewRun, Provenance, RunOutcome};
 use crate::store::{Store, StoreError};
 use crate::sweep::{self, RunSpec};
+use crate::train::EpochControl;
 
 /// A run that failed in this sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,8 @@ pub struct SweepSummary {
     pub elsewhere: usize,
     /// Runs stopped by a stop request and recorded as interrupted.
     pub interrupted: usize,
+    /// Runs a search's pruner stopped early (recorded as pruned).
+    pub pruned: usize,
     /// Runs not started because of a stop request (or because no worker was left).
     pub not_started: usize,
     /// Workers that could not start (e.g. a CUDA device that failed to open); their
@@ -74,6 +77,9 @@ pub enum SchedulerError {
     /// A worker thread could not start.
     #[error("cannot start the worker threads: {0}")]
     Threads(String),
+    /// A search could not draw or build its next trial.
+    #[error("search: {0}")]
+    Search(String),
     /// A run needs a data set the caller did not load (a bug).
     #[error("internal error: data set {0} was not loaded")]
     DataNotLoaded(&'static str),
@@ -91,6 +97,11 @@ pub enum Ending<'a> {
     Failed(&'a str),
     /// Stopped by a stop request.
     Interrupted,
+    /// Stopped by a search's pruner after this 1-based epoch.
+    Pruned {
+        /// The last epoch trained.
+        epoch: usize,
+    },
     /// Not trained here: finished already, or another process has it.
     Skipped,
 }
@@ -146,6 +157,59 @@ pub struct SweepOptions<'a> {
     pub stop: &'a Stop,
 }
 
+/// Where a sweep's workers take their runs from, and what decides whether a run goes on
+/// after each epoch. A grid hands out a list fixed up front ([`GridQueue`]); a search draws
+/// its trials as workers ask for them and prunes runs (`search::SearchQueue`).
+pub trait RunQueue: Sync {
+    /// The next run a worker on `slot` may train (`training.device`); `None` when none is
+    /// left for it.
+    fn next(&self, slot: Slot) -> Result<Option<Arc<RunSpec>>, SchedulerError>;
+    /// Runs known but not started (after a stop, or when no worker could take them).
+    fn left(&self) -> usize;
+    /// After `record`, the latest epoch of `run` (stored as row `run_id`): go on, or stop
+    /// it with the reason (pruning). A grid always goes on.
+    fn after_epoch(
+        &self,
+        _run: &RunSpec,
+        _run_id: i64,
+        _record: &EpochRecord,
+    ) -> Result<Option<String>, SchedulerError> {
+        Ok(None)
+    }
+    /// `run` (row `run_id`) ended and its outcome is stored.
+    fn ended(&self, _run: &RunSpec, _run_id: i64) -> Result<(), SchedulerError> {
+        Ok(())
+    }
+}
+
+/// The runs of a grid, in grid order, each taken by the first worker that may train it.
+pub struct GridQueue {
+    queue: Mutex<VecDeque<Arc<RunSpec>>>,
+}
+
+impl GridQueue {
+    /// A queue of `runs`, in this order.
+    pub fn new(runs: impl IntoIterator<Item = RunSpec>) -> Self {
+        GridQueue {
+            queue: Mutex::new(runs.into_iter().map(Arc::new).collect()),
+        }
+    }
+}
+
+impl RunQueue for GridQueue {
+    fn next(&self, slot: Slot) -> Result<Option<Arc<RunSpec>>, SchedulerError> {
+        let mut queue = lock(&self.queue);
+        let at = queue
+            .iter()
+            .position(|run| run.config.training.device_pin().allows(slot.kind()));
+        Ok(at.and_then(|at| queue.remove(at)))
+    }
+
+    fn left(&self) -> usize {
+        lock(&self.queue).len()
+    }
+}
+
 /// Runs every run of `runs` not already finished in `store` under `experiment_id` on the
 /// workers of `options`, reading each run's data from `datasets`.
 pub fn run_sweep(
@@ -169,71 +233,110 @@ pub fn run_sweep(
         skipped,
         workers: options.slots.len(),
     });
-    let pending: VecDeque<&RunSpec> = pending.into_iter().collect();
-    let shared = Shared {
-        queue: Mutex::new(pending),
-        summary: Mutex::new(SweepSummary {
-            skipped,
-            ..Default::default()
-        }),
+    let queue = GridQueue::new(pending.into_iter().cloned());
+    let sweep = Sweep {
         datasets,
-        fingerprints: datasets
-            .iter()
-            .map(|(spec, data)| (spec, data::fingerprint(data)))
-            .collect(),
         store,
         experiment_id,
         executor,
         options,
         on_event,
-        cores: cores::CoreBudget::new(
-            options
-                .slots
-                .iter()
-                .filter(|s| matches!(s, Slot::Cpu(_)))
-                .count(),
-        ),
     };
-    let done = (Mutex::new(false), Condvar::new());
-    let results: Vec<Result<(), SchedulerError>> = std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        for &slot in options.slots {
-            let shared = &shared;
-            let handle = std::thread::Builder::new()
-                .name(format!("exp-{}", slot.label()))
-                .spawn_scoped(scope, move || shared.worker(slot))
-                .map_err(|e| SchedulerError::Threads(e.to_string()));
-            handles.push(handle);
-        }
-        let heartbeat = std::thread::Builder::new()
-            .name("exp-heartbeat".into())
-            .spawn_scoped(scope, || heartbeat(store, options.owner, &done));
-        let results = handles
-            .into_iter()
-            .map(|handle| {
-                handle.and_then(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(SchedulerError::Threads("a worker thread panicked".into()))
+    let mut summary = sweep.run(&queue)?;
+    summary.skipped += skipped;
+    Ok(summary)
+}
+
+/// One sweep's fixed parts: what [`Sweep::run`] needs besides the queue of its runs.
+pub struct Sweep<'a> {
+    /// The data sets the runs train on, loaded.
+    pub datasets: &'a HashMap<DataSpec, Arc<Dataset>>,
+    /// The store every run is claimed in and written to.
+    pub store: &'a Mutex<Store>,
+    /// The experiment's row in the store.
+    pub experiment_id: i64,
+    /// What trains a run.
+    pub executor: &'a dyn Executor,
+    /// Workers, owner, force and stop.
+    pub options: &'a SweepOptions<'a>,
+    /// Progress events.
+    pub on_event: &'a (dyn Fn(Event<'_>) + Sync),
+}
+
+impl Sweep<'_> {
+    /// Trains the runs `queue` hands out on the workers until it has none left or a stop
+    /// is requested.
+    pub fn run(&self, queue: &dyn RunQueue) -> Result<SweepSummary, SchedulerError> {
+        let Sweep {
+            datasets,
+            store,
+            experiment_id,
+            executor,
+            options,
+            on_event,
+        } = *self;
+        let shared = Shared {
+            queue,
+            summary: Mutex::new(SweepSummary::default()),
+            datasets,
+            fingerprints: datasets
+                .iter()
+                .map(|(spec, data)| (spec, data::fingerprint(data)))
+                .collect(),
+            store,
+            experiment_id,
+            executor,
+            options,
+            on_event,
+            cores: cores::CoreBudget::new(
+                options
+                    .slots
+                    .iter()
+                    .filter(|s| matches!(s, Slot::Cpu(_)))
+                    .count(),
+            ),
+        };
+        let done = (Mutex::new(false), Condvar::new());
+        let results: Vec<Result<(), SchedulerError>> = std::thread::scope(|scope| {
+            let mut handles = Vec::new();
+            for &slot in options.slots {
+                let shared = &shared;
+                let handle = std::thread::Builder::new()
+                    .name(format!("exp-{}", slot.label()))
+                    .spawn_scoped(scope, move || shared.worker(slot))
+                    .map_err(|e| SchedulerError::Threads(e.to_string()));
+                handles.push(handle);
+            }
+            let heartbeat = std::thread::Builder::new()
+                .name("exp-heartbeat".into())
+                .spawn_scoped(scope, || heartbeat(store, options.owner, &done));
+            let results = handles
+                .into_iter()
+                .map(|handle| {
+                    handle.and_then(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(SchedulerError::Threads("a worker thread panicked".into()))
+                        })
                     })
                 })
-            })
-            .collect();
-        *lock(&done.0) = true;
-        done.1.notify_all();
-        if let Ok(h) = heartbeat {
-            let _ = h.join();
+                .collect();
+            *lock(&done.0) = true;
+            done.1.notify_all();
+            if let Ok(h) = heartbeat {
+                let _ = h.join();
+            }
+            results
+        });
+        let mut summary = shared
+            .summary
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        summary.not_started = queue.left();
+        for result in results {
+            result?;
         }
-        results
-    });
-    let mut summary = shared
-        .summary
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    summary.not_started = lock(&shared.queue).len();
-    for result in results {
-        result?;
+        Ok(summary)
     }
-    Ok(summary)
 }
 
 /// Refreshes the heartbeat of this process's running runs until `done` is set.
@@ -255,7 +358,7 @@ fn heartbeat(store: &Mutex<Store>, owner: &Owner, done: &(Mutex<bool>, Condvar))
 
 /// What every worker shares.
 struct Shared<'a> {
-    queue: Mutex<VecDeque<&'a RunSpec>>,
+    queue: &'a dyn RunQueue,
     summary: Mutex<SweepSummary>,
     datasets: &'a HashMap<DataSpec, Arc<Dataset>>,
     /// Each data set's [`data::fingerprint`], stored with every run that uses it.
@@ -291,13 +394,13 @@ impl Shared<'_> {
             .map_err(|e| SchedulerError::Threads(e.to_string()))?;
         let result = pool.install(|| {
             while !self.options.stop.requested() {
-                let Some(run) = self.next_run(slot) else {
+                let Some(run) = self.queue.next(slot)? else {
                     break;
                 };
                 // A CPU run's threads count against the cores (runs × threads ≤ cores).
                 let _cores = matches!(slot, Slot::Cpu(_))
                     .then(|| self.cores.take(run.config.training.threads));
-                self.execute_one(run, slot, &label, &device)?;
+                self.execute_one(&run, slot, &label, &device)?;
             }
             Ok(())
         });
@@ -306,15 +409,6 @@ impl Shared<'_> {
             self.options.stop.request();
         }
         result
-    }
-
-    /// The first queued run that a worker on `slot` may train.
-    fn next_run(&self, slot: Slot) -> Option<&RunSpec> {
-        let mut queue = lock(&self.queue);
-        let at = queue
-            .iter()
-            .position(|run| run.config.training.device_pin().allows(slot.kind()))?;
-        queue.remove(at)
     }
 
     fn execute_one(
@@ -335,6 +429,7 @@ impl Shared<'_> {
             config_json: serde_json::to_string(&run.config).unwrap_or_default(),
             fold: run.fold,
             repeat: run.repeat,
+            trial: run.trial,
         };
         let claim = lock(self.store).claim_run(
             self.experiment_id,
@@ -371,19 +466,32 @@ impl Shared<'_> {
         (self.on_event)(Event::Started { run, worker });
         let started = Instant::now();
         let mut store_error = None;
+        let mut pruned_because = None;
         let env = RunEnv {
             device,
             stop: self.options.stop.flag(),
         };
         let mut on_epoch = |record: &EpochRecord| {
             if let Err(e) = lock(self.store).add_epoch(run_id, record) {
-                store_error.get_or_insert(e);
+                store_error.get_or_insert(SchedulerError::from(e));
+                return EpochControl::Prune;
             }
             (self.on_event)(Event::Epoch {
                 run,
                 worker,
                 record,
             });
+            match self.queue.after_epoch(run, run_id, record) {
+                Ok(None) => EpochControl::Continue,
+                Ok(Some(reason)) => {
+                    pruned_because = Some(reason);
+                    EpochControl::Prune
+                }
+                Err(e) => {
+                    store_error.get_or_insert(e);
+                    EpochControl::Prune
+                }
+            }
         };
         // A panic in one run fails that run, not the sweep.
         let result = catch_unwind(AssertUnwindSafe(|| {
@@ -400,7 +508,7 @@ impl Shared<'_> {
             )))
         });
         if let Some(e) = store_error {
-            return Err(e.into());
+            return Err(e);
         }
         let seconds = started.elapsed().as_secs_f64();
         let outcome = match &result {
@@ -424,6 +532,13 @@ impl Shared<'_> {
                 reason: reason.clone(),
                 seconds,
             },
+            Err(RunError::Pruned(epoch)) => RunOutcome::Pruned {
+                reason: pruned_because
+                    .clone()
+                    .unwrap_or_else(|| format!("pruned after epoch {epoch}")),
+                epoch: *epoch,
+                seconds,
+            },
         };
         if let Ok(Some(predictions)) = result.as_ref().map(|r| r.predictions.as_ref()) {
             lock(self.store).save_predictions(run_id, predictions)?;
@@ -434,6 +549,7 @@ impl Shared<'_> {
             }
         }
         lock(self.store).finish_run(run_id, &outcome)?;
+        self.queue.ended(run, run_id)?;
         let ending = match &result {
             Ok(r) => {
                 lock(&self.summary).finished += 1;
@@ -450,6 +566,10 @@ impl Shared<'_> {
             Err(RunError::Interrupted(_)) => {
                 lock(&self.summary).interrupted += 1;
                 Ending::Interrupted
+            }
+            Err(RunError::Pruned(epoch)) => {
+                lock(&self.summary).pruned += 1;
+                Ending::Pruned { epoch: *epoch }
             }
         };
         (self.on_event)(Event::Ended {
@@ -515,7 +635,7 @@ mod tests {
             run: &RunSpec,
             _data: &Dataset,
             env: &RunEnv<'_>,
-            on_epoch: &mut dyn FnMut(&EpochRecord),
+            on_epoch: &mut dyn FnMut(&EpochRecord) -> EpochControl,
         ) -> Result<RunResult, RunError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let size = run.config.model.embedding_size;
@@ -531,7 +651,7 @@ mod tests {
                         "interrupted before epoch {epoch}"
                     )));
                 }
-                on_epoch(&EpochRecord {
+                let control = on_epoch(&EpochRecord {
                     epoch,
                     train_loss: 1.0 / epoch as f64,
                     rmse: 1.0 + k / 100.0 + run.fold as f64 / 1000.0,
@@ -541,6 +661,9 @@ mod tests {
                     validation_rmse: None,
                     validation_mae: None,
                 });
+                if control == EpochControl::Prune {
+                    return Err(RunError::Pruned(epoch));
+                }
             }
             match size {
                 13 => {

@@ -152,6 +152,69 @@ CREATE TABLE run_user_metrics (
     PRIMARY KEY (run_id, name)
 );
 "#,
+    // 11: searches (`[search]`). The `pruned` status (a run a pruner stopped early; it
+    // keeps its epochs) needs the CHECK rebuilt, as in migration 4; `trial` says which
+    // trial of a search a run belongs to (NULL for grid runs). `trials` holds one row per
+    // sampled configuration: its number (0-based, unique per experiment, so two processes
+    // on one search never take the same number), its values, the sampler and the seed
+    // that drew them, its status and its objective (mean validation RMSE of its runs).
+    r#"
+CREATE TABLE runs_v11 (
+    id                INTEGER PRIMARY KEY,
+    experiment_id     INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    key               TEXT NOT NULL,
+    params_json       TEXT NOT NULL,
+    config_json       TEXT NOT NULL,
+    fold              INTEGER NOT NULL CHECK (fold >= 0),
+    status            TEXT NOT NULL
+                      CHECK (status IN ('running', 'finished', 'failed', 'interrupted', 'pruned')),
+    rmse              REAL,
+    mae               REAL,
+    best_epoch        INTEGER,
+    seconds           REAL,
+    error             TEXT,
+    started_at        TEXT NOT NULL,
+    finished_at       TEXT,
+    checkpoint        TEXT,
+    device            TEXT,
+    owner_host        TEXT,
+    owner_pid         INTEGER,
+    heartbeat_at      TEXT,
+    engine            TEXT,
+    seed              INTEGER,
+    data_sha256       TEXT,
+    exp_version       TEXT,
+    checkpoint_sha256 TEXT,
+    repeat            INTEGER NOT NULL DEFAULT 0 CHECK (repeat >= 0),
+    trial             INTEGER CHECK (trial >= 0),
+    UNIQUE (experiment_id, key)
+);
+INSERT INTO runs_v11 (id, experiment_id, key, params_json, config_json, fold, status, rmse,
+                      mae, best_epoch, seconds, error, started_at, finished_at, checkpoint,
+                      device, owner_host, owner_pid, heartbeat_at, engine, seed, data_sha256,
+                      exp_version, checkpoint_sha256, repeat)
+SELECT id, experiment_id, key, params_json, config_json, fold, status, rmse, mae,
+       best_epoch, seconds, error, started_at, finished_at, checkpoint, device, owner_host,
+       owner_pid, heartbeat_at, engine, seed, data_sha256, exp_version, checkpoint_sha256,
+       repeat
+FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v11 RENAME TO runs;
+
+CREATE TABLE trials (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    number        INTEGER NOT NULL CHECK (number >= 0),
+    params_json   TEXT NOT NULL,
+    sampler       TEXT NOT NULL,
+    sampler_seed  INTEGER NOT NULL,
+    history       INTEGER NOT NULL CHECK (history >= 0),
+    status        TEXT NOT NULL CHECK (status IN ('running', 'complete', 'pruned', 'failed')),
+    value         REAL,
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+    ended_at      TEXT,
+    PRIMARY KEY (experiment_id, number)
+);
+"#,
 ];
 
 /// What [`migrate`] found and did.

@@ -16,6 +16,7 @@ pub(crate) mod migrations;
 pub mod owner;
 pub mod predictions;
 pub mod records;
+pub mod trials;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -324,12 +325,16 @@ impl Store {
             .map_err(sql(&self.path, action))
     }
 
-    /// The keys of the experiment's finished runs: what a resumed sweep can skip.
+    /// The keys of the experiment's finished (or pruned) runs: what a resumed sweep can
+    /// skip.
     pub fn finished_keys(&self, experiment_id: i64) -> Result<HashSet<String>> {
         let action = "listing finished runs";
         let mut stmt = self
             .conn
-            .prepare("SELECT key FROM runs WHERE experiment_id = ?1 AND status = 'finished'")
+            .prepare(
+                "SELECT key FROM runs
+                 WHERE experiment_id = ?1 AND status IN ('finished', 'pruned')",
+            )
             .map_err(sql(&self.path, action))?;
         let rows = stmt
             .query_map([experiment_id], |row| row.get(0))
@@ -407,10 +412,10 @@ impl Store {
                 None => tx.query_row(
                     "INSERT INTO runs (experiment_id, key, params_json, config_json, fold,
                                        status, started_at, device, owner_host, owner_pid,
-                                       heartbeat_at, repeat)
+                                       heartbeat_at, repeat, trial)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'running',
                              strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?6, ?7, ?8,
-                             strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?9)
+                             strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?9, ?10)
                      RETURNING id",
                     params![
                         experiment_id,
@@ -421,7 +426,8 @@ impl Store {
                         device,
                         owner.host,
                         owner.pid,
-                        int(run.repeat)
+                        int(run.repeat),
+                        run.trial.map(int)
                     ],
                     |row| row.get(0),
                 )?,
@@ -430,7 +436,9 @@ impl Store {
                     let ended_before = finished_at.is_none_or(|t| t < owner.since);
                     let status = RunStatus::from_name(&status);
                     match status {
-                        Some(RunStatus::Finished) if !(force && ended_before) => {
+                        Some(RunStatus::Finished | RunStatus::Pruned)
+                            if !(force && ended_before) =>
+                        {
                             return Ok(Claim::Finished);
                         }
                         Some(status @ (RunStatus::Failed | RunStatus::Interrupted))
@@ -571,6 +579,7 @@ impl Store {
                 Some(RunStatus::Running) => counts.running += n,
                 Some(RunStatus::Failed) => counts.failed += n,
                 Some(RunStatus::Interrupted) => counts.interrupted += n,
+                Some(RunStatus::Pruned) => counts.pruned += n,
                 None => {
                     return Err(StoreError::BadStatus {
                         path: self.path.clone(),
@@ -799,6 +808,19 @@ impl Store {
                          finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
                      WHERE id = ?1",
                     params![run_id, seconds, error],
+                )
+                .map_err(sql(&self.path, &action))?,
+            RunOutcome::Pruned {
+                reason,
+                epoch,
+                seconds,
+            } => tx
+                .execute(
+                    "UPDATE runs SET status = 'pruned', rmse = NULL, mae = NULL,
+                         best_epoch = ?4, seconds = ?2, error = ?3,
+                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                     WHERE id = ?1",
+                    params![run_id, seconds, reason, int(*epoch)],
                 )
                 .map_err(sql(&self.path, &action))?,
             RunOutcome::Interrupted { reason, seconds } => tx
@@ -1140,6 +1162,7 @@ mod tests {
             config_json: r#"{"model":{"embedding_size":8}}"#.to_string(),
             fold,
             repeat: 0,
+            trial: None,
         }
     }
 
@@ -1364,6 +1387,7 @@ mod tests {
                     running: 1,
                     failed: 0,
                     interrupted: 1,
+                    pruned: 0,
                     ids: Some((ids[0], ids[3])),
                 },
                 StatusCounts {
@@ -1545,7 +1569,8 @@ mod tests {
                  ALTER TABLE runs DROP COLUMN checkpoint_sha256;
                  ALTER TABLE epochs DROP COLUMN train_seconds;
                  ALTER TABLE runs DROP COLUMN repeat; DROP TABLE run_predictions;
-                 DROP TABLE run_user_metrics;
+                 DROP TABLE run_user_metrics; DROP TABLE trials;
+                 ALTER TABLE runs DROP COLUMN trial;
                  PRAGMA user_version = 5;",
             )
             .unwrap();

@@ -17,6 +17,9 @@ pub enum RunStatus {
     /// Stopped on request (Ctrl-C, SIGTERM) before it finished; the next `exp run`
     /// trains it again.
     Interrupted,
+    /// Stopped early by a search's pruner (its validation score was among the worse);
+    /// its epochs are kept and it is not trained again.
+    Pruned,
 }
 
 impl RunStatus {
@@ -27,6 +30,7 @@ impl RunStatus {
             RunStatus::Finished => "finished",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Pruned => "pruned",
         }
     }
 
@@ -37,6 +41,7 @@ impl RunStatus {
             "finished" => Some(RunStatus::Finished),
             "failed" => Some(RunStatus::Failed),
             "interrupted" => Some(RunStatus::Interrupted),
+            "pruned" => Some(RunStatus::Pruned),
             _ => None,
         }
     }
@@ -56,6 +61,8 @@ pub struct NewRun {
     pub fold: usize,
     /// Repeat number, 0-based (`experiment.repeats`; 0 without repeats).
     pub repeat: usize,
+    /// The search trial it belongs to; `None` for a grid run.
+    pub trial: Option<usize>,
 }
 
 /// What a run was made from, recorded when it is claimed so that it can be rebuilt
@@ -144,6 +151,16 @@ pub enum RunOutcome {
         /// Wall-clock seconds until the failure.
         seconds: f64,
     },
+    /// A search's pruner stopped it after an epoch; its epochs stay stored.
+    Pruned {
+        /// Why, e.g. `pruned at epoch 3 by asha: validation RMSE 0.9712 not in the best 1/3
+        /// of 7 runs at that rung`.
+        reason: String,
+        /// The last epoch it trained.
+        epoch: usize,
+        /// Wall-clock seconds until it stopped.
+        seconds: f64,
+    },
     /// Training was stopped on request before it finished.
     Interrupted {
         /// What stopped it, e.g. `interrupted during epoch 3`.
@@ -187,6 +204,8 @@ pub struct StatusCounts {
     pub failed: usize,
     /// Interrupted runs.
     pub interrupted: usize,
+    /// Runs a search's pruner stopped early.
+    pub pruned: usize,
     /// The lowest and highest run id (`exp runs` lists each), `None` without runs.
     pub ids: Option<(i64, i64)>,
 }

@@ -93,12 +93,28 @@ pub enum TrainError {
         /// 1-based batch within the epoch.
         batch: usize,
     },
+    /// The caller's `on_epoch` asked to stop after this epoch (a search's pruner).
+    #[error("pruned after epoch {epoch}")]
+    Pruned {
+        /// 1-based epoch, the last one trained.
+        epoch: usize,
+    },
     /// The configuration asks for something this build cannot train yet.
     #[error("not supported yet: {0}")]
     Unsupported(String),
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+/// What the caller of [`train`] says after each epoch: go on, or stop here because a
+/// search's pruner judged the run not worth finishing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochControl {
+    /// Train the next epoch.
+    Continue,
+    /// Stop after this epoch: [`train`] ends with [`TrainError::Pruned`].
+    Prune,
 }
 
 /// What one epoch measured.
@@ -152,7 +168,8 @@ impl Trained {
     }
 }
 
-/// Trains `model` for up to `spec.epochs` epochs, calling `on_epoch` after each.
+/// Trains `model` for up to `spec.epochs` epochs, calling `on_epoch` after each; when it
+/// answers [`EpochControl::Prune`], training ends with [`TrainError::Pruned`].
 ///
 /// With `spec.early_stopping`, the monitored validation metric is checked after every
 /// epoch; training stops once it has not improved for `patience` epochs, and the model's
@@ -175,7 +192,7 @@ pub fn train(
     data: TrainData<'_>,
     rng: &mut impl Rng,
     stop: &AtomicBool,
-    mut on_epoch: impl FnMut(&EpochReport),
+    mut on_epoch: impl FnMut(&EpochReport) -> EpochControl,
 ) -> Result<Trained, TrainError> {
     let device = model.params().device().clone();
     let engine = model.params().engine();
@@ -311,7 +328,9 @@ pub fn train(
             seconds: started.elapsed().as_secs_f64(),
             train_seconds,
         };
-        on_epoch(&report);
+        if on_epoch(&report) == EpochControl::Prune {
+            return Err(TrainError::Pruned { epoch });
+        }
         reports.push(report);
         if let (Some(stopper), Some(scores)) = (stopper.as_mut(), validation) {
             match stopper.observe(epoch, scores.get(stopper.monitor())) {
@@ -344,7 +363,7 @@ pub fn closed_form_report(
     model: &dyn RatingModel,
     data: TrainData<'_>,
     started: Instant,
-    mut on_epoch: impl FnMut(&EpochReport),
+    mut on_epoch: impl FnMut(&EpochReport) -> EpochControl,
 ) -> candle_core::Result<Trained> {
     let train_seconds = started.elapsed().as_secs_f64();
     let fit = evaluate(model, data.ratings, data.train, data.rating_range)?;
@@ -358,7 +377,8 @@ pub fn closed_form_report(
         seconds: started.elapsed().as_secs_f64(),
         train_seconds,
     };
-    on_epoch(&report);
+    // Its only epoch is its last: there is nothing left to prune.
+    let _ = on_epoch(&report);
     Ok(Trained {
         epochs: vec![report],
         best_epoch: 1,
@@ -550,7 +570,7 @@ mod tests {
             data,
             &mut rng,
             &stop,
-            |_| {},
+            |_| EpochControl::Continue,
         )
         .unwrap();
         (model, trained)
@@ -623,7 +643,10 @@ mod tests {
             data,
             &mut rng,
             &AtomicBool::new(false),
-            |e| seen.push(e.epoch),
+            |e| {
+                seen.push(e.epoch);
+                EpochControl::Continue
+            },
         )
         .unwrap();
         assert_eq!(seen, [1, 2, 3, 4]);
@@ -639,7 +662,10 @@ mod tests {
             data,
             &mut rng,
             &AtomicBool::new(true),
-            |e| seen.push(e.epoch),
+            |e| {
+                seen.push(e.epoch);
+                EpochControl::Continue
+            },
         );
         assert!(
             matches!(stopped, Err(TrainError::Interrupted { epoch: 1, batch: 1 })),
@@ -688,7 +714,7 @@ mod repeatability {
             data,
             &mut rng,
             &AtomicBool::new(false),
-            |_| {},
+            |_| EpochControl::Continue,
         )
         .unwrap()
         .epochs
