@@ -6,3 +6,6 @@ pub mod queue;
 pub mod sampler;
 pub mod space;
 pub mod spec;
+
+#[cfg(test)]
+mod tests;
