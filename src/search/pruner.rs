@@ -43,7 +43,7 @@ pub fn asha(score: f64, others: &[f64], reduction_factor: usize) -> Option<Strin
     let n = competing.len();
     let kept = (n / reduction_factor.max(2)).max(1);
     let cutoff = competing[kept - 1];
-    (!(score <= cutoff)).then(|| {
+    (score > cutoff).then(|| {
         format!(
             "score {score:.4} not in the best {kept} of the {n} runs at this rung \
              (cut-off {cutoff:.4})"
@@ -60,7 +60,7 @@ pub fn median(best_so_far: f64, finished: &[f64], startup_trials: usize) -> Opti
         return None;
     }
     let median = stats::median(&finite)?;
-    (!(best_so_far <= median)).then(|| {
+    (best_so_far > median).then(|| {
         format!(
             "best score {best_so_far:.4} worse than the median {median:.4} of {} finished runs \
              at this epoch",
