@@ -36,7 +36,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 pub use error::{ConfigError, Diagnostic, Problem};
 pub use validate::{DEFAULT_INIT_SCALE, DEFAULT_METRICS, DEFAULT_SEED};
 
-use raw::{FIXED_TABLE, SWEEP_TABLE};
+use raw::{FIXED_TABLE, SEARCH_TABLE, SWEEP_TABLE};
 use source::Source;
 use spec::{Experiment, RunConfig, SweepAxis};
 use validate::Checker;
@@ -96,6 +96,78 @@ pub fn parse_experiment_with(
     path: &Path,
     overrides: &[String],
 ) -> Result<Experiment, ConfigError> {
+    parse(text, path, overrides, Reading::Experiment)
+}
+
+/// The configuration of one trial of a search: `experiment`'s file with its `--set`
+/// overrides and then `params` (searched key, value) applied, exactly as if each param
+/// were one more `--set KEY=VALUE` after the experiment's own. So a trial that draws the
+/// values of a grid point has that point's configuration and run key.
+///
+/// The `[search]` table is not read again (it was validated when the experiment was
+/// loaded), so this costs what validating one grid point costs. Values that break the
+/// file's rules are refused like `--set` values, naming the `KEY=VALUE` argument; a file
+/// whose `[sweep]` still has more than one point after `params` is refused too.
+pub fn trial_config(
+    experiment: &Experiment,
+    params: &[(String, toml::Value)],
+) -> Result<RunConfig, ConfigError> {
+    // A key given twice would be a duplicate TOML key: the trial's value replaces the
+    // experiment's `--set` of the same key, as a later `--set` would.
+    let drawn = |arg: &String| {
+        let key = arg
+            .split_once('=')
+            .map_or(arg.as_str(), |(key, _)| key)
+            .trim();
+        params.iter().any(|(param, _)| param == key)
+    };
+    let mut overrides: Vec<String> = experiment
+        .overrides
+        .iter()
+        .filter(|arg| !drawn(arg))
+        .cloned()
+        .collect();
+    overrides.extend(params.iter().map(|(key, value)| format!("{key}={value}")));
+    let trial = parse(
+        &experiment.source_text,
+        &experiment.source_path,
+        &overrides,
+        Reading::Trial,
+    )?;
+    let points = trial.points.len();
+    match <[RunConfig; 1]>::try_from(trial.points) {
+        Ok([config]) => Ok(config),
+        Err(_) => Err(ConfigError::Invalid(vec![Diagnostic {
+            file: experiment.source_path.clone(),
+            line: None,
+            key: SWEEP_TABLE.to_string(),
+            problem: Problem::Other {
+                message: format!(
+                    "a trial is one configuration, but its parameters leave {points} grid \
+                     points; give a value for every `[sweep]` key"
+                ),
+            },
+        }])),
+    }
+}
+
+/// What a file is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// A whole experiment: everything, `[search]` included, is validated.
+    Experiment,
+    /// One trial of a validated experiment: `[search]` is left out, and sweep values are
+    /// checked only as the (single) grid point they make.
+    Trial,
+}
+
+/// [`parse_experiment_with`], reading for `reading`.
+fn parse(
+    text: &str,
+    path: &Path,
+    overrides: &[String],
+    reading: Reading,
+) -> Result<Experiment, ConfigError> {
     let mut full = text.to_string();
     let mut override_lines = None;
     if !overrides.is_empty() {
@@ -125,6 +197,9 @@ pub fn parse_experiment_with(
     let mut problems = Vec::new();
 
     let set = root.get_mut().remove(OVERRIDE_TABLE);
+    if reading == Reading::Trial {
+        root.get_mut().remove(SEARCH_TABLE);
+    }
     let mut axes = sweep_axes(&source, root.get_ref(), &mut problems);
     if let Some(set) = set {
         apply_overrides(&source, root.get_mut(), set, &mut axes, &mut problems);
@@ -146,9 +221,16 @@ pub fn parse_experiment_with(
     // re-reading it for every point would dominate the cost of a large grid).
     let mut bare = root.clone();
     bare.get_mut().remove(SWEEP_TABLE);
+    bare.get_mut().remove(SEARCH_TABLE);
 
-    // Each sweep value on its own, so a bad value is reported once, on its own line.
-    for axis in &axes {
+    // Each sweep value on its own, so a bad value is reported once, on its own line. A
+    // trial's values are checked by its one grid point below.
+    let single = if reading == Reading::Trial {
+        &[][..]
+    } else {
+        &axes[..]
+    };
+    for axis in single {
         for value in &axis.values {
             let mut point = bare.clone();
             apply(point.get_mut(), &axis.key, &axis.key_span, value.clone());
@@ -626,5 +708,7 @@ fn resolve_data_path(config: &mut RunConfig, experiment_file: &Path) {
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod search_tests;
 #[cfg(test)]
 mod tests;

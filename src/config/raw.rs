@@ -177,6 +177,9 @@ pub(crate) const SCHEMA: &[TableSchema] = &[
 /// The table holding the sweep; its contents are read by `config::sweep_axes`, not here.
 pub(crate) const SWEEP_TABLE: &str = "sweep";
 
+/// The table holding the search (strategy, space, pruner); read by `config::search`.
+pub(crate) const SEARCH_TABLE: &str = "search";
+
 /// The table whose keys are fixed for the whole experiment and cannot be swept.
 pub(crate) const FIXED_TABLE: &str = "experiment";
 
@@ -200,7 +203,7 @@ fn top_level_keys() -> Vec<&'static str> {
     SCHEMA
         .iter()
         .map(|table| table.name)
-        .chain([SWEEP_TABLE])
+        .chain([SWEEP_TABLE, SEARCH_TABLE])
         .collect()
 }
 
@@ -237,7 +240,8 @@ pub(crate) fn describe_value(source: &Source<'_>, value: &Spanned<DeValue<'_>>) 
     }
 }
 
-/// Step 1: report unknown keys and values of the wrong type anywhere outside `[sweep]`,
+/// Step 1: report unknown keys and values of the wrong type anywhere outside `[sweep]`
+/// and `[search]` (whose contents are read with their spans elsewhere),
 /// and drop them from `root` so that serde and validation can still check everything else.
 /// Returns the dotted keys dropped (validation must not call them "missing").
 pub(crate) fn check_shape(
@@ -249,7 +253,7 @@ pub(crate) fn check_shape(
     let mut remove = Vec::new();
     for (name, value) in root.iter_mut() {
         let name_str: &str = name.get_ref();
-        if name_str == SWEEP_TABLE {
+        if name_str == SWEEP_TABLE || name_str == SEARCH_TABLE {
             if !value.get_ref().is_table() {
                 out.push(wrong_type(source, value, name_str, "a table"));
                 remove.push(name_str.to_string());
@@ -478,6 +482,10 @@ pub(crate) struct RawFile {
     /// `[sweep]`: accepted here, read with its spans by `config::sweep_axes`.
     #[allow(dead_code)]
     pub sweep: Option<toml::Table>,
+    /// `[search]`: accepted here, read with its spans by `config::search`. Ignored rather
+    /// than parsed, so nothing in it can stop the rest of the file from being checked.
+    #[allow(dead_code)]
+    pub search: Option<serde::de::IgnoredAny>,
 }
 
 /// `[experiment]`.

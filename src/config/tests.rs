@@ -6,7 +6,7 @@ use super::spec::*;
 use super::*;
 
 /// A complete, valid file. Tests edit it by line number, so the numbers below stay honest.
-const BASE: &[&str] = &[
+pub(super) const BASE: &[&str] = &[
     "[experiment]",                // 1
     "name = \"t\"",                // 2
     "seed = 7",                    // 3
@@ -36,10 +36,10 @@ const BASE: &[&str] = &[
     "names = [\"mae\", \"rmse\"]", // 27
 ];
 
-const FILE: &str = "experiments/bad.toml";
+pub(super) const FILE: &str = "experiments/bad.toml";
 
 /// `BASE` with the given 1-based lines replaced, then `extra` lines appended (line 28 on).
-fn edit(replace: &[(usize, &str)], extra: &[&str]) -> String {
+pub(super) fn edit(replace: &[(usize, &str)], extra: &[&str]) -> String {
     let mut lines: Vec<&str> = BASE.to_vec();
     for &(line, text) in replace {
         lines[line - 1] = text;
@@ -48,12 +48,12 @@ fn edit(replace: &[(usize, &str)], extra: &[&str]) -> String {
     lines.join("\n") + "\n"
 }
 
-fn parse(text: &str) -> Result<Experiment, ConfigError> {
+pub(super) fn parse(text: &str) -> Result<Experiment, ConfigError> {
     parse_experiment(text, Path::new(FILE))
 }
 
 /// The error for `text`, displayed; panics if it parses.
-fn error(text: &str) -> String {
+pub(super) fn error(text: &str) -> String {
     match parse(text) {
         Ok(exp) => panic!("expected an error, parsed {exp:?}"),
         Err(err) => err.to_string(),
@@ -62,7 +62,7 @@ fn error(text: &str) -> String {
 
 /// Assert one line of the error starts with `FILE:line:`, names `key` and contains `what`.
 #[track_caller]
-fn assert_reports(text: &str, line: usize, key: &str, what: &str) {
+pub(super) fn assert_reports(text: &str, line: usize, key: &str, what: &str) {
     let shown = error(text);
     let prefix = format!("{FILE}:{line}: ");
     let key = format!("`{key}`");
@@ -1865,7 +1865,7 @@ fn the_seed_of_a_stored_file_or_the_default() {
     assert_eq!(file_seed("[experiment]\nseed = -1\n"), None);
 }
 
-fn parse_with(text: &str, overrides: &[&str]) -> Result<Experiment, ConfigError> {
+pub(super) fn parse_with(text: &str, overrides: &[&str]) -> Result<Experiment, ConfigError> {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     parse_experiment_with(text, Path::new(FILE), &overrides)
 }
