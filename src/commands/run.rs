@@ -18,9 +18,11 @@ use crate::engine::per_rating;
 use crate::output;
 use crate::report;
 use crate::runner::{CandleExecutor, split_for};
-use crate::scheduler::{self, Stop, SweepOptions, SweepSummary};
+use crate::scheduler::{self, RunQueue, Stop, SweepOptions, SweepSummary};
 use crate::store::owner::Owner;
 use crate::store::{Store, results_dir};
+use crate::search::{self, queue::SearchQueue};
+use crate::store::trials::{Objective, TrialStatus};
 use crate::sweep::{self, RunSpec};
 
 /// Exit code of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
@@ -207,17 +209,32 @@ fn run_experiment(
         force: args.force,
         stop,
     };
-    let result = scheduler::run_sweep(
-        &runs,
-        &datasets,
-        &store,
-        experiment_id,
-        &CandleExecutor::new()
-            .with_checkpoints(out_dir.join("checkpoints"))
-            .with_checkpoint_mode(file_mode(&args.db)),
-        &options,
-        &|event| progress.event(&event),
-    );
+    let executor = CandleExecutor::new()
+        .with_checkpoints(out_dir.join("checkpoints"))
+        .with_checkpoint_mode(file_mode(&args.db));
+    let on_event = |event: scheduler::Event<'_>| progress.event(&event);
+    let result = match &experiment.search {
+        None => scheduler::run_sweep(
+            &runs,
+            &datasets,
+            &store,
+            experiment_id,
+            &executor,
+            &options,
+            &on_event,
+        ),
+        Some(_) => {
+            let sweep = scheduler::Sweep {
+                datasets: &datasets,
+                store: &store,
+                experiment_id,
+                executor: &executor,
+                options: &options,
+                on_event: &on_event,
+            };
+            search_sweep(&experiment, &runs, &sweep)
+        }
+    };
     progress.finish();
     *lock(shown) = None;
     let summary = result?;
@@ -241,6 +258,12 @@ fn run_experiment(
         return Ok(Outcome::Interrupted);
     }
 
+    if experiment.search.is_some() {
+        match search_summary(&store, experiment_id) {
+            Ok(line) => eprintln!("{}: {line}", experiment.name),
+            Err(error) => eprintln!("warning: cannot summarise the search: {error}"),
+        }
+    }
     let charts = match report::charts::write_experiment_charts(&store, &experiment.name, &out_dir) {
         Ok(charts) => charts,
         // Nothing finished, now or before: say so, with why, rather than the charts' view.
@@ -452,6 +475,7 @@ fn summary_line(name: &str, summary: &SweepSummary) -> String {
     );
     for (n, what) in [
         (summary.elsewhere, "left to another exp process"),
+        (summary.pruned, "pruned"),
         (summary.interrupted, "interrupted"),
         (summary.not_started, "not started"),
     ] {
@@ -460,6 +484,64 @@ fn summary_line(name: &str, summary: &SweepSummary) -> String {
         }
     }
     line
+}
+
+/// Trains `experiment`'s search: the runs of its trials as they are drawn. Progress is
+/// told the runs of the trials left, each counted as the base configuration's runs.
+fn search_sweep(
+    experiment: &Experiment,
+    base_runs: &[RunSpec],
+    sweep: &scheduler::Sweep<'_>,
+) -> Result<SweepSummary, scheduler::SchedulerError> {
+    let configure = |params: &[(String, toml::Value)]| config::trial_config(experiment, params);
+    let queue = SearchQueue::new(experiment, &configure, sweep.store, sweep.experiment_id)?;
+    let drawn = sweep
+        .store
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .trials(sweep.experiment_id)?
+        .len();
+    let trials = experiment.search.as_ref().map_or(0, |s| s.trials);
+    let left = trials.saturating_sub(drawn) * base_runs.len() + queue.left();
+    let pending: Vec<&RunSpec> = base_runs.iter().cycle().take(left).collect();
+    (sweep.on_event)(scheduler::Event::Queued {
+        pending: &pending,
+        skipped: 0,
+        workers: sweep.options.slots.len(),
+    });
+    sweep.run(&queue)
+}
+
+/// One line on a search's trials: how many ended how, and the best by its objective with
+/// its test RMSE.
+fn search_summary(store: &Store, experiment_id: i64) -> anyhow::Result<String> {
+    let trials = store.trials(experiment_id)?;
+    let count = |status| trials.iter().filter(|t| t.status == status).count();
+    let mut line = format!(
+        "search: {} trials ({} complete, {} pruned, {} failed, {} unfinished)",
+        trials.len(),
+        count(TrialStatus::Complete),
+        count(TrialStatus::Pruned),
+        count(TrialStatus::Failed),
+        count(TrialStatus::Running)
+    );
+    let best = trials
+        .iter()
+        .filter(|t| t.status == TrialStatus::Complete)
+        .filter_map(|t| Some((t, t.value.filter(|v| v.is_finite())?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((trial, value)) = best {
+        let runs = store.trial_runs(experiment_id, trial.number, Objective::ValidationRmse)?;
+        let rmse: Vec<f64> = runs.iter().filter_map(|r| r.rmse).collect();
+        let test = rmse.iter().sum::<f64>() / rmse.len().max(1) as f64;
+        let params = search::sampler::parse_params(&trial.params_json).unwrap_or_default();
+        line.push_str(&format!(
+            "; best trial {} ({}): objective {value:.4}, test RMSE {test:.4}",
+            trial.number,
+            sweep::params_label(&params)
+        ));
+    }
+    Ok(line)
 }
 
 fn print_failures(summary: &SweepSummary) {

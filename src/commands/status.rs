@@ -35,9 +35,10 @@ pub fn render(counts: &[StatusCounts]) -> String {
         "running",
         "interrupted",
         "failed",
+        "pruned",
         "run ids",
     ];
-    let rows: Vec<[String; 7]> = counts
+    let rows: Vec<[String; 8]> = counts
         .iter()
         .map(|c| {
             [
@@ -47,6 +48,7 @@ pub fn render(counts: &[StatusCounts]) -> String {
                 c.running.to_string(),
                 c.interrupted.to_string(),
                 c.failed.to_string(),
+                c.pruned.to_string(),
                 match c.ids {
                     Some((low, high)) if low == high => low.to_string(),
                     Some((low, high)) => format!("{low}–{high}"),
@@ -92,7 +94,7 @@ mod tests {
                 running: 0,
                 failed: 1,
                 interrupted: 1,
-                pruned: 0,
+                pruned: 3,
                 ids: Some((1, 40)),
             },
             StatusCounts {
@@ -109,10 +111,10 @@ mod tests {
         ];
         assert_eq!(
             render(&counts),
-            "experiment          runs  finished  running  interrupted  failed  run ids\n\
-             sweep                 40        38        0            1       1     1–40\n\
-             a-much-longer-name     2         2        0            0       0       41\n\
-             empty                  0         0        0            0       0        –\n"
+            "experiment          runs  finished  running  interrupted  failed  pruned  run ids\n\
+             sweep                 40        38        0            1       1       3     1–40\n\
+             a-much-longer-name     2         2        0            0       0       0       41\n\
+             empty                  0         0        0            0       0       0        –\n"
         );
     }
 }
