@@ -176,6 +176,160 @@ pub enum Problem {
         /// The limit.
         limit: usize,
     },
+    /// A `[search.space]` range that is not two numbers (`int`: two integers).
+    SearchRangeShape {
+        /// `uniform`, `log_uniform` or `int`.
+        distribution: &'static str,
+        /// What was written.
+        found: String,
+    },
+    /// A `[search.space]` range whose low end is not below its high end.
+    SearchEmptyRange {
+        /// `uniform`, `log_uniform` or `int`.
+        distribution: &'static str,
+        /// The low end as written.
+        low: String,
+        /// The high end as written.
+        high: String,
+    },
+    /// A log-scale range (`log_uniform`, `int` with `log = true`) starting at or below 0.
+    SearchLogRange {
+        /// `log_uniform` or `int`.
+        distribution: &'static str,
+        /// The low end as written.
+        low: String,
+    },
+    /// A key in a `[search.space]` entry that is no distribution or option, e.g. `normal`.
+    SearchUnknownDistribution {
+        /// The key as written.
+        found: String,
+    },
+    /// A `[search.space]` entry without a distribution, or not a table at all.
+    SearchNoDistribution {
+        /// What was written, e.g. `a table` or `array [0.1, 0.2]`.
+        found: String,
+    },
+    /// Two distributions in one `[search.space]` entry.
+    SearchTwoDistributions {
+        /// The first one.
+        first: String,
+        /// The second one.
+        second: String,
+    },
+    /// `log` or `step` in an entry whose distribution is not `int`.
+    SearchIntOption {
+        /// `log` or `step`.
+        option: String,
+        /// The entry's distribution.
+        distribution: &'static str,
+    },
+    /// An `int` entry's `step` below 1 (or not an integer).
+    SearchStep {
+        /// The step as written.
+        found: String,
+    },
+    /// An `int` entry with `log = true` and a `step` other than 1.
+    SearchLogStep {
+        /// The step as written.
+        step: String,
+    },
+    /// `uniform` or `log_uniform` for a key that takes an integer.
+    SearchFloatForInt {
+        /// `uniform` or `log_uniform`.
+        distribution: &'static str,
+    },
+    /// `choice = []`.
+    SearchEmptyChoice,
+    /// A `data.*` or `split.*` key in `[search.space]`.
+    SearchLoadedOnce,
+    /// A `[search.space]` key that does not exist.
+    SearchUnknownKey {
+        /// Every key that can be searched.
+        searchable: Vec<String>,
+    },
+    /// The same key searched twice, e.g. as `"model.k" = …` and `model.k = …`.
+    SearchDuplicate {
+        /// Line of the first entry.
+        first_line: Option<usize>,
+    },
+    /// A `when` that is not one key with a list of values.
+    SearchWhenShape {
+        /// What was written.
+        found: String,
+    },
+    /// A `when` on a key that does not exist.
+    SearchWhenUnknownKey {
+        /// The key it names.
+        on: String,
+    },
+    /// A `when` on a key that is not in `[search.space]`.
+    SearchWhenNotSearched {
+        /// The key it names.
+        on: String,
+    },
+    /// A `when` on a searched key that is not a `choice`.
+    SearchWhenNotChoice {
+        /// The key it names.
+        on: String,
+        /// That key's distribution.
+        distribution: &'static str,
+    },
+    /// A `when` on a key declared after this one (or on itself).
+    SearchWhenLater {
+        /// The key it names.
+        on: String,
+        /// Where that key is declared.
+        line: Option<usize>,
+    },
+    /// A `when` value that is not among the named key's choices.
+    SearchWhenValue {
+        /// The key it names.
+        on: String,
+        /// The value as written.
+        value: String,
+        /// That key's choices, as written.
+        choices: String,
+    },
+    /// `[sweep]` together with strategy `random` or `tpe`.
+    SearchWithSweep {
+        /// The strategy.
+        strategy: &'static str,
+    },
+    /// A non-empty `[search.space]` with strategy `grid`.
+    SearchGridSpace,
+    /// Strategy `grid` without `[sweep]`.
+    SearchGridNoSweep,
+    /// Strategy `random` or `tpe` with nothing in `[search.space]`.
+    SearchEmptySpace {
+        /// The strategy.
+        strategy: &'static str,
+    },
+    /// A search or pruner that ranks trials by validation RMSE on a split without a
+    /// validation set.
+    SearchNeedsValidation {
+        /// What needs it, e.g. `` `search.strategy = "tpe"` ``.
+        what: String,
+    },
+    /// The `wilcoxon` pruner on a split that is not k-fold.
+    SearchNeedsKfold {
+        /// The split kind in effect.
+        kind: &'static str,
+    },
+    /// More trials than a space of only `choice` and `int` keys has configurations.
+    SearchTooFewConfigurations {
+        /// Distinct configurations of the space.
+        configurations: u128,
+        /// `search.trials`.
+        trials: usize,
+    },
+    /// A number above the limit another key sets, e.g. `search.pruner.max_epochs` above
+    /// `training.epochs`.
+    SearchAbove {
+        /// The limit and where it comes from, e.g. `` `training.epochs` (20) ``.
+        limit: String,
+        /// The value as written.
+        found: String,
+    },
     /// Anything else the TOML deserialiser reported.
     Other {
         /// Its message.
@@ -278,6 +432,126 @@ impl Problem {
             },
             Problem::SweepTooLarge { points, limit } => {
                 format!("`[{key}]` has {points} grid points, more than the limit of {limit}")
+            }
+            Problem::SearchRangeShape {
+                distribution,
+                found,
+            } => {
+                let ends = if *distribution == "int" {
+                    "integers"
+                } else {
+                    "finite numbers"
+                };
+                format!(
+                    "`{key}`: `{distribution}` must be a list of two {ends} `[low, high]`, got {found}"
+                )
+            }
+            Problem::SearchEmptyRange {
+                distribution,
+                low,
+                high,
+            } => format!(
+                "`{key}`: the range `{distribution} = [{low}, {high}]` is empty; the low end must be \
+                 below the high end (for a fixed value, set the key in its table)"
+            ),
+            Problem::SearchLogRange { distribution, low } => {
+                format!("`{key}`: a log-scale `{distribution}` range must start above 0, got {low}")
+            }
+            Problem::SearchUnknownDistribution { found } => format!(
+                "`{key}`: unknown distribution `{found}`; an entry of `[search.space]` takes one of \
+                 `uniform`, `log_uniform`, `int`, `choice` (and `log`, `step` with `int`, and `when`)"
+            ),
+            Problem::SearchNoDistribution { found } => format!(
+                "`{key}` in `[search.space]` must be a table with one distribution, e.g. \
+                 `{{ uniform = [a, b] }}`, `{{ log_uniform = [a, b] }}`, `{{ int = [a, b] }}` or \
+                 `{{ choice = [v1, v2] }}`; got {found}"
+            ),
+            Problem::SearchTwoDistributions { first, second } => format!(
+                "`{key}` has two distributions, `{first}` and `{second}`; an entry takes exactly one"
+            ),
+            Problem::SearchIntOption {
+                option,
+                distribution,
+            } => format!("`{key}`: `{option}` only applies to `int`, not to `{distribution}`"),
+            Problem::SearchStep { found } => {
+                format!("`{key}`: `step` must be an integer >= 1, got {found}")
+            }
+            Problem::SearchLogStep { step } => format!(
+                "`{key}`: an `int` with `log = true` takes every integer, so `step` must be 1, got {step}"
+            ),
+            Problem::SearchFloatForInt { distribution } => format!(
+                "`{key}` takes an integer, but `{distribution}` draws floats; use `int = [a, b]`"
+            ),
+            Problem::SearchEmptyChoice => format!("`{key}`: `choice` lists no values"),
+            Problem::SearchLoadedOnce => format!(
+                "cannot search `{key}`: the data and the split are loaded once for the whole search, \
+                 and the validation scores of trials must be comparable; set it in its table"
+            ),
+            Problem::SearchUnknownKey { searchable } => format!(
+                "cannot search unknown key `{key}`; keys that can be searched: {}",
+                quoted_list(searchable)
+            ),
+            Problem::SearchDuplicate { first_line } => match first_line {
+                Some(line) => format!("`{key}` is searched twice (first on line {line})"),
+                None => format!("`{key}` is searched twice"),
+            },
+            Problem::SearchWhenShape { found } => format!(
+                "`{key}`: `when` must name one searched key and its values, e.g. \
+                 `when = {{ \"model.architecture\" = [\"ncf\", \"mlp\"] }}`, got {found}"
+            ),
+            Problem::SearchWhenUnknownKey { on } => {
+                format!("`{key}`: `when` names `{on}`, which is not a key of an experiment file")
+            }
+            Problem::SearchWhenNotSearched { on } => format!(
+                "`{key}`: `when` names `{on}`, which is not searched; a condition must be on a \
+                 `choice` in `[search.space]`"
+            ),
+            Problem::SearchWhenNotChoice { on, distribution } => format!(
+                "`{key}`: `when` names `{on}`, a `{distribution}`; a condition must be on a `choice`"
+            ),
+            Problem::SearchWhenLater { on, line } => match line {
+                Some(line) => format!(
+                    "`{key}`: `when` names `{on}`, declared on line {line}; a condition must be on a \
+                     key declared before this one"
+                ),
+                None => format!(
+                    "`{key}`: `when` names `{on}`; a condition must be on a key declared before this one"
+                ),
+            },
+            Problem::SearchWhenValue { on, value, choices } => format!(
+                "`{key}`: `when` lists {value} for `{on}`, which is not one of its choices {choices}"
+            ),
+            Problem::SearchWithSweep { strategy } => format!(
+                "`{key} = \"{strategy}\"` cannot be used with `[sweep]`: use `[sweep]` with strategy \
+                 grid, or `[search.space]`"
+            ),
+            Problem::SearchGridSpace => format!(
+                "`{key}` must be empty with strategy grid, which searches the `[sweep]` grid; use \
+                 strategy random or tpe to search a space"
+            ),
+            Problem::SearchGridNoSweep => format!(
+                "`{key} = \"grid\"` runs every point of `[sweep]`, but the file has no `[sweep]`"
+            ),
+            Problem::SearchEmptySpace { strategy } => {
+                format!("`{key} = \"{strategy}\"` needs at least one key in `[search.space]`")
+            }
+            Problem::SearchNeedsValidation { what } => format!(
+                "`{key}`: {what} needs a validation set (a search chooses trials by validation RMSE); \
+                 set `split.validation_fraction` > 0"
+            ),
+            Problem::SearchNeedsKfold { kind } => format!(
+                "`{key} = \"wilcoxon\"` compares trials fold by fold, so it needs `split.kind = \
+                 \"kfold\"`, but the kind is \"{kind}\""
+            ),
+            Problem::SearchTooFewConfigurations {
+                configurations,
+                trials,
+            } => format!(
+                "`{key}` is {trials}, but the space (only `choice` and `int` keys) has \
+                 {configurations} distinct configuration(s); lower `{key}` or widen the space"
+            ),
+            Problem::SearchAbove { limit, found } => {
+                format!("`{key}` must be <= {limit}, got {found}")
             }
             Problem::Other { message } if key.is_empty() => message.clone(),
             Problem::Other { message } => format!("`{key}`: {message}"),

@@ -19,6 +19,7 @@
 
 mod error;
 mod raw;
+mod search;
 mod source;
 pub mod spec;
 pub mod template;
@@ -238,6 +239,20 @@ fn parse(
         }
     }
 
+    // `[search]`, against the base document and the validated base.
+    let mut search = None;
+    if let Some((key, value)) = root.get_ref().get_key_value(SEARCH_TABLE) {
+        let cx = search::Context {
+            source: &source,
+            bare: &bare,
+            swept: &swept,
+            base: base.as_ref().map(|(_, config)| config),
+            seed: base.as_ref().map(|(keys, _)| keys.seed),
+            has_sweep: root.get_ref().contains_key(SWEEP_TABLE),
+        };
+        search = search::read(&cx, &key.span(), value, &mut problems);
+    }
+
     // Every grid point, for values that are only wrong together. With today's keys each
     // such clash already shows when one value meets the base, but this keeps "a file that
     // loads runs its whole grid" true as keys are added (under 1 s at the grid limit).
@@ -257,6 +272,13 @@ fn parse(
                 points.push(config);
             }
         }
+    }
+
+    // A grid search runs every point.
+    if let Some(spec) = &mut search
+        && spec.strategy == crate::search::spec::Strategy::Grid
+    {
+        spec.trials = points.len();
     }
 
     let problems = dedup_by_line(problems);
@@ -294,7 +316,7 @@ fn parse(
         sweep,
         points,
         devices: keys.devices,
-        search: None,
+        search,
         overrides: overrides.to_vec(),
     })
 }
