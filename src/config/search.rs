@@ -252,7 +252,7 @@ pub(super) fn read<'i>(
                 );
             }
             if let (Some(Some(trials)), Some(configurations)) = (trials, discrete_size(&space))
-                && (configurations as u128) < trials as u128
+                && configurations < trials as u128
             {
                 let span = table
                     .get("trials")
