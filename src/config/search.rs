@@ -773,7 +773,7 @@ fn discrete_size(space: &[Parameter]) -> Option<u128> {
             Distribution::Choice { values } => Some(values.len() as u128),
             Distribution::Int {
                 low, high, step, ..
-            } => Some(((high - low) / step.max(&1)) as u128 + 1),
+            } => Some((high.abs_diff(*low) / step.unsigned_abs().max(1)) as u128 + 1),
             Distribution::Uniform { .. } | Distribution::LogUniform { .. } => None,
         })
         .collect::<Option<_>>()?;

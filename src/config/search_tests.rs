@@ -890,3 +890,70 @@ fn every_search_problem_is_reported_at_once_in_line_order() {
         "{shown}"
     );
 }
+
+#[test]
+fn the_documented_search_examples_load() {
+    let docs = include_str!("../../docs/experiment-file.md");
+    let (_, section) = docs
+        .split_once("## `[search]`")
+        .expect("docs/experiment-file.md has a [search] section");
+    let examples: Vec<&str> = section
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|block| block.split_once("```").map(|(toml, _)| toml))
+        .filter(|toml| toml.starts_with("[experiment]"))
+        .collect();
+    assert_eq!(examples.len(), 2, "two complete examples");
+    let strategies: Vec<Strategy> = examples
+        .iter()
+        .map(|text| search_of(text).strategy)
+        .collect();
+    assert_eq!(strategies, [Strategy::Random, Strategy::Tpe]);
+    let tpe = search_of(examples[1]);
+    assert_eq!(
+        tpe.space[1].when,
+        Some(Condition {
+            key: "model.architecture".into(),
+            values: vec![toml::Value::String("ncf".into())],
+        })
+    );
+}
+
+#[test]
+fn a_trial_does_not_read_the_search_table_again() {
+    let text = random_over(&["training.l2 = { uniform = [0, 0.1] }"]);
+    let mut experiment = parse(&text).expect("valid");
+    // What was validated when the experiment was loaded is not checked per trial: a
+    // space that would now be refused does not stop a trial from being built.
+    experiment.source_text = text.replace("uniform = [0, 0.1]", "uniform = [0.1, 0]");
+    assert!(parse(&experiment.source_text).is_err());
+    let values = params(&[("training.l2", toml::Value::Float(0.05))]);
+    let trial = trial_config(&experiment, &values).expect("a valid trial");
+    assert_eq!(trial.training.l2, 0.05);
+}
+
+#[test]
+fn a_trial_of_a_grid_search_needs_a_value_for_every_swept_key() {
+    let text = with(&[
+        "[sweep]",
+        "model.embedding_size = [8, 16]",
+        "training.l2 = [0.1, 0.2]",
+        "[search]",
+        "strategy = \"grid\"",
+    ]);
+    let experiment = parse(&text).expect("valid");
+    let point = experiment.points[3].clone();
+    let values = params(&[
+        ("model.embedding_size", toml::Value::Integer(16)),
+        ("training.l2", toml::Value::Float(0.2)),
+    ]);
+    assert_eq!(trial_config(&experiment, &values).expect("valid"), point);
+    let shown = trial_config(&experiment, &values[..1])
+        .expect_err("two points left")
+        .to_string();
+    assert_eq!(
+        shown,
+        "experiments/bad.toml: `sweep`: a trial is one configuration, but its parameters leave 2 \
+         grid points; give a value for every `[sweep]` key"
+    );
+}
