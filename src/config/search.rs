@@ -251,7 +251,10 @@ pub(super) fn read<'i>(
                     },
                 );
             }
-            if let (Some(Some(trials)), Some(configurations)) = (trials, discrete_size(&space))
+            // Only for a clean space: a refused entry would look like a smaller space.
+            let clean = !space.is_empty() && r.problems.len() == before;
+            if let (true, Some(Some(trials))) = (clean, trials)
+                && let Some(configurations) = discrete_size(&space)
                 && configurations < trials as u128
             {
                 let span = table

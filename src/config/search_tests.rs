@@ -618,7 +618,11 @@ fn bad_conditions_are_refused() {
         ),
     ];
     for &(entries, line, what) in cases {
-        assert_reports(&random_over(entries), line, "model.hidden_layers", what);
+        let text = random_over(entries);
+        assert_reports(&text, line, "model.hidden_layers", what);
+        // A refused entry is not counted as a small space as well.
+        let shown = super::tests::error(&text);
+        assert!(!shown.contains("distinct configuration"), "{shown}");
     }
 }
 
