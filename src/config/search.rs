@@ -186,6 +186,18 @@ pub(super) fn read<'i>(
     // Rules between the strategy, the space, `[sweep]` and the split.
     let space: Vec<Parameter> = entries.into_iter().map(|e| e.parameter).collect();
     let strategy = strategy?;
+    // TPE's options mean nothing to the other strategies: most likely a mistake.
+    if strategy != Strategy::Tpe {
+        for name in ["startup_trials", "candidates", "gamma"] {
+            r.belongs_to(
+                table,
+                name,
+                "search",
+                "`search.strategy = \"tpe\"`",
+                format!("the strategy is \"{}\"", strategy.as_str()),
+            );
+        }
+    }
     let space_span = table
         .get_key_value("space")
         .map(|(key, _)| key.span())
@@ -335,6 +347,24 @@ fn pruner(
         .map(Spanned::span)
         .or(kind_span)
         .unwrap_or(0..0);
+    // Options of one pruner kind mean nothing to the others: most likely a mistake.
+    if let Some(kind) = kind {
+        let actual = if table.get("kind").is_some() {
+            format!("the kind is \"{}\"", kind.as_str())
+        } else {
+            "the kind is \"none\" (the default)".to_string()
+        };
+        for (name, owner) in [
+            ("reduction_factor", PrunerKind::Asha),
+            ("startup_trials", PrunerKind::Median),
+            ("p_threshold", PrunerKind::Wilcoxon),
+        ] {
+            if kind != owner {
+                let requirement = format!("`search.pruner.kind = \"{}\"`", owner.as_str());
+                r.belongs_to(table, name, "search.pruner", &requirement, actual.clone());
+            }
+        }
+    }
     let min_epochs = r
         .count(table, "min_epochs", "search.pruner", 1, "an integer >= 1")
         .map(|n| n.unwrap_or(1));
@@ -860,6 +890,27 @@ impl Reader<'_, '_> {
                     },
                 );
             }
+        }
+    }
+
+    /// Report `table.name`, if present, as allowed only with `requirement`.
+    fn belongs_to(
+        &mut self,
+        table: &DeTable<'_>,
+        name: &str,
+        prefix: &str,
+        requirement: &str,
+        actual: String,
+    ) {
+        if let Some((key, _)) = table.get_key_value(name) {
+            self.push(
+                &key.span(),
+                &format!("{prefix}.{name}"),
+                Problem::Requires {
+                    requirement: requirement.to_string(),
+                    actual,
+                },
+            );
         }
     }
 

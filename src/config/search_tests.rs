@@ -961,3 +961,55 @@ fn a_trial_of_a_grid_search_needs_a_value_for_every_swept_key() {
          grid points; give a value for every `[sweep]` key"
     );
 }
+
+#[test]
+fn options_of_another_strategy_or_pruner_are_refused() {
+    let text = with(&[
+        "[search]",
+        "strategy = \"random\"",
+        "trials = 5",
+        "gamma = 0.2", // 31
+        "[search.space]",
+        "training.l2 = { uniform = [0, 0.1] }",
+        "[search.pruner]",
+        "kind = \"asha\"",
+        "p_threshold = 0.05", // 36
+        "startup_trials = 2", // 37
+        "reduction_factor = 2",
+    ]);
+    assert_reports(
+        &text,
+        31,
+        "search.gamma",
+        "is only allowed with `search.strategy = \"tpe\"`, but the strategy is \"random\"",
+    );
+    assert_reports(
+        &text,
+        36,
+        "search.pruner.p_threshold",
+        "is only allowed with `search.pruner.kind = \"wilcoxon\"`, but the kind is \"asha\"",
+    );
+    assert_reports(
+        &text,
+        37,
+        "search.pruner.startup_trials",
+        "is only allowed with `search.pruner.kind = \"median\"`, but the kind is \"asha\"",
+    );
+    assert_eq!(super::tests::error(&text).lines().count(), 3);
+    // Without a kind, the default `none` takes no options but the epochs.
+    let text = with(&[
+        "[search]",
+        "strategy = \"random\"",
+        "trials = 5",
+        "[search.space]",
+        "training.l2 = { uniform = [0, 0.1] }",
+        "[search.pruner]",
+        "reduction_factor = 2", // 34
+    ]);
+    assert_reports(
+        &text,
+        34,
+        "search.pruner.reduction_factor",
+        "but the kind is \"none\" (the default)",
+    );
+}
