@@ -522,7 +522,7 @@ impl Problem {
                 "`{key}`: `when` lists {value} for `{on}`, which is not one of its choices {choices}"
             ),
             Problem::SearchWithSweep { strategy } => format!(
-                "`{key} = \"{strategy}\"` cannot be used with `[sweep]`: use `[sweep]` with strategy \
+                "`{key}`: \"{strategy}\" cannot be used with `[sweep]`: use `[sweep]` with strategy \
                  grid, or `[search.space]`"
             ),
             Problem::SearchGridSpace => format!(
@@ -530,17 +530,17 @@ impl Problem {
                  strategy random or tpe to search a space"
             ),
             Problem::SearchGridNoSweep => format!(
-                "`{key} = \"grid\"` runs every point of `[sweep]`, but the file has no `[sweep]`"
+                "`{key}`: \"grid\" runs every point of `[sweep]`, but the file has no `[sweep]`"
             ),
             Problem::SearchEmptySpace { strategy } => {
-                format!("`{key} = \"{strategy}\"` needs at least one key in `[search.space]`")
+                format!("`{key}`: \"{strategy}\" needs at least one key in `[search.space]`")
             }
             Problem::SearchNeedsValidation { what } => format!(
                 "`{key}`: {what} needs a validation set (a search chooses trials by validation RMSE); \
                  set `split.validation_fraction` > 0"
             ),
             Problem::SearchNeedsKfold { kind } => format!(
-                "`{key} = \"wilcoxon\"` compares trials fold by fold, so it needs `split.kind = \
+                "`{key}`: \"wilcoxon\" compares trials fold by fold, so it needs `split.kind = \
                  \"kfold\"`, but the kind is \"{kind}\""
             ),
             Problem::SearchTooFewConfigurations {

@@ -10,8 +10,10 @@
 //!    substituted in, then every grid point. A sweep value is validated exactly like a base
 //!    value, by putting it (with its own span) where the base value was, so a bad sweep
 //!    value is reported on the sweep's line under the key it sets;
-//! 4. only when all of that is clean, return the [`Experiment`]: a file that loads is a
-//!    file whose whole grid can run.
+//! 4. read `[search]` (`search`): the values of its space are checked the same way, each
+//!    end of a range and each choice in place of the base value;
+//! 5. only when all of that is clean, return the [`Experiment`]: a file that loads is a
+//!    file whose whole grid (or every value a search may draw) can run.
 //!
 //! Every problem is collected, not just the first, and each is displayed as
 //! ``experiments/sweep.toml:14: `training.learning_rate` must be > 0, got -0.1``.

@@ -84,7 +84,7 @@ impl TableSchema {
     }
 }
 
-/// Every table and key an experiment file may contain, besides `[sweep]`.
+/// Every table and key an experiment file may contain, besides `[sweep]` and `[search]`.
 pub(crate) const SCHEMA: &[TableSchema] = &[
     TableSchema {
         name: "experiment",

@@ -186,6 +186,18 @@ pub(super) fn read<'i>(
     // Rules between the strategy, the space, `[sweep]` and the split.
     let space: Vec<Parameter> = entries.into_iter().map(|e| e.parameter).collect();
     let strategy = strategy?;
+    // TPE's options mean nothing to the other strategies: most likely a mistake.
+    if strategy != Strategy::Tpe {
+        for name in ["startup_trials", "candidates", "gamma"] {
+            r.belongs_to(
+                table,
+                name,
+                "search",
+                "`search.strategy = \"tpe\"`",
+                format!("the strategy is \"{}\"", strategy.as_str()),
+            );
+        }
+    }
     let space_span = table
         .get_key_value("space")
         .map(|(key, _)| key.span())
@@ -251,8 +263,11 @@ pub(super) fn read<'i>(
                     },
                 );
             }
-            if let (Some(Some(trials)), Some(configurations)) = (trials, discrete_size(&space))
-                && (configurations as u128) < trials as u128
+            // Only for a clean space: a refused entry would look like a smaller space.
+            let clean = !space.is_empty() && r.problems.len() == before;
+            if let (true, Some(Some(trials))) = (clean, trials)
+                && let Some(configurations) = discrete_size(&space)
+                && configurations < trials as u128
             {
                 let span = table
                     .get("trials")
@@ -332,6 +347,24 @@ fn pruner(
         .map(Spanned::span)
         .or(kind_span)
         .unwrap_or(0..0);
+    // Options of one pruner kind mean nothing to the others: most likely a mistake.
+    if let Some(kind) = kind {
+        let actual = if table.get("kind").is_some() {
+            format!("the kind is \"{}\"", kind.as_str())
+        } else {
+            "the kind is \"none\" (the default)".to_string()
+        };
+        for (name, owner) in [
+            ("reduction_factor", PrunerKind::Asha),
+            ("startup_trials", PrunerKind::Median),
+            ("p_threshold", PrunerKind::Wilcoxon),
+        ] {
+            if kind != owner {
+                let requirement = format!("`search.pruner.kind = \"{}\"`", owner.as_str());
+                r.belongs_to(table, name, "search.pruner", &requirement, actual.clone());
+            }
+        }
+    }
     let min_epochs = r
         .count(table, "min_epochs", "search.pruner", 1, "an integer >= 1")
         .map(|n| n.unwrap_or(1));
@@ -773,7 +806,7 @@ fn discrete_size(space: &[Parameter]) -> Option<u128> {
             Distribution::Choice { values } => Some(values.len() as u128),
             Distribution::Int {
                 low, high, step, ..
-            } => Some(((high - low) / step.max(&1)) as u128 + 1),
+            } => Some((high.abs_diff(*low) / step.unsigned_abs().max(1)) as u128 + 1),
             Distribution::Uniform { .. } | Distribution::LogUniform { .. } => None,
         })
         .collect::<Option<_>>()?;
@@ -857,6 +890,27 @@ impl Reader<'_, '_> {
                     },
                 );
             }
+        }
+    }
+
+    /// Report `table.name`, if present, as allowed only with `requirement`.
+    fn belongs_to(
+        &mut self,
+        table: &DeTable<'_>,
+        name: &str,
+        prefix: &str,
+        requirement: &str,
+        actual: String,
+    ) {
+        if let Some((key, _)) = table.get_key_value(name) {
+            self.push(
+                &key.span(),
+                &format!("{prefix}.{name}"),
+                Problem::Requires {
+                    requirement: requirement.to_string(),
+                    actual,
+                },
+            );
         }
     }
 

@@ -617,5 +617,57 @@ pub fn cases() -> Vec<Case> {
             w("sweep", "\"model.embedding_size\" = { a = 1 }"),
             &["model.embedding_size"],
         ),
+        // [search]
+        validate(
+            "search-empty-range",
+            searching("training.learning_rate = { uniform = [] }", "5"),
+            &[
+                "bad.toml:26:",
+                "training.learning_rate",
+                "two finite numbers",
+            ],
+        ),
+        validate(
+            "search-reversed-range",
+            searching("training.learning_rate = { uniform = [0.1, 0.01] }", "5"),
+            &["bad.toml:26:", "training.learning_rate", "is empty"],
+        ),
+        validate(
+            "search-log-range-from-zero",
+            searching("training.l2 = { log_uniform = [0, 0.1] }", "5"),
+            &["bad.toml:26:", "training.l2", "must start above 0"],
+        ),
+        validate(
+            "search-unknown-distribution",
+            searching("training.learning_rate = { normal = [0, 1] }", "5"),
+            &[
+                "bad.toml:26:",
+                "training.learning_rate",
+                "unknown distribution `normal`",
+            ],
+        ),
+        validate(
+            "search-condition-on-unknown-key",
+            searching(
+                "model.hidden_layers = { choice = [[8]], when = { \"model.arch\" = [\"ncf\"] } }",
+                "5",
+            ),
+            &["bad.toml:26:", "model.hidden_layers", "`model.arch`"],
+        ),
+        validate(
+            "search-no-trials",
+            searching("training.l2 = { uniform = [0, 0.1] }", "0"),
+            &["bad.toml:24:", "search.trials", ">= 1"],
+        ),
     ]
+}
+
+/// BASE with a validation set and a random search of `trials` trials over `entry`
+/// (line 26).
+fn searching(entry: &str, trials: &str) -> String {
+    let base = replaced(
+        "test_fraction = 0.1",
+        "test_fraction = 0.1\nvalidation_fraction = 0.05",
+    );
+    format!("{base}\n[search]\nstrategy = \"random\"\ntrials = {trials}\n[search.space]\n{entry}\n")
 }
