@@ -26,6 +26,7 @@ pub mod paired_users;
 pub mod parallel;
 pub mod pareto;
 pub mod pool;
+pub mod search;
 pub mod sensitivity;
 pub mod significance;
 pub mod stats;
