@@ -98,9 +98,18 @@ impl Search {
     /// Exactly `n` trials, numbered 0..n, with distinct values; each run belongs to a
     /// trial, each trial has one run (holdout), and no run key is stored twice.
     fn assert_trials(&self, n: i64) {
-        assert_eq!(self.ints("SELECT number FROM trials ORDER BY number"), (0..n).collect::<Vec<_>>());
-        assert_eq!(self.int("SELECT COUNT(DISTINCT params_json) FROM trials"), n);
-        assert_eq!(self.int("SELECT COUNT(*) FROM trials WHERE status = 'running'"), 0);
+        assert_eq!(
+            self.ints("SELECT number FROM trials ORDER BY number"),
+            (0..n).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            self.int("SELECT COUNT(DISTINCT params_json) FROM trials"),
+            n
+        );
+        assert_eq!(
+            self.int("SELECT COUNT(*) FROM trials WHERE status = 'running'"),
+            0
+        );
         assert_eq!(self.int("SELECT COUNT(*) FROM runs"), n);
         assert_eq!(self.int("SELECT COUNT(DISTINCT key) FROM runs"), n);
         assert_eq!(self.int("SELECT COUNT(DISTINCT trial) FROM runs"), n);
@@ -139,7 +148,10 @@ fn a_random_search_with_asha_stores_every_trial_and_prunes_at_rungs() {
     );
     assert!(epochs.iter().all(|n| [1, 3].contains(n)), "{epochs:?}");
     assert!(
-        stderr.contains(&format!("search: 12 trials ({} complete, {pruned} pruned", 12 - pruned)),
+        stderr.contains(&format!(
+            "search: 12 trials ({} complete, {pruned} pruned",
+            12 - pruned
+        )),
         "{stderr}"
     );
     assert!(stderr.contains(&format!("{pruned} pruned")), "{stderr}");
@@ -188,7 +200,10 @@ fn a_search_killed_five_times_resumes_to_exactly_its_trials() {
         .ints("SELECT id FROM runs WHERE status = 'pruned'")
         .into_iter()
         .collect();
-    assert!(pruned_seen.is_subset(&pruned_now), "{pruned_seen:?} {pruned_now:?}");
+    assert!(
+        pruned_seen.is_subset(&pruned_now),
+        "{pruned_seen:?} {pruned_now:?}"
+    );
     // No epoch stored twice for a run.
     assert_eq!(
         search.int("SELECT COUNT(*) FROM (SELECT run_id, epoch FROM epochs GROUP BY 1, 2 HAVING COUNT(*) > 1)"),
@@ -202,7 +217,10 @@ fn two_processes_share_one_search_without_drawing_a_trial_twice() {
     let search = Search::new(&search_file("random", TRIALS as usize, 128));
     let a = search.spawn(&["--jobs", "1"]);
     let b = search.spawn(&["--jobs", "1"]);
-    let (a, b) = (a.wait_with_output().expect("a"), b.wait_with_output().expect("b"));
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
     for out in [&a, &b] {
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
@@ -213,12 +231,15 @@ fn two_processes_share_one_search_without_drawing_a_trial_twice() {
         let line = stderr
             .lines()
             .find(|l| l.starts_with("hp: ") && l.contains(" finished, "))
+            .and_then(|l| l.split(';').next())
             .unwrap_or_else(|| panic!("no summary in {stderr}"))
             .to_string();
         let count = |what: &str| {
             line.split(", ")
                 .find_map(|part| part.trim_start_matches("hp: ").strip_suffix(what))
-                .map_or(0, |n| n.trim().parse::<i64>().unwrap_or_else(|_| panic!("{line}")))
+                .map_or(0, |n| {
+                    n.trim().parse::<i64>().unwrap_or_else(|_| panic!("{line}"))
+                })
         };
         count(" finished") + count(" pruned")
     };
@@ -234,9 +255,18 @@ fn a_bad_search_table_is_refused_before_anything_trains() {
         )
     };
     for (space, expected) in [
-        ("\"training.l2\" = { log_uniform = [0.0, 0.01] }\n", "search.toml:15:"),
-        ("\"training.l2\" = { uniform = [0.2, 0.1] }\n", "search.toml:15:"),
-        ("\"training.l2\" = { normal = [0.0, 1.0] }\n", "search.toml:15:"),
+        (
+            "\"training.l2\" = { log_uniform = [0.0, 0.01] }\n",
+            "search.toml:22:",
+        ),
+        (
+            "\"training.l2\" = { uniform = [0.2, 0.1] }\n",
+            "search.toml:22:",
+        ),
+        (
+            "\"training.l2\" = { normal = [0.0, 1.0] }\n",
+            "search.toml:22:",
+        ),
     ] {
         let search = Search::new(&text_of(space));
         let out = search.run(&[]);

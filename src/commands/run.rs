@@ -19,10 +19,10 @@ use crate::output;
 use crate::report;
 use crate::runner::{CandleExecutor, split_for};
 use crate::scheduler::{self, RunQueue, Stop, SweepOptions, SweepSummary};
-use crate::store::owner::Owner;
-use crate::store::{Store, results_dir};
 use crate::search::{self, queue::SearchQueue};
+use crate::store::owner::Owner;
 use crate::store::trials::{Objective, TrialStatus};
+use crate::store::{Store, results_dir};
 use crate::sweep::{self, RunSpec};
 
 /// Exit code of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
@@ -259,7 +259,7 @@ fn run_experiment(
     }
 
     if experiment.search.is_some() {
-        match search_summary(&store, experiment_id) {
+        match search_summary(&store, &experiment, experiment_id) {
             Ok(line) => eprintln!("{}: {line}", experiment.name),
             Err(error) => eprintln!("warning: cannot summarise the search: {error}"),
         }
@@ -279,6 +279,13 @@ fn run_experiment(
             return Err(error).with_context(|| format!("writing charts to {}", out_dir.display()));
         }
     };
+    let mut charts = charts;
+    if let Some(view) = report::search::stored::search_view(&store, &experiment.name)? {
+        charts.extend(
+            report::search::write_search_charts(&view, &out_dir)
+                .with_context(|| format!("writing search charts to {}", out_dir.display()))?,
+        );
+    }
     let stored = store.runs(Some(&experiment.name))?;
     let summaries = report::compare::summarize(&stored);
     if let Some(note) = report::compare::superseded_note(&summaries) {
@@ -514,7 +521,11 @@ fn search_sweep(
 
 /// One line on a search's trials: how many ended how, and the best by its objective with
 /// its test RMSE.
-fn search_summary(store: &Store, experiment_id: i64) -> anyhow::Result<String> {
+fn search_summary(
+    store: &Store,
+    experiment: &Experiment,
+    experiment_id: i64,
+) -> anyhow::Result<String> {
     let trials = store.trials(experiment_id)?;
     let count = |status| trials.iter().filter(|t| t.status == status).count();
     let mut line = format!(
@@ -535,6 +546,11 @@ fn search_summary(store: &Store, experiment_id: i64) -> anyhow::Result<String> {
         let rmse: Vec<f64> = runs.iter().filter_map(|r| r.rmse).collect();
         let test = rmse.iter().sum::<f64>() / rmse.len().max(1) as f64;
         let params = search::sampler::parse_params(&trial.params_json).unwrap_or_default();
+        // Read back sorted by key: shown in the order of the space (or the grid).
+        let params = match experiment.search.as_ref() {
+            Some(spec) => search::space::in_space_order(params, spec, experiment),
+            None => params,
+        };
         line.push_str(&format!(
             "; best trial {} ({}): objective {value:.4}, test RMSE {test:.4}",
             trial.number,

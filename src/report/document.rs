@@ -290,8 +290,54 @@ pub fn write_report(
         &sections,
         &saved,
     );
+    let (mut text, mut charts) = (text, charts);
+    if let [one] = experiments
+        && let Some(view) = super::search::stored::search_view(store, one)?
+    {
+        let paths = super::search::write_search_charts(&view, out_dir)?;
+        text.push_str(&search_section(&view, &paths));
+        charts.extend(paths);
+    }
     crate::output::write(&markdown, text)?;
     Ok(Written { markdown, charts })
+}
+
+/// The report's section on a search: its trials by state, the best trial, each
+/// parameter's share of the objective's spread, and the search charts.
+fn search_section(view: &super::search::SearchView, charts: &[PathBuf]) -> String {
+    let [complete, pruned, failed, running] = view.counts();
+    let mut out = format!(
+        "\n## Search\n\n{} trials: {complete} complete, {pruned} pruned, {failed} failed, \
+         {running} unfinished.",
+        view.trials.len()
+    );
+    if let Some(best) = view.best() {
+        let test = best
+            .test_rmse
+            .map(|t| format!(", test RMSE {t:.4}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            " Best trial: {} ({}), objective {:.4}{test}.",
+            best.number,
+            crate::sweep::params_label(&best.params),
+            best.value.unwrap_or(f64::NAN)
+        ));
+    }
+    out.push_str("\n\n");
+    let importance = super::search::importance(view);
+    if !importance.is_empty() {
+        out.push_str("Parameter importance (share of the objective's variance explained, η²):\n\n");
+        for (key, share) in importance {
+            out.push_str(&format!("- `{key}`: {share:.2}\n"));
+        }
+        out.push('\n');
+    }
+    for chart in charts {
+        if let Some(name) = chart.file_name().and_then(|n| n.to_str()) {
+            out.push_str(&format!("![{name}]({name})\n\n"));
+        }
+    }
+    out
 }
 
 /// Draws every planned chart. Returns the sections cut to the charts actually drawn (a

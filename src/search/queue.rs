@@ -16,9 +16,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use super::pruner;
 use super::sampler::{self, SampleError};
 use super::spec::{PrunerKind, SearchSpec, Strategy};
+use super::{pruner, space};
 use crate::config::ConfigError;
 use crate::config::spec::{Experiment, RunConfig};
 use crate::scheduler::{RunQueue, SchedulerError, Slot};
@@ -160,7 +160,11 @@ impl<'a> SearchQueue<'a> {
 
     /// The runs of `trial`: its configuration on every repeat and fold.
     fn trial_runs(&self, trial: &StoredTrial) -> Result<Vec<Arc<RunSpec>>, SearchError> {
-        let params = self.ordered(sampler::parse_params(&trial.params_json).unwrap_or_default());
+        let params = space::in_space_order(
+            sampler::parse_params(&trial.params_json).unwrap_or_default(),
+            self.spec,
+            self.experiment,
+        );
         let config = match self.spec.strategy {
             Strategy::Grid => self
                 .grid
@@ -198,21 +202,6 @@ impl<'a> SearchQueue<'a> {
             }
         }
         Ok(runs)
-    }
-
-    /// Stored values (read back sorted by key) in the order of the space or the grid.
-    fn ordered(&self, mut params: Vec<(String, toml::Value)>) -> Vec<(String, toml::Value)> {
-        let order: Vec<&str> = match self.spec.strategy {
-            Strategy::Grid => self
-                .experiment
-                .sweep
-                .iter()
-                .map(|a| a.key.as_str())
-                .collect(),
-            _ => self.spec.space.iter().map(|p| p.key.as_str()).collect(),
-        };
-        params.sort_by_key(|(key, _)| order.iter().position(|k| k == key));
-        params
     }
 
     /// Draws the next trial, if any is left, and queues its runs.

@@ -17,7 +17,7 @@
 use rand_tpe::{RngExt, SeedableRng};
 
 use super::space::{self, Domain};
-use super::spec::{Distribution, Parameter, SearchSpec, Strategy};
+use super::spec::{Parameter, SearchSpec, Strategy};
 use crate::store::trials::{NewTrial, StoredTrial, TrialStatus};
 use crate::sweep;
 
@@ -205,14 +205,6 @@ fn json_to_toml(value: serde_json::Value) -> Option<toml::Value> {
         ),
         serde_json::Value::Null | serde_json::Value::Object(_) => return None,
     })
-}
-
-/// Whether `distribution` draws on a log scale (for charts and docs).
-pub fn is_log(distribution: &Distribution) -> bool {
-    matches!(
-        distribution,
-        Distribution::LogUniform { .. } | Distribution::Int { log: true, .. }
-    )
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! labels and run keys read as people write them (`0.0031623`, not
 //! `0.0031622776601683794`); TPE learns from the rounded values.
 
-use super::spec::{Condition, Distribution, Parameter};
+use super::spec::{Condition, Distribution, Parameter, SearchSpec};
 
 /// Significant digits kept of a drawn float.
 pub const SIGNIFICANT_DIGITS: i32 = 5;
@@ -150,6 +150,21 @@ pub fn distinct_configurations(space: &[Parameter]) -> Option<u128> {
         };
         Some(total.saturating_mul(count))
     })
+}
+
+/// Stored values (read back sorted by key) in the order of the space, or of the grid.
+pub fn in_space_order(
+    mut params: Vec<(String, toml::Value)>,
+    spec: &SearchSpec,
+    experiment: &crate::config::spec::Experiment,
+) -> Vec<(String, toml::Value)> {
+    let order: Vec<&str> = if spec.space.is_empty() {
+        experiment.sweep.iter().map(|a| a.key.as_str()).collect()
+    } else {
+        spec.space.iter().map(|p| p.key.as_str()).collect()
+    };
+    params.sort_by_key(|(key, _)| order.iter().position(|k| k == key));
+    params
 }
 
 /// `ln(a − ½)` and `ln(b + ½)`: each integer of a log `int` range owns the stretch of the

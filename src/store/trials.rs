@@ -308,6 +308,33 @@ impl Store {
             .map_err(sql(&self.path, &action))
     }
 
+    /// Every trial's objective per epoch, the mean over its runs that reported that
+    /// epoch: `(trial, epoch, mean)` by trial and epoch (what the search charts draw).
+    pub fn trial_epochs(
+        &self,
+        experiment_id: i64,
+        objective: Objective,
+    ) -> Result<Vec<(usize, usize, f64)>> {
+        let action = "reading the trials' epochs";
+        let column = objective.column();
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT r.trial, e.epoch, AVG(e.{column}) FROM runs r
+                 JOIN epochs e ON e.run_id = r.id
+                 WHERE r.experiment_id = ?1 AND r.trial IS NOT NULL AND e.{column} IS NOT NULL
+                 GROUP BY r.trial, e.epoch ORDER BY r.trial, e.epoch"
+            ))
+            .map_err(sql(&self.path, action))?;
+        let rows = stmt
+            .query_map([experiment_id], |row| {
+                Ok((get_usize(row, 0)?, get_usize(row, 1)?, row.get(2)?))
+            })
+            .map_err(sql(&self.path, action))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql(&self.path, action))
+    }
+
     /// The best (lowest) objective of run `run_id` up to `epoch`.
     pub fn best_score_until(
         &self,

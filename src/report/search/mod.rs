@@ -12,6 +12,7 @@ pub mod history;
 pub mod importance;
 pub mod intermediate;
 pub mod slice;
+pub mod stored;
 
 use std::path::{Path, PathBuf};
 
