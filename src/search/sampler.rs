@@ -210,7 +210,7 @@ fn json_to_toml(value: serde_json::Value) -> Option<toml::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::spec::{PrunerKind, PrunerSpec};
+    use crate::search::spec::{Distribution, PrunerKind, PrunerSpec};
 
     fn spec(strategy: Strategy) -> SearchSpec {
         SearchSpec {
