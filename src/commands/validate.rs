@@ -12,6 +12,7 @@ use crate::config::spec::Experiment;
 use crate::data;
 use crate::engine::per_rating;
 use crate::output;
+use crate::search::spec::PrunerKind;
 use crate::store::results_dir;
 use crate::sweep;
 
@@ -30,6 +31,31 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     })?;
     check_against_data(&experiment)?;
     let folds = experiment.base.split.folds();
+    if let Some(search) = experiment.search.as_ref().filter(|s| !s.space.is_empty()) {
+        let pruner = match search.pruner.kind {
+            PrunerKind::None => String::new(),
+            kind => format!(", pruned by {}", kind.as_str()),
+        };
+        println!(
+            "{}: valid; a {} search of {} trial(s) × {} fold(s){pruner}, drawn from:",
+            args.experiment.display(),
+            search.strategy.as_str(),
+            search.trials,
+            folds
+        );
+        for parameter in &search.space {
+            let when = parameter
+                .when
+                .as_ref()
+                .map(|c| {
+                    let values: Vec<String> = c.values.iter().map(ToString::to_string).collect();
+                    format!("  (when {} is {})", c.key, values.join(" or "))
+                })
+                .unwrap_or_default();
+            println!("  {}: {}{when}", parameter.key, parameter.distribution);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{}: valid; {} configuration(s) × {} fold(s) = {} run(s)",
         args.experiment.display(),

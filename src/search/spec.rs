@@ -69,6 +69,35 @@ pub enum Distribution {
     },
 }
 
+impl std::fmt::Display for Distribution {
+    /// As written in the file, e.g. `log_uniform [0.0003, 0.03]`, `int [8, 128] log`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Distribution::Uniform { low, high } => write!(f, "uniform [{low}, {high}]"),
+            Distribution::LogUniform { low, high } => write!(f, "log_uniform [{low}, {high}]"),
+            Distribution::Int {
+                low,
+                high,
+                log,
+                step,
+            } => {
+                write!(f, "int [{low}, {high}]")?;
+                if *step != 1 {
+                    write!(f, " step {step}")?;
+                }
+                if *log {
+                    write!(f, " log")?;
+                }
+                Ok(())
+            }
+            Distribution::Choice { values } => {
+                let values: Vec<String> = values.iter().map(ToString::to_string).collect();
+                write!(f, "choice [{}]", values.join(", "))
+            }
+        }
+    }
+}
+
 /// `when = { "model.architecture" = ["ncf", "mlp"] }`: the key is searched only in
 /// trials whose value of another searched key is one of these; elsewhere it keeps its
 /// base value and the sampler does not learn from it.
