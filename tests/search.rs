@@ -169,6 +169,32 @@ fn a_random_search_with_asha_stores_every_trial_and_prunes_at_rungs() {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells[1], "12", "{row}");
     assert_eq!(cells[6], pruned.to_string(), "{row}");
+    // `exp compare` ranks the complete trials, top N on request, and counts the pruned.
+    let db = search.db.to_str().expect("utf-8");
+    let compare = common::exp(
+        &["compare", "-e", "hp", "--db", db, "--top", "3"],
+        Path::new("."),
+    );
+    assert!(compare.status.success(), "{}", text(&compare.stderr));
+    assert!(
+        text(&compare.stderr).contains(&format!("hp: {pruned} pruned run(s) not ranked")),
+        "{}",
+        text(&compare.stderr)
+    );
+    let ranked = text(&compare.stdout);
+    assert!(
+        ranked.contains("learning_rate") && ranked.contains("embedding_size"),
+        "{ranked}"
+    );
+    // The search charts beside the usual ones.
+    let dir = search.db.parent().expect("results dir").join("hp");
+    for chart in [
+        "search_history.png",
+        "search_slice.png",
+        "search_intermediate.png",
+    ] {
+        assert!(dir.join(chart).is_file(), "{chart} in {}", dir.display());
+    }
     // Running it again trains nothing.
     let again = search.run(&[]);
     assert!(again.status.success(), "{}", text(&again.stderr));

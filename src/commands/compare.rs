@@ -109,6 +109,17 @@ fn ranking(
     if let Some(note) = compare::superseded_note(&summaries) {
         eprintln!("{name}: {note}");
     }
+    // A search's pruned runs stopped early: they have no final score to rank.
+    let pruned = runs
+        .iter()
+        .filter(|r| r.status == crate::store::records::RunStatus::Pruned)
+        .count();
+    if pruned > 0 {
+        eprintln!(
+            "{name}: {pruned} pruned run(s) not ranked (stopped early by the search's pruner; \
+             `exp runs` lists them)"
+        );
+    }
     compare::check_metric(&summaries, metric)
         .with_context(|| format!("--metric for experiment `{name}`"))?;
     let kept = filter::apply(&summaries, filters)
