@@ -410,3 +410,39 @@ fn a_grid_as_a_search_keeps_its_run_keys() {
         .collect();
     assert_eq!(keys, grid_keys);
 }
+
+#[test]
+fn median_stops_runs_worse_than_the_finished_ones_once_five_have_finished() {
+    let experiment = experiment(HOLDOUT, Strategy::Random, 16, PrunerKind::Median);
+    let store = Mutex::new(Store::open_in_memory().unwrap());
+    let summary = search(
+        &experiment,
+        &store,
+        &Scored::new(),
+        &[Slot::Cpu(0)],
+        &Stop::new(),
+    );
+    assert_eq!(summary.finished + summary.pruned, 16);
+    let store = store.into_inner().unwrap();
+    let runs = store.runs(Some("search")).unwrap();
+    // Nothing is pruned before five runs have finished (one worker: trial order).
+    let first_pruned = runs.iter().position(|r| r.status == RunStatus::Pruned);
+    let finished_before = runs[..first_pruned.unwrap_or(runs.len())]
+        .iter()
+        .filter(|r| r.status == RunStatus::Finished)
+        .count();
+    assert!(first_pruned.is_some(), "median pruned nothing: {summary:?}");
+    assert!(finished_before >= 5, "{finished_before}");
+    // A pruned run's best score was worse than the median of the finished runs at its
+    // last epoch (here every run improves each epoch, so its score at that epoch).
+    for run in runs.iter().filter(|r| r.status == RunStatus::Pruned) {
+        let epochs = store.epochs(run.id).unwrap();
+        let last = epochs.last().unwrap();
+        let reason = run.error.as_deref().unwrap();
+        assert!(reason.contains("by median"), "{reason}");
+        assert!(
+            reason.contains(&format!("{:.4}", last.validation_rmse.unwrap())),
+            "{reason}"
+        );
+    }
+}
