@@ -137,6 +137,14 @@ fn run_experiment(
     stop: &Stop,
     shown: &Shown,
 ) -> anyhow::Result<Outcome> {
+    if args.force && experiment.search.is_some() {
+        bail!(
+            "{}: --force does not apply to a [search]: its trials are drawn once and kept; \
+             remove the experiment's runs (exp rm) or give it another `experiment.name` to \
+             search again",
+            file.display()
+        );
+    }
     let runs = sweep::runs(&experiment)?;
     let requested = requested_devices(args, &experiment.devices)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

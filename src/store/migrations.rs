@@ -349,6 +349,78 @@ mod tests {
         );
     }
 
+    /// Migration 11 rebuilds `runs` for the `pruned` status: a version-10 database keeps
+    /// every column of its runs, its epochs still point at them, and the new status and
+    /// `trials` table take rows.
+    #[test]
+    fn a_version_10_database_keeps_its_runs_through_the_pruned_rebuild() {
+        let mut conn = Connection::open_in_memory().expect("in-memory database");
+        conn.pragma_update(None, "foreign_keys", true)
+            .expect("foreign keys");
+        migrate(&mut conn, &MIGRATIONS[..10]).expect("version 10");
+        conn.execute_batch(
+            "INSERT INTO experiments (id, name, file, source_toml) VALUES (1, 'old', 'o.toml', '');
+             INSERT INTO runs (id, experiment_id, key, params_json, config_json, fold, status,
+                               rmse, started_at, engine, seed, data_sha256, repeat)
+             VALUES (5, 1, 'k5', '{}', '{}', 2, 'finished', 0.9, 't0', 'fused', 42, 'abc', 1);
+             INSERT INTO epochs (run_id, epoch, rmse, val_rmse, train_seconds)
+             VALUES (5, 1, 1.0, 1.1, 0.5);",
+        )
+        .expect("old rows");
+        assert_eq!(
+            migrate(&mut conn, MIGRATIONS).expect("to the latest"),
+            Migrated::UpToDate {
+                applied: MIGRATIONS.len() - 10
+            }
+        );
+        let row: (String, i64, String, i64, String, i64, Option<i64>) = conn
+            .query_row(
+                "SELECT key, fold, engine, seed, data_sha256, repeat, trial FROM runs WHERE id = 5",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .expect("the run");
+        assert_eq!(
+            row,
+            ("k5".into(), 2, "fused".into(), 42, "abc".into(), 1, None)
+        );
+        let val: f64 = conn
+            .query_row("SELECT val_rmse FROM epochs WHERE run_id = 5", [], |r| {
+                r.get(0)
+            })
+            .expect("its epoch");
+        assert_eq!(val, 1.1);
+        conn.execute_batch(
+            "UPDATE runs SET status = 'pruned', trial = 0 WHERE id = 5;
+             INSERT INTO trials (experiment_id, number, params_json, sampler, sampler_seed,
+                                 history, status)
+             VALUES (1, 0, '{}', 'random', 3, 0, 'pruned');",
+        )
+        .expect("the new status and table");
+        assert!(
+            conn.execute("UPDATE runs SET status = 'paused' WHERE id = 5", [])
+                .is_err(),
+            "the CHECK still refuses unknown statuses"
+        );
+        // Deleting the experiment removes its trials too.
+        conn.execute("DELETE FROM experiments WHERE id = 1", [])
+            .expect("delete");
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM trials", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(left, 0);
+    }
+
     #[test]
     fn a_version_3_database_keeps_its_rows_through_the_runs_rebuild() {
         let mut conn = Connection::open_in_memory().expect("in-memory database");
