@@ -5,8 +5,8 @@
 //! The sweeps train dot-product MF on the embedded ml-latest-small for about a second per
 //! run, long enough to stop a sweep between its first finished run and its last.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -21,44 +21,19 @@ const GRID: &str = "[experiment]\nname = \"sched\"\n[data]\ndataset = \"ml-lates
     [sweep]\n\"model.embedding_size\" = [4, 6, 8, 10, 12, 14]\n";
 const RUNS: i64 = 6;
 
-struct Sweep {
-    _dir: tempfile::TempDir,
-    file: PathBuf,
-    db: PathBuf,
+/// The experiment file and its database (`common::ExperimentDir`).
+struct Sweep(common::ExperimentDir);
+
+impl std::ops::Deref for Sweep {
+    type Target = common::ExperimentDir;
+    fn deref(&self) -> &common::ExperimentDir {
+        &self.0
+    }
 }
 
 impl Sweep {
     fn new(text: &str) -> Sweep {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("sched.toml");
-        std::fs::write(&file, text).expect("write experiment");
-        let db = dir.path().join("results/exp.sqlite");
-        Sweep {
-            _dir: dir,
-            file,
-            db,
-        }
-    }
-
-    fn command(&self, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_exp"));
-        cmd.arg("run")
-            .arg(&self.file)
-            .arg("--db")
-            .arg(&self.db)
-            .args(extra)
-            .env_remove("EXP_DATA_DIR")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    fn spawn(&self, extra: &[&str]) -> Child {
-        self.command(extra).spawn().expect("exp runs")
-    }
-
-    fn run(&self, extra: &[&str]) -> Output {
-        self.command(extra).output().expect("exp runs")
+        Sweep(common::ExperimentDir::new("sched", text))
     }
 
     /// Counts of runs by status, read while another process may be writing.

@@ -7,8 +7,8 @@
 //! second per trial.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -34,44 +34,19 @@ fn search_file(strategy: &str, trials: usize, batch_size: usize) -> String {
     )
 }
 
-struct Search {
-    _dir: tempfile::TempDir,
-    file: PathBuf,
-    db: PathBuf,
+/// The experiment file and its database (`common::ExperimentDir`).
+struct Search(common::ExperimentDir);
+
+impl std::ops::Deref for Search {
+    type Target = common::ExperimentDir;
+    fn deref(&self) -> &common::ExperimentDir {
+        &self.0
+    }
 }
 
 impl Search {
     fn new(text: &str) -> Search {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("search.toml");
-        std::fs::write(&file, text).expect("write experiment");
-        let db = dir.path().join("results/exp.sqlite");
-        Search {
-            _dir: dir,
-            file,
-            db,
-        }
-    }
-
-    fn command(&self, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_exp"));
-        cmd.arg("run")
-            .arg(&self.file)
-            .arg("--db")
-            .arg(&self.db)
-            .args(extra)
-            .env_remove("EXP_DATA_DIR")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    fn run(&self, extra: &[&str]) -> Output {
-        self.command(extra).output().expect("exp runs")
-    }
-
-    fn spawn(&self, extra: &[&str]) -> Child {
-        self.command(extra).spawn().expect("exp runs")
+        Search(common::ExperimentDir::new("search", text))
     }
 
     fn conn(&self) -> Connection {

@@ -607,7 +607,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::config;
-    use crate::data::dataset::{IdMap, Ratings};
     use crate::runner::RunResult;
     use crate::store::records::RunStatus;
     use std::path::Path;
@@ -698,17 +697,9 @@ mod tests {
         config::parse_experiment(&text, Path::new("mock.toml")).expect("valid")
     }
 
+    /// The mock executor reads no ratings.
     fn dataset() -> Arc<Dataset> {
-        Arc::new(Dataset {
-            name: "mock".into(),
-            ratings: Ratings::default(),
-            users: IdMap::default(),
-            items: IdMap::default(),
-            item_info: Vec::new(),
-            user_info: Vec::new(),
-            rating_range: (0.5, 5.0),
-            report: Default::default(),
-        })
+        Arc::new(Dataset::from_triples(&[]))
     }
 
     fn me() -> Owner {

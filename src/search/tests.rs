@@ -11,7 +11,7 @@ use super::queue::SearchQueue;
 use super::spec::{Distribution, Parameter, PrunerKind, PrunerSpec, SearchSpec, Strategy};
 use crate::config::spec::{Experiment, RunConfig};
 use crate::config::{self, ConfigError};
-use crate::data::dataset::{Dataset, IdMap, Ratings};
+use crate::data::dataset::Dataset;
 use crate::runner::{Executor, RunEnv, RunError, RunResult};
 use crate::scheduler::{Slot, Stop, Sweep, SweepOptions, SweepSummary};
 use crate::store::Store;
@@ -162,16 +162,8 @@ fn search(
         .unwrap()
         .upsert_experiment("search", "search.toml", "")
         .unwrap();
-    let data = Arc::new(Dataset {
-        name: "mock".into(),
-        ratings: Ratings::default(),
-        users: IdMap::default(),
-        items: IdMap::default(),
-        item_info: Vec::new(),
-        user_info: Vec::new(),
-        rating_range: (0.5, 5.0),
-        report: Default::default(),
-    });
+    // The executor reads no ratings.
+    let data = Arc::new(Dataset::from_triples(&[]));
     let datasets = HashMap::from([(experiment.base.data.clone(), data)]);
     let owner = me();
     let options = SweepOptions {

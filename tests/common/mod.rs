@@ -59,3 +59,53 @@ pub fn run_experiment(dir: &Path, name: &str, experiment: &str) -> (Output, Path
     );
     (out, db)
 }
+
+/// An experiment file alone in a temporary directory, with its database at
+/// `results/exp.sqlite` beside it: for tests that start `exp run` on it several times,
+/// wait for it, kill it or run two at once.
+pub struct ExperimentDir {
+    _dir: tempfile::TempDir,
+    /// The experiment file.
+    pub file: PathBuf,
+    /// Its database.
+    pub db: PathBuf,
+}
+
+impl ExperimentDir {
+    /// Writes `text` to `<tempdir>/<name>.toml`.
+    pub fn new(name: &str, text: &str) -> ExperimentDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&file, text).expect("write experiment");
+        let db = dir.path().join("results/exp.sqlite");
+        ExperimentDir {
+            _dir: dir,
+            file,
+            db,
+        }
+    }
+
+    /// `exp run FILE --db DB EXTRA…`, output captured, without the caller's `EXP_DATA_DIR`.
+    pub fn command(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_exp"));
+        cmd.arg("run")
+            .arg(&self.file)
+            .arg("--db")
+            .arg(&self.db)
+            .args(extra)
+            .env_remove("EXP_DATA_DIR")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    }
+
+    /// Runs it to the end.
+    pub fn run(&self, extra: &[&str]) -> Output {
+        self.command(extra).output().expect("exp runs")
+    }
+
+    /// Starts it.
+    pub fn spawn(&self, extra: &[&str]) -> std::process::Child {
+        self.command(extra).spawn().expect("exp runs")
+    }
+}
