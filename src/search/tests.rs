@@ -186,6 +186,18 @@ fn search(
     .unwrap()
 }
 
+/// [`search`] on one worker, uninterrupted: runs report in trial order, so every
+/// verdict is deterministic.
+fn one_worker(experiment: &Experiment, store: &Mutex<Store>) -> SweepSummary {
+    search(
+        experiment,
+        store,
+        &Scored::new(),
+        &[Slot::Cpu(0)],
+        &Stop::new(),
+    )
+}
+
 fn two_workers() -> [Slot; 2] {
     [Slot::Cpu(0), Slot::Cpu(1)]
 }
@@ -272,13 +284,7 @@ fn a_stopped_search_resumes_to_exactly_its_trials() {
     // Uninterrupted, one worker: the reference sequence of trials.
     let reference = {
         let store = Mutex::new(Store::open_in_memory().unwrap());
-        search(
-            &experiment,
-            &store,
-            &Scored::new(),
-            &[Slot::Cpu(0)],
-            &Stop::new(),
-        );
+        one_worker(&experiment, &store);
         store.into_inner().unwrap().trials(1).unwrap()
     };
     // Stopped three times, at trials 4, 8 and 11, then resumed to the end.
@@ -300,13 +306,7 @@ fn a_stopped_search_resumes_to_exactly_its_trials() {
         .filter(|r| r.status == RunStatus::Pruned)
         .map(|r| r.id)
         .collect();
-    search(
-        &experiment,
-        &store,
-        &Scored::new(),
-        &[Slot::Cpu(0)],
-        &Stop::new(),
-    );
+    one_worker(&experiment, &store);
     let store = store.into_inner().unwrap();
     let trials = store.trials(1).unwrap();
     assert_eq!(trials.len(), 15);
@@ -335,13 +335,7 @@ fn wilcoxon_skips_the_last_fold_of_a_trial_worse_on_four() {
         high: 0.011,
     };
     let store = Mutex::new(Store::open_in_memory().unwrap());
-    let summary = search(
-        &experiment,
-        &store,
-        &Scored::new(),
-        &[Slot::Cpu(0)],
-        &Stop::new(),
-    );
+    let summary = one_worker(&experiment, &store);
     let store = store.into_inner().unwrap();
     let trials = store.trials(1).unwrap();
     assert_eq!(trials.len(), 6);
@@ -384,13 +378,7 @@ fn a_grid_as_a_search_keeps_its_run_keys() {
     spec.space.clear();
     experiment.search = Some(spec);
     let store = Mutex::new(Store::open_in_memory().unwrap());
-    let summary = search(
-        &experiment,
-        &store,
-        &Scored::new(),
-        &[Slot::Cpu(0)],
-        &Stop::new(),
-    );
+    let summary = one_worker(&experiment, &store);
     assert_eq!(summary.finished + summary.pruned, 4);
     assert!(summary.pruned >= 1, "{summary:?}");
     let store = store.into_inner().unwrap();
@@ -407,13 +395,7 @@ fn a_grid_as_a_search_keeps_its_run_keys() {
 fn median_stops_runs_worse_than_the_finished_ones_once_five_have_finished() {
     let experiment = experiment(HOLDOUT, Strategy::Random, 16, PrunerKind::Median);
     let store = Mutex::new(Store::open_in_memory().unwrap());
-    let summary = search(
-        &experiment,
-        &store,
-        &Scored::new(),
-        &[Slot::Cpu(0)],
-        &Stop::new(),
-    );
+    let summary = one_worker(&experiment, &store);
     assert_eq!(summary.finished + summary.pruned, 16);
     let store = store.into_inner().unwrap();
     let runs = store.runs(Some("search")).unwrap();
