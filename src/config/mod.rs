@@ -615,6 +615,17 @@ fn flatten<'i>(
     table: &DeTable<'i>,
     out: &mut Vec<(String, Range<usize>, Spanned<DeValue<'i>>)>,
 ) {
+    flatten_until(prefix, table, &|_| false, out);
+}
+
+/// [`flatten`], but a table for which `is_leaf` holds is collected whole instead of
+/// entered (a search-space entry such as `{ uniform = [a, b] }`).
+fn flatten_until<'i>(
+    prefix: &str,
+    table: &DeTable<'i>,
+    is_leaf: &dyn Fn(&DeTable<'i>) -> bool,
+    out: &mut Vec<(String, Range<usize>, Spanned<DeValue<'i>>)>,
+) {
     for (key, value) in table.iter() {
         let dotted = if prefix.is_empty() {
             key.get_ref().to_string()
@@ -622,7 +633,7 @@ fn flatten<'i>(
             format!("{prefix}.{}", key.get_ref())
         };
         match value.get_ref() {
-            DeValue::Table(inner) => flatten(&dotted, inner, out),
+            DeValue::Table(inner) if !is_leaf(inner) => flatten_until(&dotted, inner, is_leaf, out),
             _ => out.push((dotted, key.span(), value.clone())),
         }
     }

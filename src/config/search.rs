@@ -521,24 +521,13 @@ fn collect<'i>(
     table: &DeTable<'i>,
     out: &mut Vec<(String, Range<usize>, Spanned<DeValue<'i>>)>,
 ) {
-    for (key, value) in table.iter() {
-        let dotted = if prefix.is_empty() {
-            key.get_ref().to_string()
-        } else {
-            format!("{prefix}.{}", key.get_ref())
-        };
-        match value.get_ref() {
-            DeValue::Table(inner)
-                if !inner.iter().any(|(key, _)| {
-                    let key: &str = key.get_ref();
-                    DISTRIBUTIONS.contains(&key) || ["log", "step", "when"].contains(&key)
-                }) =>
-            {
-                collect(&dotted, inner, out)
-            }
-            _ => out.push((dotted, key.span(), value.clone())),
-        }
-    }
+    let is_entry = |inner: &DeTable<'i>| {
+        inner.iter().any(|(key, _)| {
+            let key: &str = key.get_ref();
+            DISTRIBUTIONS.contains(&key) || ["log", "step", "when"].contains(&key)
+        })
+    };
+    super::flatten_until(prefix, table, &is_entry, out);
 }
 
 /// Whether `key` may be searched: what `[sweep]` may set, except `data.*` and `split.*`.
