@@ -75,6 +75,10 @@ impl Progress for Lines {
                     Ending::Skipped => {
                         eprintln!("[{n}/{total}] {label}: done or in progress elsewhere")
                     }
+                    Ending::TakenOver(now) => eprintln!(
+                        "[{n}/{total}] {label} on {worker}: stopped, taken over by another \
+                         process (it is {now})"
+                    ),
                 }
             }
         }
@@ -201,6 +205,10 @@ impl Progress for Bars {
                     }
                     Ending::Pruned { epoch } => self.println(&format!(
                         "pruned {} on {worker} after epoch {epoch}",
+                        run_label(run)
+                    )),
+                    Ending::TakenOver(now) => self.println(&format!(
+                        "{} on {worker}: stopped, taken over by another process (it is {now})",
                         run_label(run)
                     )),
                     Ending::Finished { .. } | Ending::Skipped => {}

@@ -1247,7 +1247,9 @@ mod tests {
                             validation_rmse: None,
                             validation_mae: None,
                         };
-                        store.add_epoch(id, &record).expect("epoch");
+                        store
+                            .add_epoch(id, &crate::store::Store::test_owner(), &record)
+                            .expect("epoch");
                     }
                     let outcome = RunOutcome::Finished {
                         rmse: best_epoch.1,
@@ -1258,7 +1260,9 @@ mod tests {
                         engine: None,
                         metrics: Vec::new(),
                     };
-                    store.finish_run(id, &outcome).expect("finish");
+                    store
+                        .finish_run(id, &crate::store::Store::test_owner(), &outcome)
+                        .expect("finish");
                 }
             }
         }

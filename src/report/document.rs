@@ -498,7 +498,9 @@ mod tests {
                                 validation_rmse: None,
                                 validation_mae: None,
                             };
-                            store.add_epoch(id, &e).expect("epoch");
+                            store
+                                .add_epoch(id, &crate::store::Store::test_owner(), &e)
+                                .expect("epoch");
                         }
                         let outcome = RunOutcome::Finished {
                             rmse,
@@ -509,7 +511,9 @@ mod tests {
                             engine: None,
                             metrics: vec![("ndcg@10".to_string(), 1.0 - rmse)],
                         };
-                        store.finish_run(id, &outcome).expect("finish");
+                        store
+                            .finish_run(id, &crate::store::Store::test_owner(), &outcome)
+                            .expect("finish");
                     }
                 }
             }

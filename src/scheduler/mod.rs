@@ -53,8 +53,8 @@ pub struct SweepSummary {
     pub failed: Vec<Failure>,
     /// Runs skipped because the store already had them finished.
     pub skipped: usize,
-    /// Runs left to another process: being trained there, or ended there during this
-    /// sweep.
+    /// Runs left to another process: being trained there, ended there during this sweep,
+    /// or taken over from this process while it trained them ([`Ending::TakenOver`]).
     pub elsewhere: usize,
     /// Runs stopped by a stop request and recorded as interrupted.
     pub interrupted: usize,
@@ -104,6 +104,10 @@ pub enum Ending<'a> {
     },
     /// Not trained here: finished already, or another process has it.
     Skipped,
+    /// Stopped here because another process took the run over (this process's heartbeat
+    /// had looked stale, e.g. while it was suspended) or ended it; nothing more of it was
+    /// written here. Says what the run is now.
+    TakenOver(&'a str),
 }
 
 /// Progress events, for the command line to show.
@@ -462,18 +466,22 @@ impl Shared<'_> {
                 .cloned()
                 .unwrap_or_default(),
         );
-        lock(self.store).record_provenance(run_id, &provenance)?;
+        let owner = self.options.owner;
+        if let Err(e) = lock(self.store).record_provenance(run_id, owner, &provenance) {
+            return self.lost_or(e, run, worker);
+        }
         (self.on_event)(Event::Started { run, worker });
         let started = Instant::now();
         let mut store_error = None;
+        let mut queue_error = None;
         let mut pruned_because = None;
         let env = RunEnv {
             device,
             stop: self.options.stop.flag(),
         };
         let mut on_epoch = |record: &EpochRecord| {
-            if let Err(e) = lock(self.store).add_epoch(run_id, record) {
-                store_error.get_or_insert(SchedulerError::from(e));
+            if let Err(e) = lock(self.store).add_epoch(run_id, owner, record) {
+                store_error.get_or_insert(e);
                 return EpochControl::Prune;
             }
             (self.on_event)(Event::Epoch {
@@ -488,7 +496,7 @@ impl Shared<'_> {
                     EpochControl::Prune
                 }
                 Err(e) => {
-                    store_error.get_or_insert(e);
+                    queue_error.get_or_insert(e);
                     EpochControl::Prune
                 }
             }
@@ -508,6 +516,9 @@ impl Shared<'_> {
             )))
         });
         if let Some(e) = store_error {
+            return self.lost_or(e, run, worker);
+        }
+        if let Some(e) = queue_error {
             return Err(e);
         }
         let seconds = started.elapsed().as_secs_f64();
@@ -540,15 +551,21 @@ impl Shared<'_> {
                 seconds,
             },
         };
-        if let Ok(Some(predictions)) = result.as_ref().map(|r| r.predictions.as_ref()) {
-            lock(self.store).save_predictions(run_id, predictions)?;
-        }
-        if let Ok(r) = &result {
-            for (name, values) in &r.user_metrics {
-                lock(self.store).save_user_metric(run_id, name, values)?;
+        let stored = (|| {
+            let mut store = lock(self.store);
+            if let Ok(r) = &result {
+                if let Some(predictions) = &r.predictions {
+                    store.save_predictions(run_id, owner, predictions)?;
+                }
+                for (name, values) in &r.user_metrics {
+                    store.save_user_metric(run_id, owner, name, values)?;
+                }
             }
+            store.finish_run(run_id, owner, &outcome)
+        })();
+        if let Err(e) = stored {
+            return self.lost_or(e, run, worker);
         }
-        lock(self.store).finish_run(run_id, &outcome)?;
         self.queue.ended(run, run_id)?;
         let ending = match &result {
             Ok(r) => {
@@ -576,6 +593,27 @@ impl Shared<'_> {
             run,
             worker,
             ending,
+        });
+        Ok(())
+    }
+
+    /// A store error of run `run`: when it says another process took the run over, the
+    /// run stops here quietly (counted as left to another process, with a line for
+    /// progress) and the sweep goes on; any other error ends the sweep.
+    fn lost_or(
+        &self,
+        error: StoreError,
+        run: &RunSpec,
+        worker: &str,
+    ) -> Result<(), SchedulerError> {
+        let StoreError::ClaimLost { now, .. } = &error else {
+            return Err(error.into());
+        };
+        lock(&self.summary).elsewhere += 1;
+        (self.on_event)(Event::Ended {
+            run,
+            worker,
+            ending: Ending::TakenOver(now),
         });
         Ok(())
     }
@@ -791,6 +829,121 @@ mod tests {
         for run in &stored {
             assert_eq!(lock(&store).epochs(run.id).unwrap().len(), 2);
         }
+    }
+
+    /// [`MockExecutor`], except that after the first epoch of embedding size 17's first
+    /// fold another process takes that run over (this one's heartbeat made stale).
+    struct TakenOverExecutor<'s> {
+        inner: MockExecutor,
+        store: &'s Mutex<Store>,
+        experiment_id: i64,
+    }
+
+    impl Executor for TakenOverExecutor<'_> {
+        fn execute(
+            &self,
+            run: &RunSpec,
+            data: &Dataset,
+            env: &RunEnv<'_>,
+            on_epoch: &mut dyn FnMut(&EpochRecord) -> EpochControl,
+        ) -> Result<RunResult, RunError> {
+            let victim = run.config.model.embedding_size == 17 && run.fold == 0;
+            let mut take_over = |record: &EpochRecord| {
+                let control = on_epoch(record);
+                if victim && record.epoch == 1 {
+                    let mut store = lock(self.store);
+                    store.age_heartbeats(301);
+                    let taker = Owner {
+                        host: "node7".into(),
+                        pid: 2222,
+                        since: "9999-01-01T00:00:00.000Z".into(),
+                    };
+                    let claim = store.claim_run(
+                        self.experiment_id,
+                        &NewRun {
+                            key: run.key.clone(),
+                            params_json: "{}".into(),
+                            config_json: "{}".into(),
+                            fold: run.fold,
+                            repeat: run.repeat,
+                            trial: None,
+                        },
+                        &taker,
+                        "cpu",
+                        false,
+                    );
+                    assert!(matches!(claim, Ok(Claim::Claimed(_))), "{claim:?}");
+                }
+                control
+            };
+            self.inner.execute(run, data, env, &mut take_over)
+        }
+    }
+
+    #[test]
+    fn a_run_taken_over_by_another_process_stops_quietly_and_the_sweep_goes_on() {
+        let runs = sweep::runs(&experiment("[8, 17]", "")).unwrap();
+        let store = Mutex::new(Store::open_in_memory().unwrap());
+        let experiment_id = lock(&store)
+            .upsert_experiment("mock", "mock.toml", "")
+            .unwrap();
+        let executor = TakenOverExecutor {
+            inner: MockExecutor::new(),
+            store: &store,
+            experiment_id,
+        };
+        let datasets = HashMap::from([(runs[0].config.data.clone(), dataset())]);
+        let owner = me();
+        let stop = Stop::new();
+        let options = SweepOptions {
+            slots: &[Slot::Cpu(0)],
+            owner: &owner,
+            force: false,
+            stop: &stop,
+        };
+        let lines = Mutex::new(Vec::new());
+        let on_event = |event: Event<'_>| {
+            if let Event::Ended {
+                run,
+                ending: Ending::TakenOver(now),
+                ..
+            } = event
+            {
+                lock(&lines).push(format!("{}: {now}", run_label(run)));
+            }
+        };
+        let summary = run_sweep(
+            &runs,
+            &datasets,
+            &store,
+            experiment_id,
+            &executor,
+            &options,
+            &on_event,
+        )
+        .expect("a lost claim does not end the sweep");
+        assert_eq!(summary.finished, 5, "every other run");
+        assert_eq!(summary.elsewhere, 1);
+        assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+        assert_eq!(
+            lines.into_inner().unwrap(),
+            ["embedding_size=17 fold 1: being trained by node7 (pid 2222)"]
+        );
+        // The taker's claim is intact: still running under it, no epoch of ours after
+        // the take-over (its claim cleared the first one).
+        let stored = lock(&store).runs(Some("mock")).unwrap();
+        let taken = stored
+            .iter()
+            .find(|r| r.status == RunStatus::Running)
+            .expect("the taken-over run");
+        assert_eq!(lock(&store).epochs(taken.id).unwrap().len(), 0);
+        assert_eq!(
+            stored
+                .iter()
+                .filter(|r| r.status == RunStatus::Finished)
+                .count(),
+            5
+        );
     }
 
     #[test]

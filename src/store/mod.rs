@@ -120,6 +120,18 @@ pub enum StoreError {
         /// The first lines of `PRAGMA integrity_check`.
         verdict: String,
     },
+    /// A write for a run this process no longer owns: another process took it over (its
+    /// heartbeat had gone stale, e.g. while this process was suspended), or it ended or
+    /// was deleted meanwhile. Nothing was written.
+    #[error("database `{path}`: run {run_id} is no longer this process's: it is {now}")]
+    ClaimLost {
+        /// The database file.
+        path: PathBuf,
+        /// The run's id.
+        run_id: i64,
+        /// What the run is now, e.g. `being trained by node7 (pid 4242)` or `finished`.
+        now: String,
+    },
     /// No run has this id.
     #[error("database `{path}`: there is no run with id {run_id}")]
     NoSuchRun {
@@ -498,10 +510,15 @@ impl Store {
     /// Records what run `run_id` is made from (its seed, data checksum and exp version),
     /// right after [`Store::claim_run`] claimed it: `exp recommend` rebuilds the run from
     /// these later, even when its experiment has since been run with another seed.
-    pub fn record_provenance(&mut self, run_id: i64, provenance: &Provenance) -> Result<()> {
-        let changed = self
-            .conn
-            .execute(
+    pub fn record_provenance(
+        &mut self,
+        run_id: i64,
+        owner: &Owner,
+        provenance: &Provenance,
+    ) -> Result<()> {
+        let action = format!("recording the seed and data checksum of run {run_id}");
+        self.owned_write(run_id, owner, &action, |tx| {
+            tx.execute(
                 "UPDATE runs SET seed = ?2, data_sha256 = ?3, exp_version = ?4 WHERE id = ?1",
                 params![
                     run_id,
@@ -512,17 +529,53 @@ impl Store {
                     provenance.exp_version
                 ],
             )
-            .map_err(sql(
-                &self.path,
-                &format!("recording the seed and data checksum of run {run_id}"),
-            ))?;
-        if changed == 0 {
-            return Err(StoreError::NoSuchRun {
-                path: self.path.clone(),
-                run_id,
-            });
+            .map(drop)
+        })
+    }
+
+    /// Runs `write` in one IMMEDIATE transaction if run `run_id` is still `running` and
+    /// owned by `owner`: [`StoreError::ClaimLost`] if another process took it over or it
+    /// ended, [`StoreError::NoSuchRun`] if it is gone. Every write a training process
+    /// makes to its run goes through here, so a process whose claim was taken over never
+    /// writes over the run's new owner.
+    fn owned_write<T>(
+        &mut self,
+        run_id: i64,
+        owner: &Owner,
+        action: &str,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(&path, action))?;
+        let row: Option<(String, Option<String>, Option<i64>)> = tx
+            .query_row(
+                "SELECT status, owner_host, owner_pid FROM runs WHERE id = ?1",
+                [run_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(sql(&path, action))?;
+        let Some((status, host, pid)) = row else {
+            return Err(StoreError::NoSuchRun { path, run_id });
+        };
+        let ours = status == "running"
+            && host.as_deref() == Some(owner.host.as_str())
+            && pid == Some(i64::from(owner.pid));
+        if !ours {
+            let now = match (status.as_str(), host, pid) {
+                ("running", Some(host), Some(pid)) => {
+                    format!("being trained by {host} (pid {pid})")
+                }
+                (status, _, _) => status.to_owned(),
+            };
+            return Err(StoreError::ClaimLost { path, run_id, now });
         }
-        Ok(())
+        let value = write(&tx).map_err(sql(&path, action))?;
+        tx.commit().map_err(sql(&path, action))?;
+        Ok(value)
     }
 
     /// Refreshes the heartbeat of every run `owner` is training, so other processes know
@@ -599,11 +652,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Records one trained epoch of a run. Each epoch number may be recorded once per
-    /// claim. NaN metrics are stored as NULL (SQLite has no NaN) and read back as NaN.
-    pub fn add_epoch(&mut self, run_id: i64, epoch: &EpochRecord) -> Result<()> {
-        self.conn
-            .execute(
+    /// Records one trained epoch of a run `owner` is training. Each epoch number may be
+    /// recorded once per claim. NaN metrics are stored as NULL (SQLite has no NaN) and
+    /// read back as NaN.
+    pub fn add_epoch(&mut self, run_id: i64, owner: &Owner, epoch: &EpochRecord) -> Result<()> {
+        let action = format!("recording epoch {} of run {run_id}", epoch.epoch);
+        self.owned_write(run_id, owner, &action, |tx| {
+            tx.execute(
                 "INSERT INTO epochs
                      (run_id, epoch, train_loss, rmse, mae, seconds, val_rmse, val_mae,
                       train_seconds)
@@ -620,11 +675,8 @@ impl Store {
                     epoch.train_seconds
                 ],
             )
-            .map_err(sql(
-                &self.path,
-                &format!("recording epoch {} of run {run_id}", epoch.epoch),
-            ))?;
-        Ok(())
+            .map(drop)
+        })
     }
 
     /// Stores run `run_id`'s test predictions (`metrics.save_predictions`), replacing any
@@ -633,16 +685,17 @@ impl Store {
     pub fn save_predictions(
         &mut self,
         run_id: i64,
+        owner: &Owner,
         preds: &[predictions::Prediction],
     ) -> Result<()> {
         let action = format!("saving the test predictions of run {run_id}");
-        self.conn
-            .execute(
+        self.owned_write(run_id, owner, &action, |tx| {
+            tx.execute(
                 "INSERT OR REPLACE INTO run_predictions (run_id, count, data) VALUES (?1, ?2, ?3)",
                 params![run_id, int(preds.len()), predictions::encode(preds)],
             )
-            .map_err(sql(&self.path, &action))?;
-        Ok(())
+            .map(drop)
+        })
     }
 
     /// Run `run_id`'s stored test predictions, `None` when it saved none.
@@ -670,12 +723,13 @@ impl Store {
     pub fn save_user_metric(
         &mut self,
         run_id: i64,
+        owner: &Owner,
         name: &str,
         values: &[(u32, f32)],
     ) -> Result<()> {
         let action = format!("saving the per-user `{name}` of run {run_id}");
-        self.conn
-            .execute(
+        self.owned_write(run_id, owner, &action, |tx| {
+            tx.execute(
                 "INSERT OR REPLACE INTO run_user_metrics (run_id, name, count, data)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -685,8 +739,8 @@ impl Store {
                     predictions::encode_user_values(values)
                 ],
             )
-            .map_err(sql(&self.path, &action))?;
-        Ok(())
+            .map(drop)
+        })
     }
 
     /// Each user's value of run `run_id`'s ranking metric `name`, `None` when it saved
@@ -745,29 +799,24 @@ impl Store {
         Ok(ids)
     }
 
-    /// Marks a run finished (with its metrics) or failed (with its error), and stamps
-    /// `finished_at`.
-    pub fn finish_run(&mut self, run_id: i64, outcome: &RunOutcome) -> Result<()> {
+    /// Marks a run `owner` is training finished (with its metrics), failed (with its
+    /// error), pruned or interrupted, and stamps `finished_at`.
+    pub fn finish_run(&mut self, run_id: i64, owner: &Owner, outcome: &RunOutcome) -> Result<()> {
         let action = format!("finishing run {run_id}");
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql(&self.path, &action))?;
-        // A re-run replaces whatever an earlier attempt of this run stored.
-        tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", [run_id])
-            .map_err(sql(&self.path, &action))?;
-        let changed = match outcome {
-            RunOutcome::Finished {
-                rmse,
-                mae,
-                best_epoch,
-                seconds,
-                checkpoint,
-                engine,
-                metrics,
-            } => {
-                let changed = tx
-                    .execute(
+        self.owned_write(run_id, owner, &action, |tx| {
+            // A re-run replaces whatever an earlier attempt of this run stored.
+            tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", [run_id])?;
+            match outcome {
+                RunOutcome::Finished {
+                    rmse,
+                    mae,
+                    best_epoch,
+                    seconds,
+                    checkpoint,
+                    engine,
+                    metrics,
+                } => {
+                    tx.execute(
                         "UPDATE runs SET status = 'finished', rmse = ?2, mae = ?3, best_epoch = ?4,
                              seconds = ?5, error = NULL, checkpoint = ?6, engine = ?7,
                              checkpoint_sha256 = ?8,
@@ -783,64 +832,48 @@ impl Store {
                             engine,
                             checkpoint.as_ref().map(|c| &c.sha256)
                         ],
-                    )
-                    .map_err(sql(&self.path, &action))?;
-                // Checked before the metric rows, whose foreign key needs the run.
-                if changed == 0 {
-                    return Err(StoreError::NoSuchRun {
-                        path: self.path.clone(),
-                        run_id,
-                    });
+                    )?;
+                    for (name, value) in metrics {
+                        tx.execute(
+                            "INSERT INTO run_metrics (run_id, name, value) VALUES (?1, ?2, ?3)",
+                            params![run_id, name, value],
+                        )?;
+                    }
                 }
-                for (name, value) in metrics {
+                RunOutcome::Failed { error, seconds } => {
                     tx.execute(
-                        "INSERT INTO run_metrics (run_id, name, value) VALUES (?1, ?2, ?3)",
-                        params![run_id, name, value],
-                    )
-                    .map_err(sql(&self.path, &action))?;
+                        "UPDATE runs SET status = 'failed', rmse = NULL, mae = NULL,
+                             best_epoch = NULL, seconds = ?2, error = ?3,
+                             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                         WHERE id = ?1",
+                        params![run_id, seconds, error],
+                    )?;
                 }
-                changed
+                RunOutcome::Pruned {
+                    reason,
+                    epoch,
+                    seconds,
+                } => {
+                    tx.execute(
+                        "UPDATE runs SET status = 'pruned', rmse = NULL, mae = NULL,
+                             best_epoch = ?4, seconds = ?2, error = ?3,
+                             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                         WHERE id = ?1",
+                        params![run_id, seconds, reason, int(*epoch)],
+                    )?;
+                }
+                RunOutcome::Interrupted { reason, seconds } => {
+                    tx.execute(
+                        "UPDATE runs SET status = 'interrupted', rmse = NULL, mae = NULL,
+                             best_epoch = NULL, seconds = ?2, error = ?3,
+                             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                         WHERE id = ?1",
+                        params![run_id, seconds, reason],
+                    )?;
+                }
             }
-            RunOutcome::Failed { error, seconds } => tx
-                .execute(
-                    "UPDATE runs SET status = 'failed', rmse = NULL, mae = NULL, best_epoch = NULL,
-                         seconds = ?2, error = ?3,
-                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-                     WHERE id = ?1",
-                    params![run_id, seconds, error],
-                )
-                .map_err(sql(&self.path, &action))?,
-            RunOutcome::Pruned {
-                reason,
-                epoch,
-                seconds,
-            } => tx
-                .execute(
-                    "UPDATE runs SET status = 'pruned', rmse = NULL, mae = NULL,
-                         best_epoch = ?4, seconds = ?2, error = ?3,
-                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-                     WHERE id = ?1",
-                    params![run_id, seconds, reason, int(*epoch)],
-                )
-                .map_err(sql(&self.path, &action))?,
-            RunOutcome::Interrupted { reason, seconds } => tx
-                .execute(
-                    "UPDATE runs SET status = 'interrupted', rmse = NULL, mae = NULL,
-                         best_epoch = NULL, seconds = ?2, error = ?3,
-                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-                     WHERE id = ?1",
-                    params![run_id, seconds, reason],
-                )
-                .map_err(sql(&self.path, &action))?,
-        };
-        if changed == 0 {
-            return Err(StoreError::NoSuchRun {
-                path: self.path.clone(),
-                run_id,
-            });
-        }
-        tx.commit().map_err(sql(&self.path, &action))?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Runs of one experiment (by name), or of all experiments, ordered by experiment
@@ -1090,6 +1123,17 @@ impl Store {
         }
     }
 
+    /// Makes every heartbeat `seconds` old, as if their owners had gone silent.
+    pub(crate) fn age_heartbeats(&mut self, seconds: u64) {
+        self.conn
+            .execute(
+                "UPDATE runs SET heartbeat_at =
+                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?1 || ' seconds')",
+                [seconds as i64],
+            )
+            .expect("age the heartbeats");
+    }
+
     /// [`Store::claim_run`] as the plain resume case sees it: the row id when claimed.
     pub(crate) fn claim(&mut self, experiment_id: i64, run: &NewRun) -> Result<Option<i64>> {
         Ok(
@@ -1284,6 +1328,86 @@ mod tests {
     }
 
     #[test]
+    fn a_process_whose_run_was_taken_over_writes_nothing_more_to_it() {
+        let mut store = store();
+        let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
+        let sleeper = owner("laptop", 1111, "2000-01-01T00:00:00.000Z");
+        let taker = owner("node7", 2222, "2000-01-01T00:00:00.000Z");
+        let id = match store.claim_run(exp, &new_run("k", 0), &sleeper, "cpu", false) {
+            Ok(Claim::Claimed(id)) => id,
+            other => panic!("claim: {other:?}"),
+        };
+        store
+            .add_epoch(id, &sleeper, &epoch(1, 1.0))
+            .expect("its own epoch");
+        // The first process is suspended past STALE_AFTER; the second takes the run over
+        // (its epochs are cleared) and trains epoch 1 again.
+        store
+            .conn
+            .execute(
+                "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-301 seconds')",
+                [],
+            )
+            .expect("age the heartbeat");
+        let claim = store.claim_run(exp, &new_run("k", 0), &taker, "cpu", false);
+        assert!(
+            matches!(claim, Ok(Claim::Claimed(i)) if i == id),
+            "{claim:?}"
+        );
+        store
+            .add_epoch(id, &taker, &epoch(1, 0.95))
+            .expect("taker's epoch");
+
+        // The first process wakes up: every write it tries is refused, and says why.
+        let lost = |result: Result<()>| match result {
+            Err(StoreError::ClaimLost { run_id, now, .. }) => {
+                assert_eq!(run_id, id);
+                now
+            }
+            other => panic!("expected ClaimLost, got {other:?}"),
+        };
+        let now = lost(store.add_epoch(id, &sleeper, &epoch(2, 0.9)));
+        assert_eq!(now, "being trained by node7 (pid 2222)");
+        let provenance = Provenance::new(7, "abc".into());
+        lost(store.record_provenance(id, &sleeper, &provenance));
+        lost(store.save_predictions(id, &sleeper, &[]));
+        lost(store.save_user_metric(id, &sleeper, "ndcg@10", &[(1, 0.5)]));
+        lost(store.finish_run(id, &sleeper, &finished(0.9)));
+        // Same host name, other pid: not the owner either.
+        let twin = owner("node7", 3333, "2000-01-01T00:00:00.000Z");
+        lost(store.add_epoch(id, &twin, &epoch(2, 0.9)));
+
+        // The taker finishes; the sleeper's late end is refused and changes nothing.
+        store
+            .add_epoch(id, &taker, &epoch(2, 0.85))
+            .expect("taker's epoch 2");
+        store
+            .finish_run(id, &taker, &finished(0.85))
+            .expect("taker finishes");
+        assert_eq!(
+            lost(store.finish_run(id, &sleeper, &finished(2.0))),
+            "finished"
+        );
+        let run = store.run(id).expect("run");
+        assert_eq!(run.status, RunStatus::Finished);
+        assert_eq!(run.rmse, Some(0.85));
+        let rmses: Vec<f64> = store
+            .epochs(id)
+            .expect("epochs")
+            .iter()
+            .map(|e| e.rmse)
+            .collect();
+        assert_eq!(rmses, [0.95, 0.85], "only the taker's epochs");
+
+        // A deleted run is no such run, not a lost one.
+        store.delete_runs(&[id]).expect("delete");
+        assert!(matches!(
+            store.add_epoch(id, &taker, &epoch(3, 0.8)),
+            Err(StoreError::NoSuchRun { .. })
+        ));
+    }
+
+    #[test]
     fn runs_that_ended_during_this_sweep_are_left_to_the_next_one() {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
@@ -1309,7 +1433,7 @@ mod tests {
             else {
                 panic!("new key");
             };
-            store.finish_run(id, &outcome).expect("end");
+            store.finish_run(id, &early, &outcome).expect("end");
         }
         // A process whose sweep began before those runs ended (a concurrent one).
         let concurrent = owner("h", 2, "2000-01-01T00:00:00.000Z");
@@ -1370,13 +1494,19 @@ mod tests {
                     .expect("new")
             })
             .collect();
-        store.finish_run(ids[0], &finished(0.9)).expect("finish");
-        store.finish_run(ids[1], &finished(0.8)).expect("finish");
+        store
+            .finish_run(ids[0], &Store::test_owner(), &finished(0.9))
+            .expect("finish");
+        store
+            .finish_run(ids[1], &Store::test_owner(), &finished(0.8))
+            .expect("finish");
         let stop = RunOutcome::Interrupted {
             reason: "stopped".into(),
             seconds: 0.5,
         };
-        store.finish_run(ids[2], &stop).expect("interrupt");
+        store
+            .finish_run(ids[2], &Store::test_owner(), &stop)
+            .expect("interrupt");
         assert_eq!(
             store.status_counts().expect("counts"),
             vec![
@@ -1403,7 +1533,9 @@ mod tests {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "seed = 3").unwrap();
         let id = store.claim(exp, &new_run("k", 1)).unwrap().unwrap();
-        store.finish_run(id, &finished(0.9)).unwrap();
+        store
+            .finish_run(id, &Store::test_owner(), &finished(0.9))
+            .unwrap();
         let run = store.run(id).unwrap();
         assert_eq!((run.key.as_str(), run.fold), ("k", 1));
         assert_eq!(run.status, RunStatus::Finished);
@@ -1475,9 +1607,9 @@ mod tests {
                     for k in 0..25 {
                         let key = format!("w{w}-{k}");
                         if let Some(id) = store.claim(exp, &new_run(&key, 0))? {
-                            store.add_epoch(id, &epoch(1, 1.0))?;
-                            store.add_epoch(id, &epoch(2, 0.9))?;
-                            store.finish_run(id, &finished(0.9))?;
+                            store.add_epoch(id, &Store::test_owner(), &epoch(1, 1.0))?;
+                            store.add_epoch(id, &Store::test_owner(), &epoch(2, 0.9))?;
+                            store.finish_run(id, &Store::test_owner(), &finished(0.9))?;
                             claimed += 1;
                         }
                         // Readers interleave with the writers.
@@ -1504,7 +1636,9 @@ mod tests {
         let exp = store.upsert_experiment("e", "e.toml", "").unwrap();
         let id = store.claim(exp, &new_run("k", 0)).unwrap().unwrap();
         let provenance = Provenance::new(u64::MAX - 1, "d".repeat(64));
-        store.record_provenance(id, &provenance).unwrap();
+        store
+            .record_provenance(id, &Store::test_owner(), &provenance)
+            .unwrap();
         let mut outcome = finished(0.9);
         if let RunOutcome::Finished { checkpoint, .. } = &mut outcome {
             *checkpoint = Some(records::Checkpoint {
@@ -1512,7 +1646,9 @@ mod tests {
                 sha256: "c".repeat(64),
             });
         }
-        store.finish_run(id, &outcome).unwrap();
+        store
+            .finish_run(id, &Store::test_owner(), &outcome)
+            .unwrap();
         let run = store.run(id).unwrap();
         assert_eq!(run.seed, Some(u64::MAX - 1), "seeds past i64::MAX survive");
         assert_eq!(run.data_sha256.as_deref(), Some("d".repeat(64).as_str()));
@@ -1532,7 +1668,7 @@ mod tests {
             (None, None, None)
         );
         assert!(matches!(
-            store.record_provenance(id + 1, &provenance),
+            store.record_provenance(id + 1, &Store::test_owner(), &provenance),
             Err(StoreError::NoSuchRun { .. })
         ));
     }
@@ -1668,7 +1804,9 @@ mod tests {
         assert_eq!(runs[0].key, "k1");
         assert_eq!(runs[0].rmse, None);
 
-        store.finish_run(id, &finished(0.9)).expect("finish");
+        store
+            .finish_run(id, &Store::test_owner(), &finished(0.9))
+            .expect("finish");
         assert_eq!(store.claim(exp, &new_run("k1", 2)).expect("again"), None);
         assert_eq!(
             store.finished_keys(exp).expect("keys"),
@@ -1684,13 +1822,19 @@ mod tests {
             .claim(exp, &new_run("k", 0))
             .expect("claim")
             .expect("new");
-        store.add_epoch(id, &epoch(1, 1.2)).expect("epoch 1");
-        store.add_epoch(id, &epoch(2, f64::NAN)).expect("epoch 2");
+        store
+            .add_epoch(id, &Store::test_owner(), &epoch(1, 1.2))
+            .expect("epoch 1");
+        store
+            .add_epoch(id, &Store::test_owner(), &epoch(2, f64::NAN))
+            .expect("epoch 2");
         let failed = RunOutcome::Failed {
             error: "loss became NaN at epoch 2".to_string(),
             seconds: 3.0,
         };
-        store.finish_run(id, &failed).expect("fail");
+        store
+            .finish_run(id, &Store::test_owner(), &failed)
+            .expect("fail");
         let run = &store.runs(None).expect("runs")[0];
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(run.error.as_deref(), Some("loss became NaN at epoch 2"));
@@ -1708,7 +1852,9 @@ mod tests {
         assert_eq!(run.seconds, None);
         assert_eq!(run.config_json, r#"{"changed":true}"#);
         // The cleared epochs can be recorded again.
-        store.add_epoch(id, &epoch(1, 1.1)).expect("epoch 1 again");
+        store
+            .add_epoch(id, &Store::test_owner(), &epoch(1, 1.1))
+            .expect("epoch 1 again");
     }
 
     #[test]
@@ -1717,7 +1863,7 @@ mod tests {
         let exp = store.upsert_experiment("e", "e.toml", "").expect("exp");
         let id = store.claim(exp, &new_run("k", 0)).expect("claim");
         store
-            .add_epoch(id.expect("new"), &epoch(1, 1.0))
+            .add_epoch(id.expect("new"), &Store::test_owner(), &epoch(1, 1.0))
             .expect("epoch");
         let again = store.claim(exp, &new_run("k", 0)).expect("reclaim");
         assert_eq!(again, id);
@@ -1747,7 +1893,9 @@ mod tests {
             .expect("b")
             .expect("new");
         assert_ne!(ra, rb);
-        store.finish_run(ra, &finished(1.0)).expect("finish a");
+        store
+            .finish_run(ra, &Store::test_owner(), &finished(1.0))
+            .expect("finish a");
         assert_eq!(store.finished_keys(a).expect("a").len(), 1);
         assert!(store.finished_keys(b).expect("b").is_empty());
     }
@@ -1760,11 +1908,17 @@ mod tests {
             .claim(exp, &new_run("k", 0))
             .expect("claim")
             .expect("new");
-        store.add_epoch(id, &epoch(2, 0.95)).expect("2");
-        store.add_epoch(id, &epoch(1, 1.05)).expect("1");
-        store.add_epoch(id, &epoch(3, f64::NAN)).expect("3");
+        store
+            .add_epoch(id, &Store::test_owner(), &epoch(2, 0.95))
+            .expect("2");
+        store
+            .add_epoch(id, &Store::test_owner(), &epoch(1, 1.05))
+            .expect("1");
+        store
+            .add_epoch(id, &Store::test_owner(), &epoch(3, f64::NAN))
+            .expect("3");
         let err = store
-            .add_epoch(id, &epoch(2, 0.9))
+            .add_epoch(id, &Store::test_owner(), &epoch(2, 0.9))
             .expect_err("duplicate epoch");
         assert!(err.to_string().contains("epoch 2 of run"), "{err}");
         let got = store.epochs(id).expect("epochs");
@@ -1779,7 +1933,11 @@ mod tests {
     #[test]
     fn add_epoch_to_unknown_run_fails() {
         let mut store = store();
-        assert!(store.add_epoch(7, &epoch(1, 1.0)).is_err());
+        assert!(
+            store
+                .add_epoch(7, &Store::test_owner(), &epoch(1, 1.0))
+                .is_err()
+        );
     }
 
     #[test]
@@ -1790,7 +1948,9 @@ mod tests {
             .claim(exp, &new_run("k", 1))
             .expect("claim")
             .expect("new");
-        store.finish_run(id, &finished(0.875)).expect("finish");
+        store
+            .finish_run(id, &Store::test_owner(), &finished(0.875))
+            .expect("finish");
         let run = &store.runs(Some("e")).expect("runs")[0];
         assert_eq!(run.status, RunStatus::Finished);
         assert_eq!(run.rmse, Some(0.875));
@@ -1810,7 +1970,7 @@ mod tests {
         assert!(finished_at.is_some_and(|t| t.ends_with('Z')));
 
         let err = store
-            .finish_run(id + 1, &finished(1.0))
+            .finish_run(id + 1, &Store::test_owner(), &finished(1.0))
             .expect_err("unknown");
         assert!(matches!(err, StoreError::NoSuchRun { run_id, .. } if run_id == id + 1));
     }
@@ -1844,8 +2004,12 @@ mod tests {
             },
         ];
         assert_eq!(store.predictions(id).expect("read"), None);
-        store.save_predictions(id, &preds).expect("save");
-        store.finish_run(id, &finished(0.9)).expect("finish");
+        store
+            .save_predictions(id, &Store::test_owner(), &preds)
+            .expect("save");
+        store
+            .finish_run(id, &Store::test_owner(), &finished(0.9))
+            .expect("finish");
         let runs = store.runs(Some("e")).expect("runs");
         assert_eq!(
             runs.iter().map(|r| (r.id, r.repeat)).collect::<Vec<_>>(),
@@ -1884,12 +2048,22 @@ mod tests {
             .claim(exp, &new_run("k", 0))
             .expect("claim")
             .expect("new");
-        store.finish_run(id, &finished(0.9)).expect("finish");
+        store
+            .finish_run(id, &Store::test_owner(), &finished(0.9))
+            .expect("finish");
+        // Retrained with --force, and this time it fails.
+        let again = store.claim_run(exp, &new_run("k", 0), &Store::test_owner(), "cpu", true);
+        assert!(
+            matches!(again, Ok(Claim::Claimed(i)) if i == id),
+            "{again:?}"
+        );
         let failed = RunOutcome::Failed {
             error: "loss became NaN at epoch 2".to_string(),
             seconds: 1.0,
         };
-        store.finish_run(id, &failed).expect("fail");
+        store
+            .finish_run(id, &Store::test_owner(), &failed)
+            .expect("fail");
         let run = &store.runs(None).expect("runs")[0];
         assert!(run.metrics.is_empty(), "{:?}", run.metrics);
     }
@@ -1946,8 +2120,12 @@ mod tests {
         let mut store = store();
         let exp = store.upsert_experiment("e", "e.toml", "").unwrap();
         let done = store.claim(exp, &new_run("a", 0)).unwrap().unwrap();
-        store.add_epoch(done, &epoch(1, 0.9)).unwrap();
-        store.finish_run(done, &finished(0.9)).unwrap();
+        store
+            .add_epoch(done, &Store::test_owner(), &epoch(1, 0.9))
+            .unwrap();
+        store
+            .finish_run(done, &Store::test_owner(), &finished(0.9))
+            .unwrap();
         let running = store.claim(exp, &new_run("b", 1)).unwrap().unwrap();
         assert_eq!(store.delete_runs(&[done, running, 999]).unwrap(), 1);
         let left: Vec<i64> = store
@@ -1965,7 +2143,9 @@ mod tests {
         assert_eq!(metrics, 0);
         // The experiment stays while it has a run; then it can go.
         assert!(!store.delete_experiment_if_empty("e").unwrap());
-        store.finish_run(running, &finished(0.8)).unwrap();
+        store
+            .finish_run(running, &Store::test_owner(), &finished(0.8))
+            .unwrap();
         store.delete_runs(&[running]).unwrap();
         assert!(store.delete_experiment_if_empty("e").unwrap());
         assert!(store.experiments().unwrap().is_empty());

@@ -467,6 +467,7 @@ mod tests {
                 store
                     .add_epoch(
                         run_id,
+                        &owner(),
                         &EpochRecord {
                             epoch: e + 1,
                             train_loss: 1.0,
@@ -485,6 +486,7 @@ mod tests {
         store
             .finish_run(
                 ids[0],
+                &owner(),
                 &RunOutcome::Finished {
                     rmse: 2.0,
                     mae: 1.0,
