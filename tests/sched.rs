@@ -1,6 +1,6 @@
 //! End-to-end tests of the scheduler through the real `exp` binary: resume after SIGKILL,
-//! two processes on one database, a diverging run failing alone, SIGTERM mid-sweep, and a
-//! sweep over both training engines.
+//! two processes on one database, a diverging run failing alone, SIGTERM mid-sweep, a
+//! suspended process losing its run to another, and a sweep over both training engines.
 //!
 //! The sweeps train dot-product MF on the embedded ml-latest-small for about a second per
 //! run, long enough to stop a sweep between its first finished run and its last.
@@ -262,6 +262,83 @@ fn sigterm_marks_running_runs_interrupted_and_the_next_run_completes() {
 
     let again = sweep.run(&[]);
     assert!(again.status.success(), "{}", text(&again.stderr));
+    sweep.assert_complete(8);
+}
+
+/// Sends `signal` to `child`.
+#[cfg(unix)]
+fn signal(child: &Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: signals the child we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+/// A process suspended mid-run (SIGSTOP) past the heartbeat's staleness limit loses the
+/// run to a second process, which trains everything; woken up, the first stops that run
+/// quietly instead of writing over it, and exits 0.
+#[cfg(unix)]
+#[test]
+fn a_suspended_process_whose_run_was_taken_over_writes_nothing_over_it() {
+    let sweep = Sweep::new(GRID);
+    let mut sleeper = sweep.spawn(&["--jobs", "1"]);
+    // Suspend it in the middle of a run (some of its 8 epochs recorded), with no write
+    // transaction of its open: the heartbeat is then aged by hand, as if 5 minutes had
+    // passed, which needs the write lock.
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never caught mid-run"
+        );
+        if let Ok(Some(status)) = sleeper.try_wait() {
+            panic!("exp exited ({status}) before it could be suspended");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        signal(&sleeper, libc::SIGSTOP);
+        // Not created yet, or locked by the suspended process: let it go on a little.
+        let Ok(conn) = Connection::open_with_flags(&sweep.db, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        else {
+            signal(&sleeper, libc::SIGCONT);
+            continue;
+        };
+        conn.busy_timeout(Duration::from_millis(500))
+            .expect("timeout");
+        let mid_run: rusqlite::Result<i64> = conn.query_row(
+            "SELECT COUNT(*) FROM runs r WHERE r.status = 'running'
+               AND (SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id) BETWEEN 1 AND 7",
+            [],
+            |r| r.get(0),
+        );
+        let aged = matches!(mid_run, Ok(1))
+            && conn
+                .execute(
+                    "UPDATE runs SET heartbeat_at =
+                         strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-301 seconds')
+                     WHERE status = 'running'",
+                    [],
+                )
+                .is_ok_and(|n| n == 1);
+        if aged {
+            break;
+        }
+        signal(&sleeper, libc::SIGCONT);
+    }
+
+    let taker = sweep.run(&[]);
+    let taker_err = text(&taker.stderr);
+    assert!(taker.status.success(), "{taker_err}");
+    sweep.assert_complete(8);
+
+    signal(&sleeper, libc::SIGCONT);
+    let woken = sleeper.wait_with_output().expect("wait");
+    let woken_err = text(&woken.stderr);
+    assert!(woken.status.success(), "{woken_err}");
+    assert!(
+        woken_err.contains("stopped, taken over by another process (it is finished)"),
+        "{woken_err}"
+    );
+    // Nothing of the woken process's went in after the take-over: every run once, each
+    // with its 8 epochs once.
     sweep.assert_complete(8);
 }
 
