@@ -755,9 +755,20 @@ mod tests {
         slots: &[Slot],
         stop: &Stop,
     ) -> SweepSummary {
-        let experiment_id = lock(store)
-            .upsert_experiment("mock", "mock.toml", "")
-            .unwrap();
+        sweep_with(runs, store, executor, slots, stop, &|_| {})
+    }
+
+    /// A sweep of `runs` into experiment `mock` with any executor, `on_event` seeing its
+    /// events.
+    fn sweep_with(
+        runs: &[RunSpec],
+        store: &Mutex<Store>,
+        executor: &dyn Executor,
+        slots: &[Slot],
+        stop: &Stop,
+        on_event: &(dyn Fn(Event<'_>) + Sync),
+    ) -> SweepSummary {
+        let experiment_id = mock_experiment(store);
         let datasets = HashMap::from([(runs[0].config.data.clone(), dataset())]);
         let owner = me();
         let options = SweepOptions {
@@ -773,9 +784,16 @@ mod tests {
             experiment_id,
             executor,
             &options,
-            &|_| {},
+            on_event,
         )
         .unwrap()
+    }
+
+    /// The id of experiment `mock` (created on first use).
+    fn mock_experiment(store: &Mutex<Store>) -> i64 {
+        lock(store)
+            .upsert_experiment("mock", "mock.toml", "")
+            .unwrap()
     }
 
     fn sweep(runs: &[RunSpec], store: &Mutex<Store>, executor: &MockExecutor) -> SweepSummary {
@@ -884,22 +902,10 @@ mod tests {
     fn a_run_taken_over_by_another_process_stops_quietly_and_the_sweep_goes_on() {
         let runs = sweep::runs(&experiment("[8, 17]", "")).unwrap();
         let store = Mutex::new(Store::open_in_memory().unwrap());
-        let experiment_id = lock(&store)
-            .upsert_experiment("mock", "mock.toml", "")
-            .unwrap();
         let executor = TakenOverExecutor {
             inner: MockExecutor::new(),
             store: &store,
-            experiment_id,
-        };
-        let datasets = HashMap::from([(runs[0].config.data.clone(), dataset())]);
-        let owner = me();
-        let stop = Stop::new();
-        let options = SweepOptions {
-            slots: &[Slot::Cpu(0)],
-            owner: &owner,
-            force: false,
-            stop: &stop,
+            experiment_id: mock_experiment(&store),
         };
         let lines = Mutex::new(Vec::new());
         let on_event = |event: Event<'_>| {
@@ -912,16 +918,15 @@ mod tests {
                 lock(&lines).push(format!("{}: {now}", run_label(run)));
             }
         };
-        let summary = run_sweep(
+        // (sweep_with unwraps the result: a lost claim does not end the sweep.)
+        let summary = sweep_with(
             &runs,
-            &datasets,
             &store,
-            experiment_id,
             &executor,
-            &options,
+            &[Slot::Cpu(0)],
+            &Stop::new(),
             &on_event,
-        )
-        .expect("a lost claim does not end the sweep");
+        );
         assert_eq!(summary.finished, 5, "every other run");
         assert_eq!(summary.elsewhere, 1);
         assert!(summary.failed.is_empty(), "{:?}", summary.failed);
