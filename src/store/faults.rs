@@ -19,6 +19,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::BUSY_TIMEOUT;
+use super::db::DbError;
 
 /// Opens `path` read-only; it must exist. Falls back to an `immutable` open when the
 /// WAL index cannot be created beside the file (a read-only directory or filesystem).
@@ -131,7 +132,20 @@ pub(crate) fn is_read_only_error(error: &rusqlite::Error) -> bool {
 /// What in `error` says the database file is damaged, if anything does: SQLite's own
 /// corruption codes, or a stored value exp never writes (text that is not UTF-8, a value
 /// of another type than its column's) — what a row overwritten in place reads back as.
-pub(crate) fn damage(error: &rusqlite::Error) -> Option<String> {
+pub(crate) fn damage(error: &DbError) -> Option<String> {
+    let error = match error {
+        DbError::Sqlite(error) => error,
+        DbError::Column {
+            index,
+            expected,
+            found,
+        } => {
+            return Some(format!(
+                "column {index} of a row holds a {found} value where exp writes {expected}"
+            ));
+        }
+        DbError::Postgres(_) => return None,
+    };
     match error {
         rusqlite::Error::SqliteFailure(e, message)
             if matches!(e.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) =>
@@ -161,6 +175,9 @@ pub(crate) fn damage(error: &rusqlite::Error) -> Option<String> {
 pub(crate) fn integrity_verdict(path: &Path) -> String {
     if path == Path::new(":memory:") {
         return "not run (in-memory database)".into();
+    }
+    if !path.is_file() {
+        return "not run (not an SQLite file)".into();
     }
     let verdict = (|| -> rusqlite::Result<Vec<String>> {
         let conn = read_only_connection(path)?;
@@ -197,13 +214,13 @@ mod tests {
             })
             .unwrap_err();
         assert!(
-            damage(&error).is_some_and(|d| d.contains("not UTF-8")),
-            "{error:?}"
+            damage(&DbError::from(error)).is_some_and(|d| d.contains("not UTF-8")),
+            "a non-UTF-8 text value"
         );
         let busy = rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
             None,
         );
-        assert_eq!(damage(&busy), None);
+        assert_eq!(damage(&busy.into()), None);
     }
 }

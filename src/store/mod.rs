@@ -1,29 +1,36 @@
-//! The SQLite store of experiments, runs and epochs.
+//! The store of experiments, runs and epochs: an SQLite file (the default, one host) or
+//! a PostgreSQL server (shared by `exp worker`s on several hosts).
 //!
 //! Every run is written the moment something happens to it: claimed (`running`, with
 //! its owner), each epoch, then finished, failed or interrupted. A crash therefore loses
 //! at most the epoch in flight, and the next `exp run` resumes by skipping
 //! [`Store::finished_keys`] and reclaiming anything failed, interrupted, or left
 //! `running` by a process that died ([`Store::claim_run`], rule in `store/owner.rs`).
-//! Claims are single IMMEDIATE transactions, so several `exp run` processes can share one
-//! database without training a run twice.
+//! Claims are single transactions (IMMEDIATE on SQLite, a `SKIP LOCKED` row lock on
+//! PostgreSQL), so several processes can share one database without training a run twice.
 //!
-//! The file is plain SQLite (schema in `store/migrations.rs`), so `sqlite3 results.db`
-//! or any other client can query it.
+//! The queries are written once and run on either engine through `store/db.rs`; the
+//! schema is in `store/migrations.rs`. An SQLite file is plain SQLite, so `sqlite3
+//! results.db` or any other client can query it; so can `psql` a PostgreSQL store.
 
+pub(crate) mod db;
 mod faults;
+pub mod location;
 pub(crate) mod migrations;
 pub mod owner;
 pub mod predictions;
 pub mod records;
+mod server;
 pub mod trials;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::Connection;
 
+use db::{Db, DbError, Row, Sql, Value, column, params};
+pub use location::Location;
 use migrations::{MIGRATIONS, Migrated};
 use owner::{Claimed, Owner};
 use records::{
@@ -33,7 +40,8 @@ use records::{
 /// How long a statement waits for another process's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Why a store operation failed. Every variant names the database.
+/// Why a store operation failed. Every variant names the database: in `path`, the file,
+/// or for a PostgreSQL store its URL without the password.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The directory that should hold the database could not be created.
@@ -47,16 +55,25 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// SQLite reported an error while doing `action`.
+    /// The database engine reported an error while doing `action`.
     #[error("database `{path}`: {action}")]
-    Sqlite {
-        /// The database file (`:memory:` for an in-memory store).
+    Database {
+        /// The database (`:memory:` for an in-memory store).
         path: PathBuf,
         /// What the store was doing, e.g. `claiming run \`ab12\``.
         action: String,
-        /// SQLite's error.
+        /// The engine's error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
+    },
+    /// A PostgreSQL server could not be reached or refused us (host, port, password,
+    /// database name); nothing was read or written.
+    #[error("cannot connect to PostgreSQL at `{url}`: {reason}")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// What the server or the network said, in one line.
+        reason: String,
     },
     /// The database was created by a newer exp with a schema this build does not know.
     #[error(
@@ -165,12 +182,17 @@ pub enum StoreError {
 /// Results of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Wraps a rusqlite error with the database path and what was being done; an error that
-/// shows the file damaged becomes [`StoreError::Damaged`] (with `PRAGMA integrity_check`
-/// run on it), a write refused on a database that cannot be written here
+
+/// Wraps a database error with the database and what was being done; an SQLite error
+/// that shows the file damaged becomes [`StoreError::Damaged`] (with `PRAGMA
+/// integrity_check` run on it), a write refused on a file that cannot be written here
 /// [`StoreError::ReadOnly`].
-fn sql<'a>(path: &'a Path, action: &'a str) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+fn sql<'a, E: Into<DbError>>(
+    path: &'a Path,
+    action: &'a str,
+) -> impl FnOnce(E) -> StoreError + 'a {
     move |source| {
+        let source = source.into();
         if let Some(what) = faults::damage(&source) {
             return StoreError::Damaged {
                 path: path.to_path_buf(),
@@ -179,7 +201,8 @@ fn sql<'a>(path: &'a Path, action: &'a str) -> impl FnOnce(rusqlite::Error) -> S
                 verdict: faults::integrity_verdict(path),
             };
         }
-        if faults::is_read_only_error(&source)
+        if let DbError::Sqlite(error) = &source
+            && faults::is_read_only_error(error)
             && let Some(why) = faults::read_only_reason(path)
         {
             return StoreError::ReadOnly {
@@ -187,7 +210,7 @@ fn sql<'a>(path: &'a Path, action: &'a str) -> impl FnOnce(rusqlite::Error) -> S
                 why,
             };
         }
-        StoreError::Sqlite {
+        StoreError::Database {
             path: path.to_path_buf(),
             action: action.to_string(),
             source,
@@ -195,18 +218,60 @@ fn sql<'a>(path: &'a Path, action: &'a str) -> impl FnOnce(rusqlite::Error) -> S
     }
 }
 
-/// The results database: one SQLite connection and the path it was opened from.
+/// The results database: one connection and where it leads.
 ///
 /// Methods that write take `&mut self`; share a store between threads by giving each
-/// thread its own [`Store::open`] on the same file (WAL mode lets readers and one writer
-/// work at once, and writers wait up to [`BUSY_TIMEOUT`] for each other).
+/// thread its own [`Store::open`] on the same database (SQLite's WAL mode lets readers
+/// and one writer work at once, and writers wait up to [`BUSY_TIMEOUT`] for each other;
+/// PostgreSQL serves each connection on its own).
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    db: Db,
+    /// The SQLite file, or the PostgreSQL URL without its password: what errors name.
     path: PathBuf,
+    /// Where charts and checkpoints go (`results_dir`).
+    results_root: PathBuf,
 }
 
 impl Store {
+    /// Opens (creating if needed) the store at `location` and brings its schema up to
+    /// date: [`Store::open`] for a file, [`Store::connect`] for a PostgreSQL URL.
+    pub fn open_location(location: &Location) -> Result<Store> {
+        match location {
+            Location::File(path) => Store::open(path),
+            Location::Postgres(url) => Store::connect(url),
+        }
+    }
+
+    /// Opens the existing store at `location` for the commands that only read:
+    /// [`Store::open_read_only`] for a file; a PostgreSQL store is simply connected to.
+    pub fn open_location_read_only(location: &Location) -> Result<Store> {
+        match location {
+            Location::File(path) => Store::open_read_only(path),
+            Location::Postgres(url) => Store::connect(url),
+        }
+    }
+
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to date
+    /// (creating the tables in an empty database). Charts and checkpoints go under
+    /// `results/` in the working directory, since the database is not a file.
+    pub fn connect(url: &location::PostgresUrl) -> Result<Store> {
+        let path = PathBuf::from(url.redacted());
+        let client = server::connect(url)?;
+        let db = Db::Postgres(std::sync::Mutex::new(client));
+        let migrated = db
+            .transaction(|tx| migrations::migrate_postgres(tx))
+            .map_err(sql(&path, "migrating the schema"))?;
+        match migrated {
+            Migrated::UpToDate { .. } => Ok(Store {
+                db,
+                path,
+                results_root: PathBuf::from("results"),
+            }),
+            Migrated::TooNew { found, known } => Err(StoreError::TooNew { path, found, known }),
+        }
+    }
+
     /// Opens (creating if needed) the database at `path`, its parent directories too,
     /// and brings the schema up to date.
     ///
@@ -277,10 +342,7 @@ impl Store {
         }
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(sql(path, "enabling foreign keys"))?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-        })
+        Ok(Store::sqlite(conn, path.to_path_buf()))
     }
 
     /// A fresh, empty database in memory (tests, dry runs). It reports its path as
@@ -297,72 +359,109 @@ impl Store {
         match migrations::migrate(&mut conn, MIGRATIONS)
             .map_err(sql(&path, "migrating the schema"))?
         {
-            Migrated::UpToDate { .. } => Ok(Store { conn, path }),
+            Migrated::UpToDate { .. } => Ok(Store::sqlite(conn, path)),
             Migrated::TooNew { found, known } => Err(StoreError::TooNew { path, found, known }),
         }
     }
 
-    /// The path the store was opened from (`:memory:` for an in-memory store).
+    /// The store over an open SQLite connection; its results go beside the file.
+    fn sqlite(conn: Connection, path: PathBuf) -> Store {
+        let results_root = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Store {
+            db: Db::Sqlite(conn),
+            path,
+            results_root,
+        }
+    }
+
+    /// The path the store was opened from (`:memory:` for an in-memory store; for a
+    /// PostgreSQL store, its URL without the password).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether this is a PostgreSQL store (shared between hosts).
+    pub fn is_server(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    /// Where an experiment's charts and checkpoints go: beside an SQLite file, as
+    /// [`results_dir`] says; under `results/` for a PostgreSQL store.
+    pub fn results_dir(&self, experiment: &str) -> PathBuf {
+        self.results_root.join(experiment)
+    }
+
+    /// Runs `f` outside a transaction, naming `action` in its errors.
+    fn read<T>(
+        &self,
+        action: &str,
+        f: impl FnOnce(&mut dyn Sql) -> std::result::Result<T, DbError>,
+    ) -> Result<T> {
+        self.db.run(f).map_err(sql(&self.path, action))
+    }
+
+    /// Runs `f` in one write transaction ([`Db::transaction`]), naming `action` in its
+    /// errors.
+    fn write<T>(
+        &self,
+        action: &str,
+        f: impl FnOnce(&mut dyn Sql) -> std::result::Result<T, DbError>,
+    ) -> Result<T> {
+        self.db.transaction(f).map_err(sql(&self.path, action))
     }
 
     /// Records that experiment `name` is being run from `file` with text `source_toml`,
     /// and returns its id. Running the same experiment again keeps its id (and its runs)
     /// and replaces the stored file name and text with the current ones.
     pub fn upsert_experiment(&mut self, name: &str, file: &str, source_toml: &str) -> Result<i64> {
-        self.conn
-            .query_row(
+        self.read(&format!("recording experiment `{name}`"), |db| {
+            db.query_opt(
                 "INSERT INTO experiments (name, file, source_toml) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE
                  SET file = excluded.file, source_toml = excluded.source_toml
                  RETURNING id",
                 params![name, file, source_toml],
-                |row| row.get(0),
-            )
-            .map_err(sql(&self.path, &format!("recording experiment `{name}`")))
+            )?
+            .map_or(Ok(0), |row| row.get(0))
+        })
     }
 
     /// All experiments as `(id, name)`, oldest first.
     pub fn experiments(&self) -> Result<Vec<(i64, String)>> {
-        let action = "listing experiments";
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name FROM experiments ORDER BY id")
-            .map_err(sql(&self.path, action))?;
-        let rows = stmt
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .map_err(sql(&self.path, action))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(sql(&self.path, action))
+        self.read("listing experiments", |db| {
+            db.query("SELECT id, name FROM experiments ORDER BY id", &[])?
+                .iter()
+                .map(|row| Ok((row.get(0)?, row.get(1)?)))
+                .collect()
+        })
     }
 
     /// The keys of the experiment's finished (or pruned) runs: what a resumed sweep can
     /// skip.
     pub fn finished_keys(&self, experiment_id: i64) -> Result<HashSet<String>> {
-        let action = "listing finished runs";
-        let mut stmt = self
-            .conn
-            .prepare(
+        self.read("listing finished runs", |db| {
+            Ok(column::<String>(
+                db,
                 "SELECT key FROM runs
                  WHERE experiment_id = ?1 AND status IN ('finished', 'pruned')",
-            )
-            .map_err(sql(&self.path, action))?;
-        let rows = stmt
-            .query_map([experiment_id], |row| row.get(0))
-            .map_err(sql(&self.path, action))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(sql(&self.path, action))
+                params![experiment_id],
+            )?
+            .into_iter()
+            .collect())
+        })
     }
 
     /// The store's clock now, as ISO-8601 UTC text with milliseconds (the format of every
     /// time column): what [`Owner::since`] is compared with.
     pub fn now(&self) -> Result<String> {
-        self.conn
-            .query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ','now')", [], |row| {
-                row.get(0)
-            })
-            .map_err(sql(&self.path, "reading the clock"))
+        self.read("reading the clock", |db| {
+            db.query_opt("SELECT {now}", &[])?
+                .map_or(Ok(String::new()), |row| row.get(0))
+        })
     }
 
     /// Claims a run for `owner` to train on `device`.
@@ -377,8 +476,10 @@ impl Store {
     /// - `running` and [`owner::may_reclaim`] says its owner is gone; otherwise
     ///   [`Claim::Busy`].
     ///
-    /// The check and the write are one IMMEDIATE transaction, so two processes cannot both
-    /// claim one run.
+    /// The check and the write are one transaction: IMMEDIATE on SQLite; on PostgreSQL
+    /// the row is locked `FOR UPDATE SKIP LOCKED`, so a row another process is claiming
+    /// at this moment is [`Claim::Busy`], and a new key is inserted `ON CONFLICT DO
+    /// NOTHING`, so of two processes inserting it one gets it and the other is busy.
     pub fn claim_run(
         &mut self,
         experiment_id: i64,
@@ -388,123 +489,102 @@ impl Store {
         force: bool,
     ) -> Result<Claim> {
         let action = format!("claiming run `{}`", run.key);
-        let err = sql(&self.path, &action);
-        let result: rusqlite::Result<Claim> = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            type Existing = (
-                i64,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<i64>,
-                Option<f64>,
-            );
-            let existing: Option<Existing> = tx
-                .query_row(
-                    "SELECT id, status, finished_at, owner_host, owner_pid,
-                            (julianday('now') - julianday(COALESCE(heartbeat_at, started_at)))
-                                * 86400.0
-                     FROM runs WHERE experiment_id = ?1 AND key = ?2",
-                    params![experiment_id, run.key],
-                    |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                            row.get(5)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            let id = match existing {
-                None => tx.query_row(
+        self.write(&action, |tx| {
+            let dialect = tx.dialect();
+            let silent = dialect.seconds_between("{now}", "COALESCE(heartbeat_at, started_at)");
+            let existing = tx.query_opt(
+                &format!(
+                    "SELECT id, status, finished_at, owner_host, owner_pid, {silent}
+                     FROM runs WHERE experiment_id = ?1 AND key = ?2{}",
+                    dialect.claim_lock()
+                ),
+                params![experiment_id, run.key.as_str()],
+            )?;
+            let Some(row) = existing else {
+                let inserted = tx.query_opt(
                     "INSERT INTO runs (experiment_id, key, params_json, config_json, fold,
                                        status, started_at, device, owner_host, owner_pid,
                                        heartbeat_at, repeat, trial)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'running',
-                             strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?6, ?7, ?8,
-                             strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?9, ?10)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', {now}, ?6, ?7, ?8, {now}, ?9, ?10)
+                     ON CONFLICT (experiment_id, key) DO NOTHING
                      RETURNING id",
                     params![
                         experiment_id,
-                        run.key,
-                        run.params_json,
-                        run.config_json,
-                        int(run.fold),
+                        run.key.as_str(),
+                        run.params_json.as_str(),
+                        run.config_json.as_str(),
+                        run.fold,
                         device,
-                        owner.host,
+                        owner.host.as_str(),
                         owner.pid,
-                        int(run.repeat),
-                        run.trial.map(int)
+                        run.repeat,
+                        run.trial
                     ],
-                    |row| row.get(0),
-                )?,
-                Some((id, status, finished_at, host, pid, silent_for)) => {
-                    // A time written before this sweep began (or none: hand-edited rows).
-                    let ended_before = finished_at.is_none_or(|t| t < owner.since);
-                    let status = RunStatus::from_name(&status);
-                    match status {
-                        Some(RunStatus::Finished | RunStatus::Pruned)
-                            if !(force && ended_before) =>
-                        {
-                            return Ok(Claim::Finished);
-                        }
-                        Some(status @ (RunStatus::Failed | RunStatus::Interrupted))
-                            if !ended_before =>
-                        {
-                            return Ok(Claim::EndedElsewhere(status));
-                        }
-                        Some(RunStatus::Running) => {
-                            let claimed = Claimed {
-                                owner: host.zip(pid.and_then(|p| u32::try_from(p).ok())),
-                                silent_for: silent_for
-                                    .filter(|s| s.is_finite() && *s >= 0.0)
-                                    .map(Duration::from_secs_f64),
-                            };
-                            if !owner::may_reclaim(&claimed, owner, owner::pid_alive) {
-                                let (host, pid) = claimed.owner.unwrap_or_default();
-                                return Ok(Claim::Busy { host, pid });
-                            }
-                        }
-                        _ => {}
-                    }
-                    tx.execute("DELETE FROM epochs WHERE run_id = ?1", [id])?;
-                    tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", [id])?;
-                    tx.execute("DELETE FROM run_predictions WHERE run_id = ?1", [id])?;
-                    tx.execute("DELETE FROM run_user_metrics WHERE run_id = ?1", [id])?;
-                    tx.execute(
-                        "UPDATE runs SET params_json = ?2, config_json = ?3, fold = ?4,
-                             repeat = ?8,
-                             status = 'running', rmse = NULL, mae = NULL, best_epoch = NULL,
-                             seconds = NULL, error = NULL, finished_at = NULL,
-                             checkpoint = NULL, checkpoint_sha256 = NULL, seed = NULL,
-                             data_sha256 = NULL, exp_version = NULL,
-                             device = ?5, owner_host = ?6, owner_pid = ?7,
-                             started_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'),
-                             heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-                         WHERE id = ?1",
-                        params![
-                            id,
-                            run.params_json,
-                            run.config_json,
-                            int(run.fold),
-                            device,
-                            owner.host,
-                            owner.pid,
-                            int(run.repeat)
-                        ],
-                    )?;
-                    id
-                }
+                )?;
+                return match inserted {
+                    Some(row) => Ok(Claim::Claimed(row.get(0)?)),
+                    // Another process holds the row (PostgreSQL only: it is claiming it).
+                    None => Ok(claimed_elsewhere(tx, experiment_id, &run.key)?),
+                };
             };
-            tx.commit()?;
+            let id: i64 = row.get(0)?;
+            let status: String = row.get(1)?;
+            let finished_at: Option<String> = row.get(2)?;
+            let host: Option<String> = row.get(3)?;
+            let pid: Option<i64> = row.get(4)?;
+            let silent_for: Option<f64> = row.get(5)?;
+            // A time written before this sweep began (or none: hand-edited rows).
+            let ended_before = finished_at.is_none_or(|t| t < owner.since);
+            match RunStatus::from_name(&status) {
+                Some(RunStatus::Finished | RunStatus::Pruned) if !(force && ended_before) => {
+                    return Ok(Claim::Finished);
+                }
+                Some(status @ (RunStatus::Failed | RunStatus::Interrupted)) if !ended_before => {
+                    return Ok(Claim::EndedElsewhere(status));
+                }
+                Some(RunStatus::Running) => {
+                    let claimed = Claimed {
+                        owner: host.zip(pid.and_then(|p| u32::try_from(p).ok())),
+                        silent_for: silent_for
+                            .filter(|s| s.is_finite() && *s >= 0.0)
+                            .map(Duration::from_secs_f64),
+                    };
+                    if !owner::may_reclaim(&claimed, owner, owner::pid_alive) {
+                        let (host, pid) = claimed.owner.unwrap_or_default();
+                        return Ok(Claim::Busy { host, pid });
+                    }
+                }
+                _ => {}
+            }
+            for table in ["epochs", "run_metrics", "run_predictions", "run_user_metrics"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE run_id = ?1"),
+                    params![id],
+                )?;
+            }
+            tx.execute(
+                "UPDATE runs SET params_json = ?2, config_json = ?3, fold = ?4,
+                     repeat = ?8,
+                     status = 'running', rmse = NULL, mae = NULL, best_epoch = NULL,
+                     seconds = NULL, error = NULL, finished_at = NULL,
+                     checkpoint = NULL, checkpoint_sha256 = NULL, seed = NULL,
+                     data_sha256 = NULL, exp_version = NULL,
+                     device = ?5, owner_host = ?6, owner_pid = ?7,
+                     started_at = {now}, heartbeat_at = {now}
+                 WHERE id = ?1",
+                params![
+                    id,
+                    run.params_json.as_str(),
+                    run.config_json.as_str(),
+                    run.fold,
+                    device,
+                    owner.host.as_str(),
+                    owner.pid,
+                    run.repeat
+                ],
+            )?;
             Ok(Claim::Claimed(id))
-        })();
-        result.map_err(err)
+        })
     }
 
     /// Records what run `run_id` is made from (its seed, data checksum and exp version),
@@ -522,99 +602,101 @@ impl Store {
                 "UPDATE runs SET seed = ?2, data_sha256 = ?3, exp_version = ?4 WHERE id = ?1",
                 params![
                     run_id,
-                    // SQLite integers are signed: a seed past i64::MAX is kept as the i64
+                    // SQL integers are signed: a seed past i64::MAX is kept as the i64
                     // with the same bits, and read back the same way.
                     provenance.seed as i64,
-                    provenance.data_sha256,
-                    provenance.exp_version
+                    provenance.data_sha256.as_str(),
+                    provenance.exp_version.as_str()
                 ],
             )
             .map(drop)
         })
     }
 
-    /// Runs `write` in one IMMEDIATE transaction if run `run_id` is still `running` and
-    /// owned by `owner`: [`StoreError::ClaimLost`] if another process took it over or it
-    /// ended, [`StoreError::NoSuchRun`] if it is gone. Every write a training process
-    /// makes to its run goes through here, so a process whose claim was taken over never
-    /// writes over the run's new owner.
+    /// Runs `write` in one transaction if run `run_id` is still `running` and owned by
+    /// `owner`: [`StoreError::ClaimLost`] if another process took it over or it ended,
+    /// [`StoreError::NoSuchRun`] if it is gone. Every write a training process makes to
+    /// its run goes through here, so a process whose claim was taken over never writes
+    /// over the run's new owner. (On PostgreSQL the row is locked for the transaction, so
+    /// a takeover cannot slip in between the check and the write.)
     fn owned_write<T>(
         &mut self,
         run_id: i64,
         owner: &Owner,
         action: &str,
-        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+        write: impl FnOnce(&mut dyn Sql) -> std::result::Result<T, DbError>,
     ) -> Result<T> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql(&path, action))?;
-        let row: Option<(String, Option<String>, Option<i64>)> = tx
-            .query_row(
-                "SELECT status, owner_host, owner_pid FROM runs WHERE id = ?1",
-                [run_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
-            .map_err(sql(&path, action))?;
-        let Some((status, host, pid)) = row else {
-            return Err(StoreError::NoSuchRun { path, run_id });
-        };
-        let ours = status == "running"
-            && host.as_deref() == Some(owner.host.as_str())
-            && pid == Some(i64::from(owner.pid));
-        if !ours {
-            let now = match (status.as_str(), host, pid) {
-                ("running", Some(host), Some(pid)) => {
-                    format!("being trained by {host} (pid {pid})")
-                }
-                (status, _, _) => status.to_owned(),
+        let result = self.db.transaction(|tx| {
+            let lock = tx.dialect().write_lock();
+            let row = tx.query_opt(
+                &format!("SELECT status, owner_host, owner_pid FROM runs WHERE id = ?1{lock}"),
+                params![run_id],
+            )?;
+            let Some(row) = row else {
+                return Ok(Err(StoreError::NoSuchRun {
+                    path: path.clone(),
+                    run_id,
+                }));
             };
-            return Err(StoreError::ClaimLost { path, run_id, now });
-        }
-        let value = write(&tx).map_err(sql(&path, action))?;
-        tx.commit().map_err(sql(&path, action))?;
-        Ok(value)
+            let status: String = row.get(0)?;
+            let host: Option<String> = row.get(1)?;
+            let pid: Option<i64> = row.get(2)?;
+            let ours = status == "running"
+                && host.as_deref() == Some(owner.host.as_str())
+                && pid == Some(i64::from(owner.pid));
+            if !ours {
+                let now = match (status.as_str(), host, pid) {
+                    ("running", Some(host), Some(pid)) => {
+                        format!("being trained by {host} (pid {pid})")
+                    }
+                    (status, _, _) => status.to_owned(),
+                };
+                return Ok(Err(StoreError::ClaimLost {
+                    path: path.clone(),
+                    run_id,
+                    now,
+                }));
+            }
+            write(tx).map(Ok)
+        });
+        result.map_err(sql(&self.path, action))?
     }
 
     /// Refreshes the heartbeat of every run `owner` is training, so other processes know
     /// it is alive; returns how many rows it touched.
     pub fn heartbeat(&mut self, owner: &Owner) -> Result<usize> {
-        self.conn
-            .execute(
-                "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+        self.read("refreshing the heartbeat of running runs", |db| {
+            db.execute(
+                "UPDATE runs SET heartbeat_at = {now}
                  WHERE status = 'running' AND owner_host = ?1 AND owner_pid = ?2",
-                params![owner.host, owner.pid],
+                params![owner.host.as_str(), owner.pid],
             )
-            .map_err(sql(&self.path, "refreshing the heartbeat of running runs"))
+        })
     }
 
     /// Run counts by status for every experiment, by name.
     pub fn status_counts(&self) -> Result<Vec<StatusCounts>> {
-        let action = "counting runs by status";
-        let mut stmt = self
-            .conn
-            .prepare(
+        let rows = self.read("counting runs by status", |db| {
+            db.query(
                 "SELECT e.name, r.status, COUNT(r.id), MIN(r.id), MAX(r.id)
                  FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
                  GROUP BY e.name, r.status ORDER BY e.name",
+                &[],
             )
-            .map_err(sql(&self.path, action))?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, Option<String>>(1)?,
-                    get_usize(row, 2)?,
-                    row.get::<_, Option<i64>>(3)?
-                        .zip(row.get::<_, Option<i64>>(4)?),
-                ))
-            })
-            .map_err(sql(&self.path, action))?;
+        })?;
         let mut out: Vec<StatusCounts> = Vec::new();
         for row in rows {
-            let (experiment, status, n, ids) = row.map_err(sql(&self.path, action))?;
+            let read = |row: &Row| -> std::result::Result<_, DbError> {
+                Ok((
+                    row.get::<String>(0)?,
+                    row.get::<Option<String>>(1)?,
+                    row.get::<usize>(2)?,
+                    row.get::<Option<i64>>(3)?.zip(row.get::<Option<i64>>(4)?),
+                ))
+            };
+            let (experiment, status, n, ids) =
+                read(&row).map_err(sql(&self.path, "counting runs by status"))?;
             if out.last().is_none_or(|last| last.experiment != experiment) {
                 out.push(StatusCounts {
                     experiment: experiment.clone(),
@@ -653,8 +735,7 @@ impl Store {
     }
 
     /// Records one trained epoch of a run `owner` is training. Each epoch number may be
-    /// recorded once per claim. NaN metrics are stored as NULL (SQLite has no NaN) and
-    /// read back as NaN.
+    /// recorded once per claim. NaN metrics are stored as NULL and read back as NaN.
     pub fn add_epoch(&mut self, run_id: i64, owner: &Owner, epoch: &EpochRecord) -> Result<()> {
         let action = format!("recording epoch {} of run {run_id}", epoch.epoch);
         self.owned_write(run_id, owner, &action, |tx| {
@@ -665,7 +746,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     run_id,
-                    int(epoch.epoch),
+                    epoch.epoch,
                     epoch.train_loss,
                     epoch.rmse,
                     epoch.mae,
@@ -691,8 +772,9 @@ impl Store {
         let action = format!("saving the test predictions of run {run_id}");
         self.owned_write(run_id, owner, &action, |tx| {
             tx.execute(
-                "INSERT OR REPLACE INTO run_predictions (run_id, count, data) VALUES (?1, ?2, ?3)",
-                params![run_id, int(preds.len()), predictions::encode(preds)],
+                "INSERT INTO run_predictions (run_id, count, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run_id) DO UPDATE SET count = excluded.count, data = excluded.data",
+                params![run_id, preds.len(), predictions::encode(preds)],
             )
             .map(drop)
         })
@@ -730,12 +812,14 @@ impl Store {
         let action = format!("saving the per-user `{name}` of run {run_id}");
         self.owned_write(run_id, owner, &action, |tx| {
             tx.execute(
-                "INSERT OR REPLACE INTO run_user_metrics (run_id, name, count, data)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO run_user_metrics (run_id, name, count, data)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (run_id, name) DO UPDATE
+                 SET count = excluded.count, data = excluded.data",
                 params![
                     run_id,
                     name,
-                    int(values.len()),
+                    values.len(),
                     predictions::encode_user_values(values)
                 ],
             )
@@ -769,34 +853,28 @@ impl Store {
     fn counted_blob(
         &self,
         query: &str,
-        params: impl rusqlite::Params,
+        params: &[Value],
         action: &str,
     ) -> Result<Option<(usize, Vec<u8>)>> {
-        let row: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row(query, params, |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()
-            .map_err(sql(&self.path, action))?;
-        Ok(row.map(|(count, data)| (usize::try_from(count).unwrap_or(usize::MAX), data)))
+        self.read(action, |db| {
+            db.query_opt(query, params)?
+                .map(|row| Ok((row.get(0)?, row.get(1)?)))
+                .transpose()
+        })
     }
 
     /// The ids of the runs of experiment `name` that stored test predictions.
     pub fn runs_with_predictions(&self, name: &str) -> Result<Vec<i64>> {
         let action = format!("listing the runs of experiment `{name}` with predictions");
-        let mut stmt = self
-            .conn
-            .prepare(
+        self.read(&action, |db| {
+            column(
+                db,
                 "SELECT p.run_id FROM run_predictions p JOIN runs r ON r.id = p.run_id
                  JOIN experiments e ON e.id = r.experiment_id
                  WHERE e.name = ?1 ORDER BY p.run_id",
+                params![name],
             )
-            .map_err(sql(&self.path, &action))?;
-        let ids = stmt
-            .query_map([name], |row| row.get(0))
-            .map_err(sql(&self.path, &action))?
-            .collect::<rusqlite::Result<Vec<i64>>>()
-            .map_err(sql(&self.path, &action))?;
-        Ok(ids)
+        })
     }
 
     /// Marks a run `owner` is training finished (with its metrics), failed (with its
@@ -805,7 +883,7 @@ impl Store {
         let action = format!("finishing run {run_id}");
         self.owned_write(run_id, owner, &action, |tx| {
             // A re-run replaces whatever an earlier attempt of this run stored.
-            tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", [run_id])?;
+            tx.execute("DELETE FROM run_metrics WHERE run_id = ?1", params![run_id])?;
             match outcome {
                 RunOutcome::Finished {
                     rmse,
@@ -819,34 +897,32 @@ impl Store {
                     tx.execute(
                         "UPDATE runs SET status = 'finished', rmse = ?2, mae = ?3, best_epoch = ?4,
                              seconds = ?5, error = NULL, checkpoint = ?6, engine = ?7,
-                             checkpoint_sha256 = ?8,
-                             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                             checkpoint_sha256 = ?8, finished_at = {now}
                          WHERE id = ?1",
                         params![
                             run_id,
-                            rmse,
-                            mae,
-                            int(*best_epoch),
-                            seconds,
-                            checkpoint.as_ref().map(|c| &c.path),
-                            engine,
-                            checkpoint.as_ref().map(|c| &c.sha256)
+                            *rmse,
+                            *mae,
+                            *best_epoch,
+                            *seconds,
+                            checkpoint.as_ref().map(|c| c.path.as_str()),
+                            engine.as_deref(),
+                            checkpoint.as_ref().map(|c| c.sha256.as_str())
                         ],
                     )?;
                     for (name, value) in metrics {
                         tx.execute(
                             "INSERT INTO run_metrics (run_id, name, value) VALUES (?1, ?2, ?3)",
-                            params![run_id, name, value],
+                            params![run_id, name.as_str(), *value],
                         )?;
                     }
                 }
                 RunOutcome::Failed { error, seconds } => {
                     tx.execute(
                         "UPDATE runs SET status = 'failed', rmse = NULL, mae = NULL,
-                             best_epoch = NULL, seconds = ?2, error = ?3,
-                             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                             best_epoch = NULL, seconds = ?2, error = ?3, finished_at = {now}
                          WHERE id = ?1",
-                        params![run_id, seconds, error],
+                        params![run_id, *seconds, error.as_str()],
                     )?;
                 }
                 RunOutcome::Pruned {
@@ -856,19 +932,17 @@ impl Store {
                 } => {
                     tx.execute(
                         "UPDATE runs SET status = 'pruned', rmse = NULL, mae = NULL,
-                             best_epoch = ?4, seconds = ?2, error = ?3,
-                             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                             best_epoch = ?4, seconds = ?2, error = ?3, finished_at = {now}
                          WHERE id = ?1",
-                        params![run_id, seconds, reason, int(*epoch)],
+                        params![run_id, *seconds, reason.as_str(), *epoch],
                     )?;
                 }
                 RunOutcome::Interrupted { reason, seconds } => {
                     tx.execute(
                         "UPDATE runs SET status = 'interrupted', rmse = NULL, mae = NULL,
-                             best_epoch = NULL, seconds = ?2, error = ?3,
-                             finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+                             best_epoch = NULL, seconds = ?2, error = ?3, finished_at = {now}
                          WHERE id = ?1",
-                        params![run_id, seconds, reason],
+                        params![run_id, *seconds, reason.as_str()],
                     )?;
                 }
             }
@@ -883,53 +957,35 @@ impl Store {
             Some(name) => format!("reading the runs of experiment `{name}`"),
             None => "reading runs".to_string(),
         };
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
-                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint,
-                        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version, r.repeat
-                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
-                 WHERE ?1 IS NULL OR e.name = ?1
-                 ORDER BY e.name, r.id",
-            )
-            .map_err(sql(&self.path, &action))?;
-        let rows = stmt
-            .query_map([experiment], read_run)
-            .map_err(sql(&self.path, &action))?;
-        let mut runs = Vec::new();
-        for row in rows {
-            let (run, status) = row.map_err(sql(&self.path, &action))?;
-            let Some(status) = RunStatus::from_name(&status) else {
-                return Err(StoreError::BadStatus {
-                    path: self.path.clone(),
-                    run_id: run.id,
-                    status,
-                });
-            };
-            runs.push(StoredRun { status, ..run });
-        }
-        let mut stmt = self
-            .conn
-            .prepare(
+        let (rows, metric_rows) = self.read(&action, |db| {
+            let runs = db.query(
+                &format!(
+                    "{RUN_COLUMNS} WHERE CAST(?1 AS TEXT) IS NULL OR e.name = ?1
+                     ORDER BY e.name, r.id"
+                ),
+                params![experiment],
+            )?;
+            let metrics = db.query(
                 "SELECT m.run_id, m.name, m.value
                  FROM run_metrics m JOIN runs r ON r.id = m.run_id
                  JOIN experiments e ON e.id = r.experiment_id
-                 WHERE ?1 IS NULL OR e.name = ?1",
-            )
-            .map_err(sql(&self.path, &action))?;
-        let rows = stmt
-            .query_map([experiment], |row| {
-                let value: Option<f64> = row.get(2)?;
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, value))
-            })
-            .map_err(sql(&self.path, &action))?;
+                 WHERE CAST(?1 AS TEXT) IS NULL OR e.name = ?1",
+                params![experiment],
+            )?;
+            Ok((runs, metrics))
+        })?;
+        let mut runs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            runs.push(self.read_run(row, &action)?);
+        }
         let index: HashMap<i64, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-        for row in rows {
-            let (run_id, name, value) = row.map_err(sql(&self.path, &action))?;
+        for row in &metric_rows {
+            let read = || -> std::result::Result<_, DbError> {
+                Ok((row.get::<i64>(0)?, row.get::<String>(1)?, row.get_nan(2)?))
+            };
+            let (run_id, name, value) = read().map_err(sql(&self.path, &action))?;
             if let Some(&i) = index.get(&run_id) {
-                // SQLite stores a NaN REAL as NULL; read it back as NaN.
-                runs[i].metrics.insert(name, value.unwrap_or(f64::NAN));
+                runs[i].metrics.insert(name, value);
             }
         }
         Ok(runs)
@@ -939,137 +995,144 @@ impl Store {
     /// there is none. What `exp recommend` and `exp similar` start from.
     pub fn run(&self, run_id: i64) -> Result<StoredRun> {
         let action = format!("reading run {run_id}");
-        let found = self
-            .conn
-            .query_row(
-                "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold, r.status,
-                        r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint,
-                        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version, r.repeat
-                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
-                 WHERE r.id = ?1",
-                [run_id],
-                read_run,
-            )
-            .optional()
-            .map_err(sql(&self.path, &action))?;
-        let Some((run, status)) = found else {
+        let (found, metric_rows) = self.read(&action, |db| {
+            let run = db.query_opt(
+                &format!("{RUN_COLUMNS} WHERE r.id = ?1"),
+                params![run_id],
+            )?;
+            let metrics = db.query(
+                "SELECT name, value FROM run_metrics WHERE run_id = ?1",
+                params![run_id],
+            )?;
+            Ok((run, metrics))
+        })?;
+        let Some(row) = found else {
             return Err(StoreError::NoSuchRun {
                 path: self.path.clone(),
                 run_id,
             });
         };
+        let mut run = self.read_run(&row, &action)?;
+        for row in &metric_rows {
+            let read = || -> std::result::Result<_, DbError> {
+                Ok((row.get::<String>(0)?, row.get_nan(1)?))
+            };
+            let (name, value) = read().map_err(sql(&self.path, &action))?;
+            run.metrics.insert(name, value);
+        }
+        Ok(run)
+    }
+
+    /// A row of [`RUN_COLUMNS`] as a run (without its named metrics).
+    fn read_run(&self, row: &Row, action: &str) -> Result<StoredRun> {
+        let (run, status) = read_run(row).map_err(sql(&self.path, action))?;
         let Some(status) = RunStatus::from_name(&status) else {
             return Err(StoreError::BadStatus {
                 path: self.path.clone(),
-                run_id,
+                run_id: run.id,
                 status,
             });
         };
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, value FROM run_metrics WHERE run_id = ?1")
-            .map_err(sql(&self.path, &action))?;
-        let metrics = stmt
-            .query_map([run_id], |row| {
-                let value: Option<f64> = row.get(1)?;
-                Ok((row.get::<_, String>(0)?, value.unwrap_or(f64::NAN)))
-            })
-            .map_err(sql(&self.path, &action))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(sql(&self.path, &action))?;
-        Ok(StoredRun {
-            status,
-            metrics,
-            ..run
-        })
+        Ok(StoredRun { status, ..run })
     }
 
     /// The stored text of experiment `name`'s file (as of its latest `exp run`), if the
     /// experiment exists.
     pub fn experiment_source(&self, name: &str) -> Result<Option<String>> {
-        self.conn
-            .query_row(
+        self.read(&format!("reading the file of experiment `{name}`"), |db| {
+            db.query_opt(
                 "SELECT source_toml FROM experiments WHERE name = ?1",
-                [name],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(sql(
-                &self.path,
-                &format!("reading the file of experiment `{name}`"),
-            ))
+                params![name],
+            )?
+            .map(|row| row.get(0))
+            .transpose()
+        })
     }
 
     /// Deletes the runs `ids` with their epochs and metrics, in one transaction, leaving
     /// any that are `running` (a process may be training them). Returns how many were
     /// deleted. Checkpoint files are the caller's to remove.
     pub fn delete_runs(&mut self, ids: &[i64]) -> Result<usize> {
-        let action = format!("deleting {} run(s)", ids.len());
-        let err = sql(&self.path, &action);
-        let result: rusqlite::Result<usize> = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(&format!("deleting {} run(s)", ids.len()), |tx| {
             let mut deleted = 0;
-            {
-                let mut stmt =
-                    tx.prepare("DELETE FROM runs WHERE id = ?1 AND status != 'running'")?;
-                for id in ids {
-                    deleted += stmt.execute([id])?;
-                }
+            for id in ids {
+                deleted += tx.execute(
+                    "DELETE FROM runs WHERE id = ?1 AND status != 'running'",
+                    params![*id],
+                )?;
             }
-            tx.commit()?;
             Ok(deleted)
-        })();
-        result.map_err(err)
+        })
     }
 
     /// Deletes experiment `name` when it has no runs left; true if it was deleted.
     pub fn delete_experiment_if_empty(&mut self, name: &str) -> Result<bool> {
-        let action = format!("deleting experiment `{name}`");
-        let deleted = self
-            .conn
-            .execute(
+        let deleted = self.read(&format!("deleting experiment `{name}`"), |db| {
+            db.execute(
                 "DELETE FROM experiments WHERE name = ?1
                  AND NOT EXISTS (SELECT 1 FROM runs WHERE experiment_id = experiments.id)",
-                [name],
+                params![name],
             )
-            .map_err(sql(&self.path, &action))?;
+        })?;
         Ok(deleted > 0)
     }
 
     /// The recorded epochs of a run, in epoch order (empty for an unknown id).
     pub fn epochs(&self, run_id: i64) -> Result<Vec<EpochRecord>> {
-        let action = format!("reading the epochs of run {run_id}");
-        let mut stmt = self
-            .conn
-            .prepare(
+        self.read(&format!("reading the epochs of run {run_id}"), |db| {
+            db.query(
                 "SELECT epoch, train_loss, rmse, mae, seconds, val_rmse, val_mae, train_seconds
                  FROM epochs
                  WHERE run_id = ?1 ORDER BY epoch",
-            )
-            .map_err(sql(&self.path, &action))?;
-        let rows = stmt
-            .query_map([run_id], |row| {
-                let nan = |i: usize| -> rusqlite::Result<f64> {
-                    Ok(row.get::<_, Option<f64>>(i)?.unwrap_or(f64::NAN))
-                };
+                params![run_id],
+            )?
+            .iter()
+            .map(|row| {
                 Ok(EpochRecord {
-                    epoch: get_usize(row, 0)?,
-                    train_loss: nan(1)?,
-                    rmse: nan(2)?,
-                    mae: nan(3)?,
-                    seconds: nan(4)?,
+                    epoch: row.get(0)?,
+                    train_loss: row.get_nan(1)?,
+                    rmse: row.get_nan(2)?,
+                    mae: row.get_nan(3)?,
+                    seconds: row.get_nan(4)?,
                     validation_rmse: row.get(5)?,
                     validation_mae: row.get(6)?,
                     train_seconds: row.get(7)?,
                 })
             })
-            .map_err(sql(&self.path, &action))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(sql(&self.path, &action))
+            .collect()
+        })
     }
 }
+
+/// What [`Store::claim_run`] answers when the row it would insert is there but locked or
+/// not yet committed by another process: busy, naming that process when its claim is
+/// visible.
+fn claimed_elsewhere(
+    tx: &mut dyn Sql,
+    experiment_id: i64,
+    key: &str,
+) -> std::result::Result<Claim, DbError> {
+    let row = tx.query_opt(
+        "SELECT owner_host, owner_pid FROM runs WHERE experiment_id = ?1 AND key = ?2",
+        params![experiment_id, key],
+    )?;
+    let (host, pid) = match row {
+        Some(row) => (
+            row.get::<Option<String>>(0)?.unwrap_or_default(),
+            row.get::<Option<i64>>(1)?
+                .and_then(|p| u32::try_from(p).ok())
+                .unwrap_or(0),
+        ),
+        None => (String::new(), 0),
+    };
+    Ok(Claim::Busy { host, pid })
+}
+
+/// The columns [`read_run`] reads, from `runs r JOIN experiments e`.
+const RUN_COLUMNS: &str = "SELECT r.id, e.name, r.key, r.params_json, r.config_json, r.fold,
+        r.status, r.rmse, r.mae, r.best_epoch, r.seconds, r.error, r.checkpoint,
+        r.checkpoint_sha256, r.seed, r.data_sha256, r.exp_version, r.repeat
+    FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 
 /// Puts the database in WAL mode (persistent in the file), retrying while another process
 /// holds the lock for [`BUSY_TIMEOUT`] at most.
@@ -1102,8 +1165,8 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
-/// Where an experiment's charts and checkpoints go: `<database directory>/<experiment>/`,
-/// beside the store that records its runs.
+/// Where an experiment's charts and checkpoints go for an SQLite store:
+/// `<database directory>/<experiment>/`, beside the store that records its runs.
 pub fn results_dir(db: &Path, experiment: &str) -> PathBuf {
     db.parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -1125,13 +1188,21 @@ impl Store {
 
     /// Makes every heartbeat `seconds` old, as if their owners had gone silent.
     pub(crate) fn age_heartbeats(&mut self, seconds: u64) {
-        self.conn
-            .execute(
+        let sql = match self.db.dialect() {
+            db::Dialect::Sqlite => {
                 "UPDATE runs SET heartbeat_at =
-                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?1 || ' seconds')",
-                [seconds as i64],
-            )
-            .expect("age the heartbeats");
+                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?1 || ' seconds')"
+            }
+            db::Dialect::Postgres => {
+                "UPDATE runs SET heartbeat_at = to_char(
+                     clock_timestamp() AT TIME ZONE 'UTC' - make_interval(secs => ?1),
+                     'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            }
+        };
+        self.read("ageing heartbeats", |db| {
+            db.execute(sql, params![seconds as f64])
+        })
+        .expect("age the heartbeats");
     }
 
     /// [`Store::claim_run`] as the plain resume case sees it: the row id when claimed.
@@ -1143,53 +1214,45 @@ impl Store {
             },
         )
     }
-}
 
-/// A count (fold, epoch) as an SQLite INTEGER. Values past `i64::MAX` cannot occur;
-/// saturating keeps the conversion panic-free.
-fn int(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
+    /// The SQLite connection of a file or in-memory store (tests that inspect rows).
+    pub(crate) fn sqlite_conn(&self) -> &Connection {
+        match &self.db {
+            Db::Sqlite(conn) => conn,
+            Db::Postgres(_) => panic!("not an SQLite store"),
+        }
+    }
 
-/// Reads a non-negative INTEGER column as a count.
-fn get_usize(row: &Row<'_>, idx: usize) -> rusqlite::Result<usize> {
-    let v: i64 = row.get(idx)?;
-    usize::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v))
-}
-
-/// Reads a nullable non-negative INTEGER column as a count.
-fn get_opt_usize(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<usize>> {
-    match row.get::<_, Option<i64>>(idx)? {
-        None => Ok(None),
-        Some(v) => usize::try_from(v)
-            .map(Some)
-            .map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v)),
+    /// Runs `sql` on either engine and returns its rows (tests that inspect rows).
+    pub(crate) fn test_query(&self, sql: &str, params: &[Value]) -> Vec<Row> {
+        self.read("a test query", |db| db.query(sql, params))
+            .expect("test query")
     }
 }
 
-/// Reads a `runs` row; the status comes back as text for the caller to check, so that a
-/// bad value can be reported with the database path.
-fn read_run(row: &Row<'_>) -> rusqlite::Result<(StoredRun, String)> {
+/// Reads a [`RUN_COLUMNS`] row; the status comes back as text for the caller to check,
+/// so that a bad value can be reported with the database path.
+fn read_run(row: &Row) -> std::result::Result<(StoredRun, String), DbError> {
     let run = StoredRun {
         id: row.get(0)?,
         experiment: row.get(1)?,
         key: row.get(2)?,
         params_json: row.get(3)?,
         config_json: row.get(4)?,
-        fold: get_usize(row, 5)?,
+        fold: row.get(5)?,
         status: RunStatus::Running,
         rmse: row.get(7)?,
         mae: row.get(8)?,
-        best_epoch: get_opt_usize(row, 9)?,
+        best_epoch: row.get(9)?,
         seconds: row.get(10)?,
         error: row.get(11)?,
         checkpoint: row.get(12)?,
         checkpoint_sha256: row.get(13)?,
         // Stored as the i64 with the same bits (see `record_provenance`).
-        seed: row.get::<_, Option<i64>>(14)?.map(|s| s as u64),
+        seed: row.get::<Option<i64>>(14)?.map(|s| s as u64),
         data_sha256: row.get(15)?,
         exp_version: row.get(16)?,
-        repeat: get_usize(row, 17)?,
+        repeat: row.get(17)?,
         metrics: BTreeMap::new(),
     };
     Ok((run, row.get(6)?))
@@ -1286,7 +1349,7 @@ mod tests {
             "a dead owner's run is taken over"
         );
         let (host, pid, device): (String, u32, String) = store
-            .conn
+            .sqlite_conn()
             .query_row(
                 "SELECT owner_host, owner_pid, device FROM runs WHERE id = ?1",
                 [id],
@@ -1313,7 +1376,7 @@ mod tests {
         assert_eq!(store.heartbeat(&remote).expect("heartbeat"), 1);
         assert_eq!(store.heartbeat(&me).expect("not mine"), 0);
         store
-            .conn
+            .sqlite_conn()
             .execute(
                 "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-301 seconds')",
                 [],
@@ -1343,7 +1406,7 @@ mod tests {
         // The first process is suspended past STALE_AFTER; the second takes the run over
         // (its epochs are cleared) and trains epoch 1 again.
         store
-            .conn
+            .sqlite_conn()
             .execute(
                 "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-301 seconds')",
                 [],
@@ -1572,7 +1635,7 @@ mod tests {
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].id, run_id);
         let (version, journal, fk): (i64, String, bool) = store
-            .conn
+            .sqlite_conn()
             .query_row(
                 "SELECT (SELECT user_version FROM pragma_user_version),
                         (SELECT journal_mode FROM pragma_journal_mode),
@@ -1581,7 +1644,7 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .expect("pragmas");
-        assert_eq!(version, int(MIGRATIONS.len()));
+        assert_eq!(version, MIGRATIONS.len() as i64);
         assert_eq!(journal, "wal");
         assert!(fk);
     }
@@ -1690,7 +1753,7 @@ mod tests {
         let err = store.upsert_experiment("f", "f.toml", "").unwrap_err();
         assert!(err.to_string().contains("r.db"), "{err}");
         assert!(
-            matches!(&err, StoreError::Sqlite { source, .. }
+            matches!(&err, StoreError::Database { source: DbError::Sqlite(source), .. }
                 if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)),
             "{err:?}"
         );
@@ -1714,10 +1777,10 @@ mod tests {
         let store = Store::open_read_only(&path).unwrap();
         assert_eq!(store.runs(None).unwrap()[0].checkpoint_sha256, None);
         let version: i64 = store
-            .conn
+            .sqlite_conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, int(MIGRATIONS.len()));
+        assert_eq!(version, MIGRATIONS.len() as i64);
     }
 
     #[test]
@@ -1729,7 +1792,7 @@ mod tests {
         let id = store.claim(exp, &new_run("k", 0)).unwrap().unwrap();
         // What an overwritten row reads back as: bytes that are not UTF-8 in a TEXT column.
         store
-            .conn
+            .sqlite_conn()
             .execute(
                 "UPDATE runs SET params_json = CAST(x'7bff' AS TEXT) WHERE id = ?1",
                 [id],
@@ -1752,7 +1815,7 @@ mod tests {
         let path = dir.path().join("future.db");
         {
             let conn = Connection::open(&path).expect("raw open");
-            conn.pragma_update(None, "user_version", int(MIGRATIONS.len() + 1))
+            conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1)
                 .expect("bump version");
         }
         let err = Store::open(&path).expect_err("too new");
@@ -1771,7 +1834,7 @@ mod tests {
             .expect("a again");
         assert_eq!(again, a);
         let (file, source, created): (String, String, String) = store
-            .conn
+            .sqlite_conn()
             .query_row(
                 "SELECT file, source_toml, created_at FROM experiments WHERE id = ?1",
                 [a],
@@ -1962,7 +2025,7 @@ mod tests {
         assert_eq!(run.metric("rmse"), Some(0.875));
         assert_eq!(run.metric("recall@10"), None);
         let finished_at: Option<String> = store
-            .conn
+            .sqlite_conn()
             .query_row("SELECT finished_at FROM runs WHERE id = ?1", [id], |r| {
                 r.get(0)
             })
@@ -2026,7 +2089,7 @@ mod tests {
         assert_eq!(store.predictions(id).expect("read"), None);
         // A BLOB that is not whole records is reported with the run, not misread.
         store
-            .conn
+            .sqlite_conn()
             .execute(
                 "INSERT INTO run_predictions (run_id, count, data) VALUES (?1, 2, x'00')",
                 [first],
@@ -2104,11 +2167,11 @@ mod tests {
             .expect("new");
         // Only possible by hand: the CHECK constraint rejects it, so drop the check.
         store
-            .conn
+            .sqlite_conn()
             .execute_batch("PRAGMA ignore_check_constraints = ON")
             .expect("pragma");
         store
-            .conn
+            .sqlite_conn()
             .execute("UPDATE runs SET status = 'paused' WHERE id = ?1", [id])
             .expect("edit");
         let err = store.runs(None).expect_err("bad status");
@@ -2137,7 +2200,7 @@ mod tests {
         assert_eq!(left, [running]);
         assert!(store.epochs(done).unwrap().is_empty());
         let metrics: i64 = store
-            .conn
+            .sqlite_conn()
             .query_row("SELECT COUNT(*) FROM run_metrics", [], |r| r.get(0))
             .unwrap();
         assert_eq!(metrics, 0);

@@ -1,14 +1,13 @@
 //! The trials of a search (`[search]`): one row per sampled configuration, and the
 //! per-epoch scores its pruner compares.
 //!
-//! A trial's number is taken inside one IMMEDIATE transaction together with the history
+//! A trial's number is taken inside one transaction together with the history
 //! its values were drawn from ([`Store::draw_trial`]), so processes sharing a search
 //! never take one number twice and a search stops at exactly `trials` trials. Its runs
 //! are ordinary runs with `runs.trial` set.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
-
-use super::{Result, Store, get_usize, int, sql};
+use super::db::{self, DbError, Row, params};
+use super::{Result, Store};
 use crate::store::records::RunStatus;
 
 /// Where a trial stands. Stored as its lower-case name.
@@ -123,87 +122,85 @@ impl Objective {
 impl Store {
     /// The experiment's trials, by number.
     pub fn trials(&self, experiment_id: i64) -> Result<Vec<StoredTrial>> {
-        let action = "reading the trials of a search";
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT number, params_json, sampler, sampler_seed, history, status, value,
-                        (julianday(ended_at) - julianday(
-                            (SELECT MIN(created_at) FROM trials WHERE experiment_id = ?1)
-                        )) * 86400.0
-                 FROM trials WHERE experiment_id = ?1 ORDER BY number",
-            )
-            .map_err(sql(&self.path, action))?;
-        let rows = stmt
-            .query_map([experiment_id], read_trial)
-            .map_err(sql(&self.path, action))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(sql(&self.path, action))
+        self.read("reading the trials of a search", |db| {
+            let ended_after = db.dialect().seconds_between(
+                "ended_at",
+                "(SELECT MIN(created_at) FROM trials WHERE experiment_id = ?1)",
+            );
+            db.query(
+                &format!(
+                    "SELECT number, params_json, sampler, sampler_seed, history, status, value,
+                            {ended_after}
+                     FROM trials WHERE experiment_id = ?1 ORDER BY number"
+                ),
+                params![experiment_id],
+            )?
+            .iter()
+            .map(read_trial)
+            .collect()
+        })
     }
 
     /// Draws trial number `n` = the number of trials so far, unless `limit` are drawn
     /// already (`Ok(None)`): `draw(n, trials)` gets the trials so far and returns the new
-    /// one's values, inside one IMMEDIATE transaction, so no other process draws the
-    /// same number or from a different history. An error from `draw` writes nothing.
+    /// one's values, inside one transaction that holds the experiment's row locked (on
+    /// SQLite, the write lock), so no other process draws the same number or from a
+    /// different history. An error from `draw` writes nothing.
     pub fn draw_trial<E>(
         &mut self,
         experiment_id: i64,
         limit: usize,
         draw: impl FnOnce(usize, &[StoredTrial]) -> std::result::Result<NewTrial, E>,
     ) -> Result<std::result::Result<Option<StoredTrial>, E>> {
-        let action = "drawing the next trial of a search";
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql(&path, action))?;
-        let trials: Vec<StoredTrial> = {
-            let mut stmt = tx
-                .prepare(
+        self.write("drawing the next trial of a search", |tx| {
+            let lock = tx.dialect().write_lock();
+            tx.query(
+                &format!("SELECT id FROM experiments WHERE id = ?1{lock}"),
+                params![experiment_id],
+            )?;
+            let trials = tx
+                .query(
                     "SELECT number, params_json, sampler, sampler_seed, history, status, value,
                             NULL
                      FROM trials WHERE experiment_id = ?1 ORDER BY number",
-                )
-                .map_err(sql(&path, action))?;
-            let rows = stmt
-                .query_map([experiment_id], read_trial)
-                .map_err(sql(&path, action))?;
-            rows.collect::<rusqlite::Result<_>>()
-                .map_err(sql(&path, action))?
-        };
-        let number = trials.len();
-        if number >= limit {
-            return Ok(Ok(None));
-        }
-        let new = match draw(number, &trials) {
-            Ok(new) => new,
-            Err(e) => return Ok(Err(e)),
-        };
-        tx.execute(
-            "INSERT INTO trials (experiment_id, number, params_json, sampler, sampler_seed,
-                                 history, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
-            params![
-                experiment_id,
-                int(number),
-                new.params_json,
-                new.sampler,
-                new.sampler_seed as i64,
-                int(new.history)
-            ],
-        )
-        .map_err(sql(&path, action))?;
-        tx.commit().map_err(sql(&path, action))?;
-        Ok(Ok(Some(StoredTrial {
-            number,
-            params_json: new.params_json,
-            sampler: new.sampler,
-            sampler_seed: new.sampler_seed,
-            history: new.history,
-            status: TrialStatus::Running,
-            value: None,
-            ended_after: None,
-        })))
+                    params![experiment_id],
+                )?
+                .iter()
+                .map(read_trial)
+                .collect::<std::result::Result<Vec<_>, DbError>>()?;
+            let number = trials.len();
+            if number >= limit {
+                return Ok(Ok(None));
+            }
+            let new = match draw(number, &trials) {
+                Ok(new) => new,
+                Err(e) => return Ok(Err(e)),
+            };
+            tx.execute(
+                "INSERT INTO trials (experiment_id, number, params_json, sampler, sampler_seed,
+                                     history, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                params![
+                    experiment_id,
+                    number,
+                    new.params_json.as_str(),
+                    new.sampler.as_str(),
+                    // Stored as the signed integer with the same bits.
+                    new.sampler_seed as i64,
+                    new.history
+                ],
+            )?;
+            Ok(Ok(Some(StoredTrial {
+                number,
+                params_json: new.params_json,
+                sampler: new.sampler,
+                sampler_seed: new.sampler_seed,
+                history: new.history,
+                status: TrialStatus::Running,
+                value: None,
+                ended_after: None,
+            })))
+        })
     }
 
     /// Records that trial `number` ended with `status` and `value`. A trial already
@@ -215,27 +212,25 @@ impl Store {
         status: TrialStatus,
         value: Option<f64>,
     ) -> Result<()> {
-        let action = format!("ending trial {number}");
-        self.conn
-            .execute(
-                "UPDATE trials SET status = ?3, value = ?4,
-                     ended_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+        self.read(&format!("ending trial {number}"), |db| {
+            db.execute(
+                "UPDATE trials SET status = ?3, value = ?4, ended_at = {now}
                  WHERE experiment_id = ?1 AND number = ?2 AND status = 'running'",
-                params![experiment_id, int(number), status.as_str(), value],
+                params![experiment_id, number, status.as_str(), value],
             )
-            .map_err(sql(&self.path, &action))?;
+        })?;
         Ok(())
     }
 
     /// Leaves `note` on run `run_id` (in its `error` column, which `exp runs` shows): why
     /// its trial's remaining runs were not trained.
     pub fn note_run(&mut self, run_id: i64, note: &str) -> Result<()> {
-        self.conn
-            .execute(
+        self.read("noting why a trial stopped", |db| {
+            db.execute(
                 "UPDATE runs SET error = ?2 WHERE id = ?1",
                 params![run_id, note],
             )
-            .map_err(sql(&self.path, "noting why a trial stopped"))?;
+        })?;
         Ok(())
     }
 
@@ -246,31 +241,30 @@ impl Store {
         number: usize,
         objective: Objective,
     ) -> Result<Vec<TrialRun>> {
-        let action = format!("reading the runs of trial {number}");
         let column = objective.column();
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT r.id, r.fold, r.repeat, r.status, e.{column}, r.rmse
-                 FROM runs r LEFT JOIN epochs e ON e.run_id = r.id AND e.epoch = r.best_epoch
-                 WHERE r.experiment_id = ?1 AND r.trial = ?2 ORDER BY r.repeat, r.fold"
-            ))
-            .map_err(sql(&self.path, &action))?;
-        let rows = stmt
-            .query_map(params![experiment_id, int(number)], |row| {
+        self.read(&format!("reading the runs of trial {number}"), |db| {
+            db.query(
+                &format!(
+                    "SELECT r.id, r.fold, r.repeat, r.status, e.{column}, r.rmse
+                     FROM runs r LEFT JOIN epochs e ON e.run_id = r.id AND e.epoch = r.best_epoch
+                     WHERE r.experiment_id = ?1 AND r.trial = ?2 ORDER BY r.repeat, r.fold"
+                ),
+                params![experiment_id, number],
+            )?
+            .iter()
+            .map(|row| {
                 let status: String = row.get(3)?;
                 Ok(TrialRun {
                     id: row.get(0)?,
-                    fold: get_usize(row, 1)?,
-                    repeat: get_usize(row, 2)?,
+                    fold: row.get(1)?,
+                    repeat: row.get(2)?,
                     status: RunStatus::from_name(&status).unwrap_or(RunStatus::Running),
                     objective: row.get(4)?,
                     rmse: row.get(5)?,
                 })
             })
-            .map_err(sql(&self.path, &action))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(sql(&self.path, &action))
+            .collect()
+        })
     }
 
     /// The objective at `epoch` of every other run of the experiment on the same fold and
@@ -284,28 +278,25 @@ impl Store {
         objective: Objective,
         finished_only: bool,
     ) -> Result<Vec<f64>> {
-        let action = format!("reading the scores of epoch {epoch}");
         let column = objective.column();
         let finished = if finished_only {
             "AND r.status = 'finished'"
         } else {
             ""
         };
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT e.{column} FROM runs r JOIN epochs e ON e.run_id = r.id
-                 WHERE r.experiment_id = ?1 AND r.id != ?2 AND e.epoch = ?3
-                   AND r.fold = (SELECT fold FROM runs WHERE id = ?2)
-                   AND r.repeat = (SELECT repeat FROM runs WHERE id = ?2)
-                   AND e.{column} IS NOT NULL {finished}"
-            ))
-            .map_err(sql(&self.path, &action))?;
-        let rows = stmt
-            .query_map(params![experiment_id, run_id, int(epoch)], |row| row.get(0))
-            .map_err(sql(&self.path, &action))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(sql(&self.path, &action))
+        self.read(&format!("reading the scores of epoch {epoch}"), |db| {
+            db::column(
+                db,
+                &format!(
+                    "SELECT e.{column} FROM runs r JOIN epochs e ON e.run_id = r.id
+                     WHERE r.experiment_id = ?1 AND r.id != ?2 AND e.epoch = ?3
+                       AND r.fold = (SELECT fold FROM runs WHERE id = ?2)
+                       AND r.repeat = (SELECT repeat FROM runs WHERE id = ?2)
+                       AND e.{column} IS NOT NULL {finished}"
+                ),
+                params![experiment_id, run_id, epoch],
+            )
+        })
     }
 
     /// Every trial's objective per epoch, the mean over its runs that reported that
@@ -315,24 +306,22 @@ impl Store {
         experiment_id: i64,
         objective: Objective,
     ) -> Result<Vec<(usize, usize, f64)>> {
-        let action = "reading the trials' epochs";
         let column = objective.column();
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT r.trial, e.epoch, AVG(e.{column}) FROM runs r
-                 JOIN epochs e ON e.run_id = r.id
-                 WHERE r.experiment_id = ?1 AND r.trial IS NOT NULL AND e.{column} IS NOT NULL
-                 GROUP BY r.trial, e.epoch ORDER BY r.trial, e.epoch"
-            ))
-            .map_err(sql(&self.path, action))?;
-        let rows = stmt
-            .query_map([experiment_id], |row| {
-                Ok((get_usize(row, 0)?, get_usize(row, 1)?, row.get(2)?))
-            })
-            .map_err(sql(&self.path, action))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(sql(&self.path, action))
+        self.read("reading the trials' epochs", |db| {
+            db.query(
+                &format!(
+                    "SELECT r.trial, e.epoch, AVG(e.{column}) FROM runs r
+                     JOIN epochs e ON e.run_id = r.id
+                     WHERE r.experiment_id = ?1 AND r.trial IS NOT NULL
+                       AND e.{column} IS NOT NULL
+                     GROUP BY r.trial, e.epoch ORDER BY r.trial, e.epoch"
+                ),
+                params![experiment_id],
+            )?
+            .iter()
+            .map(|row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .collect()
+        })
     }
 
     /// The best (lowest) objective of run `run_id` up to `epoch`.
@@ -343,27 +332,28 @@ impl Store {
         objective: Objective,
     ) -> Result<Option<f64>> {
         let column = objective.column();
-        self.conn
-            .query_row(
-                &format!("SELECT MIN({column}) FROM epochs WHERE run_id = ?1 AND epoch <= ?2"),
-                params![run_id, int(epoch)],
-                |row| row.get(0),
-            )
-            .optional()
-            .map(Option::flatten)
-            .map_err(sql(&self.path, "reading a run's best score"))
+        self.read("reading a run's best score", |db| {
+            Ok(db
+                .query_opt(
+                    &format!("SELECT MIN({column}) FROM epochs WHERE run_id = ?1 AND epoch <= ?2"),
+                    params![run_id, epoch],
+                )?
+                .map(|row| row.get::<Option<f64>>(0))
+                .transpose()?
+                .flatten())
+        })
     }
 }
 
-fn read_trial(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTrial> {
+fn read_trial(row: &Row) -> std::result::Result<StoredTrial, DbError> {
     let status: String = row.get(5)?;
     Ok(StoredTrial {
-        number: get_usize(row, 0)?,
+        number: row.get(0)?,
         params_json: row.get(1)?,
         sampler: row.get(2)?,
-        // Stored as SQLite's signed integer; the bits are the seed.
-        sampler_seed: row.get::<_, i64>(3)? as u64,
-        history: get_usize(row, 4)?,
+        // Stored as a signed integer; the bits are the seed.
+        sampler_seed: row.get::<i64>(3)? as u64,
+        history: row.get(4)?,
         status: TrialStatus::from_name(&status),
         value: row.get(6)?,
         ended_after: row.get(7)?,
