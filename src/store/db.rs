@@ -207,8 +207,9 @@ pub enum DbError {
     /// SQLite's error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    /// PostgreSQL's (or the connection's) error.
-    #[error(transparent)]
+    /// PostgreSQL's (or the connection's) error, shown with the server's own message
+    /// (the client's `Display` alone says only `db error`).
+    #[error("{}", super::server::one_line(.0))]
     Postgres(#[from] postgres::Error),
     /// A column holds a value of a kind exp never writes there.
     #[error("column {index} holds a {found} value where exp writes {expected}")]

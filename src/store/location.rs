@@ -134,6 +134,20 @@ impl fmt::Debug for PostgresUrl {
     }
 }
 
+/// Parses a `postgres://` URL; any other location is an error.
+impl FromStr for PostgresUrl {
+    type Err = LocationError;
+
+    fn from_str(text: &str) -> Result<PostgresUrl, Self::Err> {
+        match text.parse::<Location>()? {
+            Location::Postgres(url) => Ok(url),
+            Location::File(_) => Err(LocationError::Scheme {
+                scheme: "file".into(),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

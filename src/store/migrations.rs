@@ -410,7 +410,7 @@ pub(crate) const POSTGRES_MIGRATIONS: &[&str] = &[];
 /// transaction makes two workers connecting to a fresh database at once take turns.
 pub(crate) fn migrate_postgres(tx: &mut dyn Sql) -> Result<Migrated, DbError> {
     // Any constant works; this one spells "exp" in ASCII.
-    tx.query("SELECT pg_advisory_xact_lock(6_584_432)", &[])?;
+    tx.batch("SELECT pg_advisory_xact_lock(6584432)")?;
     tx.batch("CREATE TABLE IF NOT EXISTS exp_schema (version BIGINT NOT NULL)")?;
     let found = match tx.query_opt("SELECT version FROM exp_schema", &[])? {
         Some(row) => row.get::<usize>(0)?,

@@ -18,9 +18,12 @@ mod faults;
 pub mod location;
 pub(crate) mod migrations;
 pub mod owner;
+#[cfg(test)]
+mod postgres_tests;
 pub mod predictions;
 pub mod records;
-mod server;
+pub mod scratch;
+pub(crate) mod server;
 pub mod trials;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

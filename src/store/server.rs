@@ -30,7 +30,7 @@ pub(crate) fn connect(url: &PostgresUrl) -> Result<postgres::Client, StoreError>
 
 /// A client error as one line: the server's own message (`password authentication
 /// failed for user "exp"`) when it sent one, else the error and its causes.
-pub(crate) fn one_line(error: &postgres::Error) -> String {
+pub fn one_line(error: &postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         return format!("{} (SQLSTATE {})", db.message(), db.code().code());
     }
