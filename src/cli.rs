@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::spec::{Architecture, DatasetName, DeviceSpec};
+use crate::store::Location;
 
 /// Default database, relative to the current directory.
 pub const DEFAULT_DB: &str = "results/exp.sqlite";
@@ -22,7 +23,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Expand an experiment file's grid and train every run, storing results in SQLite.
+    /// Expand an experiment file's grid and train every run, storing results in the database.
     #[command(
         after_help = "Example:\n  exp run experiments/sweep.toml\n  exp run experiments/sweep.toml --db results/exp.sqlite --jobs 2\n  exp run experiments/sweep.toml --devices cpu:2,cuda:0\n  exp run experiments/seeds/ --set training.epochs=3\n  exp run experiments/sweep.toml --set model.architecture=ncf --set training.epochs=5\n\n\
 Runs already finished in the database (same configuration, seed and fold) are skipped, so\n\
@@ -32,6 +33,17 @@ is trained once. Ctrl-C stops the sweep, marking running runs interrupted. Chart
 written to <db dir>/<experiment>/."
     )]
     Run(RunArgs),
+    /// Train the pending runs of an experiment stored in a shared database, until none is
+    /// left (what each task of `exp slurm submit`'s job array runs).
+    #[command(
+        after_help = "Example:\n  exp worker --db postgres://exp@db.lab/sweeps --experiment sweep\n  EXP_DB=postgres://exp@db.lab/sweeps exp worker -e sweep --jobs 4\n\n\
+The experiment is read from the database (stored there by `exp run` or `exp slurm\n\
+submit`); the data is found as for `exp run` (EXP_DATA_DIR, the cache) and must hash to\n\
+what was stored with the experiment, or the worker refuses to train. Any number of\n\
+workers may share one database: each run is trained once, and a run whose worker died\n\
+is taken over once its heartbeat is 5 minutes old (at once on the same host)."
+    )]
+    Worker(WorkerArgs),
     /// Rank an experiment's configurations by a metric over folds, with confidence
     /// intervals and significance tests against the best.
     #[command(
@@ -64,6 +76,10 @@ training time with the Pareto front, and parallel coordinates."
     /// Data sets: download the GroupLens sets, describe any data set, write a split's rows.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Run an experiment on a Slurm cluster: a job array of `exp worker`s sharing a
+    /// PostgreSQL store.
+    #[command(subcommand)]
+    Slurm(SlurmCommand),
     /// List the experiments in a database with their run counts by status.
     #[command(after_help = "Example:\n  exp status\n  exp status --db results/exp.sqlite")]
     Status(StatusArgs),
@@ -122,9 +138,9 @@ pub struct RmArgs {
     /// List what would be deleted; delete nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// SQLite database to change.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to change: an SQLite file or a postgres:// URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
 }
 
 /// `exp export`.
@@ -146,9 +162,9 @@ pub struct ExportArgs {
     /// Write here instead of to stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// SQLite database to read.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to read: an SQLite file, or a postgres://user@host:port/db URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
 }
 
 /// Formats of `exp export`.
@@ -320,6 +336,77 @@ One row per run: its id (what `exp recommend --run` and `exp similar --run` take
 experiment, the swept values, the fold (1-based), the status and its test metrics.\n\
 --best keeps the runs of each experiment's best configuration by --metric.";
 
+/// `exp slurm` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SlurmCommand {
+    /// Validate and store an experiment, write an sbatch script for a job array of N
+    /// workers, and submit it; prints the job id.
+    #[command(
+        after_help = "Example:\n  exp slurm submit experiments/sweep.toml --db postgres://exp@db.lab/sweeps --workers 3\n  exp slurm submit experiments/ml1m-svdpp.toml --db $EXP_DB --workers 20 --cpus-per-task 4 \\\n      --partition cpu --time 02:00:00 --max-running 10\n  exp slurm submit experiments/sweep.toml --db $EXP_DB --workers 3 --dry-run\n\n\
+The script goes to results/<experiment>/slurm/worker.sbatch and the workers' logs beside\n\
+it. Each array task runs `exp worker`, which claims runs until none is left; the tasks\n\
+share the PostgreSQL store, so each run trains once. The URL reaches the workers through\n\
+the environment sbatch passes on (EXP_DB), never written into the script. scancel leaves\n\
+the store consistent (a cancelled worker marks its runs interrupted); submitting again\n\
+trains what is left."
+    )]
+    Submit(SlurmSubmitArgs),
+}
+
+/// `exp slurm submit`.
+#[derive(Debug, clap::Args)]
+pub struct SlurmSubmitArgs {
+    /// The experiment file (TOML).
+    #[arg(value_name = "FILE")]
+    pub experiment: PathBuf,
+    /// The shared store the workers write: a postgres://user@host:port/db URL every node
+    /// can reach (also $EXP_DB). SQLite files cannot be shared between hosts.
+    #[arg(long, env = "EXP_DB")]
+    pub db: Location,
+    /// Override a key of the file, as for `exp run`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// How many workers (array tasks) to start.
+    #[arg(long)]
+    pub workers: usize,
+    /// CPUs per worker; each trains that many runs at once.
+    #[arg(long, default_value_t = 1)]
+    pub cpus_per_task: usize,
+    /// GPUs per worker; each trains on `cuda:0` … (the GPUs Slurm gives the task).
+    #[arg(long, default_value_t = 0)]
+    pub gpus_per_task: usize,
+    /// The Slurm partition (default: the cluster's).
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Wall-time limit per worker, as sbatch reads it (e.g. `02:00:00`).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// At most this many workers at once (the array's `%M`).
+    #[arg(long)]
+    pub max_running: Option<usize>,
+    /// Print the script; store and submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `exp worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The store holding the experiment: a postgres:// URL shared by the workers (or an
+    /// SQLite file, for workers on this host). Also $EXP_DB.
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
+    /// The experiment to work on (its `experiment.name`, as `exp status` lists it).
+    #[arg(long, short = 'e')]
+    pub experiment: String,
+    /// Runs trained in parallel on the CPU (the device `cpu:N`). Default: one per core.
+    #[arg(long, short = 'j', conflicts_with = "devices")]
+    pub jobs: Option<usize>,
+    /// Devices to train on, comma-separated, as for `exp run`.
+    #[arg(long, value_delimiter = ',', value_name = "DEVICE,...")]
+    pub devices: Option<Vec<DeviceSpec>>,
+}
+
 /// `exp run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -333,9 +420,9 @@ pub struct RunArgs {
     /// keys and rows in `exp compare`) and replaces the key's [sweep] values. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// SQLite database to write (created if missing).
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to write: an SQLite file (created if missing) or a postgres:// URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
     /// Runs trained in parallel on the CPU: shorthand for the device `cpu:N` (keeps the
     /// file's CUDA devices). Default: one per core.
     #[arg(long, short = 'j', conflicts_with = "devices")]
@@ -352,9 +439,9 @@ pub struct RunArgs {
 /// `exp status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// SQLite database to read.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to read: an SQLite file, or a postgres://user@host:port/db URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
 }
 
 /// `exp compare`.
@@ -373,9 +460,9 @@ pub struct CompareArgs {
     /// CSV and JSON always have them.
     #[arg(long)]
     pub ids: bool,
-    /// SQLite database to read.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to read: an SQLite file, or a postgres://user@host:port/db URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
     /// Metric to rank by: any metric the runs stored (rmse, mae, ndcg@10, …). Errors
     /// and losses rank lower-first, ranking metrics higher-first.
     #[arg(long, short = 'm', default_value = "rmse")]
@@ -404,9 +491,9 @@ pub struct ReportArgs {
     /// and seed).
     #[arg(long, conflicts_with = "experiments")]
     pub all: bool,
-    /// SQLite database to read; the report goes to `<db dir>/<experiment>/`.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to read (file or postgres:// URL); the report goes to `<db dir>/<experiment>/` (`results/<experiment>/` for a URL).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
     /// Metric the report ranks by and the heatmaps, Pareto front and parallel
     /// coordinates show (any metric the runs stored).
     #[arg(long, short = 'm', default_value = "rmse")]
@@ -420,8 +507,8 @@ pub struct ValidateArgs {
     pub experiment: PathBuf,
     /// The database `exp run` would write: its results directory `<db dir>/<experiment>/`
     /// is checked too (nothing is created).
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
 }
 
 /// `exp recommend`.
@@ -439,9 +526,9 @@ pub struct RecommendArgs {
     /// Also list every item the user rated, true rating beside the prediction.
     #[arg(long)]
     pub rated: bool,
-    /// SQLite database to read.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to read: an SQLite file, or a postgres://user@host:port/db URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
 }
 
 /// `exp similar`.
@@ -460,9 +547,9 @@ pub struct SimilarArgs {
     /// vectors of rarely rated items are mostly their initial noise).
     #[arg(long, default_value_t = 0)]
     pub min_ratings: usize,
-    /// SQLite database to read.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to read: an SQLite file, or a postgres://user@host:port/db URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
 }
 
 /// Which stored run `exp recommend` and `exp similar` read: `--run ID`, or
@@ -505,9 +592,9 @@ pub struct RunsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = RunsFormat::Table)]
     pub format: RunsFormat,
-    /// SQLite database to read.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Database to read: an SQLite file, or a postgres://user@host:port/db URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
 }
 
 /// Output formats of `exp runs`.

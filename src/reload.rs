@@ -272,7 +272,7 @@ pub fn reload(store: &Store, run_id: i64) -> Result<Reloaded, ReloadError> {
             fitted.map_err(model_error)?;
             (model, Weights::Refitted)
         }
-        None => match checkpoint_path(store.path(), &stored) {
+        None => match checkpoint_path(store, &stored) {
             Ok(path) => {
                 let bytes = verified_checkpoint(&stored, &path)?;
                 model
@@ -375,11 +375,12 @@ fn recover_seed(
 
 /// The first existing path of the run's checkpoint (see [`reload`]); when there is none,
 /// the paths tried (empty when the run saved no checkpoint).
-fn checkpoint_path(db: &Path, stored: &StoredRun) -> Result<PathBuf, Vec<PathBuf>> {
+fn checkpoint_path(store: &Store, stored: &StoredRun) -> Result<PathBuf, Vec<PathBuf>> {
     let Some(recorded) = stored.checkpoint.as_deref() else {
         return Err(Vec::new());
     };
-    let beside_db = crate::store::results_dir(db, &stored.experiment)
+    let beside_db = store
+        .results_dir(&stored.experiment)
         .join("checkpoints")
         .join(format!("{}.safetensors", stored.key));
     let mut tried = vec![PathBuf::from(recorded)];

@@ -18,10 +18,10 @@ use crate::store::records::StoredRun;
 /// Prints the ranking of one experiment, of each experiment (table formats), or of several
 /// experiments pooled into one table.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
-    if !args.db.is_file() {
+    if args.db.is_missing_file() {
         bail!(
             "no database at `{}`: run an experiment first (exp run experiments/sweep.toml) or pass --db",
-            args.db.display()
+            args.db
         );
     }
     // Argument mistakes are reported before anything is read.
@@ -31,7 +31,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         .map(|f| Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
     let metric = Metric::new(args.metric.trim());
-    let store = Store::open_read_only(&args.db)?;
+    let store = Store::open_location_read_only(&args.db)?;
     let format = Format::from(args.format);
     if args.all || args.experiment.len() > 1 {
         let names: Vec<String> = if args.all {
@@ -40,7 +40,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             args.experiment.clone()
         };
         if names.is_empty() {
-            bail!("`{}` holds no experiment yet", args.db.display());
+            bail!("`{}` holds no experiment yet", args.db);
         }
         let runs = pool::pool(&store, &names)?;
         let label = names.join(", ");
@@ -55,13 +55,13 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         None => store.experiments()?.into_iter().map(|(_, n)| n).collect(),
     };
     if names.is_empty() {
-        bail!("`{}` holds no experiment yet", args.db.display());
+        bail!("`{}` holds no experiment yet", args.db);
     }
     if names.len() > 1 && matches!(format, Format::Csv | Format::Json) {
         bail!(
             "`{}` holds {} experiments ({}); choose one with --experiment for {} output (or \
              several, or --all, to rank them in one table)",
-            args.db.display(),
+            args.db,
             names.len(),
             names.join(", "),
             if format == Format::Csv { "CSV" } else { "JSON" }

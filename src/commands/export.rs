@@ -16,15 +16,15 @@ use crate::store::records::{EpochRecord, StoredRun};
 
 /// Writes the runs `args` selects to `--output` or stdout.
 pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    if !args.db.is_file() {
-        bail!("no database at `{}`; pass --db", args.db.display());
+    if args.db.is_missing_file() {
+        bail!("no database at `{}`; pass --db", args.db);
     }
-    let store = Store::open_read_only(&args.db)?;
+    let store = Store::open_location_read_only(&args.db)?;
     let runs = store.runs(args.experiment.as_deref())?;
     if runs.is_empty() {
         match &args.experiment {
             Some(name) => return Err(missing_experiment(&store, name).into()),
-            None => bail!("`{}` holds no runs yet", args.db.display()),
+            None => bail!("`{}` holds no runs yet", args.db),
         }
     }
     if args.predictions {

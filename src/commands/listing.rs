@@ -1,7 +1,6 @@
 //! What `exp recommend` and `exp similar` share: opening a stored run, finding an item by
 //! id or title, and printing item lists as aligned columns.
 
-use std::path::Path;
 
 use anyhow::{Context, bail};
 
@@ -9,25 +8,22 @@ use crate::cli::RunChoice;
 use crate::data::Dataset;
 use crate::reload::{self, Reloaded, Weights};
 use crate::report::{Metric, compare, missing_experiment};
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// The id of the run `choice` names: `--run ID` as given, or with `--experiment NAME
 /// --best` the run of the experiment's best configuration by `--metric` on `--fold` (the
 /// first finished fold by default), said on stderr.
-pub fn chosen_run(db: &Path, choice: &RunChoice) -> anyhow::Result<i64> {
+pub fn chosen_run(db: &Location, choice: &RunChoice) -> anyhow::Result<i64> {
     if let Some(id) = choice.run {
         return Ok(id);
     }
     let Some(experiment) = choice.experiment.as_deref() else {
         bail!("name a run with --run ID, or an experiment with --experiment NAME --best");
     };
-    if !db.is_file() {
-        bail!(
-            "database `{}` does not exist; train runs with `exp run` first, or pass --db",
-            db.display()
-        );
+    if db.is_missing_file() {
+        bail!("database `{db}` does not exist; train runs with `exp run` first, or pass --db");
     }
-    let store = Store::open_read_only(db)?;
+    let store = Store::open_location_read_only(db)?;
     let runs = store.runs(Some(experiment))?;
     let metric = Metric::new(choice.metric.trim());
     let best = compare::best_runs(&runs, &metric)
@@ -61,14 +57,11 @@ pub fn chosen_run(db: &Path, choice: &RunChoice) -> anyhow::Result<i64> {
 /// Rebuilds finished run `run_id` of the database at `db`, and says on stderr where its
 /// weights came from and whether its test RMSE matches the stored one (it does when the
 /// rebuild is exact).
-pub fn open_run(db: &Path, run_id: i64) -> anyhow::Result<Reloaded> {
-    if !db.is_file() {
-        bail!(
-            "database `{}` does not exist; train runs with `exp run` first, or pass --db",
-            db.display()
-        );
+pub fn open_run(db: &Location, run_id: i64) -> anyhow::Result<Reloaded> {
+    if db.is_missing_file() {
+        bail!("database `{db}` does not exist; train runs with `exp run` first, or pass --db");
     }
-    let store = Store::open_read_only(db)?;
+    let store = Store::open_location_read_only(db)?;
     let reloaded = reload::reload(&store, run_id)?;
     let weights = match &reloaded.weights {
         Weights::Checkpoint(path) => format!("weights from {}", path.display()),

@@ -14,9 +14,11 @@ pub mod rm;
 pub mod run;
 pub mod runs;
 pub mod similar;
+pub mod slurm;
 pub mod split;
 pub mod status;
 pub mod validate;
+pub mod worker;
 
 use std::process::ExitCode;
 
@@ -26,10 +28,12 @@ use crate::cli::{Cli, Command};
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Worker(args) => worker::worker(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Report(args) => report::report(&args),
         Command::Validate(args) => validate::validate(&args),
         Command::Data(command) => data::data(&command),
+        Command::Slurm(command) => slurm::slurm(&command),
         Command::Recommend(args) => recommend::recommend(&args),
         Command::Similar(args) => similar::similar(&args),
         Command::Status(args) => status::status(&args),

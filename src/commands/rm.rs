@@ -12,7 +12,7 @@ use crate::cli::RmArgs;
 use crate::report::compare::superseded_runs;
 use crate::report::missing_experiment;
 use crate::store::records::{RunStatus, StoredRun};
-use crate::store::{Store, results_dir};
+use crate::store::Store;
 
 /// Deletes the runs `args` selects (or lists them with `--dry-run`).
 pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
@@ -22,10 +22,10 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
     if (args.superseded || args.failed || args.all) && args.experiment.is_none() {
         bail!("--superseded, --failed and --all need the experiment: -e NAME");
     }
-    if !args.db.is_file() {
-        bail!("no database at `{}`; pass --db", args.db.display());
+    if args.db.is_missing_file() {
+        bail!("no database at `{}`; pass --db", args.db);
     }
-    let mut store = Store::open(&args.db)?;
+    let mut store = Store::open_location(&args.db)?;
     let runs = match &args.experiment {
         Some(name) => {
             let runs = store.runs(Some(name))?;
@@ -40,7 +40,7 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
         if !runs.iter().any(|r| r.id == *id) {
             match &args.experiment {
                 Some(name) => bail!("experiment `{name}` has no run {id}"),
-                None => bail!("there is no run with id {id} in `{}`", args.db.display()),
+                None => bail!("there is no run with id {id} in `{}`", args.db),
             }
         }
     }
@@ -59,7 +59,7 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
         .partition(|r| r.status == RunStatus::Running);
     let checkpoints: Vec<PathBuf> = deletable
         .iter()
-        .flat_map(|r| checkpoint_files(&args.db, r))
+        .flat_map(|r| checkpoint_files(&store, r))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -115,11 +115,12 @@ pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {
 
 /// The run's checkpoint files that exist: the recorded path and the one beside the
 /// database (where `exp run` writes them).
-fn checkpoint_files(db: &std::path::Path, run: &StoredRun) -> Vec<PathBuf> {
+fn checkpoint_files(store: &Store, run: &StoredRun) -> Vec<PathBuf> {
     let Some(recorded) = &run.checkpoint else {
         return Vec::new();
     };
-    let beside_db = results_dir(db, &run.experiment)
+    let beside_db = store
+        .results_dir(&run.experiment)
         .join("checkpoints")
         .join(format!("{}.safetensors", run.key));
     // Both paths may name one file; canonical paths let the caller drop the repeat.

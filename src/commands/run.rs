@@ -22,7 +22,8 @@ use crate::scheduler::{self, RunQueue, Stop, SweepOptions, SweepSummary};
 use crate::search::{self, queue::SearchQueue};
 use crate::store::owner::Owner;
 use crate::store::trials::{Objective, TrialStatus};
-use crate::store::{Store, results_dir};
+use crate::store::Store;
+use crate::store::records::StoredExperiment;
 use crate::sweep::{self, RunSpec};
 
 /// Exit code of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
@@ -44,7 +45,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // So is a results directory that cannot be made (a dangling link or a file in its
     // place, an unwritable folder): otherwise every run would fail on it, one by one.
     for (file, experiment) in files.iter().zip(&experiments) {
-        let dir = results_dir(&args.db, &experiment.name);
+        let dir = args.db.results_dir(&experiment.name);
         if let Err(error) = output::prepare_dir(&dir) {
             problems.push(format!(
                 "{}: `experiment.name` = `{}`: cannot use its results directory `{}`: {error}",
@@ -64,7 +65,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let several = files.len() > 1;
     let mut not_run = Vec::new();
     for (file, experiment) in files.iter().zip(experiments) {
-        match run_experiment(args, file, experiment, &stop, &shown) {
+        match run_experiment(args, Role::Run { file }, experiment, &stop, &shown) {
             Ok(Outcome::Interrupted) => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
             Ok(Outcome::SomeFailed) => code = ExitCode::FAILURE,
             Ok(Outcome::AllDone) => {}
@@ -93,7 +94,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// How one experiment's sweep ended.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Every run finished (now or earlier).
     AllDone,
     /// A run failed or could not start; the others are stored.
@@ -128,15 +129,44 @@ fn experiment_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Trains one validated experiment's pending runs, then writes its charts and prints its
-/// ranking.
-fn run_experiment(
+/// Who trains an experiment's runs, and so what happens around the training.
+pub(crate) enum Role<'a> {
+    /// `exp run FILE`: stores the experiment (its file, `--set` overrides and data
+    /// checksums, what a worker needs), trains, then writes the charts and prints the
+    /// ranking.
+    Run {
+        /// The experiment file.
+        file: &'a Path,
+    },
+    /// `exp worker`: trains the pending runs of an experiment read from the store, after
+    /// checking that its data here is the data it was stored with; the charts and the
+    /// ranking are `exp report`'s and `exp compare`'s, once every worker is done.
+    Worker {
+        /// The experiment as stored.
+        stored: &'a StoredExperiment,
+    },
+}
+
+impl Role<'_> {
+    /// The experiment file, for messages (a worker names the file it was submitted from).
+    fn file(&self) -> &Path {
+        match self {
+            Role::Run { file } => file,
+            Role::Worker { stored } => Path::new(&stored.file),
+        }
+    }
+}
+
+/// Trains one validated experiment's pending runs; then, for `exp run`, writes its charts
+/// and prints its ranking.
+pub(crate) fn run_experiment(
     args: &RunArgs,
-    file: &Path,
+    role: Role<'_>,
     experiment: Experiment,
     stop: &Stop,
     shown: &Shown,
 ) -> anyhow::Result<Outcome> {
+    let file = role.file();
     if args.force && experiment.search.is_some() {
         bail!(
             "{}: --force does not apply to a [search]: its trials are drawn once and kept; \
@@ -154,38 +184,17 @@ fn run_experiment(
         eprintln!("note: {note}");
     }
 
-    let mut datasets = HashMap::new();
-    for run in &runs {
-        if !datasets.contains_key(&run.config.data) {
-            let dataset = data::load(&run.config.data).with_context(|| {
-                format!("loading data set {}", run.config.data.dataset.as_str())
-            })?;
-            eprintln!(
-                "{}: {} users, {} items, {} ratings",
-                dataset.name,
-                dataset.n_users(),
-                dataset.n_items(),
-                dataset.ratings.len()
-            );
-            // Skipped lines and what the [data] filters removed.
-            for line in dataset.report.lines() {
-                eprintln!("{line}");
-            }
-            datasets.insert(run.config.data.clone(), Arc::new(dataset));
+    let datasets = load_checked(file, &experiment, &runs, &args.set)?;
+
+    let fingerprints = data_fingerprints(&datasets);
+    let mut store = Store::open_location(&args.db)?;
+    let experiment_id = match &role {
+        Role::Run { .. } => record_experiment(&mut store, file, &experiment, &fingerprints)?,
+        Role::Worker { stored } => {
+            check_same_data(stored, &fingerprints)?;
+            stored.id
         }
-    }
-    // What only the data can tell (memory, the rating range), before anything trains.
-    crate::preflight::check(&experiment, &args.set, &datasets)?;
-
-    check_folds_fit(file, &runs, &datasets)?;
-    check_splits(file, &runs, &datasets)?;
-
-    let mut store = Store::open(&args.db)?;
-    let experiment_id = store.upsert_experiment(
-        &experiment.name,
-        &file.display().to_string(),
-        &experiment.source_text,
-    )?;
+    };
     let owner = Owner::this_process(store.now()?);
     // Say which runs take the per-rating loop: it is chosen by configuration, not by a key.
     let per_rating = runs
@@ -204,12 +213,12 @@ fn run_experiment(
         experiment.name,
         runs.len(),
         plan.describe(),
-        args.db.display()
+        args.db
     );
 
     let progress = progress::on_stderr();
     *lock(shown) = Some(Arc::clone(&progress));
-    let out_dir = results_dir(&args.db, &experiment.name);
+    let out_dir = args.db.results_dir(&experiment.name);
     let store = Mutex::new(store);
     let options = SweepOptions {
         slots: &plan.slots,
@@ -219,7 +228,7 @@ fn run_experiment(
     };
     let executor = CandleExecutor::new()
         .with_checkpoints(out_dir.join("checkpoints"))
-        .with_checkpoint_mode(file_mode(&args.db));
+        .with_checkpoint_mode(args.db.file().and_then(file_mode));
     let on_event = |event: scheduler::Event<'_>| progress.event(&event);
     let result = match &experiment.search {
         None => scheduler::run_sweep(
@@ -254,16 +263,30 @@ fn run_experiment(
     if stop.requested() {
         eprintln!("{}", summary_line(&experiment.name, &summary));
         print_failures(&summary);
-        let sets: String = args.set.iter().map(|s| format!(" --set '{s}'")).collect();
+        let resume = match role {
+            Role::Run { file } => {
+                let sets: String = args.set.iter().map(|s| format!(" --set '{s}'")).collect();
+                format!("exp run {}{sets} --db {}", file.display(), args.db)
+            }
+            Role::Worker { stored } => {
+                format!("exp worker --db {} --experiment {}", args.db, stored.name)
+            }
+        };
         eprintln!(
             "interrupted: {} running run(s) marked interrupted, {} not started; the database \
-             is consistent. Resume with: exp run {}{sets} --db {}",
-            summary.interrupted,
-            summary.not_started,
-            file.display(),
-            args.db.display()
+             is consistent. Resume with: {resume}",
+            summary.interrupted, summary.not_started,
         );
         return Ok(Outcome::Interrupted);
+    }
+    if let Role::Worker { .. } = role {
+        eprintln!("{}", summary_line(&experiment.name, &summary));
+        print_failures(&summary);
+        return Ok(if summary.failed.is_empty() && summary.not_started == 0 {
+            Outcome::AllDone
+        } else {
+            Outcome::SomeFailed
+        });
     }
 
     if experiment.search.is_some() {
@@ -328,6 +351,135 @@ fn run_experiment(
     } else {
         Ok(Outcome::SomeFailed)
     }
+}
+
+/// Loads the data sets `runs` use and checks what only the data can tell (memory, the
+/// rating range, folds and splits that fit), before anything trains or is stored.
+fn load_checked(
+    file: &Path,
+    experiment: &Experiment,
+    runs: &[RunSpec],
+    set: &[String],
+) -> anyhow::Result<HashMap<DataSpec, Arc<Dataset>>> {
+    let mut datasets = HashMap::new();
+    for run in runs {
+        if !datasets.contains_key(&run.config.data) {
+            let dataset = data::load(&run.config.data).with_context(|| {
+                format!("loading data set {}", run.config.data.dataset.as_str())
+            })?;
+            eprintln!(
+                "{}: {} users, {} items, {} ratings",
+                dataset.name,
+                dataset.n_users(),
+                dataset.n_items(),
+                dataset.ratings.len()
+            );
+            // Skipped lines and what the [data] filters removed.
+            for line in dataset.report.lines() {
+                eprintln!("{line}");
+            }
+            datasets.insert(run.config.data.clone(), Arc::new(dataset));
+        }
+    }
+    // What only the data can tell (memory, the rating range), before anything trains.
+    crate::preflight::check(experiment, set, &datasets)?;
+
+    check_folds_fit(file, runs, &datasets)?;
+    check_splits(file, runs, &datasets)?;
+    Ok(datasets)
+}
+
+/// Validates `experiment` against its data and stores it in `db` (file text, `--set`
+/// overrides, data checksums) without training anything: what `exp slurm submit` does
+/// before the workers start. Returns its id and how many runs its grid has.
+pub(crate) fn store_experiment(
+    db: &crate::store::Location,
+    file: &Path,
+    experiment: &Experiment,
+) -> anyhow::Result<(i64, usize)> {
+    let runs = sweep::runs(experiment)?;
+    let datasets = load_checked(file, experiment, &runs, &experiment.overrides)?;
+    let mut store = Store::open_location(db)?;
+    let id = record_experiment(&mut store, file, experiment, &data_fingerprints(&datasets))?;
+    Ok((id, runs.len()))
+}
+
+/// Stores the experiment's file text, overrides and data checksums; returns its id.
+fn record_experiment(
+    store: &mut Store,
+    file: &Path,
+    experiment: &Experiment,
+    fingerprints: &str,
+) -> anyhow::Result<i64> {
+    let id = store.upsert_experiment(
+        &experiment.name,
+        &file.display().to_string(),
+        &experiment.source_text,
+    )?;
+    store.record_experiment_inputs(id, &experiment.overrides, fingerprints)?;
+    Ok(id)
+}
+
+/// Each data set's [`data::fingerprint`] as a JSON object, data set name to SHA-256, in
+/// name order: what the store records with the experiment and a worker compares.
+fn data_fingerprints(datasets: &HashMap<DataSpec, Arc<Dataset>>) -> String {
+    let mut by_name = std::collections::BTreeMap::new();
+    for dataset in datasets.values() {
+        let mut name = dataset.name.clone();
+        // Two specs of one data set (other filters) get their own entries.
+        let mut n = 1;
+        while by_name.contains_key(&name) {
+            n += 1;
+            name = format!("{}#{n}", dataset.name);
+        }
+        by_name.insert(name, data::fingerprint(dataset));
+    }
+    serde_json::to_string(&by_name).unwrap_or_default()
+}
+
+/// Refuses to train when this worker's data differs from the data the experiment was
+/// stored with (another release of the data set, a file edited or cut short): its runs
+/// would not be comparable with the others'.
+fn check_same_data(stored: &StoredExperiment, here: &str) -> anyhow::Result<()> {
+    let Some(recorded) = stored.data_sha256.as_deref() else {
+        return Ok(()); // stored before exp recorded checksums
+    };
+    if recorded == here {
+        return Ok(());
+    }
+    let parse = |text: &str| -> std::collections::BTreeMap<String, String> {
+        serde_json::from_str(text).unwrap_or_default()
+    };
+    let (recorded, here) = (parse(recorded), parse(here));
+    let differences: Vec<String> = recorded
+        .iter()
+        .map(|(name, sha)| match here.get(name) {
+            Some(local) if local == sha => String::new(),
+            Some(local) => format!(
+                "data set {name}: SHA-256 {} here, {} when the experiment was stored",
+                short(local),
+                short(sha)
+            ),
+            None => format!("data set {name} was not loaded here"),
+        })
+        .filter(|line| !line.is_empty())
+        .collect();
+    bail!(
+        "experiment `{}`: this worker's data is not the data it was stored with, so it \
+         will not train (its runs would not be comparable): {}; give every node the same \
+         copy (EXP_DATA_DIR), or run the experiment again under another name",
+        stored.name,
+        if differences.is_empty() {
+            "the data sets differ".to_string()
+        } else {
+            differences.join("; ")
+        }
+    )
+}
+
+/// The first 12 hex digits of a SHA-256: enough to tell two apart in a message.
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 /// The Unix permission bits of the file at `path` (the database), if they can be read.
@@ -442,7 +594,7 @@ fn requested_devices(args: &RunArgs, from_file: &[DeviceSpec]) -> anyhow::Result
 /// The progress display of the sweep running now, if any: the stop handler prints
 /// through it (a bare `eprintln` would break the bars' redrawing and leave stale lines)
 /// and clears it before a forced exit.
-type Shown = Arc<Mutex<Option<Arc<dyn Progress + Send>>>>;
+pub(crate) type Shown = Arc<Mutex<Option<Arc<dyn Progress + Send>>>>;
 
 fn lock(shown: &Shown) -> std::sync::MutexGuard<'_, Option<Arc<dyn Progress + Send>>> {
     shown.lock().unwrap_or_else(|p| p.into_inner())
@@ -451,7 +603,7 @@ fn lock(shown: &Shown) -> std::sync::MutexGuard<'_, Option<Arc<dyn Progress + Se
 /// Ctrl-C and SIGTERM raise `stop` (running runs end at their next batch, marked
 /// interrupted); a second signal clears the display and exits at once, leaving running
 /// rows for the next `exp run` to reclaim.
-fn install_stop_handler(stop: &Stop, shown: &Shown) -> anyhow::Result<()> {
+pub(crate) fn install_stop_handler(stop: &Stop, shown: &Shown) -> anyhow::Result<()> {
     let stop = stop.clone();
     let shown = Arc::clone(shown);
     let result = ctrlc::set_handler(move || {

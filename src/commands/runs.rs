@@ -28,19 +28,19 @@ struct Row {
 
 /// Prints the runs of one experiment, or of every experiment, as a table, CSV or JSON.
 pub fn runs(args: &RunsArgs) -> anyhow::Result<ExitCode> {
-    if !args.db.is_file() {
+    if args.db.is_missing_file() {
         bail!(
             "no database at `{}`: run an experiment first (exp run experiments/sweep.toml) or pass --db",
-            args.db.display()
+            args.db
         );
     }
-    let store = Store::open_read_only(&args.db)?;
+    let store = Store::open_location_read_only(&args.db)?;
     let names: Vec<String> = match &args.experiment {
         Some(name) => vec![name.clone()],
         None => store.experiments()?.into_iter().map(|(_, n)| n).collect(),
     };
     if names.is_empty() {
-        bail!("`{}` holds no experiment yet", args.db.display());
+        bail!("`{}` holds no experiment yet", args.db);
     }
     let metric = Metric::new(args.metric.trim());
     let mut rows = Vec::new();

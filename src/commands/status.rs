@@ -11,16 +11,16 @@ use crate::store::records::StatusCounts;
 /// Prints one row per experiment: runs in the database by status and the range of their
 /// ids (a table on stdout; `exp runs` lists them one by one).
 pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    if !args.db.is_file() {
+    if args.db.is_missing_file() {
         bail!(
             "no database at `{}`: run an experiment first (exp run experiments/sweep.toml) or pass --db",
-            args.db.display()
+            args.db
         );
     }
-    let store = Store::open_read_only(&args.db)?;
+    let store = Store::open_location_read_only(&args.db)?;
     let counts = store.status_counts()?;
     if counts.is_empty() {
-        bail!("`{}` holds no experiment yet", args.db.display());
+        bail!("`{}` holds no experiment yet", args.db);
     }
     print!("{}", render(&counts));
     Ok(ExitCode::SUCCESS)

@@ -13,14 +13,13 @@ use crate::data;
 use crate::engine::per_rating;
 use crate::output;
 use crate::search::spec::PrunerKind;
-use crate::store::results_dir;
 use crate::sweep;
 
 /// Prints the experiment's grid points and run count to stdout.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let experiment = config::load_experiment(&args.experiment)?;
     let points = sweep::expand(&experiment)?;
-    let dir = results_dir(&args.db, &experiment.name);
+    let dir = args.db.results_dir(&experiment.name);
     output::check_dir(&dir).with_context(|| {
         format!(
             "{}: `experiment.name` = `{}`: cannot use its results directory `{}`",

@@ -23,6 +23,12 @@ impl Location {
         }
     }
 
+    /// Whether this is an SQLite file that does not exist (yet): what the commands that
+    /// only read refuse before opening anything.
+    pub fn is_missing_file(&self) -> bool {
+        self.file().is_some_and(|path| !path.is_file())
+    }
+
     /// Where an experiment's charts and checkpoints go: beside an SQLite file
     /// ([`super::results_dir`]), under `results/` for a PostgreSQL store.
     pub fn results_dir(&self, experiment: &str) -> PathBuf {

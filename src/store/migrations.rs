@@ -217,6 +217,14 @@ CREATE TABLE trials (
     PRIMARY KEY (experiment_id, number)
 );
 "#,
+    // 12: what `exp worker` needs to run an experiment from the store alone: the `--set`
+    // overrides it was submitted with (a JSON array of `KEY=VALUE`), and a SHA-256 of each
+    // of its data sets as loaded (a JSON object, data set name to hash), so a worker whose
+    // copy of the data differs refuses to train. NULL for experiments stored before it.
+    r#"
+ALTER TABLE experiments ADD COLUMN overrides_json TEXT;
+ALTER TABLE experiments ADD COLUMN data_sha256 TEXT;
+"#,
 ];
 
 /// What [`migrate`] found and did.
@@ -403,7 +411,13 @@ CREATE TABLE trials (
 /// PostgreSQL's migrations after [`POSTGRES_BASELINE`]: entry *i* brings a PostgreSQL
 /// store from version `POSTGRES_BASELINE_VERSION + i` to the next, as [`MIGRATIONS`]'
 /// entry of that version does an SQLite one. Append to both lists together.
-pub(crate) const POSTGRES_MIGRATIONS: &[&str] = &[];
+pub(crate) const POSTGRES_MIGRATIONS: &[&str] = &[
+    // 12
+    r#"
+ALTER TABLE experiments ADD COLUMN overrides_json TEXT;
+ALTER TABLE experiments ADD COLUMN data_sha256 TEXT;
+"#,
+];
 
 /// Brings a PostgreSQL store up to date, inside the caller's transaction. The version
 /// lives in a one-row table `exp_schema`; an advisory lock held to the end of the

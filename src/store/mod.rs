@@ -37,7 +37,8 @@ pub use location::Location;
 use migrations::{MIGRATIONS, Migrated};
 use owner::{Claimed, Owner};
 use records::{
-    Claim, EpochRecord, NewRun, Provenance, RunOutcome, RunStatus, StatusCounts, StoredRun,
+    Claim, EpochRecord, NewRun, Provenance, RunOutcome, RunStatus, StatusCounts,
+    StoredExperiment, StoredRun,
 };
 
 /// How long a statement waits for another process's write lock before failing.
@@ -389,7 +390,7 @@ impl Store {
 
     /// Whether this is a PostgreSQL store (shared between hosts).
     pub fn is_server(&self) -> bool {
-        matches!(self.db, Db::Postgres(_))
+        self.db.dialect() == db::Dialect::Postgres
     }
 
     /// Where an experiment's charts and checkpoints go: beside an SQLite file, as
@@ -431,6 +432,65 @@ impl Store {
             )?
             .map_or(Ok(0), |row| row.get(0))
         })
+    }
+
+    /// Records what experiment `experiment_id` was run with besides its file: the
+    /// `--set` overrides and its data sets' checksums (see [`StoredExperiment`]), so
+    /// that `exp worker` can run it from the store alone.
+    pub fn record_experiment_inputs(
+        &mut self,
+        experiment_id: i64,
+        overrides: &[String],
+        data_sha256: &str,
+    ) -> Result<()> {
+        let overrides = serde_json::to_string(overrides).unwrap_or_else(|_| "[]".into());
+        self.read("recording the experiment's overrides and data checksums", |db| {
+            db.execute(
+                "UPDATE experiments SET overrides_json = ?2, data_sha256 = ?3 WHERE id = ?1",
+                params![experiment_id, overrides, data_sha256],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Experiment `name` as stored, `None` when there is none.
+    pub fn stored_experiment(&self, name: &str) -> Result<Option<StoredExperiment>> {
+        let action = format!("reading experiment `{name}`");
+        let row = self.read(&action, |db| {
+            db.query_opt(
+                "SELECT id, name, file, source_toml, overrides_json, data_sha256
+                 FROM experiments WHERE name = ?1",
+                params![name],
+            )
+        })?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let read = || -> std::result::Result<_, DbError> {
+            Ok((
+                row.get::<i64>(0)?,
+                row.get::<String>(1)?,
+                row.get::<String>(2)?,
+                row.get::<String>(3)?,
+                row.get::<Option<String>>(4)?,
+                row.get::<Option<String>>(5)?,
+            ))
+        };
+        let (id, name, file, source_toml, overrides, data_sha256) =
+            read().map_err(sql(&self.path, &action))?;
+        // Text exp did not write reads as no overrides rather than failing the worker;
+        // the data checksum still guards what it trains on.
+        let overrides = overrides
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        Ok(Some(StoredExperiment {
+            id,
+            name,
+            file,
+            source_toml,
+            overrides,
+            data_sha256,
+        }))
     }
 
     /// All experiments as `(id, name)`, oldest first.
@@ -1773,6 +1833,8 @@ mod tests {
                  ALTER TABLE runs DROP COLUMN repeat; DROP TABLE run_predictions;
                  DROP TABLE run_user_metrics; DROP TABLE trials;
                  ALTER TABLE runs DROP COLUMN trial;
+                 ALTER TABLE experiments DROP COLUMN overrides_json;
+                 ALTER TABLE experiments DROP COLUMN data_sha256;
                  PRAGMA user_version = 5;",
             )
             .unwrap();

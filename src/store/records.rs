@@ -293,3 +293,22 @@ impl StoredRun {
         }
     }
 }
+
+/// An experiment as stored by `exp run` or `exp slurm submit`: everything `exp worker`
+/// needs, besides the data, to train its runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredExperiment {
+    /// Row id.
+    pub id: i64,
+    /// `experiment.name`.
+    pub name: String,
+    /// The file it was run from (for messages; workers do not read it).
+    pub file: String,
+    /// The file's text.
+    pub source_toml: String,
+    /// The `--set KEY=VALUE` overrides it was run with.
+    pub overrides: Vec<String>,
+    /// Each data set's SHA-256 as loaded, a JSON object of data set name to hash; `None`
+    /// for experiments stored before exp recorded it.
+    pub data_sha256: Option<String>,
+}
