@@ -1,7 +1,6 @@
 //! What `exp recommend` and `exp similar` share: opening a stored run, finding an item by
 //! id or title, and printing item lists as aligned columns.
 
-
 use anyhow::{Context, bail};
 
 use crate::cli::RunChoice;

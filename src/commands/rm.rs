@@ -11,8 +11,8 @@ use anyhow::bail;
 use crate::cli::RmArgs;
 use crate::report::compare::superseded_runs;
 use crate::report::missing_experiment;
-use crate::store::records::{RunStatus, StoredRun};
 use crate::store::Store;
+use crate::store::records::{RunStatus, StoredRun};
 
 /// Deletes the runs `args` selects (or lists them with `--dry-run`).
 pub fn rm(args: &RmArgs) -> anyhow::Result<ExitCode> {

@@ -20,10 +20,10 @@ use crate::report;
 use crate::runner::{CandleExecutor, split_for};
 use crate::scheduler::{self, RunQueue, Stop, SweepOptions, SweepSummary};
 use crate::search::{self, queue::SearchQueue};
-use crate::store::owner::Owner;
-use crate::store::trials::{Objective, TrialStatus};
 use crate::store::Store;
+use crate::store::owner::Owner;
 use crate::store::records::StoredExperiment;
+use crate::store::trials::{Objective, TrialStatus};
 use crate::sweep::{self, RunSpec};
 
 /// Exit code of a sweep stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).

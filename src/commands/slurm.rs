@@ -97,10 +97,16 @@ pub fn sbatch_script(spec: &JobSpec) -> String {
     s.push_str("set -eu\n");
     s.push_str(": \"${EXP_DB:?EXP_DB must name the store (sbatch passes on the submitting environment)}\"\n");
     if let Some(dir) = &spec.data_dir {
-        let _ = writeln!(s, "export EXP_DATA_DIR={}", shell_quote(&dir.to_string_lossy()));
+        let _ = writeln!(
+            s,
+            "export EXP_DATA_DIR={}",
+            shell_quote(&dir.to_string_lossy())
+        );
     }
     let devices = if spec.gpus_per_task > 0 {
-        let gpus: Vec<String> = (0..spec.gpus_per_task).map(|i| format!("cuda:{i}")).collect();
+        let gpus: Vec<String> = (0..spec.gpus_per_task)
+            .map(|i| format!("cuda:{i}"))
+            .collect();
         format!("--devices {}", gpus.join(","))
     } else {
         format!("--jobs {}", spec.cpus_per_task)
@@ -149,7 +155,9 @@ fn submit(args: &SlurmSubmitArgs) -> anyhow::Result<ExitCode> {
     }
     let experiment = config::load_experiment_with(&args.experiment, &args.set)?;
     let workdir = std::env::current_dir().context("reading the working directory")?;
-    let log_dir = workdir.join(args.db.results_dir(&experiment.name)).join("slurm");
+    let log_dir = workdir
+        .join(args.db.results_dir(&experiment.name))
+        .join("slurm");
     let spec = JobSpec {
         experiment: experiment.name.clone(),
         workers: args.workers,
@@ -199,7 +207,12 @@ fn submit(args: &SlurmSubmitArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let job = stdout.trim().split(';').next().unwrap_or_default().to_string();
+    let job = stdout
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     eprintln!(
         "{}: {runs} run(s) stored in {}; job array {job} of {} worker(s) submitted \
          (script {}, logs beside it). Follow with: exp status --db $EXP_DB",
@@ -245,7 +258,10 @@ mod tests {
             "#SBATCH --output='/home/ana/my runs/results/sweep/slurm/worker-%A_%a.out'",
             "exec /opt/exp/bin/exp worker --experiment sweep --jobs 2",
         ] {
-            assert!(script.lines().any(|l| l == line), "missing `{line}` in\n{script}");
+            assert!(
+                script.lines().any(|l| l == line),
+                "missing `{line}` in\n{script}"
+            );
         }
         assert!(!script.contains("--partition"), "{script}");
         assert!(!script.contains("postgres://"), "{script}");

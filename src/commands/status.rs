@@ -6,7 +6,7 @@ use anyhow::bail;
 
 use crate::cli::StatusArgs;
 use crate::store::Store;
-use crate::store::records::StatusCounts;
+use crate::store::records::{HostCounts, StatusCounts};
 
 /// Prints one row per experiment: runs in the database by status and the range of their
 /// ids (a table on stdout; `exp runs` lists them one by one).
@@ -23,7 +23,74 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         bail!("`{}` holds no experiment yet", args.db);
     }
     print!("{}", render(&counts));
+    // Where the runs were trained, when more than one host could have trained them.
+    let hosts = store.host_counts()?;
+    let several = hosts.windows(2).any(|w| w[0].experiment == w[1].experiment);
+    if store.is_server() || several {
+        println!();
+        print!("{}", render_hosts(&hosts));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The runs per experiment and worker host: one aligned row each.
+pub fn render_hosts(hosts: &[HostCounts]) -> String {
+    let header = [
+        "experiment",
+        "worker host",
+        "processes",
+        "finished",
+        "running",
+        "failed/interrupted",
+    ];
+    let rows: Vec<Vec<String>> = hosts
+        .iter()
+        .map(|h| {
+            vec![
+                h.experiment.clone(),
+                h.host.clone(),
+                h.processes.to_string(),
+                h.finished.to_string(),
+                h.running.to_string(),
+                h.ended_otherwise.to_string(),
+            ]
+        })
+        .collect();
+    table(&header, &rows, 2)
+}
+
+/// `header` and `rows` as aligned text: the first `left` columns left-aligned, the rest
+/// right-aligned.
+fn table(header: &[&str], rows: &[Vec<String>], left: usize) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            if i < left {
+                out.push_str(&format!("{cell:<w$}"));
+            } else {
+                out.push_str(&format!("{cell:>w$}"));
+            }
+        }
+        out.push_str("\n");
+        out
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
 }
 
 /// The table: a header, then one aligned row per experiment.
@@ -38,10 +105,10 @@ pub fn render(counts: &[StatusCounts]) -> String {
         "pruned",
         "run ids",
     ];
-    let rows: Vec<[String; 8]> = counts
+    let rows: Vec<Vec<String>> = counts
         .iter()
         .map(|c| {
-            [
+            vec![
                 c.experiment.clone(),
                 c.total.to_string(),
                 c.finished.to_string(),
@@ -57,27 +124,7 @@ pub fn render(counts: &[StatusCounts]) -> String {
             ]
         })
         .collect();
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([header[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..header.len()).map(width).collect();
-    let line = |cells: Vec<&str>| {
-        let mut out = format!("{:<w$}", cells[0], w = widths[0]);
-        for (cell, w) in cells.iter().zip(&widths).skip(1) {
-            out.push_str(&format!("  {cell:>w$}"));
-        }
-        out.push('\n');
-        out
-    };
-    let mut out = line(header.to_vec());
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
+    table(&header, &rows, 1)
 }
 
 #[cfg(test)]

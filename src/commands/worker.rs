@@ -29,8 +29,11 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         match store.stored_experiment(&args.experiment)? {
             Some(stored) => stored,
             None => {
-                let names: Vec<String> =
-                    store.experiments()?.into_iter().map(|(_, name)| name).collect();
+                let names: Vec<String> = store
+                    .experiments()?
+                    .into_iter()
+                    .map(|(_, name)| name)
+                    .collect();
                 bail!(
                     "`{}` holds no experiment `{}`{}",
                     args.db,
@@ -75,7 +78,13 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         args.db
     );
     Ok(
-        match run::run_experiment(&run_args, Role::Worker { stored: &stored }, experiment, &stop, &shown)? {
+        match run::run_experiment(
+            &run_args,
+            Role::Worker { stored: &stored },
+            experiment,
+            &stop,
+            &shown,
+        )? {
             Outcome::AllDone => ExitCode::SUCCESS,
             Outcome::SomeFailed => ExitCode::FAILURE,
             Outcome::Interrupted => ExitCode::from(EXIT_INTERRUPTED),

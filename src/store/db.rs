@@ -338,7 +338,10 @@ pub(crate) fn column<T: FromValue>(
     sql: &str,
     params: &[Value],
 ) -> Result<Vec<T>, DbError> {
-    db.query(sql, params)?.iter().map(|row| row.get(0)).collect()
+    db.query(sql, params)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
 }
 
 impl Sql for &'_ rusqlite::Connection {
@@ -619,7 +622,11 @@ mod tests {
     fn values_round_trip_through_sqlite_and_nan_is_stored_as_null() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         let mut sql = &conn;
-        Sql::batch(&mut sql, "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB)").unwrap();
+        Sql::batch(
+            &mut sql,
+            "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB)",
+        )
+        .unwrap();
         Sql::execute(
             &mut sql,
             "INSERT INTO t VALUES (?1, ?2, ?3, ?4)",

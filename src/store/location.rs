@@ -84,7 +84,11 @@ impl FromStr for Location {
         let Some((scheme, _)) = text.split_once("://") else {
             return Ok(Location::File(PathBuf::from(text)));
         };
-        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+')
+        {
             // `a://b` with odd characters before `://` is a file name, oddly spelt.
             return Ok(Location::File(PathBuf::from(text)));
         }
@@ -164,8 +168,7 @@ mod tests {
             "results/exp.sqlite".parse(),
             Ok(Location::File("results/exp.sqlite".into()))
         );
-        let Ok(Location::Postgres(url)) = "postgres://exp:secret@db.lab:5433/sweeps".parse()
-        else {
+        let Ok(Location::Postgres(url)) = "postgres://exp:secret@db.lab:5433/sweeps".parse() else {
             panic!("a postgres URL");
         };
         assert_eq!(url.redacted(), "postgres://exp@db.lab:5433/sweeps");
@@ -179,7 +182,10 @@ mod tests {
         let bad = "postgres://exp:secret@h:notaport/db"
             .parse::<Location>()
             .unwrap_err();
-        assert!(bad.to_string().contains("postgres://exp@h:notaport/db"), "{bad}");
+        assert!(
+            bad.to_string().contains("postgres://exp@h:notaport/db"),
+            "{bad}"
+        );
         assert!(!bad.to_string().contains("secret"), "{bad}");
         assert_eq!("".parse::<Location>(), Err(LocationError::Empty));
     }

@@ -37,7 +37,7 @@ pub use location::Location;
 use migrations::{MIGRATIONS, Migrated};
 use owner::{Claimed, Owner};
 use records::{
-    Claim, EpochRecord, NewRun, Provenance, RunOutcome, RunStatus, StatusCounts,
+    Claim, EpochRecord, HostCounts, NewRun, Provenance, RunOutcome, RunStatus, StatusCounts,
     StoredExperiment, StoredRun,
 };
 
@@ -186,15 +186,11 @@ pub enum StoreError {
 /// Results of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-
 /// Wraps a database error with the database and what was being done; an SQLite error
 /// that shows the file damaged becomes [`StoreError::Damaged`] (with `PRAGMA
 /// integrity_check` run on it), a write refused on a file that cannot be written here
 /// [`StoreError::ReadOnly`].
-fn sql<'a, E: Into<DbError>>(
-    path: &'a Path,
-    action: &'a str,
-) -> impl FnOnce(E) -> StoreError + 'a {
+fn sql<'a, E: Into<DbError>>(path: &'a Path, action: &'a str) -> impl FnOnce(E) -> StoreError + 'a {
     move |source| {
         let source = source.into();
         if let Some(what) = faults::damage(&source) {
@@ -444,12 +440,15 @@ impl Store {
         data_sha256: &str,
     ) -> Result<()> {
         let overrides = serde_json::to_string(overrides).unwrap_or_else(|_| "[]".into());
-        self.read("recording the experiment's overrides and data checksums", |db| {
-            db.execute(
-                "UPDATE experiments SET overrides_json = ?2, data_sha256 = ?3 WHERE id = ?1",
-                params![experiment_id, overrides, data_sha256],
-            )
-        })?;
+        self.read(
+            "recording the experiment's overrides and data checksums",
+            |db| {
+                db.execute(
+                    "UPDATE experiments SET overrides_json = ?2, data_sha256 = ?3 WHERE id = ?1",
+                    params![experiment_id, overrides, data_sha256],
+                )
+            },
+        )?;
         Ok(())
     }
 
@@ -619,7 +618,12 @@ impl Store {
                 }
                 _ => {}
             }
-            for table in ["epochs", "run_metrics", "run_predictions", "run_user_metrics"] {
+            for table in [
+                "epochs",
+                "run_metrics",
+                "run_predictions",
+                "run_user_metrics",
+            ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE run_id = ?1"),
                     params![id],
@@ -795,6 +799,37 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Runs per experiment and worker host (what `exp status` shows for a store several
+    /// hosts share), by experiment and host name.
+    pub fn host_counts(&self) -> Result<Vec<HostCounts>> {
+        let action = "counting runs by worker host";
+        let rows = self.read(action, |db| {
+            db.query(
+                "SELECT e.name, r.owner_host, COUNT(DISTINCT r.owner_pid),
+                        SUM(CASE WHEN r.status IN ('finished', 'pruned') THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN r.status = 'running' THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN r.status IN ('failed', 'interrupted') THEN 1 ELSE 0 END)
+                 FROM runs r JOIN experiments e ON e.id = r.experiment_id
+                 WHERE r.owner_host IS NOT NULL
+                 GROUP BY e.name, r.owner_host ORDER BY e.name, r.owner_host",
+                &[],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(HostCounts {
+                    experiment: row.get(0)?,
+                    host: row.get(1)?,
+                    processes: row.get(2)?,
+                    finished: row.get(3)?,
+                    running: row.get(4)?,
+                    ended_otherwise: row.get(5)?,
+                })
+            })
+            .collect()
+        })?;
+        Ok(rows)
     }
 
     /// Records one trained epoch of a run `owner` is training. Each epoch number may be
@@ -1059,10 +1094,7 @@ impl Store {
     pub fn run(&self, run_id: i64) -> Result<StoredRun> {
         let action = format!("reading run {run_id}");
         let (found, metric_rows) = self.read(&action, |db| {
-            let run = db.query_opt(
-                &format!("{RUN_COLUMNS} WHERE r.id = ?1"),
-                params![run_id],
-            )?;
+            let run = db.query_opt(&format!("{RUN_COLUMNS} WHERE r.id = ?1"), params![run_id])?;
             let metrics = db.query(
                 "SELECT name, value FROM run_metrics WHERE run_id = ?1",
                 params![run_id],

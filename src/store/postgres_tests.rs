@@ -124,7 +124,10 @@ fn connecting_twice_migrates_once_and_a_newer_schema_is_refused() {
     assert_eq!(version(&again), super::MIGRATIONS.len() as i64);
     again.test_query("UPDATE exp_schema SET version = 999 RETURNING version", &[]);
     let err = Store::connect(db.postgres_url()).expect_err("a newer schema");
-    assert!(matches!(err, StoreError::TooNew { found: 999, .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::TooNew { found: 999, .. }),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("schema version 999"), "{text}");
     assert!(!text.contains("exp-test"), "the password stays out: {text}");
@@ -135,7 +138,9 @@ fn a_run_goes_through_claim_epochs_and_finish_as_on_sqlite() {
     let Some((_db, mut store)) = scratch("a_run_goes_through_claim_epochs_and_finish") else {
         return;
     };
-    let exp = store.upsert_experiment("e", "e.toml", "[x]").expect("experiment");
+    let exp = store
+        .upsert_experiment("e", "e.toml", "[x]")
+        .expect("experiment");
     assert_eq!(store.upsert_experiment("e", "e.toml", "[y]").unwrap(), exp);
     let me = owner("node1", 11);
     let Claim::Claimed(id) = store.claim_run(exp, &run("k"), &me, "cpu", false).unwrap() else {
@@ -226,7 +231,10 @@ fn a_stale_run_is_taken_over_and_its_old_owner_writes_nothing_more() {
         store.claim_run(exp, &run("k"), &new, "cpu", false).unwrap(),
         Claim::Claimed(id)
     );
-    assert!(store.epochs(id).unwrap().is_empty(), "the takeover starts afresh");
+    assert!(
+        store.epochs(id).unwrap().is_empty(),
+        "the takeover starts afresh"
+    );
     let err = store.add_epoch(id, &old, &epoch(2, 1.0)).unwrap_err();
     match err {
         StoreError::ClaimLost { now, .. } => assert_eq!(now, "being trained by node2 (pid 22)"),

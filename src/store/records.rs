@@ -312,3 +312,20 @@ pub struct StoredExperiment {
     /// for experiments stored before exp recorded it.
     pub data_sha256: Option<String>,
 }
+
+/// The runs of one experiment that one host's workers trained or are training.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostCounts {
+    /// Experiment name.
+    pub experiment: String,
+    /// The worker host (`owner_host`).
+    pub host: String,
+    /// How many processes on it have claimed runs (distinct pids).
+    pub processes: usize,
+    /// Finished or pruned runs.
+    pub finished: usize,
+    /// Runs it is training now.
+    pub running: usize,
+    /// Failed or interrupted runs.
+    pub ended_otherwise: usize,
+}

@@ -61,7 +61,10 @@ impl ScratchDatabase {
             format!("CREATE DATABASE {name}"),
         ] {
             client.batch_execute(&sql).unwrap_or_else(|e| {
-                panic!("{SERVER_VAR}: `{sql}` failed: {}", super::server::one_line(&e))
+                panic!(
+                    "{SERVER_VAR}: `{sql}` failed: {}",
+                    super::server::one_line(&e)
+                )
             });
         }
         let url = with_database(&admin, &name);

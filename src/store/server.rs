@@ -15,8 +15,7 @@ pub(crate) fn connect(url: &PostgresUrl) -> Result<postgres::Client, StoreError>
         url: url.redacted(),
         reason,
     };
-    let mut config =
-        postgres::Config::from_str(url.as_str()).map_err(|e| refused(one_line(&e)))?;
+    let mut config = postgres::Config::from_str(url.as_str()).map_err(|e| refused(one_line(&e)))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
