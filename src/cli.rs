@@ -80,6 +80,10 @@ training time with the Pareto front, and parallel coordinates."
     /// PostgreSQL store.
     #[command(subcommand)]
     Slurm(SlurmCommand),
+    /// Move results between stores: copy experiments from a PostgreSQL server into a
+    /// local SQLite file (or back).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// List the experiments in a database with their run counts by status.
     #[command(after_help = "Example:\n  exp status\n  exp status --db results/exp.sqlite")]
     Status(StatusArgs),
@@ -335,6 +339,34 @@ const RUNS_HELP: &str = "Example:\n  exp runs\n  exp runs -e sweep --best\n  exp
 One row per run: its id (what `exp recommend --run` and `exp similar --run` take), the\n\
 experiment, the swept values, the fold (1-based), the status and its test metrics.\n\
 --best keeps the runs of each experiment's best configuration by --metric.";
+
+/// `exp db` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy experiments (runs, epochs, metrics, predictions, trials) from one store into
+    /// another, with new ids there.
+    #[command(
+        after_help = "Example:\n  exp db copy --from postgres://exp@db.lab/sweeps --to results/exp.sqlite --experiment sweep\n  exp db copy --from $EXP_DB --to results/cluster.sqlite\n\n\
+The copy is one transaction on the target: all of it lands, or nothing. An experiment the\n\
+target already holds is refused (remove it there first). Checkpoint files are not in the\n\
+store; copy results/<experiment>/checkpoints/ from the workers' results folder if needed."
+    )]
+    Copy(DbCopyArgs),
+}
+
+/// `exp db copy`.
+#[derive(Debug, clap::Args)]
+pub struct DbCopyArgs {
+    /// The store to read: a postgres:// URL or an SQLite file.
+    #[arg(long)]
+    pub from: Location,
+    /// The store to write (an SQLite file is created if missing).
+    #[arg(long)]
+    pub to: Location,
+    /// Copy only this experiment (default: all).
+    #[arg(long, short = 'e')]
+    pub experiment: Option<String>,
+}
 
 /// `exp slurm` subcommands.
 #[derive(Debug, Subcommand)]

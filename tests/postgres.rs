@@ -332,3 +332,75 @@ fn bad_database_urls_are_one_clear_line_each() {
         .get(0);
     assert_eq!(experiments, 0, "nothing written");
 }
+
+/// A search through the server: two workers draw its trials (each number once, the
+/// search stops at its count), and `exp db copy` brings it home to an SQLite file that
+/// `exp compare` reads exactly as it reads the server.
+#[test]
+fn a_search_shared_by_two_workers_draws_each_trial_once_and_copies_home() {
+    const TRIALS: i64 = 10;
+    let search = "[experiment]\nname = \"pg\"\nseed = 11\n\
+         [data]\ndataset = \"ml-latest-small\"\n\
+         [split]\nkind = \"holdout\"\ntest_fraction = 0.1\nvalidation_fraction = 0.05\n\
+         [model]\narchitecture = \"biased-mf\"\nembedding_size = 8\n\
+         [training]\nepochs = 6\nbatch_size = 256\nlearning_rate = 0.01\n\
+         [search]\nstrategy = \"tpe\"\ntrials = 10\n\
+         [search.space]\n\
+         \"training.learning_rate\" = { log_uniform = [0.0003, 0.3] }\n\
+         \"model.embedding_size\" = { int = [4, 32], log = true }\n\
+         [search.pruner]\nkind = \"asha\"\nmin_epochs = 1\nreduction_factor = 3\n";
+    let Some(cluster) = Cluster::new("search_two_workers", search) else {
+        return;
+    };
+    cluster.submit();
+    let (a, b) = (cluster.worker(), cluster.worker());
+    finish(a);
+    finish(b);
+    assert_eq!(
+        cluster.count("SELECT COUNT(DISTINCT number) FROM trials"),
+        TRIALS
+    );
+    assert_eq!(cluster.count("SELECT COUNT(*) FROM trials"), TRIALS);
+    assert_eq!(
+        cluster.count("SELECT COUNT(*) FROM trials WHERE status IN ('complete', 'pruned')"),
+        TRIALS
+    );
+    assert_eq!(
+        cluster.count("SELECT COUNT(*) FROM runs WHERE status IN ('finished', 'pruned')"),
+        TRIALS,
+        "one run per trial (holdout), each ended"
+    );
+    let home = cluster.dir.path().join("home.sqlite");
+    let out = cluster
+        .exp(&["db", "copy", "--from", cluster.db.url(), "--to"])
+        .arg(&home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let conn = Connection::open(&home).unwrap();
+    let trials: i64 = conn
+        .query_row("SELECT COUNT(*) FROM trials", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(trials, TRIALS);
+    let epochs: i64 = conn
+        .query_row("SELECT COUNT(*) FROM epochs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(epochs, cluster.count("SELECT COUNT(*) FROM epochs"));
+    let compare = |db: &str| {
+        let out = cluster
+            .exp(&["compare", "-e", "pg", "--db", db])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(compare(home.to_str().unwrap()), compare(cluster.db.url()));
+    // Copying it again is refused: the target already holds it.
+    let again = cluster
+        .exp(&["db", "copy", "--from", cluster.db.url(), "--to"])
+        .arg(&home)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("already holds an experiment `pg`"));
+}

@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod data;
+pub mod db;
 pub mod eta;
 pub mod export;
 pub mod init;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::validate(&args),
         Command::Data(command) => data::data(&command),
         Command::Slurm(command) => slurm::slurm(&command),
+        Command::Db(command) => db::db(&command),
         Command::Recommend(args) => recommend::recommend(&args),
         Command::Similar(args) => similar::similar(&args),
         Command::Status(args) => status::status(&args),

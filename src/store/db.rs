@@ -238,6 +238,11 @@ impl Row {
         })
     }
 
+    /// The row's values, in column order.
+    pub(crate) fn into_values(self) -> Vec<Value> {
+        self.0
+    }
+
     /// Column `index` as a float, NULL read back as NaN (how NaN is stored).
     pub(crate) fn get_nan(&self, index: usize) -> Result<f64, DbError> {
         Ok(self.get::<Option<f64>>(index)?.unwrap_or(f64::NAN))

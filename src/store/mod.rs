@@ -13,6 +13,7 @@
 //! schema is in `store/migrations.rs`. An SQLite file is plain SQLite, so `sqlite3
 //! results.db` or any other client can query it; so can `psql` a PostgreSQL store.
 
+pub mod copy;
 pub(crate) mod db;
 mod faults;
 pub mod location;
