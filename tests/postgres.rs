@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,6 @@ const RUNS: i64 = 6;
 struct Cluster {
     dir: tempfile::TempDir,
     db: ScratchDatabase,
-    file: PathBuf,
 }
 
 impl Cluster {
@@ -47,7 +46,7 @@ impl Cluster {
         std::fs::write(&sbatch, "#!/bin/sh\necho 4242\n").expect("write sbatch");
         std::fs::set_permissions(&sbatch, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("make sbatch executable");
-        Some(Cluster { dir, db, file })
+        Some(Cluster { dir, db })
     }
 
     fn exp(&self, args: &[&str]) -> Command {

@@ -83,7 +83,7 @@ fn table(header: &[&str], rows: &[Vec<String>], left: usize) -> String {
                 out.push_str(&format!("{cell:>w$}"));
             }
         }
-        out.push_str("\n");
+        out.push('\n');
         out
     };
     let mut out = line(header.to_vec());

@@ -185,13 +185,25 @@ pub fn copy_experiments(
     Ok(copied)
 }
 
+/// One row's values, in its column list's order.
+type Values = Vec<Value>;
+
+/// One run's rows, as read from the source.
+struct RunRows {
+    /// Its id in the source.
+    id: i64,
+    /// Its `runs` row (`RUN_COLUMNS`).
+    row: Values,
+    /// Its rows in each of `RUN_TABLES`, in that order.
+    children: Vec<Vec<Values>>,
+}
+
 /// One experiment's rows, as read from the source.
 struct ExperimentRows {
     name: String,
-    experiment: Vec<Value>,
-    /// Each run: its old id, its row (`RUN_COLUMNS`) and its child rows per `RUN_TABLES`.
-    runs: Vec<(i64, Vec<Value>, Vec<Vec<Vec<Value>>>)>,
-    trials: Vec<Vec<Value>>,
+    experiment: Values,
+    runs: Vec<RunRows>,
+    trials: Vec<Values>,
 }
 
 fn read_experiment(from: &Store, id: i64, name: &str) -> Result<ExperimentRows> {
@@ -215,7 +227,11 @@ fn read_experiment(from: &Store, id: i64, name: &str) -> Result<ExperimentRows> 
             for (table, columns) in RUN_TABLES {
                 children.push(select(db, table, columns, "run_id", run_id)?);
             }
-            runs.push((run_id, row, children));
+            runs.push(RunRows {
+                id: run_id,
+                row,
+                children,
+            });
         }
         let trials = select(db, "trials", TRIAL_COLUMNS, "experiment_id", id)?;
         Ok(ExperimentRows {
@@ -234,7 +250,7 @@ fn select(
     columns: &[&str],
     key: &str,
     value: i64,
-) -> std::result::Result<Vec<Vec<Value>>, DbError> {
+) -> std::result::Result<Vec<Values>, DbError> {
     Ok(db
         .query(
             &format!(
@@ -286,7 +302,12 @@ fn write_experiment(
     )?
     .unwrap_or_default();
     let mut run_ids: HashMap<i64, i64> = HashMap::new();
-    for (old_id, row, children) in &copy.runs {
+    for RunRows {
+        id: old_id,
+        row,
+        children,
+    } in &copy.runs
+    {
         let mut row = row.clone();
         row[0] = Value::Int(experiment_id);
         let new_id = insert(tx, "runs", RUN_COLUMNS, &row, true)?.unwrap_or_default();
