@@ -5,7 +5,7 @@
 # create one fresh database each) and its database `exp`; `stop` stops the server and
 # removes DIR. By hand:
 #
-#   url=$(scripts/pg-server.sh start /tmp/exp-pg)      # [PORT], default 55432
+#   url=$(scripts/pg-server.sh start /tmp/exp-pg)      # [PORT], default the first free from 55432
 #   EXP_TEST_POSTGRES=$url cargo test --release
 #   scripts/pg-server.sh stop /tmp/exp-pg
 #
@@ -146,6 +146,14 @@ start() {
         return
     fi
 
+    # Without a PORT asked for, the first free one from 55432 (another server, a
+    # developer's say, may hold the default).
+    if [ -z "$1" ]; then
+        while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+            port=$((port + 1))
+            [ "$port" -le 55531 ] || die "no free port in 55432-55531"
+        done
+    fi
     # The socket path is limited to 107 bytes.
     [ $((${#dir} + ${#port} + 11)) -le 107 ] || die "DIR is too long for a Unix socket path: $dir"
     if [ -e "$dir" ] && [ ! -d "$dir" ]; then die "$dir exists and is not a directory"; fi

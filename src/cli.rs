@@ -44,6 +44,12 @@ workers may share one database: each run is trained once, and a run whose worker
 is taken over once its heartbeat is 5 minutes old (at once on the same host)."
     )]
     Worker(WorkerArgs),
+    /// Validate an experiment against its data and store it for `exp worker`s, training
+    /// nothing (`exp slurm submit` does this, then starts the workers through Slurm).
+    #[command(
+        after_help = "Example:\n  exp submit experiments/sweep.toml --db postgres://exp@db.lab/sweeps\n  exp worker --db postgres://exp@db.lab/sweeps --experiment sweep   # on each node"
+    )]
+    Submit(SubmitArgs),
     /// Rank an experiment's configurations by a metric over folds, with confidence
     /// intervals and significance tests against the best.
     #[command(
@@ -419,6 +425,21 @@ pub struct SlurmSubmitArgs {
     /// Print the script; store and submit nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `exp submit`.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The experiment file (TOML).
+    #[arg(value_name = "FILE")]
+    pub experiment: PathBuf,
+    /// The store the workers will share: a postgres:// URL (or an SQLite file, for
+    /// workers on this host). Also $EXP_DB.
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
+    /// Override a key of the file, as for `exp run`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// `exp worker`.

@@ -30,6 +30,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Worker(args) => worker::worker(&args),
+        Command::Submit(args) => worker::submit(&args),
         Command::Compare(args) => compare::compare(&args),
         Command::Report(args) => report::report(&args),
         Command::Validate(args) => validate::validate(&args),

@@ -8,11 +8,23 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{RunArgs, WorkerArgs};
+use crate::cli::{RunArgs, SubmitArgs, WorkerArgs};
 use crate::commands::run::{self, EXIT_INTERRUPTED, Outcome, Role};
 use crate::config;
 use crate::scheduler::Stop;
 use crate::store::Store;
+
+/// `exp submit`: validates the experiment against its data and stores it, training
+/// nothing; prints how to start workers on it.
+pub fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
+    let experiment = config::load_experiment_with(&args.experiment, &args.set)?;
+    let (_, runs) = run::store_experiment(&args.db, &args.experiment, &experiment)?;
+    eprintln!(
+        "{}: {runs} run(s) stored in {}; start workers with: exp worker --db {} --experiment {}",
+        experiment.name, args.db, args.db, experiment.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Reads the experiment from the store, checks this node's data against it, and trains
 /// its runs; exits 0 when every run is done (here or by another worker).
