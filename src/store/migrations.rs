@@ -13,6 +13,16 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::db::{DbError, Sql, params};
 
+/// Migration 12, the same on both engines: the `--set` overrides an experiment was
+/// submitted with (a JSON array of `KEY=VALUE`) and a SHA-256 of each of its data sets as
+/// loaded (a JSON object, data set name to hash), so that `exp worker` can run it from the
+/// store alone and a worker whose copy of the data differs refuses to train. NULL for
+/// experiments stored before it.
+const EXPERIMENT_INPUTS: &str = "
+ALTER TABLE experiments ADD COLUMN overrides_json TEXT;
+ALTER TABLE experiments ADD COLUMN data_sha256 TEXT;
+";
+
 /// The migrations, oldest first. Append only.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: experiments, runs and their epochs.
@@ -217,14 +227,9 @@ CREATE TABLE trials (
     PRIMARY KEY (experiment_id, number)
 );
 "#,
-    // 12: what `exp worker` needs to run an experiment from the store alone: the `--set`
-    // overrides it was submitted with (a JSON array of `KEY=VALUE`), and a SHA-256 of each
-    // of its data sets as loaded (a JSON object, data set name to hash), so a worker whose
-    // copy of the data differs refuses to train. NULL for experiments stored before it.
-    r#"
-ALTER TABLE experiments ADD COLUMN overrides_json TEXT;
-ALTER TABLE experiments ADD COLUMN data_sha256 TEXT;
-"#,
+    // 12: what `exp worker` needs to run an experiment from the store alone (the same
+    // statements on PostgreSQL).
+    EXPERIMENT_INPUTS,
 ];
 
 /// What [`migrate`] found and did.
@@ -413,10 +418,7 @@ CREATE TABLE trials (
 /// entry of that version does an SQLite one. Append to both lists together.
 pub(crate) const POSTGRES_MIGRATIONS: &[&str] = &[
     // 12
-    r#"
-ALTER TABLE experiments ADD COLUMN overrides_json TEXT;
-ALTER TABLE experiments ADD COLUMN data_sha256 TEXT;
-"#,
+    EXPERIMENT_INPUTS,
 ];
 
 /// Brings a PostgreSQL store up to date, inside the caller's transaction. The version
