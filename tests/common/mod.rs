@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs `exp args` in `cwd` with `env` set and none of the caller's data-related
-/// environment (`EXP_DATA_DIR`, `EXP_DOWNLOAD_BASE_URL`).
+/// environment (`EXP_DATA_DIR`, `EXP_DOWNLOAD_BASE_URL`) or store (`EXP_DB`).
 pub fn exp_with(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_exp"));
     cmd.args(args)
         .current_dir(cwd)
         .env_remove("EXP_DATA_DIR")
-        .env_remove("EXP_DOWNLOAD_BASE_URL");
+        .env_remove("EXP_DOWNLOAD_BASE_URL")
+        .env_remove("EXP_DB");
     for (key, value) in env {
         cmd.env(key, value);
     }
@@ -85,7 +86,8 @@ impl ExperimentDir {
         }
     }
 
-    /// `exp run FILE --db DB EXTRA…`, output captured, without the caller's `EXP_DATA_DIR`.
+    /// `exp run FILE --db DB EXTRA…`, output captured, without the caller's `EXP_DATA_DIR`
+    /// or `EXP_DB`.
     pub fn command(&self, extra: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_exp"));
         cmd.arg("run")
@@ -94,6 +96,7 @@ impl ExperimentDir {
             .arg(&self.db)
             .args(extra)
             .env_remove("EXP_DATA_DIR")
+            .env_remove("EXP_DB")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         cmd
