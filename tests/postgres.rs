@@ -104,7 +104,9 @@ fn finish(child: Child) -> Output {
 /// runs, with bit-for-bit the same test RMSE per run key.
 #[test]
 fn the_same_experiment_on_sqlite_and_postgres_gives_identical_rmse_per_key() {
-    let Some(db) = ScratchDatabase::create("identical_rmse_per_key") else {
+    let Some(db) = ScratchDatabase::create(
+        "the_same_experiment_on_sqlite_and_postgres_gives_identical_rmse_per_key",
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -150,7 +152,10 @@ fn the_same_experiment_on_sqlite_and_postgres_gives_identical_rmse_per_key() {
 /// each epoch recorded once.
 #[test]
 fn two_workers_share_a_stored_experiment_and_train_every_run_once() {
-    let Some(cluster) = Cluster::new("two_workers", GRID) else {
+    let Some(cluster) = Cluster::new(
+        "two_workers_share_a_stored_experiment_and_train_every_run_once",
+        GRID,
+    ) else {
         return;
     };
     cluster.submit();
@@ -192,7 +197,10 @@ fn two_workers_share_a_stored_experiment_and_train_every_run_once() {
 /// this host sees its pid is gone, takes the run over and finishes the experiment.
 #[test]
 fn a_killed_workers_run_is_taken_over_by_the_next_worker() {
-    let Some(cluster) = Cluster::new("killed_worker", GRID) else {
+    let Some(cluster) = Cluster::new(
+        "a_killed_workers_run_is_taken_over_by_the_next_worker",
+        GRID,
+    ) else {
         return;
     };
     cluster.submit();
@@ -223,7 +231,7 @@ fn a_killed_workers_run_is_taken_over_by_the_next_worker() {
 /// refuses to train, naming the data set, and writes nothing.
 #[test]
 fn a_worker_with_other_data_refuses_to_train() {
-    let Some(cluster) = Cluster::new("other_data", GRID) else {
+    let Some(cluster) = Cluster::new("a_worker_with_other_data_refuses_to_train", GRID) else {
         return;
     };
     cluster.submit();
@@ -271,7 +279,7 @@ fn a_worker_with_other_data_refuses_to_train() {
 /// was).
 #[test]
 fn bad_database_urls_are_one_clear_line_each() {
-    let Some(db) = ScratchDatabase::create("bad_urls") else {
+    let Some(db) = ScratchDatabase::create("bad_database_urls_are_one_clear_line_each") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -348,7 +356,10 @@ fn a_search_shared_by_two_workers_draws_each_trial_once_and_copies_home() {
          \"training.learning_rate\" = { log_uniform = [0.0003, 0.3] }\n\
          \"model.embedding_size\" = { int = [4, 32], log = true }\n\
          [search.pruner]\nkind = \"asha\"\nmin_epochs = 1\nreduction_factor = 3\n";
-    let Some(cluster) = Cluster::new("search_two_workers", search) else {
+    let Some(cluster) = Cluster::new(
+        "a_search_shared_by_two_workers_draws_each_trial_once_and_copies_home",
+        search,
+    ) else {
         return;
     };
     cluster.submit();

@@ -111,7 +111,8 @@ fn postgres_schema_matches_sqlite_column_for_column() {
 
 #[test]
 fn connecting_twice_migrates_once_and_a_newer_schema_is_refused() {
-    let Some((db, store)) = scratch("connecting_twice_migrates_once") else {
+    let Some((db, store)) = scratch("connecting_twice_migrates_once_and_a_newer_schema_is_refused")
+    else {
         return;
     };
     let version = |store: &Store| {
@@ -135,7 +136,8 @@ fn connecting_twice_migrates_once_and_a_newer_schema_is_refused() {
 
 #[test]
 fn a_run_goes_through_claim_epochs_and_finish_as_on_sqlite() {
-    let Some((_db, mut store)) = scratch("a_run_goes_through_claim_epochs_and_finish") else {
+    let Some((_db, mut store)) = scratch("a_run_goes_through_claim_epochs_and_finish_as_on_sqlite")
+    else {
         return;
     };
     let exp = store
@@ -216,7 +218,9 @@ fn a_run_goes_through_claim_epochs_and_finish_as_on_sqlite() {
 
 #[test]
 fn a_stale_run_is_taken_over_and_its_old_owner_writes_nothing_more() {
-    let Some((_db, mut store)) = scratch("a_stale_run_is_taken_over") else {
+    let Some((_db, mut store)) =
+        scratch("a_stale_run_is_taken_over_and_its_old_owner_writes_nothing_more")
+    else {
         return;
     };
     let exp = store.upsert_experiment("e", "e.toml", "").unwrap();

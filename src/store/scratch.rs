@@ -6,6 +6,7 @@
 //! tests skip with a printed reason, unless `EXP_REQUIRE_POSTGRES` is set (CI sets it),
 //! when they fail: CI must never skip them.
 
+use std::io::Write as _;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -40,7 +41,9 @@ impl ScratchDatabase {
                 "{REQUIRE_VAR} is set but {SERVER_VAR} is not: start a server with \
                  scripts/pg-server.sh start DIR and set {SERVER_VAR} to the URL it prints"
             );
-            eprintln!(
+            // Straight to the process's stderr: libtest captures `eprintln!` of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipped {test}: no PostgreSQL server (set {SERVER_VAR}=postgres://…; \
                  scripts/pg-server.sh start DIR starts one and prints its URL)"
             );
