@@ -164,4 +164,31 @@ mod tests {
              empty                  0         0        0            0       0       0        –\n"
         );
     }
+
+    #[test]
+    fn the_host_table_gives_each_workers_host_its_runs() {
+        let hosts = [
+            HostCounts {
+                experiment: "sweep".into(),
+                host: "node01".into(),
+                processes: 2,
+                finished: 21,
+                running: 1,
+                ended_otherwise: 1,
+            },
+            HostCounts {
+                experiment: "sweep".into(),
+                host: "gpu-node-17".into(),
+                processes: 1,
+                finished: 17,
+                ..Default::default()
+            },
+        ];
+        assert_eq!(
+            render_hosts(&hosts),
+            "experiment  worker host  processes  finished  running  failed/interrupted\n\
+             sweep       node01               2        21        1                   1\n\
+             sweep       gpu-node-17          1        17        0                   0\n"
+        );
+    }
 }
