@@ -33,8 +33,8 @@ impl Location {
     /// ([`super::results_dir`]), under `results/` for a PostgreSQL store.
     pub fn results_dir(&self, experiment: &str) -> PathBuf {
         match self {
-            Location::File(path) => super::results_dir(path, experiment),
-            Location::Postgres(_) => Path::new("results").join(experiment),
+            Location::File(path) => results_dir(true, path, experiment),
+            Location::Postgres(_) => results_dir(false, Path::new(""), experiment),
         }
     }
 }
@@ -142,6 +142,20 @@ impl fmt::Debug for PostgresUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PostgresUrl({})", self.redacted())
     }
+}
+
+/// The one rule for where an experiment's charts and checkpoints go: beside an SQLite
+/// `file` (`<its directory>/<experiment>/`), or, for a server store, which is no file,
+/// `results/<experiment>/` in the working directory.
+pub(crate) fn results_dir(is_file: bool, file: &Path, experiment: &str) -> PathBuf {
+    let base = if is_file {
+        file.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    } else {
+        Path::new("results")
+    };
+    base.join(experiment)
 }
 
 /// Parses a `postgres://` URL; any other location is an error.

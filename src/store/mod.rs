@@ -230,8 +230,6 @@ pub struct Store {
     db: Db,
     /// The SQLite file, or the PostgreSQL URL without its password: what errors name.
     path: PathBuf,
-    /// Where charts and checkpoints go (`results_dir`).
-    results_root: PathBuf,
 }
 
 impl Store {
@@ -264,11 +262,7 @@ impl Store {
             .transaction(|tx| migrations::migrate_postgres(tx))
             .map_err(sql(&path, "migrating the schema"))?;
         match migrated {
-            Migrated::UpToDate { .. } => Ok(Store {
-                db,
-                path,
-                results_root: PathBuf::from("results"),
-            }),
+            Migrated::UpToDate { .. } => Ok(Store { db, path }),
             Migrated::TooNew { found, known } => Err(StoreError::TooNew { path, found, known }),
         }
     }
@@ -365,17 +359,11 @@ impl Store {
         }
     }
 
-    /// The store over an open SQLite connection; its results go beside the file.
+    /// The store over an open SQLite connection.
     fn sqlite(conn: Connection, path: PathBuf) -> Store {
-        let results_root = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
         Store {
             db: Db::Sqlite(conn),
             path,
-            results_root,
         }
     }
 
@@ -393,7 +381,11 @@ impl Store {
     /// Where an experiment's charts and checkpoints go: beside an SQLite file, as
     /// [`results_dir`] says; under `results/` for a PostgreSQL store.
     pub fn results_dir(&self, experiment: &str) -> PathBuf {
-        self.results_root.join(experiment)
+        location::results_dir(
+            self.db.dialect() == db::Dialect::Sqlite,
+            &self.path,
+            experiment,
+        )
     }
 
     /// Runs `f` outside a transaction, naming `action` in its errors.
@@ -1264,10 +1256,7 @@ fn is_busy(error: &rusqlite::Error) -> bool {
 /// Where an experiment's charts and checkpoints go for an SQLite store:
 /// `<database directory>/<experiment>/`, beside the store that records its runs.
 pub fn results_dir(db: &Path, experiment: &str) -> PathBuf {
-    db.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join(experiment)
+    location::results_dir(true, db, experiment)
 }
 
 #[cfg(test)]
