@@ -154,6 +154,7 @@ fn context(data: &Dataset, split: &Split) -> ModelContext {
         engine: exp::engine::Engine::Fused,
         features: None,
         implicit: None,
+        item_ratings: None,
     }
 }
 

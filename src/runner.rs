@@ -16,6 +16,7 @@ use crate::config::spec::{Architecture, CheckpointPolicy, SplitSpec, TemporalCut
 use crate::data::dataset::Dataset;
 use crate::data::features::content_features;
 use crate::data::implicit::RatedItems;
+use crate::data::item_ratings::ItemRatings;
 use crate::data::split::{self, PerUserCut, Split, SplitError};
 use crate::engine::{Engine, EngineError};
 use crate::models::{self, ModelContext};
@@ -364,6 +365,8 @@ pub fn model_context(
             .then(|| Arc::new(content_features(data, train))),
         implicit: (run.config.model.architecture == Architecture::SvdPp)
             .then(|| Arc::new(RatedItems::from_training(ratings, train, data.n_users()))),
+        item_ratings: (run.config.model.architecture == Architecture::AutoRec)
+            .then(|| Arc::new(ItemRatings::from_training(ratings, train, data.n_items()))),
     })
 }
 

@@ -50,12 +50,15 @@ fn by_user_batches_train_svdpp_like_shuffled_ones_under_their_own_key() {
 fn an_unknown_order_is_refused_naming_the_key_and_the_choices() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bad-order.toml");
-    let bad = EXPERIMENT.replace("\"by-user\"]", "\"by-item\"]");
+    let bad = EXPERIMENT.replace("\"by-user\"]", "\"by-movie\"]");
     std::fs::write(&file, bad).expect("write experiment");
     let out = exp(&["validate", file.to_str().unwrap()], dir.path());
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("training.order"), "{err}");
-    assert!(err.contains("by-user") && err.contains("by-item"), "{err}");
+    assert!(
+        err.contains("by-user") && err.contains("by-item") && err.contains("by-movie"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -622,7 +622,7 @@ pub(crate) struct RawTraining {
     pub engine: Option<Spanned<String>>,
     /// Default 1; only on the per-rating SGD path.
     pub threads: Option<Spanned<i64>>,
-    /// `shuffled` or `by-user`; default `shuffled`.
+    /// `shuffled`, `by-user` or `by-item`; default `shuffled` (`by-item` for `autorec`).
     pub order: Option<Spanned<String>>,
     /// `none` or `best`; default `none`.
     pub checkpoint: Option<Spanned<String>>,

@@ -240,17 +240,22 @@ pub enum BatchOrder {
     /// batches: a batch then holds few users. For SVD++, whose batch costs
     /// `Σ |N(u)|·k` over its distinct users, on data sets with heavy users.
     ByUser,
+    /// Items in a shuffled order, each item's ratings (shuffled) together: a batch holds
+    /// few items. The item autoencoder's default, whose batch reads each distinct item's
+    /// whole rating vector.
+    ByItem,
 }
 
 impl BatchOrder {
     /// Every value, in documentation order.
-    pub const ALL: [BatchOrder; 2] = [BatchOrder::Shuffled, BatchOrder::ByUser];
+    pub const ALL: [BatchOrder; 3] = [BatchOrder::Shuffled, BatchOrder::ByUser, BatchOrder::ByItem];
 
     /// The name as written in `training.order`.
     pub fn as_str(self) -> &'static str {
         match self {
             BatchOrder::Shuffled => "shuffled",
             BatchOrder::ByUser => "by-user",
+            BatchOrder::ByItem => "by-item",
         }
     }
 
@@ -807,11 +812,15 @@ pub enum Architecture {
     /// Generalised MF (the NCF paper's GMF): element-wise product of user and item
     /// embeddings → dense(1) → sigmoid scaled to the rating range.
     Gmf,
+    /// I-AutoRec (Sedhain et al. 2015): an item's training ratings over all users →
+    /// sigmoid code of `embedding_size` units → one output per user, linear.
+    #[serde(rename = "autorec")]
+    AutoRec,
 }
 
 impl Architecture {
     /// Every architecture, in documentation order.
-    pub const ALL: [Architecture; 10] = [
+    pub const ALL: [Architecture; 11] = [
         Architecture::DotMf,
         Architecture::BiasedMf,
         Architecture::Ncf,
@@ -822,6 +831,7 @@ impl Architecture {
         Architecture::GlobalMean,
         Architecture::Biases,
         Architecture::Gmf,
+        Architecture::AutoRec,
     ];
 
     /// The name as written in experiment files.
@@ -837,6 +847,7 @@ impl Architecture {
             Architecture::GlobalMean => "global-mean",
             Architecture::Biases => "biases",
             Architecture::Gmf => "gmf",
+            Architecture::AutoRec => "autorec",
         }
     }
 
@@ -865,6 +876,9 @@ impl Architecture {
             Architecture::Gmf => {
                 "generalised MF (NCF paper): element-wise product → dense(1) → scaled sigmoid"
             }
+            Architecture::AutoRec => {
+                "I-AutoRec: an item's ratings by every user → sigmoid code → one output per user"
+            }
         }
     }
 
@@ -875,6 +889,15 @@ impl Architecture {
             Architecture::Mlp => vec![128, 32],
             Architecture::TwoTower => vec![256, 128, 32],
             _ => Vec::new(),
+        }
+    }
+
+    /// The default of `training.order`: by item for the item autoencoder (a batch reads
+    /// each distinct item's whole rating vector), shuffled for the rest.
+    pub fn default_batch_order(self) -> BatchOrder {
+        match self {
+            Architecture::AutoRec => BatchOrder::ByItem,
+            _ => BatchOrder::Shuffled,
         }
     }
 

@@ -265,7 +265,7 @@ fn unknown_names_list_the_allowed_ones() {
             15,
             "architecture = \"autoencoder\"",
             "model.architecture",
-            "`global-mean`, `biases`, `gmf`, got `autoencoder`",
+            "`global-mean`, `biases`, `gmf`, `autorec`, got `autoencoder`",
         ),
         (
             21,

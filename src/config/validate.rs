@@ -1216,7 +1216,7 @@ fn training(
         }
     };
     let order = match order {
-        None => Some(BatchOrder::Shuffled),
+        None => Some(architecture.map_or(BatchOrder::Shuffled, Architecture::default_batch_order)),
         Some(name) => cx.choice(
             &name,
             "training.order",

@@ -26,6 +26,7 @@ pub mod features;
 pub mod filter;
 mod fingerprint;
 pub mod implicit;
+pub mod item_ratings;
 pub(crate) mod movielens;
 pub mod split;
 pub mod stats;

@@ -10,6 +10,10 @@
 //! user (SVD++) gets its groups without regrouping 10M ratings by random scatter every
 //! epoch.
 //!
+//! [`RatingOrder::ByItem`]: the same, grouped by item: the batches of a model whose
+//! forward pass costs per distinct item (the item autoencoder reads each item's whole
+//! rating vector) hold a few items each instead of a batch's worth.
+//!
 //! [`RatingOrder::Blocks`]: with `N > 1` threads (Zhuang et al. 2013, LIBMF) users are
 //! cut into N ranges and items into N ranges, each holding about the same number of
 //! ratings, and the ratings are bucketed **once**, before the first epoch, into the N × N
@@ -34,6 +38,8 @@ pub enum RatingOrder {
     Shuffled,
     /// Grouped by user; users and each user's ratings reshuffled.
     ByUser,
+    /// Grouped by item; items and each item's ratings reshuffled.
+    ByItem,
     /// LIBMF's N × N blocks for N threads, each block reshuffled.
     Blocks(usize),
 }
@@ -49,14 +55,15 @@ pub struct EpochRatings {
 #[derive(Debug, Clone)]
 enum Layout {
     Shuffled,
-    ByUser(UserGroups),
+    ByUser(Groups),
+    ByItem(Groups),
     Blocks(Blocks),
 }
 
-/// The users' runs in ratings grouped by user.
+/// The runs of ratings grouped by user (or by item).
 #[derive(Debug, Clone)]
-struct UserGroups {
-    /// `starts[n]..starts[n + 1]` are the ratings of the `n`-th user with ratings.
+struct Groups {
+    /// `starts[n]..starts[n + 1]` are the ratings of the `n`-th user (item) with ratings.
     starts: Vec<usize>,
     /// This epoch's order of the groups (indices into `starts`).
     order: Vec<u32>,
@@ -84,12 +91,17 @@ impl EpochRatings {
             _ if triples.is_empty() => Layout::Shuffled,
             RatingOrder::Shuffled | RatingOrder::Blocks(0 | 1) => Layout::Shuffled,
             RatingOrder::ByUser => {
-                let (triples, starts) = counting_sort(&triples, |t| t.user as usize);
-                let starts: Vec<usize> = dedup_starts(starts);
-                let order = (0..starts.len() as u32 - 1).collect();
+                let (triples, groups) = Groups::sorted(&triples, |t| t.user);
                 return EpochRatings {
                     triples,
-                    layout: Layout::ByUser(UserGroups { starts, order }),
+                    layout: Layout::ByUser(groups),
+                };
+            }
+            RatingOrder::ByItem => {
+                let (triples, groups) = Groups::sorted(&triples, |t| t.item);
+                return EpochRatings {
+                    triples,
+                    layout: Layout::ByItem(groups),
                 };
             }
             RatingOrder::Blocks(threads) => {
@@ -147,17 +159,19 @@ impl EpochRatings {
             .unwrap_or_default()
     }
 
-    /// Every rating in this epoch's order: the stored order, except by user, where the
-    /// users' runs are copied out in the epoch's order of users (for the batch loop,
-    /// which cuts the epoch into contiguous batches).
+    /// Every rating in this epoch's order: the stored order, except by user (by item),
+    /// where the groups are copied out in the epoch's order of groups (for the batch
+    /// loop, which cuts the epoch into contiguous batches).
     pub fn in_order(&self) -> std::borrow::Cow<'_, [Triple]> {
-        match self.user_groups() {
-            None => std::borrow::Cow::Borrowed(&self.triples),
-            Some(groups) => {
+        match &self.layout {
+            Layout::ByUser(groups) | Layout::ByItem(groups) => {
                 let mut ordered = Vec::with_capacity(self.triples.len());
-                groups.for_each(|group| ordered.extend_from_slice(group));
+                groups
+                    .runs(&self.triples)
+                    .for_each(|group| ordered.extend_from_slice(group));
                 std::borrow::Cow::Owned(ordered)
             }
+            _ => std::borrow::Cow::Borrowed(&self.triples),
         }
     }
 
@@ -167,10 +181,7 @@ impl EpochRatings {
         let Layout::ByUser(groups) = &self.layout else {
             return None;
         };
-        Some(groups.order.iter().map(|&n| {
-            let n = n as usize;
-            &self.triples[groups.starts[n]..groups.starts[n + 1]]
-        }))
+        Some(groups.runs(&self.triples))
     }
 
     /// Forgets the layout: the ratings become one list again (for a run that falls back
@@ -186,7 +197,7 @@ impl EpochRatings {
     pub fn shuffle(&mut self, rng: &mut impl RngCore) {
         match &mut self.layout {
             Layout::Shuffled => self.triples.shuffle(rng),
-            Layout::ByUser(groups) => {
+            Layout::ByUser(groups) | Layout::ByItem(groups) => {
                 for pair in groups.starts.windows(2) {
                     self.triples[pair[0]..pair[1]].shuffle(rng);
                 }
@@ -194,6 +205,24 @@ impl EpochRatings {
             }
             Layout::Blocks(blocks) => shuffle_blocks(&mut self.triples, blocks, rng.next_u64()),
         }
+    }
+}
+
+impl Groups {
+    /// `triples` sorted stably by `key` and their runs, in key order.
+    fn sorted(triples: &[Triple], key: fn(&Triple) -> u32) -> (Vec<Triple>, Groups) {
+        let (triples, starts) = counting_sort(triples, |t| key(t) as usize);
+        let starts: Vec<usize> = dedup_starts(starts);
+        let order = (0..starts.len() as u32 - 1).collect();
+        (triples, Groups { starts, order })
+    }
+
+    /// The runs of `triples` (as laid out by [`Groups::sorted`]) in this epoch's order.
+    fn runs<'a>(&'a self, triples: &'a [Triple]) -> impl Iterator<Item = &'a [Triple]> {
+        self.order.iter().map(move |&n| {
+            let n = n as usize;
+            &triples[self.starts[n]..self.starts[n + 1]]
+        })
     }
 }
 
@@ -373,6 +402,32 @@ mod tests {
         assert!(ratings.blocks().is_none());
         assert!(ratings.block(0).is_empty());
         assert_eq!(ratings.as_slice().len(), 3);
+    }
+
+    #[test]
+    fn by_item_batches_keep_each_items_ratings_together_every_epoch() {
+        // Items 0, 1 and 4, ratings numbered in incoming order.
+        let pairs = [(0, 4), (1, 0), (2, 4), (3, 1), (4, 0), (5, 4), (6, 1)];
+        let mut ratings = EpochRatings::new(triples(&pairs), RatingOrder::ByItem);
+        assert!(ratings.user_groups().is_none(), "not grouped by user");
+        let items =
+            |r: &EpochRatings| -> Vec<u32> { r.in_order().iter().map(|t| t.item).collect() };
+        assert_eq!(items(&ratings), vec![0, 0, 1, 1, 4, 4, 4]);
+        let mut orders = std::collections::HashSet::new();
+        for seed in 0..20 {
+            ratings.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            let order = ratings.in_order().to_vec();
+            let runs: Vec<u32> = order
+                .chunk_by(|a, b| a.item == b.item)
+                .map(|run| run[0].item)
+                .collect();
+            assert_eq!(runs.len(), 3, "one run per item: {order:?}");
+            let mut all: Vec<(u32, u32)> = order.iter().map(|t| (t.user, t.item)).collect();
+            all.sort_unstable();
+            assert_eq!(all, pairs.to_vec(), "every rating exactly once");
+            orders.insert(order.iter().map(|t| t.user).collect::<Vec<_>>());
+        }
+        assert!(orders.len() > 10, "items and ratings are reshuffled");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::config::spec::{Architecture, LossName, ModelSpec, TrainingSpec};
 use crate::data::dataset::Ratings;
 use crate::data::features::ContentFeatures;
 use crate::data::implicit::RatedItems;
+use crate::data::item_ratings::ItemRatings;
 use crate::engine::Engine;
 use crate::engine::loss::Loss;
 use crate::engine::optim::Optimizer;
@@ -56,6 +57,9 @@ fn context(engine: Engine) -> ModelContext {
         engine,
         features: Some(Arc::new(features)),
         implicit: Some(Arc::new(RatedItems::from_training(&ratings, &train, USERS))),
+        item_ratings: Some(Arc::new(ItemRatings::from_training(
+            &ratings, &train, ITEMS,
+        ))),
         ..super::testing::ctx(USERS, ITEMS)
     }
 }
@@ -163,8 +167,8 @@ fn both_engines_compute_the_same_gradients_for_every_architecture_and_loss() {
             compared += 1;
         }
     }
-    // dot-mf, biased-mf, ncf, mlp, two-tower, funk-svd, svdpp, gmf × three losses.
-    assert_eq!(compared, 8 * 3);
+    // dot-mf, biased-mf, ncf, mlp, two-tower, funk-svd, svdpp, gmf, autorec × three losses.
+    assert_eq!(compared, 9 * 3);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! A model owns its [`Params`] and its forward pass; the training loop in `train` is the
 //! same for every model.
 
+pub mod autorec;
 pub mod baselines;
 pub mod biased_mf;
 pub mod dot_mf;
@@ -26,6 +27,7 @@ use rand::Rng;
 use crate::config::spec::{Architecture, ModelSpec};
 use crate::data::features::ContentFeatures;
 use crate::data::implicit::RatedItems;
+use crate::data::item_ratings::ItemRatings;
 use crate::engine::Engine;
 use crate::engine::epoch_ratings::{EpochRatings, RatingOrder};
 use crate::engine::loss::Loss;
@@ -55,6 +57,20 @@ pub struct ModelContext {
     /// The items each user rated in training, for the models that read implicit feedback
     /// (SVD++); computed for those runs only, `None` otherwise.
     pub implicit: Option<Arc<RatedItems>>,
+    /// Each item's training ratings over users, for the models that encode an item by
+    /// them (I-AutoRec); computed for those runs only, `None` otherwise.
+    pub item_ratings: Option<Arc<ItemRatings>>,
+}
+
+/// How evaluation batches a model's ratings (`RatingModel::evaluation_order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvaluationOrder {
+    /// As given.
+    AsGiven,
+    /// Sorted by user: for a model whose forward pass costs per distinct user.
+    ByUser,
+    /// Sorted by item: for a model whose forward pass costs per distinct item.
+    ByItem,
 }
 
 /// A model that predicts ratings for (user, item) pairs.
@@ -142,12 +158,13 @@ pub trait RatingModel: Send {
         ))
     }
 
-    /// Whether evaluation should pass this model its ratings sorted by user: true for a
-    /// model whose forward pass costs per distinct user of a batch (SVD++ sums each
-    /// user's implicit rows once per batch), so that a heavy user's test ratings share a
-    /// few batches instead of meeting that cost in every batch. False by default.
-    fn evaluates_by_user(&self) -> bool {
-        false
+    /// How evaluation should pass this model its ratings: sorted by user for a model
+    /// whose forward pass costs per distinct user of a batch (SVD++ sums each user's
+    /// implicit rows once per batch), so that a heavy user's test ratings share a few
+    /// batches instead of meeting that cost in every batch; sorted by item for one that
+    /// costs per distinct item (I-AutoRec). As given by default.
+    fn evaluation_order(&self) -> EvaluationOrder {
+        EvaluationOrder::AsGiven
     }
 
     /// Derived tensors saved beside the parameters in the run's checkpoint, e.g. the
@@ -246,6 +263,12 @@ pub fn build(
             };
             Box::new(svdpp::SvdPp::new(spec, rated.clone(), ctx, rng)?)
         }
+        Architecture::AutoRec => {
+            let Some(ratings) = &ctx.item_ratings else {
+                candle_core::bail!("autorec needs each item's ratings, but none were computed")
+            };
+            Box::new(autorec::AutoRec::new(spec, ratings.clone(), ctx, rng)?)
+        }
         Architecture::GlobalMean => Box::new(baselines::GlobalMean::new(ctx)),
         Architecture::Biases => Box::new(baselines::Biases::new(ctx)?),
         Architecture::TwoTower => {
@@ -268,6 +291,7 @@ pub fn footprint(spec: &ModelSpec, sizes: &memory::DataSizes) -> memory::Footpri
         Architecture::FunkSvd => funk_svd::footprint(spec, sizes),
         Architecture::Gmf => gmf::footprint(spec, sizes),
         Architecture::SvdPp => svdpp::footprint(spec, sizes),
+        Architecture::AutoRec => autorec::footprint(spec, sizes),
         Architecture::GlobalMean | Architecture::Biases => baselines::footprint(sizes),
         Architecture::TwoTower => two_tower::footprint(spec, sizes),
     }
@@ -290,6 +314,7 @@ pub(crate) mod testing {
             engine: Engine::Fused,
             features: None,
             implicit: None,
+            item_ratings: None,
         }
     }
 
@@ -379,6 +404,7 @@ mod tests {
             engine: Engine::Fused,
             features: None,
             implicit: None,
+            item_ratings: None,
         }
     }
 
@@ -417,7 +443,7 @@ mod tests {
     }
 
     /// A context of `n_users` × `n_items` in which user u rated items u + 1 … 2u (mod
-    /// `n_items`) in training, so user 0 has no implicit feedback.
+    /// `n_items`) in training (3 each), so user 0 has no implicit feedback.
     fn context_with_feedback(n_users: usize, n_items: usize) -> ModelContext {
         let mut ratings = crate::data::dataset::Ratings::default();
         for u in 0..n_users {
@@ -430,8 +456,10 @@ mod tests {
         }
         let train: Vec<usize> = (0..ratings.len()).collect();
         let rated = RatedItems::from_training(&ratings, &train, n_users);
+        let by_item = ItemRatings::from_training(&ratings, &train, n_items);
         ModelContext {
             implicit: Some(Arc::new(rated)),
+            item_ratings: Some(Arc::new(by_item)),
             ..testing::ctx(n_users, n_items)
         }
     }

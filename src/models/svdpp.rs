@@ -217,8 +217,8 @@ impl RatingModel for SvdPp {
 
     /// Grouped by user (see the module documentation); `None` off the fused CPU engine.
     /// A batch sums each of its users' implicit rows once.
-    fn evaluates_by_user(&self) -> bool {
-        true
+    fn evaluation_order(&self) -> super::EvaluationOrder {
+        super::EvaluationOrder::ByUser
     }
 
     /// User by user: the implicit sum is computed once per user's run of ratings.
@@ -666,7 +666,10 @@ mod tests {
         // Ratings of users 2, 0, 1, 0, 2 in that order: `predict` batches them by user but
         // answers in the order asked, each the forward pass of that pair alone.
         let model = svdpp(4);
-        assert!(model.evaluates_by_user());
+        assert_eq!(
+            model.evaluation_order(),
+            super::super::EvaluationOrder::ByUser
+        );
         let pairs: [(u32, u32); 5] = [(2, 1), (0, 2), (1, 0), (0, 1), (2, 2)];
         let ratings = Ratings {
             users: pairs.iter().map(|p| p.0).collect(),

@@ -436,6 +436,7 @@ mod tests {
             engine: Engine::Fused,
             features: Some(Arc::new(f.clone())),
             implicit: None,
+            item_ratings: None,
         }
     }
 

@@ -21,7 +21,7 @@ use crate::engine::optim::{Optimizer, adam, adamax, sgd};
 use crate::engine::params::{Batch, Params, Tape};
 use crate::engine::per_rating::{PerRatingSgd, Triple};
 use crate::metrics::{self, Scores};
-use crate::models::RatingModel;
+use crate::models::{EvaluationOrder, RatingModel};
 use early_stopping::{Stopper, Verdict};
 
 /// Builds the optimiser `spec` names for `params`, with `training.learning_rate`,
@@ -228,6 +228,7 @@ pub fn train(
         (Some(sgd), _) => model.per_rating_order(sgd.threads),
         (None, BatchOrder::Shuffled) => RatingOrder::Shuffled,
         (None, BatchOrder::ByUser) => RatingOrder::ByUser,
+        (None, BatchOrder::ByItem) => RatingOrder::ByItem,
     };
     let mut triples = EpochRatings::new(triples, order);
     for epoch in 1..=spec.epochs {
@@ -417,7 +418,7 @@ pub fn evaluate(
 
 /// Predictions of `model` for the ratings at `indices`, clipped to `range`, in the order
 /// of `indices` (batched in user order when the model asks for it:
-/// `RatingModel::evaluates_by_user`).
+/// `RatingModel::evaluation_order`).
 pub fn predict(
     model: &dyn RatingModel,
     ratings: &Ratings,
@@ -428,8 +429,10 @@ pub fn predict(
     let mut buffers = BatchBuffers::with_capacity(EVAL_BATCH);
     // `order[n]`: which of `indices` the n-th prediction is for.
     let mut order: Vec<usize> = (0..indices.len()).collect();
-    if model.evaluates_by_user() {
-        order.sort_by_key(|&n| ratings.users[indices[n]]);
+    match model.evaluation_order() {
+        EvaluationOrder::AsGiven => {}
+        EvaluationOrder::ByUser => order.sort_by_key(|&n| ratings.users[indices[n]]),
+        EvaluationOrder::ByItem => order.sort_by_key(|&n| ratings.items[indices[n]]),
     }
     let mut out = vec![0.0f32; indices.len()];
     for chunk in order.chunks(EVAL_BATCH) {
