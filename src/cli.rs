@@ -117,6 +117,15 @@ stored metric, best epoch, seconds, checkpoint and error. --epochs gives one row
 epoch instead, with the run's columns repeated (JSON: an `epochs` list per run)."
     )]
     Export(ExportArgs),
+    /// Score the equal-weight average of two or more experiments' saved test predictions,
+    /// fold by fold.
+    #[command(
+        after_help = "Example:\n  exp blend -e published-ml100k-u1-svdpp-16 -e published-ml100k-u1-autorec\n\n\
+Each experiment needs one finished run with `metrics.save_predictions = true` per fold and\n\
+repeat, all on the same test ratings (same data set and split). The weights are equal and\n\
+fixed: nothing is fitted on the test ratings."
+    )]
+    Blend(BlendArgs),
     /// Write a commented experiment file to start from.
     #[command(
         after_help = "Example:\n  exp init > my.toml\n  exp init --dataset ml-100k --architecture ncf -o experiments/ncf.toml\n\n\
@@ -172,6 +181,17 @@ pub struct ExportArgs {
     /// Write here instead of to stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Database to read: an SQLite file, or a postgres://user@host:port/db URL (also $EXP_DB).
+    #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
+    pub db: Location,
+}
+
+/// `exp blend`.
+#[derive(Debug, clap::Args)]
+pub struct BlendArgs {
+    /// An experiment to blend (two or more).
+    #[arg(long = "experiment", short = 'e', value_name = "NAME", required = true)]
+    pub experiments: Vec<String>,
     /// Database to read: an SQLite file, or a postgres://user@host:port/db URL (also $EXP_DB).
     #[arg(long, env = "EXP_DB", default_value = DEFAULT_DB)]
     pub db: Location,

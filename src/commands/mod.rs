@@ -1,5 +1,6 @@
 //! One file per subcommand; [`dispatch`] routes the parsed command line to it.
 
+pub mod blend;
 pub mod compare;
 pub mod data;
 pub mod db;
@@ -45,5 +46,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => init::init(&args),
         Command::Rm(args) => rm::rm(&args),
         Command::Export(args) => export::export(&args),
+        Command::Blend(args) => blend::blend(&args),
     }
 }
