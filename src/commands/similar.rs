@@ -114,7 +114,7 @@ fn vector_kind(architecture: Architecture) -> &'static str {
         }
         Architecture::Ncf | Architecture::Mlp | Architecture::Gmf => "item embeddings",
         Architecture::TwoTower => "item-tower outputs",
-        Architecture::AutoRec => "item codes (the encoder's sigmoid units)",
+        Architecture::AutoRec => "item codes, the encoder's sigmoid units",
         Architecture::GlobalMean | Architecture::Biases => "none",
     }
 }

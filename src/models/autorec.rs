@@ -25,6 +25,10 @@
 //! encoding's input is a constant dense block), so the graph engine runs it on any device
 //! and the fused engine differentiates it the same way.
 //!
+//! In training, as in the paper, the rating being predicted is part of its item's input
+//! vector: the bottleneck and the weight decay are what keep the model from copying it.
+//! At evaluation a test rating is never in the input (only training ratings are).
+//!
 //! An item without training ratings encodes to `σ(b)`; a user without any has a decoder
 //! row no rating trains, which weight decay shrinks, so their predictions tend to `c_u`:
 //! the model's fallback for cold items and users.
