@@ -208,15 +208,7 @@ fn average(members: &[&[Prediction]]) -> anyhow::Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(user: u32, item: u32, rating: f32, prediction: f32) -> Prediction {
-        Prediction {
-            user,
-            item,
-            rating,
-            prediction,
-        }
-    }
+    use crate::store::predictions::test_prediction as p;
 
     #[test]
     fn averages_the_members_prediction_by_prediction() {

@@ -175,15 +175,7 @@ pub fn by_configuration<E>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(user: u32, item: u32, rating: f32, prediction: f32) -> Prediction {
-        Prediction {
-            user,
-            item,
-            rating,
-            prediction,
-        }
-    }
+    use crate::store::predictions::test_prediction as p;
 
     #[test]
     fn pairs_by_slot_user_and_item_only() {

@@ -23,6 +23,17 @@ pub struct Prediction {
     pub prediction: f32,
 }
 
+/// A prediction from its four fields, for the tests that build lists of them.
+#[cfg(test)]
+pub(crate) fn test_prediction(user: u32, item: u32, rating: f32, prediction: f32) -> Prediction {
+    Prediction {
+        user,
+        item,
+        rating,
+        prediction,
+    }
+}
+
 /// Why a stored BLOB is not a list of predictions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stored values are {bytes} bytes for {count} records; expected {count} × {record} bytes")]
