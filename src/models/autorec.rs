@@ -21,9 +21,17 @@
 //! rating vector, so its cost grows with the number of distinct items: the model trains
 //! with `training.order = "by-item"` by default (a batch then holds a few items' ratings,
 //! which is the paper's minibatch of item vectors cut into pieces of `batch_size`
-//! ratings) and is evaluated item by item. Every operation is a candle operation (the
-//! encoding's input is a constant dense block), so the graph engine runs it on any device
-//! and the fused engine differentiates it the same way.
+//! ratings) and is evaluated item by item.
+//!
+//! # The two engines
+//!
+//! The graph engine encodes with candle operations alone: the batch's rating vectors as
+//! a constant dense block `(items, n_users)` times `V`, so it runs on any device. Most of
+//! that block is zeros (ML-100K is 94% empty), so the fused engine on the CPU computes the
+//! same product from the ratings themselves, one op forward (`Σ_u r_ui V_u` per item) and
+//! one backward (`∂V_u += r_ui ∂z_i`), `O(ratings · k)` instead of `O(items · n_users ·
+//! k)`. The rest (bias, sigmoid, decoder) is the same on both; the engine tests check
+//! that the two give the same loss and gradients.
 //!
 //! In training, as in the paper, the rating being predicted is part of its item's input
 //! vector: the bottleneck and the weight decay are what keep the model from copying it.
@@ -36,15 +44,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use candle_core::{Result, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 use rand::Rng;
 
 use super::memory::{DataSizes, Footprint};
 use super::{Batch, EvaluationOrder, ModelContext, RatingModel};
 use crate::config::spec::ModelSpec;
 use crate::data::item_ratings::ItemRatings;
-use crate::engine::activation::scaled_sigmoid;
+use crate::engine::activation::{bias_add, scaled_sigmoid};
 use crate::engine::dense::{Linear, linear, linear_in_out};
+use crate::engine::kernels::f32_matrix;
 use crate::engine::params::{Init, Params, Tape};
 
 /// Items encoded per block when every item's code is needed at once (`score_items`,
@@ -98,22 +107,28 @@ impl AutoRec {
 
     /// The codes `h(i)` of `items`, one row each, `(items.len(), k)`.
     fn codes(&self, items: &[u32]) -> Result<Tensor> {
-        let n = self.n_users;
-        let mut input = vec![0.0f32; items.len() * n];
-        for (row, &item) in input.chunks_exact_mut(n.max(1)).zip(items) {
-            let (users, values) = self.ratings.of(item as usize);
-            for (&u, &r) in users.iter().zip(values) {
-                row[u as usize] = r;
-            }
-        }
+        let engine = self.params.engine();
         let device = self.params.device();
-        let input = Tensor::from_vec(input, (items.len(), n), device)?;
-        scaled_sigmoid(
-            self.params.engine(),
-            &self.encoder.forward(&input)?,
-            0.0,
-            1.0,
-        )
+        let z = if engine.is_fused() && device.is_cpu() {
+            let input = SparseInput::of(&self.ratings, items);
+            let product = self
+                .encoder
+                .weight
+                .apply_op1(EncodeSparse(Arc::new(input)))?;
+            bias_add(engine, &product, &self.encoder.bias)?
+        } else {
+            let n = self.n_users;
+            let mut input = vec![0.0f32; items.len() * n];
+            for (row, &item) in input.chunks_exact_mut(n.max(1)).zip(items) {
+                let (users, values) = self.ratings.of(item as usize);
+                for (&u, &r) in users.iter().zip(values) {
+                    row[u as usize] = r;
+                }
+            }
+            let input = Tensor::from_vec(input, (items.len(), n), device)?;
+            self.encoder.forward(&input)?
+        };
+        scaled_sigmoid(engine, &z, 0.0, 1.0)
     }
 
     /// The codes of every item, `(n_items, k)`, encoded a block at a time.
@@ -172,6 +187,92 @@ impl RatingModel for AutoRec {
     /// Item by item: a batch encodes each of its distinct items once.
     fn evaluation_order(&self) -> EvaluationOrder {
         EvaluationOrder::ByItem
+    }
+}
+
+/// The rating vectors of a batch's items as sparse rows: row `d` is
+/// `users[starts[d]..starts[d + 1]]` with `values` alongside.
+#[derive(Debug)]
+struct SparseInput {
+    starts: Vec<usize>,
+    users: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl SparseInput {
+    /// The training ratings of `items`, one row each.
+    fn of(ratings: &ItemRatings, items: &[u32]) -> SparseInput {
+        let mut input = SparseInput {
+            starts: Vec::with_capacity(items.len() + 1),
+            users: Vec::new(),
+            values: Vec::new(),
+        };
+        input.starts.push(0);
+        for &item in items {
+            let (users, values) = ratings.of(item as usize);
+            input.users.extend_from_slice(users);
+            input.values.extend_from_slice(values);
+            input.starts.push(input.users.len());
+        }
+        input
+    }
+
+    fn rows(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// Row `d`'s (user, rating) pairs.
+    fn row(&self, d: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+        let (a, b) = (self.starts[d], self.starts[d + 1]);
+        self.users[a..b]
+            .iter()
+            .zip(&self.values[a..b])
+            .map(|(&u, &r)| (u as usize, r))
+    }
+}
+
+/// The fused engine's encoder product `X V` for the sparse rows `X` of [`SparseInput`] and
+/// the encoder weight `V` `(n_users, k)`: `(rows, k)`, differentiable in `V`.
+struct EncodeSparse(Arc<SparseInput>);
+
+impl CustomOp1 for EncodeSparse {
+    fn name(&self) -> &'static str {
+        "autorec-encode-sparse"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (v, n_users, k) = f32_matrix(storage, layout, self.name())?;
+        let input = &self.0;
+        if let Some(&u) = input.users.iter().find(|&&u| u as usize >= n_users) {
+            bail!(
+                "{}: user {u} outside the {n_users} encoder rows",
+                self.name()
+            )
+        }
+        let mut z = vec![0.0f32; input.rows() * k];
+        for (d, out) in z.chunks_exact_mut(k.max(1)).enumerate() {
+            for (u, r) in input.row(d) {
+                for (o, w) in out.iter_mut().zip(&v[u * k..(u + 1) * k]) {
+                    *o += r * w;
+                }
+            }
+        }
+        Ok((CpuStorage::F32(z), Shape::from((input.rows(), k))))
+    }
+
+    /// `∂V_u = Σ_d r_ud ∂z_d` over the rows `d` that hold user u.
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let (n_users, k) = arg.dims2()?;
+        let g = grad_res.flatten_all()?.to_vec1::<f32>()?;
+        let mut grad = vec![0.0f32; n_users * k];
+        for (d, gz) in g.chunks_exact(k.max(1)).enumerate() {
+            for (u, r) in self.0.row(d) {
+                for (o, x) in grad[u * k..(u + 1) * k].iter_mut().zip(gz) {
+                    *o += r * x;
+                }
+            }
+        }
+        Ok(Some(Tensor::from_vec(grad, (n_users, k), arg.device())?))
     }
 }
 
