@@ -42,7 +42,7 @@ pub fn blend(args: &BlendArgs) -> anyhow::Result<ExitCode> {
     let first = &members[0];
     let mut rows = Vec::new();
     let mut sums = vec![(0.0f64, 0.0f64); members.len() + 1];
-    for (&(fold, repeat), _) in first.iter() {
+    for &(fold, repeat) in first.keys() {
         let mut runs = Vec::with_capacity(members.len());
         for (name, member) in args.experiments.iter().zip(&members) {
             let Some(run) = member.get(&(fold, repeat)) else {
@@ -83,7 +83,7 @@ pub fn blend(args: &BlendArgs) -> anyhow::Result<ExitCode> {
         rows.push(row(
             format!("{}", fold + 1),
             format!("{}", repeat + 1),
-            actual.len(),
+            Some(actual.len()),
             &scores,
         ));
     }
@@ -96,7 +96,7 @@ pub fn blend(args: &BlendArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     if first.len() > 1 {
-        rows.push(row("mean".into(), String::new(), 0, &means));
+        rows.push(row("mean".into(), String::new(), None, &means));
     }
     let mut header = vec!["fold".to_string(), "repeat".into(), "ratings".into()];
     for name in &args.experiments {
@@ -115,16 +115,13 @@ pub fn blend(args: &BlendArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One table row: the members' RMSEs, the blend's RMSE and MAE (the last of `scores`).
-fn row(fold: String, repeat: String, ratings: usize, scores: &[Scores]) -> Vec<String> {
+/// One table row: the members' RMSEs, the blend's RMSE and MAE (the last of `scores`);
+/// `ratings` is blank on the row of means.
+fn row(fold: String, repeat: String, ratings: Option<usize>, scores: &[Scores]) -> Vec<String> {
     let mut row = vec![
         fold,
         repeat,
-        if ratings > 0 {
-            ratings.to_string()
-        } else {
-            String::new()
-        },
+        ratings.map(|n| n.to_string()).unwrap_or_default(),
     ];
     let (blend, members) = scores.split_last().expect("the blend's scores come last");
     row.extend(members.iter().map(|s| format!("{:.4}", s.rmse)));
